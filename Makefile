@@ -1,0 +1,189 @@
+# aval - one Makefile, no recursion.
+#
+#   make                      build everything into $(O) (default build/)
+#   make check                unit + integration tests, then the same under
+#                             AddressSanitizer/UBSan in build/asan
+#   make SANITIZE=address,undefined O=build/asan check-plain
+#   make run                  start avald in the foreground on the embedded
+#                             development default
+#   make install PREFIX=/usr/local DESTDIR=
+#   make V=1                  show full commands
+
+O		?= build
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+BINDIR		?= $(PREFIX)/bin
+LIBEXECDIR	?= $(PREFIX)/libexec/aval
+SYSCONFDIR	?= /etc/aval
+MANDIR		?= $(PREFIX)/share/man
+DESTDIR		?=
+
+PKGS		 = libevent libevent_openssl libssl libcrypto
+WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+		   -Wmissing-prototypes -Wpointer-arith -Wcast-qual \
+		   -Wwrite-strings -Wvla -Wformat=2
+CFLAGS		?= -O2 -g
+ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE -I. -I$(O) -MMD -MP $(WARN) \
+		   $(shell pkg-config --cflags $(PKGS)) \
+		   -DAVAL_LIBEXECDIR='"$(LIBEXECDIR)"' \
+		   -DAVAL_SYSCONFDIR='"$(SYSCONFDIR)"' $(CFLAGS)
+ALL_LDFLAGS	 = $(LDFLAGS)
+ifdef SANITIZE
+ALL_CFLAGS	+= -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
+		   -fno-omit-frame-pointer
+ALL_LDFLAGS	+= -fsanitize=$(SANITIZE)
+endif
+
+EVENT_LIBS	 = $(shell pkg-config --libs libevent)
+CRYPTO_LIBS	 = $(shell pkg-config --libs libcrypto)
+TLS_LIBS	 = $(shell pkg-config --libs libevent_openssl libssl libcrypto)
+CHECK_CFLAGS	 = $(shell pkg-config --cflags check)
+CHECK_LIBS	 = $(shell pkg-config --libs check)
+DB_LIBS		?= -ldb-5.3		# libdb5.3-dev ships no .pc file
+
+ifeq ($(V),1)
+Q		 =
+else
+Q		 = @
+endif
+
+# --- sources ---------------------------------------------------------------
+
+CONF_Y		 = common/conf_parse.y
+CONF_C		 = $(O)/common/conf_parse.c
+COMMON_SRCS	 = $(filter-out common/conf_parse.c,$(wildcard common/*.c))
+COMMON_OBJS	 = $(COMMON_SRCS:%.c=$(O)/%.o) $(O)/common/conf_parse.o
+COMMON		 = $(O)/libcommon.a
+
+MASTER_SRCS	 = $(wildcard master/*.c)
+SMTPD_SRCS	 = $(wildcard smtpd/*.c)
+QUEUE_SRCS	 = $(wildcard queue/*.c)
+DELIVER_SRCS	 = $(wildcard deliver/*.c)
+AVALCTL_SRCS	 = tools/avalctl.c
+BENCH_SRCS	 = $(wildcard bench/*.c)
+UNIT_SRCS	 = $(wildcard tests/unit/*.c)
+FUZZ_SRCS	 = $(wildcard tests/fuzz/*.c)
+
+MASTER_OBJS	 = $(MASTER_SRCS:%.c=$(O)/%.o)
+SMTPD_OBJS	 = $(SMTPD_SRCS:%.c=$(O)/%.o)
+QUEUE_OBJS	 = $(QUEUE_SRCS:%.c=$(O)/%.o)
+DELIVER_OBJS	 = $(DELIVER_SRCS:%.c=$(O)/%.o)
+AVALCTL_OBJS	 = $(AVALCTL_SRCS:%.c=$(O)/%.o)
+UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
+
+# The unit runner links each process's modules except the file with main().
+UNIT_LINK	 = $(filter-out $(O)/smtpd/smtpd.o,$(SMTPD_OBJS)) \
+		   $(filter-out $(O)/queue/queue.o,$(QUEUE_OBJS)) \
+		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
+
+BENCH_BINS	 = $(BENCH_SRCS:bench/%.c=$(O)/%)
+PROGS		 = $(O)/avald $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
+		   $(O)/avalctl $(BENCH_BINS)
+UNIT_RUNNER	 = $(O)/check_aval
+
+ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
+		   $(DELIVER_OBJS) $(AVALCTL_OBJS) $(UNIT_OBJS) \
+		   $(BENCH_SRCS:%.c=$(O)/%.o)
+
+.PHONY: all check check-plain check-unit check-integ run install clean \
+	deps lint
+.DELETE_ON_ERROR:
+
+all: $(PROGS)
+
+# --- compile and link ------------------------------------------------------
+
+$(O)/%.o: %.c | $(CONF_C)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/tests/unit/%.o: tests/unit/%.c | $(CONF_C)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+# The generated parser is not held to -Wextra's unused-parameter rules of
+# hand-written code, but it is held to everything else.
+$(CONF_C): $(CONF_Y)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BISON   $<")
+	$(Q)bison -o $@ $<
+
+$(O)/common/conf_parse.o: $(CONF_C)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(COMMON): $(COMMON_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/avald: $(MASTER_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+
+$(O)/aval-smtpd: $(SMTPD_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
+
+# Only the queue links Berkeley DB.
+$(O)/aval-queue: $(QUEUE_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS) $(DB_LIBS)
+
+$(O)/aval-deliver: $(DELIVER_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
+
+$(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+
+$(O)/aval-%: $(O)/bench/aval-%.o $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
+
+$(UNIT_RUNNER): $(UNIT_OBJS) $(UNIT_LINK) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS)
+
+# --- tests -----------------------------------------------------------------
+
+# check runs the plain tree, then the sanitizer tree (its own output folder).
+check:
+	$(Q)$(MAKE) --no-print-directory check-plain
+	$(Q)$(MAKE) --no-print-directory O=build/asan \
+	    SANITIZE=address,undefined check-plain
+
+check-plain: check-unit check-integ
+
+check-unit: $(UNIT_RUNNER)
+	$(Q)CK_DEFAULT_TIMEOUT=60 CK_TAP_LOG_FILE_NAME=$(O)/unit.tap \
+	    AVAL_TEST_SRCDIR=$(CURDIR) $(UNIT_RUNNER)
+
+check-integ: all
+	$(Q)AVAL_BUILD=$(abspath $(O)) AVAL_SANITIZE=$(SANITIZE) \
+	    python3 tests/integ/run.py
+
+run: all
+	$(O)/avald -d
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(O)/avald $(DESTDIR)$(SBINDIR)/avald
+	install -m 0755 $(O)/avalctl $(DESTDIR)$(SBINDIR)/avalctl
+	install -m 0755 $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
+	    $(DESTDIR)$(LIBEXECDIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/aval.conf || \
+	    install -m 0644 etc/aval.conf $(DESTDIR)$(SYSCONFDIR)/aval.conf
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
+	    --suppress=missingIncludeSystem common master smtpd queue deliver tools
+
+clean:
+	rm -rf build
+
+-include $(ALL_OBJS:.o=.d)

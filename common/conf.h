@@ -1,0 +1,128 @@
+/*
+ * conf - aval's configuration: parsed by the master, sliced to workers
+ *
+ * Only avald reads the file (conf_load) or the embedded development default
+ * (conf_load_default). Workers never see the file: the master walks the
+ * parsed config with conf_items() and sends each (key, value) pair over IPC;
+ * a worker rebuilds it with conf_new() and conf_apply_item(). Both sides
+ * share one code path for every value, so what a worker holds is exactly
+ * what the master checked.
+ *
+ * Scalar settings are rows of conf_table.c (name, block, type, default,
+ * min, max, unit, description); etc/aval.conf and docs/configuration.md are
+ * checked against that table by a unit test. Lists (listeners, domains,
+ * networks, transports) have their own grammar and item keys.
+ *
+ * Paths are made absolute at load time, against the working directory, so
+ * they stay right after a worker chroots or the master changes directory.
+ */
+#ifndef AVAL_COMMON_CONF_H
+#define AVAL_COMMON_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum conf_listen_kind {
+	CONF_L_MX = 0,			/* mail exchange (port 25 in production) */
+	CONF_L_SUBMISSION,		/* submission (587); AUTH comes later */
+};
+
+struct conf_listen {
+	char			*addr;		/* numeric, "127.0.0.1" or "::1" */
+	uint16_t		 port;
+	enum conf_listen_kind	 kind;
+	struct conf_listen	*next;
+};
+
+struct conf_domain {			/* a domain list entry, lowercased */
+	char			*name;		/* "example.org", or ".example.org" for subdomains */
+	struct conf_domain	*next;
+};
+
+struct conf_net {
+	int			 family;	/* AF_INET, AF_INET6 */
+	uint8_t			 addr[16];	/* network order, masked */
+	int			 prefixlen;
+	struct conf_net		*next;
+};
+
+enum conf_transport_kind {
+	CONF_T_SMTP = 0,		/* relay by SMTP to host:port */
+	CONF_T_MAILDIR,			/* deliver into the maildir tree */
+};
+
+struct conf_transport {
+	char			*domain;	/* lowercased; "*" is the default */
+	enum conf_transport_kind kind;
+	char			*host;		/* numeric address for CONF_T_SMTP */
+	uint16_t		 port;
+	struct conf_transport	*next;
+};
+
+struct conf {
+	/* Top-level scalars (rows in conf_table.c with block NULL). */
+	char		*hostname;		/* "localhost" */
+	char		*spool;			/* path; queue's Berkeley DB environment */
+	char		*runtime_dir;		/* path; control socket, pid file, empty chroot */
+	char		*maildir;		/* path; <maildir>/<domain>/<local>/{tmp,new,cur} */
+	char		*user;			/* unprivileged user when started as root */
+
+	/* smtpd { } */
+	long long	 smtpd_processes;
+	long long	 smtpd_max_sessions;	/* in all, across processes */
+	long long	 smtpd_max_recipients;
+	long long	 smtpd_max_errors;
+	long long	 smtpd_command_timeout;	/* seconds */
+	long long	 smtpd_data_timeout;	/* seconds */
+
+	/* queue { } */
+	long long	 queue_max_message_size;	/* bytes */
+	long long	 queue_retry_min;	/* seconds */
+	long long	 queue_retry_max;	/* seconds */
+
+	/* deliver { } */
+	long long	 deliver_processes;
+	long long	 deliver_max_jobs;	/* concurrent, per process */
+	long long	 deliver_connect_timeout;	/* seconds */
+	long long	 deliver_command_timeout;	/* seconds */
+
+	/* Lists, each in file order. */
+	struct conf_listen	*listeners;
+	struct conf_domain	*local_domains;
+	struct conf_domain	*relay_domains;
+	struct conf_net		*relay_networks;
+	struct conf_transport	*transports;
+};
+
+/* Errors collected while loading; each line is "file:line: message". */
+struct conf_errors {
+	char		**lines;
+	size_t		  n;
+};
+
+/*
+ * Loading (master only). Both return a config, or NULL with every error in
+ * errs; the caller frees errs with conf_errors_clear().
+ */
+struct conf	*conf_load(const char *path, struct conf_errors *errs);
+struct conf	*conf_load_default(struct conf_errors *errs);
+const char	*conf_default_text(void);	/* the embedded development default */
+void		 conf_errors_clear(struct conf_errors *);
+
+/* Building by items (workers, and the loader itself). */
+struct conf	*conf_new(void);		/* every scalar at its default */
+void		 conf_free(struct conf *);	/* NULL is fine */
+int		 conf_apply_item(struct conf *, const char *key, const char *value,
+		    char *err, size_t errlen);	/* 0, or -1 with err */
+typedef void	(*conf_item_cb)(const char *key, const char *value, void *);
+void		 conf_items(const struct conf *, conf_item_cb, void *);
+
+/* Lookups: 1 found, 0 not found. Domains compare case-insensitively. */
+int		 conf_is_local_domain(const struct conf *, const char *domain);
+int		 conf_is_relay_domain(const struct conf *, const char *domain);
+int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
+const struct conf_transport *
+		 conf_transport_lookup(const struct conf *, const char *domain);
+
+#endif

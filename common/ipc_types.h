@@ -1,0 +1,90 @@
+/*
+ * ipc_types - the catalogue of messages between aval processes
+ *
+ * Numbers come in ranges by sender: 100 master, 200 smtpd, 300 queue,
+ * 400 deliver, 500 avalctl. Each entry says its payload, in order, and its
+ * reply. Types: u32, u64, str (length-prefixed, NUL-checked), data (raw
+ * length-prefixed bytes), fd (passed alongside with SCM_RIGHTS).
+ *
+ * Bump IPC_VERSION whenever any message here changes shape or meaning:
+ * a worker built from another tree is refused at IPC_HELLO.
+ */
+#ifndef AVAL_COMMON_IPC_TYPES_H
+#define AVAL_COMMON_IPC_TYPES_H
+
+#define IPC_VERSION	1
+
+enum ipc_type {
+	IPC_HELLO = 1,			/* any: u32 version; first on every link */
+
+	/* master -> workers */
+	IPC_MASTER_CONF_ITEM = 100,	/* str key, str value; one setting */
+	IPC_MASTER_CONF_END,		/* u32 generation; the items so far are the config */
+	IPC_MASTER_LISTENER,		/* ->smtpd: fd, str kind ("mx"|"submission"), str addr */
+	IPC_MASTER_QUEUE_LINK,		/* ->smtpd, deliver: fd; a new link to the queue */
+	IPC_MASTER_PEER_LINK,		/* ->queue: fd, u32 proc kind, u32 instance; a new worker link */
+	IPC_MASTER_START,		/* ->worker: config and fds complete; chroot, drop, run */
+	IPC_MASTER_SHUTDOWN,		/* ->worker: drain and exit */
+	IPC_MASTER_CTL_QUEUE_LIST,	/* ->queue: u32 req; reply QUEUE_CTL_MSG*, QUEUE_CTL_RCPT*, QUEUE_CTL_END */
+	IPC_MASTER_CTL_FLUSH,		/* ->queue: u32 req; reply QUEUE_CTL_FLUSHED */
+	IPC_MASTER_CTL_PROC,		/* ->avalctl: str kind, u32 instance, u32 pid, u64 started, u32 restarts, str state */
+	IPC_MASTER_CTL_END,		/* ->avalctl: u32 status (0 ok), str text */
+
+	/* smtpd -> queue */
+	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo; no reply */
+	IPC_SMTPD_MSG_RCPT,		/* u64 sid, str rcpt; no reply */
+	IPC_SMTPD_MSG_DATA,		/* u64 sid, data chunk (<= IPC_CHUNK); no reply */
+	IPC_SMTPD_MSG_COMMIT,		/* u64 sid; reply QUEUE_MSG_DURABLE | QUEUE_MSG_FAILED */
+	IPC_SMTPD_MSG_ABORT,		/* u64 sid; no reply */
+
+	/* queue -> smtpd, deliver, master */
+	IPC_QUEUE_MSG_DURABLE = 300,	/* ->smtpd: u64 sid, str qid; on disk */
+	IPC_QUEUE_MSG_FAILED,		/* ->smtpd: u64 sid, str reason; not stored */
+	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u32 nrcpt */
+	IPC_QUEUE_JOB_RCPT,		/* ->deliver: u64 job, u32 index, str rcpt */
+	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, data chunk */
+	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; body complete, deliver it */
+	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival, u64 size, u32 nrcpt */
+	IPC_QUEUE_CTL_RCPT,		/* ->master: u32 req, str qid, str rcpt, u32 state, u32 attempts, u64 next, str error */
+	IPC_QUEUE_CTL_END,		/* ->master: u32 req, u32 messages */
+	IPC_QUEUE_CTL_FLUSHED,		/* ->master: u32 req, u32 recipients made due */
+
+	/* deliver -> queue */
+	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text */
+	IPC_DELIVER_JOB_DONE,		/* u64 job; every recipient has a result */
+
+	/* avalctl -> master (control socket) */
+	IPC_CTL_QUEUE_LIST = 500,	/* reply QUEUE_CTL_MSG*, QUEUE_CTL_RCPT*, QUEUE_CTL_END */
+	IPC_CTL_FLUSH,			/* reply QUEUE_CTL_FLUSHED */
+	IPC_CTL_STATUS,			/* reply MASTER_CTL_PROC*, MASTER_CTL_END */
+};
+
+/* Largest message-body chunk in IPC_SMTPD_MSG_DATA and IPC_QUEUE_JOB_DATA. */
+#define IPC_CHUNK	(16 * 1024 - 64)
+
+/* Worker kinds, in IPC_MASTER_PEER_LINK and IPC_MASTER_CTL_PROC. */
+enum proc_kind {
+	PROC_MASTER = 0,
+	PROC_SMTPD,
+	PROC_QUEUE,
+	PROC_DELIVER,
+};
+
+/* A recipient's queue state, stored and shown by avalctl. */
+enum rcpt_state {
+	RCPT_PENDING = 0,		/* never tried */
+	RCPT_DEFERRED,			/* tried, will retry at next */
+	RCPT_DELIVERED,			/* final */
+	RCPT_BOUNCED,			/* final (the DSN comes in a later issue) */
+};
+#define RCPT_STATE_MAX	RCPT_BOUNCED
+
+/* One delivery attempt's outcome for one recipient. */
+enum deliver_status {
+	DELIVER_SENT = 0,
+	DELIVER_DEFERRED,
+	DELIVER_BOUNCED,
+};
+#define DELIVER_STATUS_MAX	DELIVER_BOUNCED
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * queue_rec - the stored form of a message's envelope
+ *
+ * A record is typed and length-prefixed: a magic and version, then fields
+ * each written as (u8 tag, u32 length, bytes), integers in network byte
+ * order. queue_rec_decode() treats what it reads as hostile (the database
+ * may be damaged or written by another version): any short field, unknown
+ * tag, impossible length, missing required field, state out of range, or
+ * trailing byte makes it return -1 and leave *env empty.
+ */
+#ifndef AVAL_QUEUE_QUEUE_REC_H
+#define AVAL_QUEUE_QUEUE_REC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ipc_types.h"
+
+struct buf;
+
+#define QUEUE_REC_VERSION	1
+#define QUEUE_REC_MAX_RCPT	10000	/* more than any configuration allows */
+
+struct queue_rcpt {
+	char		*addr;		/* canonical mailbox */
+	uint8_t		 state;		/* enum rcpt_state */
+	uint32_t	 attempts;
+	int64_t		 next_try;	/* unix seconds; 0 = now */
+	char		*last_error;	/* NULL or "" when none */
+};
+
+struct queue_env {
+	int64_t		 arrival;	/* unix seconds */
+	char		*sender;	/* "" for the null sender */
+	char		*client;	/* "name[addr]:port" for the log */
+	char		*helo;
+	uint64_t	 size;		/* body bytes */
+	uint32_t	 nrcpt;
+	struct queue_rcpt *rcpts;
+};
+
+/* Appends the encoded record to out; -1 if out's cap is too small. */
+int	 queue_rec_encode(const struct queue_env *, struct buf *out);
+/* Fills env (owning copies of every string); 0 or -1. */
+int	 queue_rec_decode(const void *, size_t, struct queue_env *env);
+/* Frees what env owns and zeroes it; env itself is the caller's. */
+void	 queue_env_clear(struct queue_env *);
+
+#endif

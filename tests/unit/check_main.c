@@ -1,0 +1,29 @@
+/*
+ * check_main - the unit test runner: every module's suite, TAP and a summary
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tests/unit/harness.h"
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed, run;
+
+	sr = srunner_create(buf_suite());
+	srunner_add_suite(sr, ipc_suite());
+	srunner_add_suite(sr, qid_suite());
+	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, addr_suite());
+	srunner_add_suite(sr, smtpd_cmd_suite());
+	srunner_add_suite(sr, queue_rec_suite());
+	srunner_add_suite(sr, queue_store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	run = srunner_ntests_run(sr);
+	srunner_free(sr);
+	printf("unit: %d passed, %d failed\n", run - failed, failed);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
