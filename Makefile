@@ -10,6 +10,7 @@
 #   make V=1                  show full commands
 
 O		?= build
+VERSION		 = 0.1.0
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
 BINDIR		?= $(PREFIX)/bin
@@ -26,7 +27,8 @@ CFLAGS		?= -O2 -g
 ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE -I. -I$(O) -MMD -MP $(WARN) \
 		   $(shell pkg-config --cflags $(PKGS)) \
 		   -DAVAL_LIBEXECDIR='"$(LIBEXECDIR)"' \
-		   -DAVAL_SYSCONFDIR='"$(SYSCONFDIR)"' $(CFLAGS)
+		   -DAVAL_SYSCONFDIR='"$(SYSCONFDIR)"' \
+		   -DAVAL_VERSION='"$(VERSION)"' $(CFLAGS)
 ALL_LDFLAGS	 = $(LDFLAGS)
 ifdef SANITIZE
 ALL_CFLAGS	+= -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \

@@ -69,6 +69,8 @@ void		 ipc_put_str(struct ipc_msg *, const char *);	/* NULL sends "" */
 void		 ipc_put_data(struct ipc_msg *, const void *, size_t);
 size_t		 ipc_room(const struct ipc_msg *);	/* payload bytes left */
 void		 ipc_send(struct ipc_peer *, struct ipc_msg *);	/* takes m */
+/* Send r's type and unread payload on to another link, unchanged. */
+void		 ipc_forward(struct ipc_peer *, const struct ipc_msgin *);
 
 /* Reading. */
 int		 ipc_get_u32(struct ipc_msgin *, uint32_t *);

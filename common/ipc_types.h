@@ -31,16 +31,17 @@ enum ipc_type {
 	IPC_MASTER_CTL_END,		/* ->avalctl: u32 status (0 ok), str text */
 
 	/* smtpd -> queue */
-	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo; no reply */
+	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo; reply QUEUE_MSG_OPENED */
 	IPC_SMTPD_MSG_RCPT,		/* u64 sid, str rcpt; no reply */
 	IPC_SMTPD_MSG_DATA,		/* u64 sid, data chunk (<= IPC_CHUNK); no reply */
 	IPC_SMTPD_MSG_COMMIT,		/* u64 sid; reply QUEUE_MSG_DURABLE | QUEUE_MSG_FAILED */
 	IPC_SMTPD_MSG_ABORT,		/* u64 sid; no reply */
 
 	/* queue -> smtpd, deliver, master */
-	IPC_QUEUE_MSG_DURABLE = 300,	/* ->smtpd: u64 sid, str qid; on disk */
+	IPC_QUEUE_MSG_OPENED = 300,	/* ->smtpd: u64 sid, str qid; the ID this message will have */
+	IPC_QUEUE_MSG_DURABLE,		/* ->smtpd: u64 sid; on disk */
 	IPC_QUEUE_MSG_FAILED,		/* ->smtpd: u64 sid, str reason; not stored */
-	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u32 nrcpt */
+	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u64 arrival, u32 nrcpt */
 	IPC_QUEUE_JOB_RCPT,		/* ->deliver: u64 job, u32 index, str rcpt */
 	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, data chunk */
 	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; body complete, deliver it */

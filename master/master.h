@@ -1,0 +1,97 @@
+/*
+ * master - avald's shared types
+ *
+ * avald owns the config, the listening sockets, the control socket and the
+ * children. Children are started by fork+exec of aval's own worker binaries
+ * (never any other program) with their master link on fd 3, and restarted
+ * with backoff when they die. See avald.c for the process's manual.
+ */
+#ifndef AVAL_MASTER_MASTER_H
+#define AVAL_MASTER_MASTER_H
+
+#include <sys/types.h>
+#include <sys/time.h>
+
+#include <limits.h>
+#include <time.h>
+
+#include "common/ipc.h"
+
+struct conf;
+struct event;
+struct event_base;
+
+enum master_child_state {
+	MASTER_C_RUNNING = 0,
+	MASTER_C_WAITING,		/* dead, restart scheduled */
+	MASTER_C_STOPPED,		/* dead, not to be restarted */
+};
+
+struct master_child {
+	enum proc_kind		 kind;
+	unsigned int		 instance;
+	enum master_child_state	 state;
+	pid_t			 pid;
+	struct ipc_peer		*peer;
+	time_t			 started;
+	unsigned int		 restarts;
+	long			 backoff_ms;
+	struct event		*restart_ev;
+};
+
+struct master_listener {
+	int			 fd;
+	int			 kind;		/* enum conf_listen_kind */
+	char			 addr[64];	/* "127.0.0.1:2525", for logs */
+};
+
+struct master {
+	struct event_base	*base;
+	struct conf		*conf;
+	const char		*conffile;	/* NULL: embedded default */
+	unsigned int		 generation;
+	int			 flags;		/* log flags, passed to children */
+	char			 exedir[PATH_MAX];
+	uid_t			 uid;		/* of the workers */
+	gid_t			 gid;
+
+	struct master_listener	*listeners;
+	size_t			 nlisteners;
+
+	struct master_child	*children;
+	size_t			 nchildren;
+
+	int			 ctl_fd;
+	char			 ctl_path[PATH_MAX];
+	char			 pid_path[PATH_MAX];
+	struct event		*ctl_ev;
+
+	int			 shutting_down;
+	struct event		*shutdown_timer;
+};
+
+extern struct master	*master;
+
+void	 master_exit(void) __attribute__((noreturn));
+
+/* master_child.c */
+void	 master_children_start(void);
+void	 master_child_reaped(pid_t, int status);
+void	 master_children_send_conf(void);
+void	 master_children_shutdown(void);
+void	 master_children_kill(void);
+struct master_child *master_queue(void);	/* the running queue, or NULL */
+const char *master_kind_name(enum proc_kind);
+
+/* master_sock.c */
+void	 master_dirs_make(void);
+void	 master_listeners_open(void);
+
+/* master_ctl.c */
+void	 master_ctl_open(void);
+void	 master_ctl_start(void);
+void	 master_ctl_close(void);
+void	 master_ctl_from_queue(struct ipc_msgin *);
+void	 master_ctl_queue_gone(void);
+
+#endif

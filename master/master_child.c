@@ -1,0 +1,393 @@
+/*
+ * master_child - starting, linking, restarting and stopping the workers
+ *
+ * Every worker gets, on its master link and in this order: the config
+ * (items and CONF_END), its fds (listeners for smtpd; a queue link for
+ * smtpd and deliver when a queue runs), then START. A new queue gets START
+ * first and then one PEER_LINK per running smtpd and deliver, whose other
+ * ends go to those workers as QUEUE_LINK: so after any restart every smtpd
+ * and deliver is connected to the one queue.
+ *
+ * A dead worker is restarted after a backoff that starts at 250 ms and
+ * doubles up to 30 s; it falls back to the start once a worker has run
+ * for a minute. During shutdown nothing is restarted.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define MASTER_BACKOFF_MIN_MS	250
+#define MASTER_BACKOFF_MAX_MS	30000
+#define MASTER_STABLE_SECS	60
+
+static void	master_child_spawn(struct master_child *);
+
+/* master_kind_name - "smtpd", "queue", ... */
+const char *
+master_kind_name(enum proc_kind kind)
+{
+	switch (kind) {
+	case PROC_MASTER:	return "master";
+	case PROC_SMTPD:	return "smtpd";
+	case PROC_QUEUE:	return "queue";
+	case PROC_DELIVER:	return "deliver";
+	}
+	return "?";
+}
+
+/* master_queue - the queue child, if it runs */
+struct master_child *
+master_queue(void)
+{
+	struct master_child	*c = &master->children[0];
+
+	return c->state == MASTER_C_RUNNING && c->peer != NULL ? c : NULL;
+}
+
+static void
+master_send_conf_item(const char *key, const char *value, void *arg)
+{
+	struct ipc_msg	*m;
+
+	m = ipc_new(IPC_MASTER_CONF_ITEM);
+	ipc_put_str(m, key);
+	ipc_put_str(m, value);
+	ipc_send(arg, m);
+}
+
+static void
+master_send_conf(struct ipc_peer *p)
+{
+	struct ipc_msg	*m;
+
+	conf_items(master->conf, master_send_conf_item, p);
+	m = ipc_new(IPC_MASTER_CONF_END);
+	ipc_put_u32(m, master->generation);
+	ipc_send(p, m);
+}
+
+/* master_children_send_conf - a reloaded config to every running worker */
+void
+master_children_send_conf(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < master->nchildren; i++)
+		if (master->children[i].state == MASTER_C_RUNNING &&
+		    master->children[i].peer != NULL)
+			master_send_conf(master->children[i].peer);
+}
+
+/* master_link - connect a worker to the running queue */
+static void
+master_link(struct master_child *q, struct master_child *c)
+{
+	struct ipc_msg	*m;
+	int		 sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("socketpair for %s %u", master_kind_name(c->kind),
+		    c->instance);
+		return;
+	}
+	m = ipc_new(IPC_MASTER_PEER_LINK);
+	ipc_put_u32(m, c->kind);
+	ipc_put_u32(m, c->instance);
+	ipc_set_fd(m, sp[0]);
+	ipc_send(q->peer, m);
+	m = ipc_new(IPC_MASTER_QUEUE_LINK);
+	ipc_set_fd(m, sp[1]);
+	ipc_send(c->peer, m);
+}
+
+/* master_dispatch_child - what a worker may say to the master */
+static void
+master_dispatch_child(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
+{
+	struct master_child	*c = arg;
+
+	switch (r->type) {
+	case IPC_QUEUE_CTL_MSG:
+	case IPC_QUEUE_CTL_RCPT:
+	case IPC_QUEUE_CTL_END:
+	case IPC_QUEUE_CTL_FLUSHED:
+		if (c->kind == PROC_QUEUE) {
+			master_ctl_from_queue(r);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	log_warnx("malformed %s from %s", ipc_type_name(r->type),
+	    ipc_peer_name(p));
+	ipc_peer_close(p);
+}
+
+static void
+master_child_closed(struct ipc_peer *p, void *arg)
+{
+	struct master_child	*c = arg;
+
+	/* A link replaced by a restart is no news. */
+	if (c->peer != p)
+		return;
+	c->peer = NULL;
+	/* The worker exits when its link closes; SIGCHLD does the rest. */
+	if (c->pid > 0)
+		kill(c->pid, SIGTERM);
+}
+
+static void
+master_child_restart(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	if (!master->shutting_down)
+		master_child_spawn(arg);
+}
+
+/* master_child_spawn - fork and exec one worker, then feed it */
+static void
+master_child_spawn(struct master_child *c)
+{
+	struct master_child	*q;
+	struct ipc_msg		*m;
+	char			 path[PATH_MAX + 32], name[48];
+	char			*argv[4];
+	int			 sp[2], argc = 0;
+	size_t			 i;
+	pid_t			 pid;
+
+	snprintf(path, sizeof(path), "%s/aval-%s", master->exedir,
+	    master_kind_name(c->kind));
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
+		fatal("socketpair");
+	switch ((pid = fork())) {
+	case -1:
+		fatal("fork");
+	case 0:
+		if (dup2(sp[1], PROC_MASTER_FD) == -1)
+			_exit(127);
+		closefrom(PROC_MASTER_FD + 1);
+		argv[argc++] = path;
+		if (master->flags & LOG_TO_STDERR)
+			argv[argc++] = xstrdup("-d");
+		if (master->flags & LOG_VERBOSE)
+			argv[argc++] = xstrdup("-v");
+		argv[argc] = NULL;
+		execv(path, argv);
+		fprintf(stderr, "aval/master: exec %s: %s\n", path,
+		    strerror(errno));
+		_exit(127);
+	}
+	close(sp[1]);
+	c->pid = pid;
+	c->state = MASTER_C_RUNNING;
+	c->started = time(NULL);
+	snprintf(name, sizeof(name), "%s[%ld]", master_kind_name(c->kind),
+	    (long)pid);
+	c->peer = ipc_peer_new(master->base, sp[0], name,
+	    master_dispatch_child, master_child_closed, c);
+	log_debug("started %s", name);
+
+	master_send_conf(c->peer);
+	switch (c->kind) {
+	case PROC_SMTPD:
+		for (i = 0; i < master->nlisteners; i++) {
+			int	 fd = dup(master->listeners[i].fd);
+
+			if (fd == -1)
+				fatal("dup listener");
+			m = ipc_new(IPC_MASTER_LISTENER);
+			ipc_put_str(m, master->listeners[i].kind ==
+			    CONF_L_SUBMISSION ? "submission" : "mx");
+			ipc_put_str(m, master->listeners[i].addr);
+			ipc_set_fd(m, fd);
+			ipc_send(c->peer, m);
+		}
+		/* FALLTHROUGH */
+	case PROC_DELIVER:
+		ipc_send(c->peer, ipc_new(IPC_MASTER_START));
+		if ((q = master_queue()) != NULL)
+			master_link(q, c);
+		break;
+	case PROC_QUEUE:
+		ipc_send(c->peer, ipc_new(IPC_MASTER_START));
+		for (i = 1; i < master->nchildren; i++)
+			if (master->children[i].state == MASTER_C_RUNNING &&
+			    master->children[i].peer != NULL)
+				master_link(c, &master->children[i]);
+		break;
+	case PROC_MASTER:
+		fatalx("%s: master", __func__);
+	}
+}
+
+/* master_children_start - the queue first, then smtpd and deliver */
+void
+master_children_start(void)
+{
+	struct master_child	*c;
+	long long		 i;
+	size_t			 n = 0;
+
+	master->nchildren = 1 + master->conf->smtpd_processes +
+	    master->conf->deliver_processes;
+	master->children = xcalloc(master->nchildren, sizeof(*c));
+	master->children[n++].kind = PROC_QUEUE;
+	for (i = 0; i < master->conf->smtpd_processes; i++) {
+		master->children[n].kind = PROC_SMTPD;
+		master->children[n++].instance = i;
+	}
+	for (i = 0; i < master->conf->deliver_processes; i++) {
+		master->children[n].kind = PROC_DELIVER;
+		master->children[n++].instance = i;
+	}
+	for (n = 0; n < master->nchildren; n++) {
+		c = &master->children[n];
+		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
+		c->restart_ev = evtimer_new(master->base, master_child_restart,
+		    c);
+		master_child_spawn(c);
+	}
+}
+
+static int
+master_children_alive(enum proc_kind kind)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < master->nchildren; i++)
+		if (master->children[i].pid > 0 &&
+		    (kind == PROC_MASTER || master->children[i].kind == kind))
+			n++;
+	return n;
+}
+
+/* master_child_reaped - a worker has exited: log it, restart it */
+void
+master_child_reaped(pid_t pid, int status)
+{
+	struct master_child	*c = NULL;
+	struct timeval		 tv;
+	char			 why[64];
+	size_t			 i;
+
+	for (i = 0; i < master->nchildren; i++)
+		if (master->children[i].pid == pid)
+			c = &master->children[i];
+	if (c == NULL)
+		return;
+	if (WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(why, sizeof(why), "exited with status %d",
+		    WEXITSTATUS(status));
+	c->pid = 0;
+	if (c->peer != NULL) {
+		struct ipc_peer	*p = c->peer;
+
+		c->peer = NULL;
+		ipc_peer_close(p);
+	}
+
+	if (c->kind == PROC_QUEUE)
+		master_ctl_queue_gone();
+	if (master->shutting_down) {
+		c->state = MASTER_C_STOPPED;
+		log_info("%s[%ld] %s", master_kind_name(c->kind), (long)pid,
+		    why);
+		master_children_shutdown();
+		return;
+	}
+	if (time(NULL) - c->started >= MASTER_STABLE_SECS)
+		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
+	log_warnx("%s[%ld] %s; restarting in %ld ms",
+	    master_kind_name(c->kind), (long)pid, why, c->backoff_ms);
+	c->state = MASTER_C_WAITING;
+	c->restarts++;
+	tv.tv_sec = c->backoff_ms / 1000;
+	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+	evtimer_add(c->restart_ev, &tv);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > MASTER_BACKOFF_MAX_MS)
+		c->backoff_ms = MASTER_BACKOFF_MAX_MS;
+}
+
+static void
+master_child_stop(enum proc_kind kind)
+{
+	struct master_child	*c;
+	size_t			 i;
+
+	for (i = 0; i < master->nchildren; i++) {
+		c = &master->children[i];
+		evtimer_del(c->restart_ev);
+		if (c->kind != kind || c->pid <= 0 || c->peer == NULL)
+			continue;
+		if (c->state == MASTER_C_RUNNING) {
+			c->state = MASTER_C_STOPPED;
+			ipc_send(c->peer, ipc_new(IPC_MASTER_SHUTDOWN));
+		}
+	}
+}
+
+/*
+ * master_children_shutdown - one step of the drain: smtpd first (open
+ * sessions get 421), then deliver, then the queue, which flushes and
+ * closes its store last. Called again each time a worker exits.
+ */
+void
+master_children_shutdown(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < master->nchildren; i++) {
+		evtimer_del(master->children[i].restart_ev);
+		if (master->children[i].pid <= 0)
+			master->children[i].state = MASTER_C_STOPPED;
+	}
+	if (master_children_alive(PROC_SMTPD) > 0) {
+		master_child_stop(PROC_SMTPD);
+		return;
+	}
+	if (master_children_alive(PROC_DELIVER) > 0) {
+		master_child_stop(PROC_DELIVER);
+		return;
+	}
+	if (master_children_alive(PROC_QUEUE) > 0) {
+		master_child_stop(PROC_QUEUE);
+		return;
+	}
+	master_exit();
+}
+
+/* master_children_kill - the drain took too long: SIGKILL what is left */
+void
+master_children_kill(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < master->nchildren; i++)
+		if (master->children[i].pid > 0)
+			kill(master->children[i].pid, SIGKILL);
+}

@@ -1,0 +1,418 @@
+/*
+ * queue - the aval queue process
+ *
+ * The single owner of the Berkeley DB environment in the spool. It takes
+ * messages from smtpd, stores each (envelope and body) in one transaction,
+ * and acknowledges it only after the log holding that transaction has been
+ * flushed to disk. Transactions commit without a sync, and one flush runs
+ * after everything readable in a loop iteration has been handled, so the
+ * messages arriving together share one fsync (group commit). It then hands
+ * due recipients to deliver, records each outcome, retries temporary
+ * failures with backoff, and removes a message when every recipient is
+ * final. At start it runs recovery and picks up everything not yet final.
+ *
+ * Trust: the queue trusts the master; from smtpd and deliver only framing
+ * and the limits it checks itself (a link that breaks them is closed, and
+ * the master restarts the sender). What it reads back from the database is
+ * decoded as untrusted (queue_rec.c).
+ *
+ * Runs chrooted to the spool as the unprivileged user.
+ *
+ * Settings read: spool, smtpd { max-recipients }, queue { max-message-size
+ * retry-min retry-max }, deliver { max-jobs }.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "queue/queue.h"
+#include "queue/queue_store.h"
+
+#define QUEUE_MAX_INCOMING	8192	/* open transactions per smtpd link */
+#define QUEUE_CHECKPOINT_SECS	30
+
+struct queue_state	*queue;
+
+static void
+queue_incoming_free(struct queue_link *l, struct queue_incoming *in)
+{
+	TAILQ_REMOVE(&l->incoming, in, entry);
+	l->nincoming--;
+	queue_env_clear(&in->env);
+	buf_free(in->body);
+	free(in);
+}
+
+static struct queue_incoming *
+queue_incoming_find(struct queue_link *l, uint64_t tid)
+{
+	struct queue_incoming	*in;
+
+	TAILQ_FOREACH(in, &l->incoming, entry)
+		if (in->tid == tid)
+			return in;
+	return NULL;
+}
+
+/* queue_flush_soon - flush once the loop has handled what is readable */
+void
+queue_flush_soon(void)
+{
+	queue->dirty = 1;
+	event_active(queue->flush_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * queue_flush - one fsync for every commit so far; then, and only then,
+ * acknowledge the messages and schedule them.
+ */
+static void
+queue_flush(evutil_socket_t fd, short ev, void *arg)
+{
+	struct queue_pending	*p;
+	struct ipc_msg		*m;
+	int			 n = 0;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (!queue->dirty)
+		return;
+	if (queue_store_flush(queue->store) == -1) {
+		/*
+		 * A failed fsync leaves the log in an unknown state; only
+		 * recovery at the next start can say what is on disk.
+		 */
+		TAILQ_FOREACH(p, &queue->pending, entry) {
+			if (p->link == NULL)
+				continue;
+			m = ipc_new(IPC_QUEUE_MSG_FAILED);
+			ipc_put_u64(m, p->tid);
+			ipc_put_str(m, "log flush failed");
+			ipc_send(p->link->peer, m);
+			ipc_peer_flush(p->link->peer);
+		}
+		fatalx("log flush failed; restarting to recover");
+	}
+	queue->dirty = 0;
+	while ((p = TAILQ_FIRST(&queue->pending)) != NULL) {
+		TAILQ_REMOVE(&queue->pending, p, entry);
+		if (p->link != NULL) {
+			m = ipc_new(IPC_QUEUE_MSG_DURABLE);
+			ipc_put_u64(m, p->tid);
+			ipc_send(p->link->peer, m);
+		}
+		log_info("%s: from=<%s>, size=%llu, nrcpt=%u (durable)",
+		    p->msg->qid, p->msg->env.sender,
+		    (unsigned long long)p->msg->env.size, p->msg->env.nrcpt);
+		queue_sched_add(p->msg);
+		free(p);
+		n++;
+	}
+	if (n > 1)
+		log_debug("group commit of %d messages", n);
+	queue_sched_run();
+}
+
+static void
+queue_commit(struct queue_link *l, struct queue_incoming *in)
+{
+	struct queue_pending	*p;
+	struct queue_msg	*msg;
+	struct ipc_msg		*m;
+
+	in->env.arrival = time(NULL);
+	in->env.size = buf_len(in->body);
+	if (queue_store_add(queue->store, in->qid, &in->env,
+	    buf_data(in->body), buf_len(in->body)) == -1) {
+		m = ipc_new(IPC_QUEUE_MSG_FAILED);
+		ipc_put_u64(m, in->tid);
+		ipc_put_str(m, "store failed");
+		ipc_send(l->peer, m);
+		queue_incoming_free(l, in);
+		return;
+	}
+	/* The envelope moves to the stored message; the body is on disk. */
+	msg = queue_msg_new(in->qid, &in->env);
+	memset(&in->env, 0, sizeof(in->env));
+	p = xcalloc(1, sizeof(*p));
+	p->tid = in->tid;
+	p->link = l;
+	p->msg = msg;
+	TAILQ_INSERT_TAIL(&queue->pending, p, entry);
+	queue_incoming_free(l, in);
+	queue_flush_soon();
+}
+
+/* queue_dispatch_smtpd - one frame from an smtpd; 0 or -1 (malformed) */
+static int
+queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
+{
+	const struct conf	*c = queue->w.conf;
+	struct queue_incoming	*in;
+	struct ipc_msg		*m;
+	const char		*sender, *client, *helo, *rcpt;
+	const void		*data;
+	size_t			 len;
+	uint64_t		 tid;
+
+	if (ipc_get_u64(r, &tid) == -1)
+		return -1;
+	switch (r->type) {
+	case IPC_SMTPD_MSG_OPEN:
+		if (ipc_get_str(r, &sender) == -1 ||
+		    ipc_get_str(r, &client) == -1 ||
+		    ipc_get_str(r, &helo) == -1 || ipc_end(r) == -1 ||
+		    queue_incoming_find(l, tid) != NULL ||
+		    l->nincoming >= QUEUE_MAX_INCOMING)
+			return -1;
+		in = xcalloc(1, sizeof(*in));
+		in->tid = tid;
+		qid_new(in->qid);
+		in->env.sender = xstrdup(sender);
+		in->env.client = xstrdup(client);
+		in->env.helo = xstrdup(helo);
+		/* The Received header rides inside the size limit too. */
+		in->body = buf_new(4096, (size_t)c->queue_max_message_size);
+		TAILQ_INSERT_TAIL(&l->incoming, in, entry);
+		l->nincoming++;
+		m = ipc_new(IPC_QUEUE_MSG_OPENED);
+		ipc_put_u64(m, tid);
+		ipc_put_str(m, in->qid);
+		ipc_send(l->peer, m);
+		return 0;
+	case IPC_SMTPD_MSG_RCPT:
+		if (ipc_get_str(r, &rcpt) == -1 || ipc_end(r) == -1 ||
+		    (in = queue_incoming_find(l, tid)) == NULL ||
+		    in->env.nrcpt >= (uint32_t)c->smtpd_max_recipients)
+			return -1;
+		if (in->env.nrcpt == in->rcpt_alloc) {
+			in->rcpt_alloc = in->rcpt_alloc ? in->rcpt_alloc * 2 : 4;
+			in->env.rcpts = xreallocarray(in->env.rcpts,
+			    in->rcpt_alloc, sizeof(*in->env.rcpts));
+		}
+		memset(&in->env.rcpts[in->env.nrcpt], 0,
+		    sizeof(in->env.rcpts[0]));
+		in->env.rcpts[in->env.nrcpt++].addr = xstrdup(rcpt);
+		return 0;
+	case IPC_SMTPD_MSG_DATA:
+		if (ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1 ||
+		    (in = queue_incoming_find(l, tid)) == NULL ||
+		    buf_add(in->body, data, len) == -1)
+			return -1;
+		return 0;
+	case IPC_SMTPD_MSG_COMMIT:
+		if (ipc_end(r) == -1 ||
+		    (in = queue_incoming_find(l, tid)) == NULL ||
+		    in->env.nrcpt == 0)
+			return -1;
+		queue_commit(l, in);
+		return 0;
+	case IPC_SMTPD_MSG_ABORT:
+		if (ipc_end(r) == -1)
+			return -1;
+		/* Unknown is fine: the smtpd may abort what it never opened. */
+		if ((in = queue_incoming_find(l, tid)) != NULL)
+			queue_incoming_free(l, in);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+queue_dispatch_worker(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
+{
+	struct queue_link	*l = arg;
+	int			 rc = -1;
+
+	switch (l->kind) {
+	case PROC_SMTPD:
+		rc = queue_dispatch_smtpd(l, r);
+		break;
+	case PROC_DELIVER:
+		if (r->type == IPC_DELIVER_RCPT_RESULT)
+			rc = queue_sched_result(l, r);
+		else if (r->type == IPC_DELIVER_JOB_DONE)
+			rc = queue_sched_done(l, r);
+		break;
+	default:
+		break;
+	}
+	if (rc == -1) {
+		log_warnx("queue: malformed %s from %s", ipc_type_name(r->type),
+		    ipc_peer_name(p));
+		ipc_peer_close(p);
+	}
+}
+
+static void
+queue_link_closed(struct ipc_peer *p, void *arg)
+{
+	struct queue_link	*l = arg;
+	struct queue_incoming	*in;
+	struct queue_pending	*pe;
+
+	(void)p;
+	log_debug("%s link closed", ipc_peer_name(p));
+	while ((in = TAILQ_FIRST(&l->incoming)) != NULL)
+		queue_incoming_free(l, in);
+	TAILQ_FOREACH(pe, &queue->pending, entry)
+		if (pe->link == l)
+			pe->link = NULL;
+	queue_sched_link_gone(l);
+	TAILQ_REMOVE(&queue->links, l, entry);
+	free(l);
+	queue_sched_run();
+}
+
+static void
+queue_link_add(int fd, uint32_t kind, uint32_t instance)
+{
+	struct queue_link	*l;
+	char			 name[32];
+
+	l = xcalloc(1, sizeof(*l));
+	l->kind = kind;
+	l->instance = instance;
+	TAILQ_INIT(&l->incoming);
+	TAILQ_INIT(&l->jobs);
+	snprintf(name, sizeof(name), "%s#%u",
+	    kind == PROC_SMTPD ? "smtpd" : "deliver", instance);
+	l->peer = ipc_peer_new(queue->w.base, fd, name, queue_dispatch_worker,
+	    queue_link_closed, l);
+	TAILQ_INSERT_TAIL(&queue->links, l, entry);
+	if (kind == PROC_DELIVER)
+		queue_sched_run();
+}
+
+static void
+queue_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (queue->dirty)
+		queue_flush(-1, 0, NULL);
+	if (time(NULL) - queue->last_checkpoint >= QUEUE_CHECKPOINT_SECS) {
+		queue_store_checkpoint(queue->store);
+		queue->last_checkpoint = time(NULL);
+	}
+	queue_sched_tick();
+}
+
+static void
+queue_load_one(const char *qid, struct queue_env *e, void *arg)
+{
+	(void)arg;
+	queue_sched_add(queue_msg_new(qid, e));
+}
+
+static void
+queue_start(void)
+{
+	struct timeval	 tv = { 1, 0 };
+	long		 n;
+
+	if (queue->w.conf == NULL || queue->started)
+		fatalx("START out of order");
+	proc_privdrop(queue->w.conf, queue->w.conf->spool);
+	queue->store = queue_store_open(".");
+	queue->started = 1;
+	queue->last_checkpoint = time(NULL);
+	if ((n = queue_store_walk(queue->store, queue_load_one, NULL)) == -1)
+		fatalx("cannot read the queue");
+	log_info("queue opened: %ld messages waiting", n);
+	queue->tick_ev = event_new(queue->w.base, -1, EV_PERSIST, queue_tick,
+	    NULL);
+	event_add(queue->tick_ev, &tv);
+	queue_sched_run();
+}
+
+static void
+queue_shutdown(void)
+{
+	if (queue->dirty && queue_store_flush(queue->store) == -1)
+		log_warnx("final log flush failed");
+	queue_store_close(queue->store);
+	log_debug("queue closed");
+	exit(0);
+}
+
+static void
+queue_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
+{
+	uint32_t	 kind, instance, req;
+
+	(void)p;
+	(void)arg;
+	switch (r->type) {
+	case IPC_MASTER_CONF_ITEM:
+	case IPC_MASTER_CONF_END:
+		proc_conf_dispatch(&queue->w, r);
+		return;
+	case IPC_MASTER_START:
+		if (ipc_end(r) == -1)
+			break;
+		queue_start();
+		return;
+	case IPC_MASTER_PEER_LINK:
+		if (r->fd == -1 || ipc_get_u32(r, &kind) == -1 ||
+		    ipc_get_u32(r, &instance) == -1 || ipc_end(r) == -1 ||
+		    (kind != PROC_SMTPD && kind != PROC_DELIVER) ||
+		    !queue->started)
+			break;
+		queue_link_add(r->fd, kind, instance);
+		r->fd = -1;
+		return;
+	case IPC_MASTER_CTL_QUEUE_LIST:
+		if (ipc_get_u32(r, &req) == -1 || ipc_end(r) == -1)
+			break;
+		queue_ctl_list(req);
+		return;
+	case IPC_MASTER_CTL_FLUSH:
+		if (ipc_get_u32(r, &req) == -1 || ipc_end(r) == -1)
+			break;
+		queue_ctl_flush(req);
+		return;
+	case IPC_MASTER_SHUTDOWN:
+		if (ipc_end(r) == -1)
+			break;
+		queue_shutdown();
+		return;
+	}
+	fatalx("malformed %s from master", ipc_type_name(r->type));
+}
+
+int
+main(int argc, char **argv)
+{
+	queue = xcalloc(1, sizeof(*queue));
+	TAILQ_INIT(&queue->links);
+	TAILQ_INIT(&queue->all);
+	TAILQ_INIT(&queue->ready);
+	TAILQ_INIT(&queue->waiting);
+	TAILQ_INIT(&queue->pending);
+	proc_worker_init(&queue->w, argc, argv, "queue",
+	    queue_dispatch_master, NULL);
+	/*
+	 * The flush runs after every other callback of a loop iteration:
+	 * links get the middle priority (the default for new events with
+	 * three queues), the flush the lowest.
+	 */
+	if (event_base_priority_init(queue->w.base, 3) == -1)
+		fatalx("event_base_priority_init");
+	queue->flush_ev = event_new(queue->w.base, -1, 0, queue_flush, NULL);
+	event_priority_set(queue->flush_ev, 2);
+	event_base_dispatch(queue->w.base);
+	fatalx("event loop returned");
+}

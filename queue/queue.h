@@ -1,0 +1,131 @@
+/*
+ * queue - the queue process's shared types
+ *
+ * Three kinds of object live here. A queue_incoming is a message being
+ * received from an smtpd, held in memory until its COMMIT. A queue_msg is
+ * a stored message with its recipients' states; it sits on the ready list
+ * (something is due), the waiting list (everything deferred to later), or
+ * neither while jobs for it are with deliver. A queue_job is one delivery
+ * attempt: some of a message's recipients, all in one domain, handed to
+ * one deliver process.
+ */
+#ifndef AVAL_QUEUE_QUEUE_H
+#define AVAL_QUEUE_QUEUE_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "common/ipc.h"
+#include "common/proc.h"
+#include "common/qid.h"
+#include "queue/queue_rec.h"
+
+struct buf;
+struct event;
+struct queue_store;
+
+enum queue_where {
+	QUEUE_W_NONE = 0,	/* all its due recipients are with deliver */
+	QUEUE_W_READY,
+	QUEUE_W_WAITING,
+};
+
+struct queue_msg {
+	char			 qid[QID_SIZE];
+	struct queue_env	 env;
+	uint8_t			*busy;		/* per recipient: with deliver */
+	unsigned int		 inflight;	/* jobs out */
+	enum queue_where	 where;
+	time_t			 next_due;
+	TAILQ_ENTRY(queue_msg)	 entry;		/* all */
+	TAILQ_ENTRY(queue_msg)	 sched;		/* ready or waiting */
+};
+TAILQ_HEAD(queue_msgs, queue_msg);
+
+struct queue_link;
+
+struct queue_incoming {
+	uint64_t		 tid;
+	char			 qid[QID_SIZE];
+	struct queue_env	 env;
+	uint32_t		 rcpt_alloc;
+	struct buf		*body;
+	TAILQ_ENTRY(queue_incoming) entry;
+};
+TAILQ_HEAD(queue_incomings, queue_incoming);
+
+struct queue_job {
+	uint64_t		 id;
+	struct queue_msg	*msg;
+	struct queue_link	*link;
+	uint32_t		 nrcpt;
+	uint32_t		*idx;		/* into msg->env.rcpts */
+	uint8_t			*answered;
+	time_t			 started;
+	TAILQ_ENTRY(queue_job)	 entry;
+};
+TAILQ_HEAD(queue_jobs, queue_job);
+
+/* A commit made but not yet flushed: acknowledge after the flush. */
+struct queue_pending {
+	uint64_t		 tid;
+	struct queue_link	*link;		/* NULL once the smtpd is gone */
+	struct queue_msg	*msg;
+	TAILQ_ENTRY(queue_pending) entry;
+};
+TAILQ_HEAD(queue_pendings, queue_pending);
+
+struct queue_link {
+	enum proc_kind		 kind;
+	unsigned int		 instance;
+	struct ipc_peer		*peer;
+	struct queue_incomings	 incoming;	/* smtpd */
+	unsigned int		 nincoming;
+	struct queue_jobs	 jobs;		/* deliver */
+	unsigned int		 njobs;
+	TAILQ_ENTRY(queue_link)	 entry;
+};
+TAILQ_HEAD(queue_links, queue_link);
+
+struct queue_state {
+	struct proc_worker	 w;
+	struct queue_store	*store;
+	int			 started;
+
+	struct queue_links	 links;
+	struct queue_msgs	 all;
+	struct queue_msgs	 ready;
+	struct queue_msgs	 waiting;
+	unsigned long		 nmsgs;
+	struct queue_pendings	 pending;
+	int			 dirty;		/* commits not yet flushed */
+
+	struct event		*flush_ev;
+	struct event		*tick_ev;
+	uint64_t		 next_job;
+	time_t			 last_checkpoint;
+};
+
+extern struct queue_state	*queue;
+
+/* queue.c */
+void	 queue_flush_soon(void);
+
+/* queue_sched.c */
+struct queue_msg *queue_msg_new(const char *qid, struct queue_env *);
+void	 queue_sched_add(struct queue_msg *);
+void	 queue_sched_run(void);
+void	 queue_sched_tick(void);
+unsigned int queue_sched_flush_all(void);
+void	 queue_sched_link_gone(struct queue_link *);
+int	 queue_sched_result(struct queue_link *, struct ipc_msgin *);
+int	 queue_sched_done(struct queue_link *, struct ipc_msgin *);
+const char *queue_rcpt_state_name(unsigned int);
+
+/* queue_ctl.c */
+void	 queue_ctl_list(uint32_t req);
+void	 queue_ctl_flush(uint32_t req);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * smtpd - the aval inbound SMTP server process
+ *
+ * Serves many ESMTP sessions at once on every listener the master passes
+ * it, and streams each message to the queue; answers 250 to the final dot
+ * only after the queue says the message is on disk. Runs chrooted to an
+ * empty directory as the unprivileged user.
+ *
+ * Trust: smtpd trusts nothing from the network, only framing from the
+ * queue (a malformed frame closes the queue link), and the master fully.
+ *
+ * Standards: RFC 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152
+ * (8BITMIME), 2034/3463 (enhanced status codes). STARTTLS (3207), AUTH
+ * (4954), CHUNKING (3030) and SMTPUTF8 (6531) come in later issues: each
+ * is an EHLO keyword in smtpd_session_ehlo() and a verb in smtpd_cmd.c.
+ *
+ * Settings read: hostname, local-domains, relay-domains, relay-networks,
+ * transport (to refuse local parts Maildir cannot hold), smtpd { processes
+ * max-sessions max-recipients max-errors command-timeout data-timeout },
+ * queue { max-message-size }.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "smtpd/smtpd.h"
+
+#define SMTPD_ACCEPTS_PER_WAKE	64
+
+struct smtpd_env	*env;
+
+static void	smtpd_accept(evutil_socket_t, short, void *);
+
+/* smtpd_queue_send - send to the queue, or drop when there is none */
+void
+smtpd_queue_send(struct ipc_msg *m)
+{
+	if (env->queue == NULL) {
+		ipc_msg_free(m);
+		return;
+	}
+	ipc_send(env->queue, m);
+}
+
+/* smtpd_max_sessions - this process's share of the global cap */
+static unsigned int
+smtpd_max_sessions(void)
+{
+	const struct conf	*c = env->w.conf;
+
+	return (unsigned int)((c->smtpd_max_sessions + c->smtpd_processes - 1) /
+	    c->smtpd_processes);
+}
+
+static void
+smtpd_accept_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtpd_listener	*l = arg;
+
+	(void)fd;
+	(void)ev;
+	if (!env->draining)
+		event_add(l->ev, NULL);
+}
+
+static void
+smtpd_accept(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtpd_listener	*l = arg;
+	struct sockaddr_storage	 ss;
+	struct timeval		 tv = { 1, 0 };
+	socklen_t		 len;
+	int			 s, i;
+
+	(void)ev;
+	for (i = 0; i < SMTPD_ACCEPTS_PER_WAKE; i++) {
+		len = sizeof(ss);
+		s = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of fds: stop accepting for a second. */
+				log_warnx("NOQUEUE: accept on %s: %s; pausing",
+				    l->addr, strerror(errno));
+				event_del(l->ev);
+				evtimer_add(l->pause_ev, &tv);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("NOQUEUE: accept on %s", l->addr);
+			return;
+		}
+		if (env->nsessions >= smtpd_max_sessions())
+			smtpd_session_reject_busy(s, (struct sockaddr *)&ss,
+			    len);
+		else
+			smtpd_session_new(s, (struct sockaddr *)&ss, len,
+			    l->kind);
+	}
+}
+
+static void
+smtpd_listener_add(int fd, const char *kind, const char *addr)
+{
+	struct smtpd_listener	*l;
+
+	env->listeners = xreallocarray(env->listeners, env->nlisteners + 1,
+	    sizeof(*l));
+	l = &env->listeners[env->nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->fd = fd;
+	l->kind = strcmp(kind, "submission") == 0 ? CONF_L_SUBMISSION :
+	    CONF_L_MX;
+	strlcpy(l->addr, addr, sizeof(l->addr));
+	if (evutil_make_socket_nonblocking(fd) == -1)
+		fatal("listener %s", addr);
+}
+
+static void
+smtpd_start(void)
+{
+	struct smtpd_listener	*l;
+	char			 empty[PATH_MAX];
+	size_t			 i;
+
+	if (env->w.conf == NULL)
+		fatalx("START before config");
+	if (env->started)
+		fatalx("START twice");
+	/* The master made runtime-dir/empty: root-owned, nothing in it. */
+	if ((size_t)snprintf(empty, sizeof(empty), "%s/empty",
+	    env->w.conf->runtime_dir) >= sizeof(empty))
+		fatalx("runtime-dir too long");
+	proc_privdrop(env->w.conf, empty);
+	env->started = 1;
+	for (i = 0; i < env->nlisteners; i++) {
+		l = &env->listeners[i];
+		l->ev = event_new(env->w.base, l->fd, EV_READ | EV_PERSIST,
+		    smtpd_accept, l);
+		l->pause_ev = evtimer_new(env->w.base, smtpd_accept_resume, l);
+		event_add(l->ev, NULL);
+	}
+	log_debug("serving %zu listeners", env->nlisteners);
+}
+
+/* smtpd_maybe_exit - a draining smtpd leaves with its last session */
+void
+smtpd_maybe_exit(void)
+{
+	if (env->draining && env->nsessions == 0) {
+		log_debug("drained; exiting");
+		exit(0);
+	}
+}
+
+static void
+smtpd_drain(void)
+{
+	size_t	 i;
+
+	env->draining = 1;
+	for (i = 0; i < env->nlisteners; i++) {
+		if (env->listeners[i].ev != NULL)
+			event_del(env->listeners[i].ev);
+		if (env->listeners[i].pause_ev != NULL)
+			evtimer_del(env->listeners[i].pause_ev);
+		close(env->listeners[i].fd);
+	}
+	smtpd_session_drain();
+	smtpd_maybe_exit();
+}
+
+static void
+smtpd_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
+{
+	struct smtpd_session	*s;
+	const char		*str;
+	uint64_t		 sid;
+
+	(void)arg;
+	switch (r->type) {
+	case IPC_QUEUE_MSG_OPENED:
+		if (ipc_get_u64(r, &sid) == -1 || ipc_get_str(r, &str) == -1 ||
+		    ipc_end(r) == -1 || !qid_valid(str))
+			break;
+		if ((s = smtpd_session_find(sid)) != NULL)
+			smtpd_session_opened(s, str);
+		return;
+	case IPC_QUEUE_MSG_DURABLE:
+		if (ipc_get_u64(r, &sid) == -1 || ipc_end(r) == -1)
+			break;
+		if ((s = smtpd_session_find(sid)) != NULL)
+			smtpd_session_durable(s);
+		return;
+	case IPC_QUEUE_MSG_FAILED:
+		if (ipc_get_u64(r, &sid) == -1 || ipc_get_str(r, &str) == -1 ||
+		    ipc_end(r) == -1)
+			break;
+		if ((s = smtpd_session_find(sid)) != NULL)
+			smtpd_session_failed(s, str);
+		return;
+	}
+	log_warnx("smtpd: malformed %s from queue", ipc_type_name(r->type));
+	ipc_peer_close(p);
+}
+
+static void
+smtpd_queue_closed(struct ipc_peer *p, void *arg)
+{
+	(void)arg;
+	if (env->queue != p)
+		return;
+	log_warnx("queue link closed");
+	env->queue = NULL;
+	smtpd_session_queue_gone();
+}
+
+static void
+smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
+{
+	const char	*kind, *addr;
+	struct ipc_peer	*old;
+
+	(void)p;
+	(void)arg;
+	switch (r->type) {
+	case IPC_MASTER_CONF_ITEM:
+	case IPC_MASTER_CONF_END:
+		proc_conf_dispatch(&env->w, r);
+		return;
+	case IPC_MASTER_LISTENER:
+		if (r->fd == -1 || ipc_get_str(r, &kind) == -1 ||
+		    ipc_get_str(r, &addr) == -1 || ipc_end(r) == -1 ||
+		    env->started)
+			break;
+		smtpd_listener_add(r->fd, kind, addr);
+		r->fd = -1;
+		return;
+	case IPC_MASTER_QUEUE_LINK:
+		if (r->fd == -1 || ipc_end(r) == -1)
+			break;
+		if ((old = env->queue) != NULL) {
+			env->queue = NULL;
+			ipc_peer_close(old);
+			smtpd_session_queue_gone();
+		}
+		env->queue = ipc_peer_new(env->w.base, r->fd, "queue",
+		    smtpd_dispatch_queue, smtpd_queue_closed, NULL);
+		r->fd = -1;
+		return;
+	case IPC_MASTER_START:
+		if (ipc_end(r) == -1)
+			break;
+		smtpd_start();
+		return;
+	case IPC_MASTER_SHUTDOWN:
+		if (ipc_end(r) == -1)
+			break;
+		smtpd_drain();
+		return;
+	}
+	fatalx("malformed %s from master", ipc_type_name(r->type));
+}
+
+int
+main(int argc, char **argv)
+{
+	env = xcalloc(1, sizeof(*env));
+	env->next_id = (uint64_t)getpid() << 32;
+	proc_worker_init(&env->w, argc, argv, "smtpd", smtpd_dispatch_master,
+	    NULL);
+	event_base_dispatch(env->w.base);
+	fatalx("event loop returned");
+}

@@ -1,0 +1,130 @@
+/*
+ * smtpd - the inbound SMTP server's shared types
+ *
+ * One smtpd process serves many sessions on one event_base. Sessions are
+ * found by id when the queue answers; see smtpd_session.c for the state
+ * machine and smtpd.c for the process.
+ */
+#ifndef AVAL_SMTPD_SMTPD_H
+#define AVAL_SMTPD_SMTPD_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/proc.h"
+#include "common/qid.h"
+
+#define SMTPD_CMD_MAX		512	/* command line, CRLF included (RFC 5321 4.5.3.1.4) */
+#define SMTPD_TEXT_MAX		1000	/* text line, CRLF included (4.5.3.1.6) */
+#define SMTPD_READ_HIWAT	(64 * 1024)	/* input taken per wake-up */
+#define SMTPD_HASH		1024
+
+struct bufferevent;
+struct buf;
+struct event;
+
+/*
+ * Session states. A session waits on the queue twice: for the queue ID
+ * before it answers DATA (OPENING), and for durability before it answers
+ * the final dot (COMMIT). It reads nothing from the client while waiting.
+ */
+enum smtpd_state {
+	SMTPD_S_HELO = 0,	/* greeted; no HELO/EHLO yet */
+	SMTPD_S_READY,		/* HELO/EHLO done, no transaction */
+	SMTPD_S_MAIL,		/* MAIL accepted */
+	SMTPD_S_RCPT,		/* at least one RCPT accepted */
+	SMTPD_S_OPENING,	/* DATA given, waiting for the queue ID */
+	SMTPD_S_DATA,		/* reading message text */
+	SMTPD_S_COMMIT,		/* final dot seen, waiting for durability */
+	SMTPD_S_CLOSING,	/* last reply queued; close when written */
+};
+
+/* Why a message is refused at the final dot; the first one wins. */
+enum smtpd_data_err {
+	SMTPD_DE_NONE = 0,
+	SMTPD_DE_BARE,		/* bare CR or LF in the text */
+	SMTPD_DE_LONG,		/* a text line over SMTPD_TEXT_MAX */
+	SMTPD_DE_SIZE,		/* over max-message-size */
+	SMTPD_DE_QUEUE,		/* the queue went away */
+};
+
+struct smtpd_session {
+	uint64_t		 id;
+	char			 idstr[24];	/* "s" + hex, for log lines */
+	uint64_t		 tid;		/* current queue transaction, 0 if none */
+	struct bufferevent	*bev;
+	struct sockaddr_storage	 ss;
+	char			 client[96];	/* "[addr]:port" */
+	int			 kind;		/* listener's enum conf_listen_kind */
+	enum smtpd_state	 state;
+
+	char			 helo[ADDR_DOMAIN_MAX + 1];
+	int			 esmtp;
+	char			 sender[ADDR_MAX + 1];
+	unsigned int		 nrcpt;
+	char			 qid[QID_SIZE];	/* "" until the queue says */
+	int			 opened;	/* the queue holds a transaction for us */
+
+	/* Message text. */
+	struct buf		*chunk;		/* unsent part, < IPC_CHUNK */
+	unsigned long long	 size;
+	enum smtpd_data_err	 data_err;
+	int			 at_bol;	/* next byte starts a line */
+	int			 prev_crlf;	/* last line ended in CRLF */
+
+	int			 skipping;	/* dropping an overlong command */
+	unsigned int		 errors;
+	unsigned int		 ncmds;
+
+	struct smtpd_session	*hnext;		/* tid hash chain */
+	struct smtpd_session	*next, *prev;	/* all sessions */
+};
+
+struct smtpd_listener {
+	int			 fd;
+	int			 kind;
+	char			 addr[64];
+	struct event		*ev;
+	struct event		*pause_ev;	/* EMFILE back-off */
+};
+
+struct smtpd_env {
+	struct proc_worker	 w;
+	struct ipc_peer		*queue;
+	struct smtpd_listener	*listeners;
+	size_t			 nlisteners;
+	int			 started;
+	int			 draining;
+
+	struct smtpd_session	*sessions;
+	struct smtpd_session	*hash[SMTPD_HASH];
+	unsigned int		 nsessions;
+	uint64_t		 next_id;
+};
+
+extern struct smtpd_env	*env;
+
+/* smtpd.c */
+void	 smtpd_queue_send(struct ipc_msg *);	/* NULL queue drops it */
+void	 smtpd_maybe_exit(void);
+
+/* smtpd_session.c */
+void	 smtpd_session_new(int fd, const struct sockaddr *, socklen_t, int kind);
+struct smtpd_session *smtpd_session_find(uint64_t tid);
+void	 smtpd_session_opened(struct smtpd_session *, const char *qid);
+void	 smtpd_session_durable(struct smtpd_session *);
+void	 smtpd_session_failed(struct smtpd_session *, const char *why);
+void	 smtpd_session_queue_gone(void);
+void	 smtpd_session_drain(void);
+void	 smtpd_session_reject_busy(int fd, const struct sockaddr *, socklen_t);
+
+/* smtpd_relay.c */
+int	 smtpd_relay_allowed(const struct sockaddr *, const char *rcpt);
+
+/* smtpd_received.c */
+int	 smtpd_received(const struct smtpd_session *, struct buf *);
+
+#endif

@@ -1,0 +1,808 @@
+/*
+ * smtpd_session - one inbound SMTP session, as a state machine
+ *
+ * Input is taken a line at a time from the bufferevent, whose read
+ * high-water mark bounds what one wake-up handles. Command lines are at
+ * most SMTPD_CMD_MAX octets and text lines SMTPD_TEXT_MAX, CRLF included;
+ * an overlong line is dropped as it arrives, so memory per session stays
+ * bounded whatever the client sends.
+ *
+ * Line endings are strict, to close off SMTP smuggling: a command line
+ * must end in CRLF and hold no other CR or LF; in message text a bare CR
+ * or LF spoils the message (it is refused with 554 at the end, and nothing
+ * is queued), and only CRLF "." CRLF ends the text: a "." line counts only
+ * when it ends in CRLF and the line before it did too.
+ *
+ * Each transaction the queue holds for us has a tid. The queue's replies
+ * name the tid, so a late reply for a transaction the client has already
+ * reset finds nothing and is dropped.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netdb.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/addr.h"
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "smtpd/smtpd.h"
+#include "smtpd/smtpd_cmd.h"
+
+static void	smtpd_session_input(struct smtpd_session *);
+static void	smtpd_session_free(struct smtpd_session *);
+
+static const char *smtpd_state_names[] = {
+	[SMTPD_S_HELO] = "HELO",
+	[SMTPD_S_READY] = "READY",
+	[SMTPD_S_MAIL] = "MAIL",
+	[SMTPD_S_RCPT] = "RCPT",
+	[SMTPD_S_OPENING] = "OPENING",
+	[SMTPD_S_DATA] = "DATA",
+	[SMTPD_S_COMMIT] = "COMMIT",
+	[SMTPD_S_CLOSING] = "CLOSING",
+};
+
+static const struct conf *
+smtpd_conf(void)
+{
+	return env->w.conf;
+}
+
+/* smtpd_session_enter - change state, logged with -v */
+static void
+smtpd_session_enter(struct smtpd_session *s, enum smtpd_state state)
+{
+	log_debug("NOQUEUE: session=%s, %s -> %s", s->idstr,
+	    smtpd_state_names[s->state], smtpd_state_names[state]);
+	s->state = state;
+}
+
+static void
+smtpd_session_reply(struct smtpd_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* smtpd_session_reply - queue one reply line */
+static void
+smtpd_session_reply(struct smtpd_session *s, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* smtpd_session_close - stop reading; free once the last reply is out */
+static void
+smtpd_session_close(struct smtpd_session *s)
+{
+	smtpd_session_enter(s, SMTPD_S_CLOSING);
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtpd_session_free(s);
+}
+
+static void
+smtpd_hash_del(struct smtpd_session *s)
+{
+	struct smtpd_session	**pp;
+
+	if (s->tid == 0)
+		return;
+	for (pp = &env->hash[s->tid % SMTPD_HASH]; *pp != NULL;
+	    pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	}
+	s->hnext = NULL;
+	s->tid = 0;
+}
+
+/* smtpd_session_find - the session whose open transaction is tid */
+struct smtpd_session *
+smtpd_session_find(uint64_t tid)
+{
+	struct smtpd_session	*s;
+
+	for (s = env->hash[tid % SMTPD_HASH]; s != NULL; s = s->hnext)
+		if (s->tid == tid)
+			return s;
+	return NULL;
+}
+
+/* smtpd_session_abort - drop the queue's transaction, if any */
+static void
+smtpd_session_abort(struct smtpd_session *s)
+{
+	struct ipc_msg	*m;
+
+	if (s->tid != 0 && s->opened) {
+		m = ipc_new(IPC_SMTPD_MSG_ABORT);
+		ipc_put_u64(m, s->tid);
+		smtpd_queue_send(m);
+	}
+	s->opened = 0;
+	smtpd_hash_del(s);
+}
+
+/* smtpd_session_reset - forget the transaction (RSET, HELO, after DATA) */
+static void
+smtpd_session_reset(struct smtpd_session *s)
+{
+	smtpd_session_abort(s);
+	s->sender[0] = '\0';
+	s->qid[0] = '\0';
+	s->nrcpt = 0;
+	s->size = 0;
+	s->data_err = SMTPD_DE_NONE;
+	if (s->chunk != NULL)
+		buf_reset(s->chunk);
+	smtpd_session_enter(s, s->helo[0] ? SMTPD_S_READY : SMTPD_S_HELO);
+}
+
+static void
+smtpd_session_free(struct smtpd_session *s)
+{
+	/*
+	 * A message whose COMMIT was sent is the queue's now: aborting it
+	 * could lose one the queue is about to acknowledge. Its reply will
+	 * find no session and be dropped.
+	 */
+	if (s->state == SMTPD_S_COMMIT) {
+		s->opened = 0;
+		smtpd_hash_del(s);
+	} else
+		smtpd_session_abort(s);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		env->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	log_info("NOQUEUE: session=%s, client=%s (disconnect, %u commands, "
+	    "%u errors)", s->idstr, s->client, s->ncmds, s->errors);
+	bufferevent_free(s->bev);
+	buf_free(s->chunk);
+	free(s);
+	env->nsessions--;
+	smtpd_maybe_exit();
+}
+
+/* smtpd_session_error - a 4xx/5xx to a command; too many ends the session */
+static void
+smtpd_session_error(struct smtpd_session *s, const char *reply)
+{
+	smtpd_session_reply(s, "%s", reply);
+	if (++s->errors >= (unsigned int)smtpd_conf()->smtpd_max_errors) {
+		log_info("NOQUEUE: session=%s, client=%s, dsn=4.7.0, "
+		    "status=reject (421 too many errors)", s->idstr, s->client);
+		smtpd_session_reply(s, "421 4.7.0 %s Error: too many errors",
+		    smtpd_conf()->hostname);
+		smtpd_session_close(s);
+	}
+}
+
+static void
+smtpd_session_timeouts(struct smtpd_session *s, long long secs)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = secs;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void
+smtpd_session_ehlo(struct smtpd_session *s)
+{
+	const struct conf	*c = smtpd_conf();
+
+	/* Later issues add STARTTLS, AUTH, CHUNKING and SMTPUTF8 here. */
+	smtpd_session_reply(s, "250-%s", c->hostname);
+	smtpd_session_reply(s, "250-PIPELINING");
+	smtpd_session_reply(s, "250-SIZE %lld", c->queue_max_message_size);
+	smtpd_session_reply(s, "250-8BITMIME");
+	smtpd_session_reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+static void
+smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	const struct conf		*c = smtpd_conf();
+	const struct conf_transport	*t;
+	struct ipc_msg			*m;
+	char				 reply[ADDR_MAX + 128];
+
+	if (s->nrcpt >= (unsigned int)c->smtpd_max_recipients) {
+		/* RFC 5321 4.5.3.1.8: not an error, the client sends the rest later. */
+		smtpd_session_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (!smtpd_relay_allowed((struct sockaddr *)&s->ss, cmd->addr)) {
+		log_info("NOQUEUE: session=%s, client=%s, cmd=RCPT, "
+		    "from=<%s>, to=<%s>, dsn=5.7.1, status=reject "
+		    "(554 relay access denied)", s->idstr, s->client,
+		    s->sender, cmd->addr);
+		snprintf(reply, sizeof(reply),
+		    "554 5.7.1 <%s>: Relay access denied", cmd->addr);
+		smtpd_session_error(s, reply);
+		return;
+	}
+	t = conf_transport_lookup(c, addr_domain(cmd->addr));
+	if (t != NULL && t->kind == CONF_T_MAILDIR &&
+	    !addr_local_safe(cmd->addr)) {
+		snprintf(reply, sizeof(reply), "550 5.1.1 <%s>: Recipient "
+		    "address rejected: cannot name a mailbox", cmd->addr);
+		smtpd_session_error(s, reply);
+		return;
+	}
+	if (env->queue == NULL) {
+		smtpd_session_error(s, "451 4.3.0 Error: queue unavailable, "
+		    "try again later");
+		return;
+	}
+	if (!s->opened) {
+		s->tid = ++env->next_id;
+		s->hnext = env->hash[s->tid % SMTPD_HASH];
+		env->hash[s->tid % SMTPD_HASH] = s;
+		s->opened = 1;
+		s->qid[0] = '\0';
+		m = ipc_new(IPC_SMTPD_MSG_OPEN);
+		ipc_put_u64(m, s->tid);
+		ipc_put_str(m, s->sender);
+		ipc_put_str(m, s->client);
+		ipc_put_str(m, s->helo);
+		smtpd_queue_send(m);
+	}
+	m = ipc_new(IPC_SMTPD_MSG_RCPT);
+	ipc_put_u64(m, s->tid);
+	ipc_put_str(m, cmd->addr);
+	smtpd_queue_send(m);
+	s->nrcpt++;
+	smtpd_session_enter(s, SMTPD_S_RCPT);
+	smtpd_session_reply(s, "250 2.1.5 Ok");
+}
+
+/* smtpd_session_data_begin - the queue ID is known: 354 and go */
+static void
+smtpd_session_data_begin(struct smtpd_session *s)
+{
+	if (s->chunk == NULL)
+		s->chunk = buf_new(IPC_CHUNK, IPC_CHUNK);
+	buf_reset(s->chunk);
+	s->size = 0;
+	s->data_err = SMTPD_DE_NONE;
+	s->prev_crlf = 1;
+	s->at_bol = 1;
+	smtpd_received(s, s->chunk);
+	s->size = buf_len(s->chunk);
+	smtpd_session_enter(s, SMTPD_S_DATA);
+	smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
+	smtpd_session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+smtpd_session_command(struct smtpd_session *s, const char *line)
+{
+	const struct conf	*c = smtpd_conf();
+	struct smtpd_cmd	 cmd;
+	char			 reply[256];
+
+	s->ncmds++;
+	if (smtpd_cmd_parse(line, (unsigned long long)c->queue_max_message_size,
+	    &cmd, reply, sizeof(reply)) == -1) {
+		smtpd_session_error(s, reply);
+		return;
+	}
+	switch (cmd.verb) {
+	case SMTPD_C_HELO:
+	case SMTPD_C_EHLO:
+		if (s->state > SMTPD_S_READY)
+			smtpd_session_reset(s);
+		strlcpy(s->helo, cmd.helo, sizeof(s->helo));
+		s->esmtp = cmd.verb == SMTPD_C_EHLO;
+		smtpd_session_enter(s, SMTPD_S_READY);
+		if (s->esmtp)
+			smtpd_session_ehlo(s);
+		else
+			smtpd_session_reply(s, "250 %s", c->hostname);
+		break;
+	case SMTPD_C_MAIL:
+		if (s->state == SMTPD_S_HELO) {
+			smtpd_session_error(s, "503 5.5.1 Error: send HELO/EHLO "
+			    "first");
+			break;
+		}
+		if (s->state != SMTPD_S_READY) {
+			smtpd_session_error(s, "503 5.5.1 Error: nested MAIL "
+			    "command");
+			break;
+		}
+		strlcpy(s->sender, cmd.addr, sizeof(s->sender));
+		s->nrcpt = 0;
+		smtpd_session_enter(s, SMTPD_S_MAIL);
+		smtpd_session_reply(s, "250 2.1.0 Ok");
+		break;
+	case SMTPD_C_RCPT:
+		if (s->state != SMTPD_S_MAIL && s->state != SMTPD_S_RCPT) {
+			smtpd_session_error(s, "503 5.5.1 Error: need MAIL "
+			    "command");
+			break;
+		}
+		smtpd_session_rcpt(s, &cmd);
+		break;
+	case SMTPD_C_DATA:
+		if (s->state == SMTPD_S_MAIL) {
+			smtpd_session_error(s, "554 5.5.1 Error: no valid "
+			    "recipients");
+			break;
+		}
+		if (s->state != SMTPD_S_RCPT) {
+			smtpd_session_error(s, "503 5.5.1 Error: need RCPT "
+			    "command");
+			break;
+		}
+		if (!s->opened) {
+			smtpd_session_reset(s);
+			smtpd_session_error(s, "451 4.3.0 Error: queue "
+			    "unavailable, try again later");
+			break;
+		}
+		if (s->qid[0] == '\0')
+			smtpd_session_enter(s, SMTPD_S_OPENING);
+		else
+			smtpd_session_data_begin(s);
+		break;
+	case SMTPD_C_RSET:
+		smtpd_session_reset(s);
+		smtpd_session_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTPD_C_NOOP:
+		smtpd_session_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTPD_C_QUIT:
+		smtpd_session_reply(s, "221 2.0.0 Bye");
+		smtpd_session_close(s);
+		break;
+	case SMTPD_C_VRFY:
+		smtpd_session_reply(s, "252 2.5.2 Cannot VRFY user, but will "
+		    "accept message and attempt delivery");
+		break;
+	case SMTPD_C_HELP:
+		smtpd_session_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL "
+		    "RCPT DATA RSET NOOP QUIT VRFY HELP");
+		break;
+	}
+}
+
+/*
+ * smtpd_session_cmdline - take one command line; 0 if none is complete.
+ * Overlong lines are dropped as they come, then answered once.
+ */
+static int
+smtpd_session_cmdline(struct smtpd_session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 eol;
+	char			 line[SMTPD_CMD_MAX + 1];
+	size_t			 avail = evbuffer_get_length(in), len;
+
+	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	if (eol.pos == -1) {
+		if (avail > SMTPD_CMD_MAX) {
+			evbuffer_drain(in, avail);
+			s->skipping = 1;
+		}
+		return 0;
+	}
+	len = (size_t)eol.pos + 1;
+	if (s->skipping || len > SMTPD_CMD_MAX) {
+		evbuffer_drain(in, len);
+		s->skipping = 0;
+		s->ncmds++;
+		smtpd_session_error(s, "500 5.5.2 Error: command line too long");
+		return 1;
+	}
+	evbuffer_remove(in, line, len);
+	line[len] = '\0';
+	s->ncmds++;
+	if (len < 2 || line[len - 2] != '\r') {
+		smtpd_session_error(s, "500 5.5.2 Error: bare <LF> received");
+		return 1;
+	}
+	len -= 2;
+	line[len] = '\0';
+	if (memchr(line, '\r', len) != NULL) {
+		smtpd_session_error(s, "500 5.5.2 Error: bare <CR> received");
+		return 1;
+	}
+	if (memchr(line, '\0', len) != NULL) {
+		smtpd_session_error(s, "500 5.5.2 Error: NUL in command");
+		return 1;
+	}
+	s->ncmds--;		/* counted again by smtpd_session_command */
+	smtpd_session_command(s, line);
+	return 1;
+}
+
+/* smtpd_session_chunk_flush - send the text gathered so far to the queue */
+static void
+smtpd_session_chunk_flush(struct smtpd_session *s)
+{
+	struct ipc_msg	*m;
+
+	if (buf_len(s->chunk) == 0)
+		return;
+	m = ipc_new(IPC_SMTPD_MSG_DATA);
+	ipc_put_u64(m, s->tid);
+	ipc_put_data(m, buf_data(s->chunk), buf_len(s->chunk));
+	smtpd_queue_send(m);
+	buf_reset(s->chunk);
+}
+
+/* smtpd_session_text - add unstuffed message bytes */
+static void
+smtpd_session_text(struct smtpd_session *s, const char *p, size_t n)
+{
+	size_t	 room;
+
+	if (s->data_err != SMTPD_DE_NONE)
+		return;
+	if (n > (unsigned long long)smtpd_conf()->queue_max_message_size -
+	    s->size || s->size > (unsigned long long)
+	    smtpd_conf()->queue_max_message_size) {
+		s->data_err = SMTPD_DE_SIZE;
+		return;
+	}
+	s->size += n;
+	while (n > 0) {
+		room = IPC_CHUNK - buf_len(s->chunk);
+		if (room > n)
+			room = n;
+		if (buf_add(s->chunk, p, room) == -1)
+			fatalx("%s: chunk overflow", __func__);
+		p += room;
+		n -= room;
+		if (buf_len(s->chunk) == IPC_CHUNK)
+			smtpd_session_chunk_flush(s);
+	}
+}
+
+static void
+smtpd_session_data_err(struct smtpd_session *s, enum smtpd_data_err e)
+{
+	if (s->data_err == SMTPD_DE_NONE)
+		s->data_err = e;
+}
+
+/* smtpd_session_data_end - the final dot: commit, or refuse */
+static void
+smtpd_session_data_end(struct smtpd_session *s)
+{
+	const char	*reply = NULL, *dsn = NULL;
+	struct ipc_msg	*m;
+
+	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
+	switch (s->data_err) {
+	case SMTPD_DE_NONE:
+		smtpd_session_chunk_flush(s);
+		m = ipc_new(IPC_SMTPD_MSG_COMMIT);
+		ipc_put_u64(m, s->tid);
+		smtpd_queue_send(m);
+		smtpd_session_enter(s, SMTPD_S_COMMIT);
+		return;
+	case SMTPD_DE_BARE:
+		dsn = "5.5.2";
+		reply = "554 5.5.2 Error: bare CR or LF in message text";
+		break;
+	case SMTPD_DE_LONG:
+		dsn = "5.5.2";
+		reply = "554 5.5.2 Error: message text line over 1000 octets";
+		break;
+	case SMTPD_DE_SIZE:
+		dsn = "5.3.4";
+		reply = "552 5.3.4 Error: message file too big";
+		break;
+	case SMTPD_DE_QUEUE:
+		dsn = "4.3.0";
+		reply = "451 4.3.0 Error: queue unavailable, try again later";
+		break;
+	}
+	log_info("%s: session=%s, client=%s, cmd=DATA, from=<%s>, dsn=%s, "
+	    "status=reject (%s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr,
+	    s->client, s->sender, dsn, reply);
+	smtpd_session_reset(s);
+	smtpd_session_error(s, reply);
+}
+
+/*
+ * smtpd_session_textline - take one line of message text; 0 if more input
+ * is needed. A line longer than SMTPD_TEXT_MAX is consumed in pieces as it
+ * arrives, so it never sits whole in memory.
+ */
+static int
+smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 eol;
+	const char		*p;
+	size_t			 avail = evbuffer_get_length(in), len, body;
+	int			 crlf;
+
+	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	if (eol.pos == -1) {
+		if (avail <= SMTPD_TEXT_MAX)
+			return 0;
+		/* Keep the last byte: it may be the CR of a CRLF. */
+		len = avail - 1;
+		p = (const char *)evbuffer_pullup(in, len);
+		if (memchr(p, '\r', len) != NULL)
+			smtpd_session_data_err(s, SMTPD_DE_BARE);
+		smtpd_session_data_err(s, SMTPD_DE_LONG);
+		evbuffer_drain(in, len);
+		s->at_bol = 0;
+		return 1;
+	}
+	len = (size_t)eol.pos + 1;
+	p = (const char *)evbuffer_pullup(in, len);
+	crlf = len >= 2 && p[len - 2] == '\r';
+	if (s->at_bol && s->prev_crlf && crlf && len == 3 && p[0] == '.') {
+		evbuffer_drain(in, len);
+		smtpd_session_data_end(s);
+		return 1;
+	}
+	body = crlf ? len - 2 : len - 1;
+	if (!crlf || memchr(p, '\r', body) != NULL)
+		smtpd_session_data_err(s, SMTPD_DE_BARE);
+	if (!s->at_bol || len > SMTPD_TEXT_MAX)
+		smtpd_session_data_err(s, SMTPD_DE_LONG);
+	if (s->at_bol && p[0] == '.')
+		smtpd_session_text(s, p + 1, len - 1);
+	else
+		smtpd_session_text(s, p, len);
+	evbuffer_drain(in, len);
+	s->prev_crlf = crlf;
+	s->at_bol = 1;
+	return 1;
+}
+
+/* smtpd_session_input - work through what the client has sent */
+static void
+smtpd_session_input(struct smtpd_session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+
+	for (;;) {
+		switch (s->state) {
+		case SMTPD_S_OPENING:
+		case SMTPD_S_COMMIT:
+			/* Wait for the queue; stop reading (back-pressure). */
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		case SMTPD_S_CLOSING:
+			return;
+		case SMTPD_S_DATA:
+			if (smtpd_session_textline(s, in) == 0)
+				return;
+			break;
+		default:
+			if (smtpd_session_cmdline(s, in) == 0)
+				return;
+			break;
+		}
+	}
+}
+
+/* smtpd_session_resume - the queue answered: read again, catch up */
+static void
+smtpd_session_resume(struct smtpd_session *s)
+{
+	if (s->state == SMTPD_S_CLOSING)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	smtpd_session_input(s);
+}
+
+static void
+smtpd_session_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	smtpd_session_input(arg);
+}
+
+static void
+smtpd_session_write(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session	*s = arg;
+
+	(void)bev;
+	if (s->state == SMTPD_S_CLOSING)
+		smtpd_session_free(s);
+}
+
+static void
+smtpd_session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpd_session	*s = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    s->state != SMTPD_S_CLOSING) {
+		log_info("%s: session=%s, client=%s, dsn=4.4.2, status=reject "
+		    "(421 timeout in state %s)", s->qid[0] ? s->qid : "NOQUEUE",
+		    s->idstr, s->client, smtpd_state_names[s->state]);
+		smtpd_session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    smtpd_conf()->hostname);
+		bufferevent_enable(s->bev, EV_WRITE);
+		smtpd_session_close(s);
+		return;
+	}
+	/* EOF, error or a write timeout: nothing more can be said. */
+	smtpd_session_free(s);
+}
+
+static void
+smtpd_session_fmt_client(const struct sockaddr *sa, socklen_t len,
+    char *out, size_t outlen)
+{
+	char	 host[64], serv[16];
+
+	if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(out, outlen, "[unknown]");
+	else
+		snprintf(out, outlen, "[%s]:%s", host, serv);
+}
+
+/* smtpd_session_new - a new connection: greet it */
+void
+smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len, int kind)
+{
+	struct smtpd_session	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->id = ++env->next_id;
+	snprintf(s->idstr, sizeof(s->idstr), "s%llx",
+	    (unsigned long long)s->id);
+	memcpy(&s->ss, sa, len < sizeof(s->ss) ? len : sizeof(s->ss));
+	smtpd_session_fmt_client(sa, len, s->client, sizeof(s->client));
+	s->kind = kind;
+	s->bev = bufferevent_socket_new(env->w.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_setcb(s->bev, smtpd_session_read, smtpd_session_write,
+	    smtpd_session_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_READ_HIWAT);
+	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->next = env->sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
+	env->sessions = s;
+	env->nsessions++;
+	log_info("NOQUEUE: session=%s, client=%s (connect)", s->idstr,
+	    s->client);
+	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+}
+
+/* smtpd_session_reject_busy - over the session cap: 421 and close */
+void
+smtpd_session_reject_busy(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	char	 client[96], line[300];
+	int	 n;
+
+	smtpd_session_fmt_client(sa, len, client, sizeof(client));
+	log_info("NOQUEUE: client=%s, dsn=4.3.2, status=reject (421 too many "
+	    "sessions)", client);
+	n = snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many "
+	    "sessions, try again later\r\n", smtpd_conf()->hostname);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* smtpd_session_opened - the queue named the transaction: DATA may go on */
+void
+smtpd_session_opened(struct smtpd_session *s, const char *qid)
+{
+	strlcpy(s->qid, qid, sizeof(s->qid));
+	if (s->state == SMTPD_S_OPENING) {
+		smtpd_session_data_begin(s);
+		smtpd_session_resume(s);
+	}
+}
+
+/* smtpd_session_durable - the message is on disk: now, and only now, 250 */
+void
+smtpd_session_durable(struct smtpd_session *s)
+{
+	if (s->state != SMTPD_S_COMMIT) {
+		log_warnx("%s: session=%s, durable in state %s", s->qid,
+		    s->idstr, smtpd_state_names[s->state]);
+		return;
+	}
+	log_info("%s: session=%s, client=%s, from=<%s>, size=%llu, nrcpt=%u "
+	    "(queued)", s->qid, s->idstr, s->client, s->sender, s->size,
+	    s->nrcpt);
+	smtpd_session_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
+	/* The message is the queue's now; there is nothing to abort. */
+	s->opened = 0;
+	smtpd_session_reset(s);
+	if (env->draining) {
+		smtpd_session_reply(s, "421 4.3.2 %s Service shutting down",
+		    smtpd_conf()->hostname);
+		smtpd_session_close(s);
+		return;
+	}
+	smtpd_session_resume(s);
+}
+
+/* smtpd_session_failed - the queue could not take the message */
+void
+smtpd_session_failed(struct smtpd_session *s, const char *why)
+{
+	log_warnx("%s: session=%s, client=%s, dsn=4.3.0, status=reject "
+	    "(451 queue: %s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr,
+	    s->client, why);
+	s->opened = 0;
+	switch (s->state) {
+	case SMTPD_S_DATA:
+		smtpd_session_data_err(s, SMTPD_DE_QUEUE);
+		break;
+	case SMTPD_S_OPENING:
+	case SMTPD_S_COMMIT:
+		smtpd_session_reset(s);
+		smtpd_session_error(s, "451 4.3.0 Error: queue file write "
+		    "error, try again later");
+		smtpd_session_resume(s);
+		break;
+	default:
+		/* MAIL/RCPT: the DATA command will see !opened. */
+		smtpd_hash_del(s);
+		break;
+	}
+}
+
+/* smtpd_session_queue_gone - the queue link closed under every session */
+void
+smtpd_session_queue_gone(void)
+{
+	struct smtpd_session	*s, *next;
+
+	for (s = env->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->opened || s->state == SMTPD_S_COMMIT)
+			smtpd_session_failed(s, "queue link lost");
+	}
+}
+
+/* smtpd_session_drain - shutting down: 421 to all but those committing */
+void
+smtpd_session_drain(void)
+{
+	struct smtpd_session	*s, *next;
+
+	for (s = env->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->state == SMTPD_S_COMMIT || s->state == SMTPD_S_CLOSING)
+			continue;
+		smtpd_session_reply(s, "421 4.3.2 %s Service shutting down",
+		    smtpd_conf()->hostname);
+		smtpd_session_close(s);
+	}
+}
