@@ -431,7 +431,12 @@ ipc_peer_sendsome(struct ipc_peer *p)
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR || errno == ENOBUFS)
 			return 0;
-		log_warn("ipc: send to %s", p->name);
+		/* The other side has gone: its closing is logged elsewhere. */
+		if (errno == EPIPE || errno == ECONNRESET)
+			log_debug("ipc: send to %s: %s", p->name,
+			    strerror(errno));
+		else
+			log_warn("ipc: send to %s", p->name);
 		return -1;
 	}
 	p->wqueued -= (size_t)n;
@@ -513,7 +518,11 @@ ipc_peer_recv(struct ipc_peer *p)
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
-		log_warn("ipc: receive from %s", p->name);
+		if (errno == ECONNRESET)
+			log_debug("ipc: receive from %s: %s", p->name,
+			    strerror(errno));
+		else
+			log_warn("ipc: receive from %s", p->name);
 		return -1;
 	}
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;

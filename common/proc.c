@@ -30,6 +30,20 @@ proc_master_closed(struct ipc_peer *p, void *arg)
 	exit(0);
 }
 
+static void
+proc_sigterm(evutil_socket_t sig, short ev, void *arg)
+{
+	struct proc_worker	*w = arg;
+
+	(void)sig;
+	(void)ev;
+	log_debug("SIGTERM");
+	if (w->shutdown != NULL)
+		w->shutdown();
+	else
+		exit(0);
+}
+
 /* proc_worker_init - logging, event base and the master link */
 void
 proc_worker_init(struct proc_worker *w, int argc, char **argv,
@@ -55,9 +69,14 @@ proc_worker_init(struct proc_worker *w, int argc, char **argv,
 	if (fcntl(PROC_MASTER_FD, F_GETFD) == -1)
 		fatalx("aval-%s is started by avald, not by hand", name);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	memset(w, 0, sizeof(*w));
 	if ((w->base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new", name);
+	w->sigterm = evsignal_new(w->base, SIGTERM, proc_sigterm, w);
+	if (w->sigterm == NULL || evsignal_add(w->sigterm, NULL) == -1)
+		fatalx("%s: evsignal_add", name);
 	w->master = ipc_peer_new(w->base, PROC_MASTER_FD, "master", dispatch,
 	    proc_master_closed, arg);
 }

@@ -10,7 +10,10 @@
  * on which the worker calls proc_privdrop() and starts serving.
  *
  * A worker whose master link closes exits: the master is gone or has
- * given up on it, and a new one will be started if needed.
+ * given up on it, and a new one will be started if needed. SIGINT and
+ * SIGHUP are ignored (a Ctrl-C reaches the whole process group, and the
+ * master drains the workers in order); SIGTERM, as sent to every process
+ * of a service by some supervisors, runs the worker's shutdown hook.
  */
 #ifndef AVAL_COMMON_PROC_H
 #define AVAL_COMMON_PROC_H
@@ -20,14 +23,17 @@
 #define PROC_MASTER_FD	3
 
 struct conf;
+struct event;
 struct event_base;
 
 struct proc_worker {
 	struct event_base	*base;
+	void			(*shutdown)(void);	/* the worker's drain; SIGTERM calls it too */
 	struct ipc_peer		*master;
 	struct conf		*conf;		/* current; NULL until the first CONF_END */
 	struct conf		*pending;	/* being received */
 	unsigned int		 generation;	/* of conf */
+	struct event		*sigterm;
 };
 
 void	 proc_worker_init(struct proc_worker *, int argc, char **argv,

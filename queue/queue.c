@@ -341,6 +341,8 @@ queue_start(void)
 static void
 queue_shutdown(void)
 {
+	if (!queue->started)
+		exit(0);
 	if (queue->dirty && queue_store_flush(queue->store) == -1)
 		log_warnx("final log flush failed");
 	queue_store_close(queue->store);
@@ -404,6 +406,7 @@ main(int argc, char **argv)
 	TAILQ_INIT(&queue->pending);
 	proc_worker_init(&queue->w, argc, argv, "queue",
 	    queue_dispatch_master, NULL);
+	queue->w.shutdown = queue_shutdown;
 	/*
 	 * The flush runs after every other callback of a loop iteration:
 	 * links get the middle priority (the default for new events with

@@ -168,6 +168,8 @@ smtpd_drain(void)
 {
 	size_t	 i;
 
+	if (env->draining)
+		return;
 	env->draining = 1;
 	for (i = 0; i < env->nlisteners; i++) {
 		if (env->listeners[i].ev != NULL)
@@ -279,6 +281,7 @@ main(int argc, char **argv)
 	env->next_id = (uint64_t)getpid() << 32;
 	proc_worker_init(&env->w, argc, argv, "smtpd", smtpd_dispatch_master,
 	    NULL);
+	env->w.shutdown = smtpd_drain;
 	event_base_dispatch(env->w.base);
 	fatalx("event loop returned");
 }

@@ -1,0 +1,363 @@
+/*
+ * avalctl - talk to a running avald through its control socket
+ *
+ *	avalctl [-f file] [-s socket] queue [--json]
+ *	avalctl [-f file] [-s socket] flush
+ *	avalctl [-f file] [-s socket] status [--json]
+ *
+ * The socket is runtime-dir/avald.sock of the same configuration avald
+ * uses: -f file, else /etc/aval/aval.conf if it exists, else the embedded
+ * development default (so in a build tree "avalctl queue" finds the
+ * avald started there). Replies are framed IPC (common/ipc.h); avalctl
+ * checks each frame as strictly as any worker does.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/conf.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+#define AVALCTL_TIMEOUT	15
+
+struct avalctl_rcpt {
+	char			*addr;
+	uint32_t		 state;
+	uint32_t		 attempts;
+	uint64_t		 next;
+	char			*error;
+	struct avalctl_rcpt	*next_rcpt;
+};
+
+struct avalctl_msg {
+	char			*qid;
+	char			*sender;
+	uint64_t		 arrival;
+	uint64_t		 size;
+	struct avalctl_rcpt	*rcpts, **rtail;
+	struct avalctl_msg	*next;
+};
+
+static struct event_base	*base;
+static int			 json;
+static int			 status = 0;
+static int			 nprocs;
+static struct avalctl_msg	*msgs, **mtail = &msgs, *last;
+
+static void
+avalctl_usage(void)
+{
+	fprintf(stderr, "usage: avalctl [-f file] [-s socket] "
+	    "queue [--json] | flush | status [--json]\n");
+	exit(2);
+}
+
+/* avalctl_json_str - a JSON string literal, escaped (RFC 8259) */
+static void
+avalctl_json_str(const char *s)
+{
+	const unsigned char	*p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static const char *
+avalctl_state(uint32_t state)
+{
+	switch (state) {
+	case RCPT_PENDING:	return "pending";
+	case RCPT_DEFERRED:	return "deferred";
+	case RCPT_DELIVERED:	return "delivered";
+	case RCPT_BOUNCED:	return "bounced";
+	case RCPT_STATE_MAX + 1: return "active";
+	}
+	return "unknown";
+}
+
+static void
+avalctl_print_queue(uint32_t n)
+{
+	struct avalctl_msg	*m;
+	struct avalctl_rcpt	*r;
+	char			 when[32];
+	time_t			 t;
+
+	if (json) {
+		printf("[");
+		for (m = msgs; m != NULL; m = m->next) {
+			printf("%s\n {\"id\": ", m == msgs ? "" : ",");
+			avalctl_json_str(m->qid);
+			printf(", \"sender\": ");
+			avalctl_json_str(m->sender);
+			printf(", \"arrival\": %llu, \"size\": %llu, "
+			    "\"recipients\": [",
+			    (unsigned long long)m->arrival,
+			    (unsigned long long)m->size);
+			for (r = m->rcpts; r != NULL; r = r->next_rcpt) {
+				printf("%s{\"address\": ", r == m->rcpts ?
+				    "" : ", ");
+				avalctl_json_str(r->addr);
+				printf(", \"state\": \"%s\", \"attempts\": %u, "
+				    "\"next_try\": %llu, \"last_error\": ",
+				    avalctl_state(r->state), r->attempts,
+				    (unsigned long long)r->next);
+				avalctl_json_str(r->error);
+				printf("}");
+			}
+			printf("]}");
+		}
+		printf("%s]\n", msgs ? "\n" : "");
+		return;
+	}
+	if (n == 0) {
+		printf("queue is empty\n");
+		return;
+	}
+	printf("%-14s %9s  %-19s  %s\n", "QUEUE ID", "SIZE", "ARRIVAL",
+	    "SENDER / RECIPIENTS");
+	for (m = msgs; m != NULL; m = m->next) {
+		t = (time_t)m->arrival;
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+		    localtime(&t));
+		printf("%-14s %9llu  %-19s  <%s>\n", m->qid,
+		    (unsigned long long)m->size, when, m->sender);
+		for (r = m->rcpts; r != NULL; r = r->next_rcpt) {
+			printf("%47s<%s> %s", "", r->addr,
+			    avalctl_state(r->state));
+			if (r->attempts > 0)
+				printf(", %u attempts", r->attempts);
+			if (r->error[0] != '\0')
+				printf(" (%s)", r->error);
+			printf("\n");
+		}
+	}
+	printf("-- %u message%s\n", n, n == 1 ? "" : "s");
+}
+
+static void
+avalctl_done(int rc)
+{
+	status = rc;
+	event_base_loopexit(base, NULL);
+}
+
+static void
+avalctl_dispatch(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
+{
+	const char		*s1, *s2, *s3;
+	struct avalctl_rcpt	*rc;
+	struct avalctl_msg	*m;
+	uint32_t		 req, u1, u2, u3, n;
+	uint64_t		 v1, v2;
+
+	(void)p;
+	(void)arg;
+	switch (r->type) {
+	case IPC_QUEUE_CTL_MSG:
+		if (ipc_get_u32(r, &req) == -1 || ipc_get_str(r, &s1) == -1 ||
+		    ipc_get_str(r, &s2) == -1 || ipc_get_u64(r, &v1) == -1 ||
+		    ipc_get_u64(r, &v2) == -1 || ipc_get_u32(r, &n) == -1 ||
+		    ipc_end(r) == -1)
+			break;
+		m = xcalloc(1, sizeof(*m));
+		m->qid = xstrdup(s1);
+		m->sender = xstrdup(s2);
+		m->arrival = v1;
+		m->size = v2;
+		m->rtail = &m->rcpts;
+		*mtail = m;
+		mtail = &m->next;
+		last = m;
+		return;
+	case IPC_QUEUE_CTL_RCPT:
+		if (ipc_get_u32(r, &req) == -1 || ipc_get_str(r, &s1) == -1 ||
+		    ipc_get_str(r, &s2) == -1 || ipc_get_u32(r, &u1) == -1 ||
+		    ipc_get_u32(r, &u2) == -1 || ipc_get_u64(r, &v1) == -1 ||
+		    ipc_get_str(r, &s3) == -1 || ipc_end(r) == -1 ||
+		    last == NULL || strcmp(last->qid, s1) != 0)
+			break;
+		rc = xcalloc(1, sizeof(*rc));
+		rc->addr = xstrdup(s2);
+		rc->state = u1;
+		rc->attempts = u2;
+		rc->next = v1;
+		rc->error = xstrdup(s3);
+		*last->rtail = rc;
+		last->rtail = &rc->next_rcpt;
+		return;
+	case IPC_QUEUE_CTL_END:
+		if (ipc_get_u32(r, &req) == -1 || ipc_get_u32(r, &n) == -1 ||
+		    ipc_end(r) == -1)
+			break;
+		avalctl_print_queue(n);
+		avalctl_done(0);
+		return;
+	case IPC_QUEUE_CTL_FLUSHED:
+		if (ipc_get_u32(r, &req) == -1 || ipc_get_u32(r, &n) == -1 ||
+		    ipc_end(r) == -1)
+			break;
+		printf("%u recipient%s scheduled for delivery now\n", n,
+		    n == 1 ? "" : "s");
+		avalctl_done(0);
+		return;
+	case IPC_MASTER_CTL_PROC:
+		if (ipc_get_str(r, &s1) == -1 || ipc_get_u32(r, &u1) == -1 ||
+		    ipc_get_u32(r, &u2) == -1 || ipc_get_u64(r, &v1) == -1 ||
+		    ipc_get_u32(r, &u3) == -1 || ipc_get_str(r, &s2) == -1 ||
+		    ipc_end(r) == -1)
+			break;
+		if (json) {
+			printf("%s\n {\"kind\": \"%s\", \"instance\": %u, "
+			    "\"pid\": %u, \"state\": \"%s\", \"started\": %llu,"
+			    " \"restarts\": %u}", nprocs ? "," : "[", s1, u1,
+			    u2, s2, (unsigned long long)v1, u3);
+		} else {
+			if (nprocs == 0)
+				printf("%-8s %4s %8s  %-10s  %s\n", "PROCESS",
+				    "#", "PID", "STATE", "RESTARTS");
+			printf("%-8s %4u %8u  %-10s  %u\n", s1, u1, u2, s2, u3);
+		}
+		nprocs++;
+		return;
+	case IPC_MASTER_CTL_END:
+		if (ipc_get_u32(r, &u1) == -1 || ipc_get_str(r, &s1) == -1 ||
+		    ipc_end(r) == -1)
+			break;
+		if (json && nprocs > 0)
+			printf("\n]\n");
+		if (u1 != 0)
+			fprintf(stderr, "avalctl: %s\n", s1);
+		avalctl_done(u1 == 0 ? 0 : 1);
+		return;
+	}
+	fprintf(stderr, "avalctl: unexpected %s from avald\n",
+	    ipc_type_name(r->type));
+	avalctl_done(1);
+}
+
+static void
+avalctl_closed(struct ipc_peer *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	fprintf(stderr, "avalctl: avald closed the connection\n");
+	avalctl_done(1);
+}
+
+static void
+avalctl_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	fprintf(stderr, "avalctl: no answer from avald in %d s\n",
+	    AVALCTL_TIMEOUT);
+	avalctl_done(1);
+}
+
+/* avalctl_socket_path - from -s, or the config avald would use */
+static void
+avalctl_socket_path(const char *file, char *out, size_t outlen)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	struct conf		*conf;
+	size_t			 i;
+
+	if (file == NULL && access(AVAL_SYSCONFDIR "/aval.conf", F_OK) == 0)
+		file = AVAL_SYSCONFDIR "/aval.conf";
+	conf = file ? conf_load(file, &errs) : conf_load_default(&errs);
+	if (conf == NULL) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+		exit(2);
+	}
+	if ((size_t)snprintf(out, outlen, "%s/avald.sock",
+	    conf->runtime_dir) >= outlen)
+		fatalx("runtime-dir too long");
+	conf_free(conf);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_un	 sun;
+	struct timeval		 tv = { AVALCTL_TIMEOUT, 0 };
+	const char		*file = NULL, *sock = NULL, *cmd;
+	uint32_t		 type;
+	int			 ch, fd;
+
+	log_init("avalctl", LOG_TO_STDERR);
+	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+		switch (ch) {
+		case 'f':
+			file = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		default:
+			avalctl_usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2)
+		avalctl_usage();
+	cmd = argv[0];
+	if (argc == 2) {
+		if (strcmp(argv[1], "--json") != 0 || strcmp(cmd, "flush") == 0)
+			avalctl_usage();
+		json = 1;
+	}
+	if (strcmp(cmd, "queue") == 0)
+		type = IPC_CTL_QUEUE_LIST;
+	else if (strcmp(cmd, "flush") == 0)
+		type = IPC_CTL_FLUSH;
+	else if (strcmp(cmd, "status") == 0)
+		type = IPC_CTL_STATUS;
+	else
+		avalctl_usage();
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (sock != NULL) {
+		if (strlcpy(sun.sun_path, sock, sizeof(sun.sun_path)) >=
+		    sizeof(sun.sun_path))
+			fatalx("socket path too long");
+	} else
+		avalctl_socket_path(file, sun.sun_path, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "avalctl: %s: %s (is avald running?)\n",
+		    sun.sun_path, strerror(errno));
+		return 1;
+	}
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	ipc_send(ipc_peer_new(base, fd, "avald", avalctl_dispatch,
+	    avalctl_closed, NULL), ipc_new(type));
+	event_base_once(base, -1, EV_TIMEOUT, avalctl_timeout, NULL, &tv);
+	event_base_dispatch(base);
+	return status;
+}
