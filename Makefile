@@ -73,9 +73,10 @@ DELIVER_OBJS	 = $(DELIVER_SRCS:%.c=$(O)/%.o)
 AVALCTL_OBJS	 = $(AVALCTL_SRCS:%.c=$(O)/%.o)
 UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
 
-# The unit runner links each process's modules except the file with main().
-UNIT_LINK	 = $(filter-out $(O)/smtpd/smtpd.o,$(SMTPD_OBJS)) \
-		   $(filter-out $(O)/queue/queue.o,$(QUEUE_OBJS)) \
+# The unit runner links the process modules that stand alone: those that
+# need no process globals (the file with main() and what leans on it).
+UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/queue/queue_rec.o \
+		   $(O)/queue/queue_store.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 
 BENCH_BINS	 = $(BENCH_SRCS:bench/%.c=$(O)/%)

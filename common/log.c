@@ -50,6 +50,9 @@ log_getflags(void)
 	return log_flags;
 }
 
+static void	log_vwrite(int, const char *, va_list, const char *)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, const char *err)
 {

@@ -21,6 +21,8 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -81,7 +83,7 @@ smtpd_accept(evutil_socket_t fd, short ev, void *arg)
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { 1, 0 };
 	socklen_t		 len;
-	int			 s, i;
+	int			 s, i, on = 1;
 
 	(void)ev;
 	for (i = 0; i < SMTPD_ACCEPTS_PER_WAKE; i++) {
@@ -100,6 +102,14 @@ smtpd_accept(evutil_socket_t fd, short ev, void *arg)
 				log_warn("NOQUEUE: accept on %s", l->addr);
 			return;
 		}
+		/*
+		 * Replies are small and often follow one another (PIPELINING
+		 * batches, 354 then 250): Nagle would hold them for the
+		 * client's delayed ACK.
+		 */
+		if (ss.ss_family != AF_UNIX)
+			(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on,
+			    sizeof(on));
 		if (env->nsessions >= smtpd_max_sessions())
 			smtpd_session_reject_busy(s, (struct sockaddr *)&ss,
 			    len);

@@ -1,0 +1,553 @@
+/*
+ * queue_rec - the stored form of a message's envelope
+ *
+ * Layout (all integers big-endian):
+ *
+ *	"AVQE"  u16 version
+ *	field*			field = u8 tag, u32 len, len bytes
+ *
+ * Top-level fields:
+ *
+ *   tag name      value                                  presence
+ *   1   ARRIVAL   8 bytes, int64 (two's complement)      required
+ *   2   SENDER    string, address rules                  required
+ *   3   CLIENT    string                                 optional
+ *   4   HELO      string                                 optional
+ *   5   SIZE      8 bytes, uint64                        required
+ *   6   NRCPT     4 bytes, uint32, <= QUEUE_REC_MAX_RCPT required
+ *   7   RCPT      a nested field sequence, below         nrcpt times
+ *
+ * The bytes of a RCPT field are themselves fields, read by the same
+ * bounded reader:
+ *
+ *   1   ADDR       string, address rules                 required
+ *   2   STATE      1 byte, <= RCPT_STATE_MAX             required
+ *   3   ATTEMPTS   4 bytes, uint32                       required
+ *   4   NEXT_TRY   8 bytes, int64                        required
+ *   5   LAST_ERROR string                                optional
+ *
+ * The encoder writes the fields in the order above. The decoder accepts
+ * scalar fields in any order, but each at most once, and every RCPT must
+ * come after NRCPT (so the recipient array is sized before it is filled).
+ * An absent optional string decodes as NULL; a present empty one as "".
+ *
+ * Unknown tags are rejected, not skipped: there is no "optional" bit. A
+ * record with a new field is a new QUEUE_REC_VERSION, and a version this
+ * code does not know is rejected too. That keeps the reader small and
+ * means a record is either understood completely or not at all.
+ *
+ * Strings hold no NUL and at most QUEUE_REC_MAX_STR bytes. Addresses
+ * (sender, recipient) also hold no C0 control character and no DEL: they
+ * end up in SMTP commands, where RFC 5321 allows none, and a CR LF there
+ * would be command injection. The encoder applies the same rules as the
+ * decoder, so a record that was stored can always be read back.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "queue/queue_rec.h"
+
+#define QUEUE_REC_MAGIC		"AVQE"
+#define QUEUE_REC_MAGIC_LEN	4
+#define QUEUE_REC_HDR_LEN	(QUEUE_REC_MAGIC_LEN + 2)
+#define QUEUE_REC_FIELD_HDR	5	/* u8 tag, u32 len */
+#define QUEUE_REC_MAX_STR	1024	/* any string field, in bytes */
+
+/* Top-level tags. */
+enum queue_rec_tag {
+	QUEUE_REC_T_ARRIVAL = 1,
+	QUEUE_REC_T_SENDER,
+	QUEUE_REC_T_CLIENT,
+	QUEUE_REC_T_HELO,
+	QUEUE_REC_T_SIZE,
+	QUEUE_REC_T_NRCPT,
+	QUEUE_REC_T_RCPT,
+};
+#define QUEUE_REC_T_REQUIRED	((1u << QUEUE_REC_T_ARRIVAL) | \
+				 (1u << QUEUE_REC_T_SENDER) | \
+				 (1u << QUEUE_REC_T_SIZE) | \
+				 (1u << QUEUE_REC_T_NRCPT))
+
+/* Tags inside a RCPT field. */
+enum queue_rec_rtag {
+	QUEUE_REC_R_ADDR = 1,
+	QUEUE_REC_R_STATE,
+	QUEUE_REC_R_ATTEMPTS,
+	QUEUE_REC_R_NEXT_TRY,
+	QUEUE_REC_R_LAST_ERROR,
+};
+#define QUEUE_REC_R_REQUIRED	((1u << QUEUE_REC_R_ADDR) | \
+				 (1u << QUEUE_REC_R_STATE) | \
+				 (1u << QUEUE_REC_R_ATTEMPTS) | \
+				 (1u << QUEUE_REC_R_NEXT_TRY))
+
+/*
+ * The smallest RCPT field that can decode: its own header, an empty ADDR,
+ * STATE, ATTEMPTS and NEXT_TRY. Used to refuse an NRCPT the rest of the
+ * record could not possibly hold before allocating for it.
+ */
+#define QUEUE_REC_MIN_RCPT	(QUEUE_REC_FIELD_HDR + \
+				 QUEUE_REC_FIELD_HDR + \
+				 QUEUE_REC_FIELD_HDR + 1 + \
+				 QUEUE_REC_FIELD_HDR + 4 + \
+				 QUEUE_REC_FIELD_HDR + 8)
+
+/* A bounded reader over one field sequence; off never exceeds len. */
+struct queue_rec_reader {
+	const unsigned char	*p;
+	size_t			 len;
+	size_t			 off;
+};
+
+/* queue_rec_str_ok - whether s (n bytes) may be stored as a string field */
+static int
+queue_rec_str_ok(const unsigned char *s, size_t n, int is_addr)
+{
+	size_t	 i;
+
+	if (n > QUEUE_REC_MAX_STR)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\0')
+			return 0;
+		if (is_addr && (s[i] < 0x20 || s[i] == 0x7f))
+			return 0;
+	}
+	return 1;
+}
+
+/* queue_rec_cstr_ok - the same for a C string, which may not be NULL */
+static int
+queue_rec_cstr_ok(const char *s, int is_addr)
+{
+	size_t	 n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, QUEUE_REC_MAX_STR + 1);
+	return queue_rec_str_ok((const unsigned char *)s, n, is_addr);
+}
+
+/* queue_rec_rcpt_len - bytes of one encoded RCPT field's value */
+static size_t
+queue_rec_rcpt_len(const struct queue_rcpt *r)
+{
+	size_t	 n;
+
+	n = QUEUE_REC_FIELD_HDR + strlen(r->addr) +
+	    QUEUE_REC_FIELD_HDR + 1 +
+	    QUEUE_REC_FIELD_HDR + 4 +
+	    QUEUE_REC_FIELD_HDR + 8;
+	if (r->last_error != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(r->last_error);
+	return n;
+}
+
+/*
+ * queue_rec_check_len - validate env as the decoder would and return the
+ * encoded length, or 0 if env cannot be stored. The lengths are bounded by
+ * the caps (at most QUEUE_REC_MAX_RCPT recipients of a few KB), so the sum
+ * cannot overflow a size_t.
+ */
+static size_t
+queue_rec_check_len(const struct queue_env *env)
+{
+	const struct queue_rcpt	*r;
+	size_t			 n;
+	uint32_t		 i;
+
+	if (!queue_rec_cstr_ok(env->sender, 1))
+		return 0;
+	if (env->client != NULL && !queue_rec_cstr_ok(env->client, 0))
+		return 0;
+	if (env->helo != NULL && !queue_rec_cstr_ok(env->helo, 0))
+		return 0;
+	if (env->nrcpt > QUEUE_REC_MAX_RCPT ||
+	    (env->nrcpt > 0 && env->rcpts == NULL))
+		return 0;
+
+	n = QUEUE_REC_HDR_LEN +
+	    QUEUE_REC_FIELD_HDR + 8 +
+	    QUEUE_REC_FIELD_HDR + strlen(env->sender) +
+	    QUEUE_REC_FIELD_HDR + 8 +
+	    QUEUE_REC_FIELD_HDR + 4;
+	if (env->client != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(env->client);
+	if (env->helo != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(env->helo);
+	for (i = 0; i < env->nrcpt; i++) {
+		r = &env->rcpts[i];
+		if (!queue_rec_cstr_ok(r->addr, 1) ||
+		    r->state > RCPT_STATE_MAX ||
+		    (r->last_error != NULL &&
+		    !queue_rec_cstr_ok(r->last_error, 0)))
+			return 0;
+		n += QUEUE_REC_FIELD_HDR + queue_rec_rcpt_len(r);
+	}
+	return n;
+}
+
+/* queue_rec_put - append, after queue_rec_encode() made room */
+static void
+queue_rec_put(struct buf *out, const void *p, size_t n)
+{
+	if (buf_add(out, p, n) == -1)
+		fatalx("%s: buf full after the size check", __func__);
+}
+
+/* queue_rec_put_hdr - append a field header */
+static void
+queue_rec_put_hdr(struct buf *out, unsigned int tag, size_t len)
+{
+	unsigned char	 h[QUEUE_REC_FIELD_HDR];
+
+	h[0] = (unsigned char)tag;
+	h[1] = (unsigned char)(len >> 24);
+	h[2] = (unsigned char)(len >> 16);
+	h[3] = (unsigned char)(len >> 8);
+	h[4] = (unsigned char)len;
+	queue_rec_put(out, h, sizeof(h));
+}
+
+/* queue_rec_put_u64 - append a whole 8-byte integer field */
+static void
+queue_rec_put_u64(struct buf *out, unsigned int tag, uint64_t v)
+{
+	unsigned char	 b[8];
+	int		 i;
+
+	for (i = 7; i >= 0; i--) {
+		b[i] = (unsigned char)v;
+		v >>= 8;
+	}
+	queue_rec_put_hdr(out, tag, sizeof(b));
+	queue_rec_put(out, b, sizeof(b));
+}
+
+/* queue_rec_put_u32 - append a whole 4-byte integer field */
+static void
+queue_rec_put_u32(struct buf *out, unsigned int tag, uint32_t v)
+{
+	unsigned char	 b[4];
+
+	b[0] = (unsigned char)(v >> 24);
+	b[1] = (unsigned char)(v >> 16);
+	b[2] = (unsigned char)(v >> 8);
+	b[3] = (unsigned char)v;
+	queue_rec_put_hdr(out, tag, sizeof(b));
+	queue_rec_put(out, b, sizeof(b));
+}
+
+/* queue_rec_put_str - append a whole string field */
+static void
+queue_rec_put_str(struct buf *out, unsigned int tag, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	queue_rec_put_hdr(out, tag, n);
+	queue_rec_put(out, s, n);
+}
+
+/* queue_rec_encode - append env's record to out, all or nothing */
+int
+queue_rec_encode(const struct queue_env *env, struct buf *out)
+{
+	const struct queue_rcpt	*r;
+	unsigned char		 v[2];
+	size_t			 need;
+	uint32_t		 i;
+
+	if ((need = queue_rec_check_len(env)) == 0)
+		return -1;
+	/* Check the room once, so a failure leaves out as it was. */
+	if (need > buf_cap(out) - buf_len(out))
+		return -1;
+
+	queue_rec_put(out, QUEUE_REC_MAGIC, QUEUE_REC_MAGIC_LEN);
+	v[0] = (unsigned char)(QUEUE_REC_VERSION >> 8);
+	v[1] = (unsigned char)QUEUE_REC_VERSION;
+	queue_rec_put(out, v, sizeof(v));
+
+	queue_rec_put_u64(out, QUEUE_REC_T_ARRIVAL, (uint64_t)env->arrival);
+	queue_rec_put_str(out, QUEUE_REC_T_SENDER, env->sender);
+	if (env->client != NULL)
+		queue_rec_put_str(out, QUEUE_REC_T_CLIENT, env->client);
+	if (env->helo != NULL)
+		queue_rec_put_str(out, QUEUE_REC_T_HELO, env->helo);
+	queue_rec_put_u64(out, QUEUE_REC_T_SIZE, env->size);
+	queue_rec_put_u32(out, QUEUE_REC_T_NRCPT, env->nrcpt);
+	for (i = 0; i < env->nrcpt; i++) {
+		r = &env->rcpts[i];
+		queue_rec_put_hdr(out, QUEUE_REC_T_RCPT, queue_rec_rcpt_len(r));
+		queue_rec_put_str(out, QUEUE_REC_R_ADDR, r->addr);
+		v[0] = r->state;
+		queue_rec_put_hdr(out, QUEUE_REC_R_STATE, 1);
+		queue_rec_put(out, v, 1);
+		queue_rec_put_u32(out, QUEUE_REC_R_ATTEMPTS, r->attempts);
+		queue_rec_put_u64(out, QUEUE_REC_R_NEXT_TRY,
+		    (uint64_t)r->next_try);
+		if (r->last_error != NULL)
+			queue_rec_put_str(out, QUEUE_REC_R_LAST_ERROR,
+			    r->last_error);
+	}
+	return 0;
+}
+
+/*
+ * queue_rec_next - the next field: 1 and its tag and value, 0 at the clean
+ * end of the sequence, -1 if the header or the value runs past the end.
+ */
+static int
+queue_rec_next(struct queue_rec_reader *rd, unsigned int *tag,
+    const unsigned char **val, size_t *vlen)
+{
+	const unsigned char	*h;
+	uint32_t		 n;
+
+	if (rd->off == rd->len)
+		return 0;
+	if (rd->len - rd->off < QUEUE_REC_FIELD_HDR)
+		return -1;
+	h = rd->p + rd->off;
+	n = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
+	    (uint32_t)h[3] << 8 | (uint32_t)h[4];
+	rd->off += QUEUE_REC_FIELD_HDR;
+	if (n > rd->len - rd->off)
+		return -1;
+	*tag = h[0];
+	*val = rd->p + rd->off;
+	*vlen = n;
+	rd->off += n;
+	return 1;
+}
+
+/* queue_rec_get_u64 - an 8-byte integer value; -1 on any other length */
+static int
+queue_rec_get_u64(const unsigned char *val, size_t vlen, uint64_t *v)
+{
+	size_t	 i;
+
+	if (vlen != 8)
+		return -1;
+	*v = 0;
+	for (i = 0; i < 8; i++)
+		*v = *v << 8 | val[i];
+	return 0;
+}
+
+/* queue_rec_get_i64 - the same, read as two's complement without UB */
+static int
+queue_rec_get_i64(const unsigned char *val, size_t vlen, int64_t *v)
+{
+	uint64_t	 u;
+
+	if (queue_rec_get_u64(val, vlen, &u) == -1)
+		return -1;
+	if (u <= INT64_MAX)
+		*v = (int64_t)u;
+	else
+		*v = -(int64_t)(UINT64_MAX - u) - 1;
+	return 0;
+}
+
+/* queue_rec_get_u32 - a 4-byte integer value; -1 on any other length */
+static int
+queue_rec_get_u32(const unsigned char *val, size_t vlen, uint32_t *v)
+{
+	if (vlen != 4)
+		return -1;
+	*v = (uint32_t)val[0] << 24 | (uint32_t)val[1] << 16 |
+	    (uint32_t)val[2] << 8 | (uint32_t)val[3];
+	return 0;
+}
+
+/* queue_rec_get_str - an owned copy of a string value that passes the rules */
+static int
+queue_rec_get_str(const unsigned char *val, size_t vlen, int is_addr,
+    char **out)
+{
+	char	*s;
+
+	if (!queue_rec_str_ok(val, vlen, is_addr))
+		return -1;
+	s = xmalloc(vlen + 1);
+	if (vlen > 0)
+		memcpy(s, val, vlen);
+	s[vlen] = '\0';
+	*out = s;
+	return 0;
+}
+
+/* queue_rec_seen - mark tag as seen; -1 if it was already */
+static int
+queue_rec_seen(unsigned int *seen, unsigned int tag)
+{
+	if (*seen & (1u << tag))
+		return -1;
+	*seen |= 1u << tag;
+	return 0;
+}
+
+/* queue_rec_decode_rcpt - fill r from the value of one RCPT field */
+static int
+queue_rec_decode_rcpt(const unsigned char *p, size_t len,
+    struct queue_rcpt *r)
+{
+	struct queue_rec_reader	 rd = { p, len, 0 };
+	const unsigned char	*val;
+	size_t			 vlen;
+	unsigned int		 tag, seen = 0;
+	int			 rc;
+
+	while ((rc = queue_rec_next(&rd, &tag, &val, &vlen)) == 1) {
+		if (tag < QUEUE_REC_R_ADDR || tag > QUEUE_REC_R_LAST_ERROR ||
+		    queue_rec_seen(&seen, tag) == -1)
+			return -1;
+		switch (tag) {
+		case QUEUE_REC_R_ADDR:
+			if (queue_rec_get_str(val, vlen, 1, &r->addr) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_R_STATE:
+			if (vlen != 1 || val[0] > RCPT_STATE_MAX)
+				return -1;
+			r->state = val[0];
+			break;
+		case QUEUE_REC_R_ATTEMPTS:
+			if (queue_rec_get_u32(val, vlen, &r->attempts) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_R_NEXT_TRY:
+			if (queue_rec_get_i64(val, vlen, &r->next_try) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_R_LAST_ERROR:
+			if (queue_rec_get_str(val, vlen, 0,
+			    &r->last_error) == -1)
+				return -1;
+			break;
+		}
+	}
+	if (rc == -1 || (seen & QUEUE_REC_R_REQUIRED) != QUEUE_REC_R_REQUIRED)
+		return -1;
+	return 0;
+}
+
+/*
+ * queue_rec_decode_fields - fill env from the field sequence. On -1, env
+ * may be partly filled; every pointer in it is owned or NULL, and the
+ * recipient array always has env->nrcpt slots, so queue_env_clear() frees
+ * it all.
+ */
+static int
+queue_rec_decode_fields(struct queue_rec_reader *rd, struct queue_env *env)
+{
+	const unsigned char	*val;
+	size_t			 vlen;
+	uint32_t		 n, nfilled = 0;
+	unsigned int		 tag, seen = 0;
+	int			 rc;
+
+	while ((rc = queue_rec_next(rd, &tag, &val, &vlen)) == 1) {
+		if (tag < QUEUE_REC_T_ARRIVAL || tag > QUEUE_REC_T_RCPT)
+			return -1;
+		if (tag != QUEUE_REC_T_RCPT &&
+		    queue_rec_seen(&seen, tag) == -1)
+			return -1;
+		switch (tag) {
+		case QUEUE_REC_T_ARRIVAL:
+			if (queue_rec_get_i64(val, vlen, &env->arrival) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_T_SENDER:
+			if (queue_rec_get_str(val, vlen, 1, &env->sender) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_T_CLIENT:
+			if (queue_rec_get_str(val, vlen, 0, &env->client) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_T_HELO:
+			if (queue_rec_get_str(val, vlen, 0, &env->helo) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_T_SIZE:
+			if (queue_rec_get_u64(val, vlen, &env->size) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_T_NRCPT:
+			if (queue_rec_get_u32(val, vlen, &n) == -1 ||
+			    n > QUEUE_REC_MAX_RCPT)
+				return -1;
+			/*
+			 * Every recipient still has to follow, so a count
+			 * the remaining bytes cannot hold is a lie: refuse
+			 * it before allocating for it.
+			 */
+			if (n > (rd->len - rd->off) / QUEUE_REC_MIN_RCPT)
+				return -1;
+			if (n > 0)
+				env->rcpts = xcalloc(n, sizeof(*env->rcpts));
+			env->nrcpt = n;
+			break;
+		case QUEUE_REC_T_RCPT:
+			if ((seen & (1u << QUEUE_REC_T_NRCPT)) == 0 ||
+			    nfilled >= env->nrcpt)
+				return -1;
+			if (queue_rec_decode_rcpt(val, vlen,
+			    &env->rcpts[nfilled++]) == -1)
+				return -1;
+			break;
+		}
+	}
+	if (rc == -1 || (seen & QUEUE_REC_T_REQUIRED) != QUEUE_REC_T_REQUIRED ||
+	    nfilled != env->nrcpt)
+		return -1;
+	return 0;
+}
+
+/* queue_rec_decode - read a record, treating every byte as hostile */
+int
+queue_rec_decode(const void *p, size_t len, struct queue_env *env)
+{
+	struct queue_rec_reader	 rd;
+	const unsigned char	*b = p;
+
+	memset(env, 0, sizeof(*env));
+	if (len < QUEUE_REC_HDR_LEN ||
+	    memcmp(b, QUEUE_REC_MAGIC, QUEUE_REC_MAGIC_LEN) != 0 ||
+	    b[4] != (QUEUE_REC_VERSION >> 8) ||
+	    b[5] != (QUEUE_REC_VERSION & 0xff))
+		return -1;
+	rd.p = b + QUEUE_REC_HDR_LEN;
+	rd.len = len - QUEUE_REC_HDR_LEN;
+	rd.off = 0;
+	if (queue_rec_decode_fields(&rd, env) == -1) {
+		queue_env_clear(env);
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_env_clear - free what env owns and zero it */
+void
+queue_env_clear(struct queue_env *env)
+{
+	uint32_t	 i;
+
+	if (env->rcpts != NULL) {
+		for (i = 0; i < env->nrcpt; i++) {
+			free(env->rcpts[i].addr);
+			free(env->rcpts[i].last_error);
+		}
+		free(env->rcpts);
+	}
+	free(env->sender);
+	free(env->client);
+	free(env->helo);
+	memset(env, 0, sizeof(*env));
+}

@@ -1,0 +1,596 @@
+/*
+ * queue_store - the queue's Berkeley DB store
+ *
+ * Durability. Every change is one Berkeley DB transaction: an add puts the
+ * envelope and every body chunk under one transaction, a remove deletes
+ * them all under one. A transaction commits with DB_TXN_NOSYNC, which puts
+ * its commit record in the log buffer (in the environment's region) and
+ * syncs nothing. queue_store_flush() calls DB_ENV->log_flush(NULL), which
+ * writes the whole buffer to the log file and fsyncs it, so every commit
+ * before the flush is on disk at once: one fsync for many messages (group
+ * commit). The queue acknowledges a message only after such a flush.
+ *
+ * What a crash leaves:
+ *  - Killed between commit and flush: the commit record may or may not
+ *    have reached the log file (the buffer is written early when it
+ *    fills). At the next open, DB_RECOVER replays the log: a transaction
+ *    whose commit record is in the log is redone whole, any other is
+ *    undone whole. The message is there completely or not at all, and it
+ *    was never acknowledged, so either is right.
+ *  - Killed (or the machine lost) after the flush: the commit record is on
+ *    disk, recovery redoes the transaction, and the message survives.
+ *  - Database pages: the buffer pool never writes a page before the log
+ *    records that changed it are on disk (write-ahead logging), so the
+ *    database files never hold a change the log cannot undo or redo.
+ *
+ * Recovery runs at every open (DB_RECOVER), which rebuilds the region
+ * files from scratch; that is only safe when no other process has the
+ * environment open, so the open takes an exclusive lock on "queue.lock"
+ * first and is fatal when it cannot. Everything (region files, logs,
+ * databases, temporary files, the lock) stays inside the directory given
+ * to queue_store_open(), which is often "/" inside the queue's chroot.
+ *
+ * Reads of bodies and the walk use no transaction: the queue process is
+ * the only user and is single-threaded, so nothing can change underneath.
+ * The walk closes its cursor before each callback, so the callback may
+ * update or remove records (including the current one) without waiting on
+ * a lock the walk holds.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/qid.h"
+#include "common/xmalloc.h"
+#include "queue/queue_rec.h"
+#include "queue/queue_store.h"
+
+#define QUEUE_STORE_LOCKFILE	"queue.lock"
+#define QUEUE_STORE_ENVELOPES	"envelopes.db"
+#define QUEUE_STORE_BODIES	"bodies.db"
+#define QUEUE_STORE_MODE	0600
+#define QUEUE_STORE_CACHE	(32u * 1024 * 1024)
+#define QUEUE_STORE_LG_BSIZE	(4u * 1024 * 1024)
+#define QUEUE_STORE_LG_MAX	(16u * 1024 * 1024)	/* >= 4 * BSIZE */
+#define QUEUE_STORE_LK_MAX	20000	/* locks, lockers, objects */
+#define QUEUE_STORE_ENV_CAP	(32u * 1024 * 1024)	/* > any record */
+#define QUEUE_STORE_BODY_KEY	(QID_LEN + 4)
+/*
+ * Bodies get the largest page. An item over a quarter page goes to its own
+ * overflow pages, so with the default 4 KB page every body of 1 KB to 4 KB
+ * took a whole page to itself (bodies.db twice the size of the mail);
+ * with 64 KB pages small bodies share pages, and full 64 KB chunks are
+ * overflow items either way.
+ */
+#define QUEUE_STORE_BODY_PAGE	(64u * 1024)
+
+struct queue_store {
+	DB_ENV	*env;
+	DB	*envelopes;
+	DB	*bodies;
+	int	 lockfd;
+};
+
+/* queue_store_errcall - route Berkeley DB's messages to our log */
+static void
+queue_store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	log_warnx("queue: db: %s", msg);
+}
+
+/*
+ * queue_store_lock - take the directory for this process, or die. Nothing
+ * is allocated before a failure, so the fatal paths leave nothing behind.
+ */
+static int
+queue_store_lock(const char *dir)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX];
+	int		 fd, n;
+
+	if (stat(dir, &st) == -1)
+		fatal("queue: store %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("queue: store %s: not a directory", dir);
+	if (access(dir, R_OK | W_OK | X_OK) == -1)
+		fatal("queue: store %s", dir);
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, QUEUE_STORE_LOCKFILE);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		fatalx("queue: store %s: path too long", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    QUEUE_STORE_MODE)) == -1)
+		fatal("queue: store lock %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			fatalx("queue: store %s is in use by another process",
+			    dir);
+		fatal("queue: store lock %s", path);
+	}
+	return fd;
+}
+
+/*
+ * queue_store_db_open - open (creating) one btree inside a transaction.
+ * pagesize 0 keeps Berkeley DB's default; it only matters at creation.
+ */
+static DB *
+queue_store_db_open(DB_ENV *env, const char *dir, const char *name,
+    u_int32_t pagesize)
+{
+	DB	*db;
+	int	 rc;
+
+	if ((rc = db_create(&db, env, 0)) != 0)
+		fatalx("queue: db create %s/%s: %s", dir, name,
+		    db_strerror(rc));
+	if (pagesize != 0 && (rc = db->set_pagesize(db, pagesize)) != 0)
+		fatalx("queue: db pagesize %s/%s: %s", dir, name,
+		    db_strerror(rc));
+	if ((rc = db->open(db, NULL, name, NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT, QUEUE_STORE_MODE)) != 0)
+		fatalx("queue: db open %s/%s: %s", dir, name, db_strerror(rc));
+	return db;
+}
+
+/* queue_store_open - open and recover the environment in dir, or die */
+struct queue_store *
+queue_store_open(const char *dir)
+{
+	struct queue_store	*qs;
+	DB_ENV			*env;
+	int			 lockfd, rc;
+
+	lockfd = queue_store_lock(dir);
+
+	if ((rc = db_env_create(&env, 0)) != 0)
+		fatalx("queue: db env create: %s", db_strerror(rc));
+	env->set_errcall(env, queue_store_errcall);
+	if ((rc = env->set_cachesize(env, 0, QUEUE_STORE_CACHE, 1)) != 0 ||
+	    (rc = env->set_lg_bsize(env, QUEUE_STORE_LG_BSIZE)) != 0 ||
+	    (rc = env->set_lg_max(env, QUEUE_STORE_LG_MAX)) != 0 ||
+	    (rc = env->set_lk_max_locks(env, QUEUE_STORE_LK_MAX)) != 0 ||
+	    (rc = env->set_lk_max_lockers(env, QUEUE_STORE_LK_MAX)) != 0 ||
+	    (rc = env->set_lk_max_objects(env, QUEUE_STORE_LK_MAX)) != 0 ||
+	    (rc = env->set_tmp_dir(env, dir)) != 0 ||
+	    (rc = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0)
+		fatalx("queue: db env config %s: %s", dir, db_strerror(rc));
+	/*
+	 * No DB_USE_ENVIRON: $DB_HOME must not move the store. No DB_THREAD:
+	 * one thread. No DB_PRIVATE: the log buffer and the regions are
+	 * files in dir, rebuilt by DB_RECOVER after the process dies.
+	 */
+	if ((rc = env->open(env, dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
+	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER, QUEUE_STORE_MODE)) != 0)
+		fatalx("queue: db env open %s: %s", dir, db_strerror(rc));
+	qs = xcalloc(1, sizeof(*qs));
+	qs->lockfd = lockfd;
+	qs->env = env;
+	qs->envelopes = queue_store_db_open(env, dir, QUEUE_STORE_ENVELOPES, 0);
+	qs->bodies = queue_store_db_open(env, dir, QUEUE_STORE_BODIES,
+	    QUEUE_STORE_BODY_PAGE);
+	return qs;
+}
+
+/* queue_store_close - checkpoint and close everything; NULL is fine */
+void
+queue_store_close(struct queue_store *qs)
+{
+	int	 rc;
+
+	if (qs == NULL)
+		return;
+	queue_store_checkpoint(qs);
+	if ((rc = qs->bodies->close(qs->bodies, 0)) != 0)
+		log_warnx("queue: db close %s: %s", QUEUE_STORE_BODIES,
+		    db_strerror(rc));
+	if ((rc = qs->envelopes->close(qs->envelopes, 0)) != 0)
+		log_warnx("queue: db close %s: %s", QUEUE_STORE_ENVELOPES,
+		    db_strerror(rc));
+	if ((rc = qs->env->close(qs->env, 0)) != 0)
+		log_warnx("queue: db env close: %s", db_strerror(rc));
+	close(qs->lockfd);
+	free(qs);
+}
+
+/* queue_store_body_key - the key of chunk n of qid's body */
+static void
+queue_store_body_key(const char *qid, uint32_t n,
+    unsigned char key[QUEUE_STORE_BODY_KEY])
+{
+	memcpy(key, qid, QID_LEN);
+	key[QID_LEN] = (unsigned char)(n >> 24);
+	key[QID_LEN + 1] = (unsigned char)(n >> 16);
+	key[QID_LEN + 2] = (unsigned char)(n >> 8);
+	key[QID_LEN + 3] = (unsigned char)n;
+}
+
+/* queue_store_dbt - a DBT over caller memory */
+static void
+queue_store_dbt(DBT *d, const void *p, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)(uintptr_t)p;	/* BDB does not write it */
+	d->size = (u_int32_t)len;
+}
+
+/* queue_store_commit - commit without syncing the log (see the top) */
+static int
+queue_store_commit(DB_TXN *txn, const char *qid, const char *what)
+{
+	int	 rc;
+
+	/* A failed commit has freed the handle: never abort it after. */
+	if ((rc = txn->commit(txn, DB_TXN_NOSYNC)) != 0) {
+		log_warnx("%s: store %s failed: commit: %s", qid, what,
+		    db_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_store_encode - the envelope's record in a new buf, or NULL */
+static struct buf *
+queue_store_encode(const char *qid, const struct queue_env *env,
+    const char *what)
+{
+	struct buf	*b;
+
+	b = buf_new(512, QUEUE_STORE_ENV_CAP);
+	if (queue_rec_encode(env, b) == -1) {
+		log_warnx("%s: store %s failed: envelope cannot be encoded",
+		    qid, what);
+		buf_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+
+/* queue_store_add - envelope and whole body in one transaction */
+int
+queue_store_add(struct queue_store *qs, const char *qid,
+    const struct queue_env *env, const void *body, size_t len)
+{
+	const unsigned char	*p = body;
+	unsigned char		 bkey[QUEUE_STORE_BODY_KEY];
+	struct buf		*rec = NULL;
+	DB_TXN			*txn = NULL;
+	const char		*why;
+	DBT			 k, d;
+	size_t			 off, n;
+	uint32_t		 chunk;
+	int			 rc;
+
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store add failed: invalid queue ID");
+		return -1;
+	}
+	if (len / QUEUE_STORE_CHUNK >= UINT32_MAX) {
+		log_warnx("%s: store add failed: body too large", qid);
+		return -1;
+	}
+	if ((rec = queue_store_encode(qid, env, "add")) == NULL)
+		return -1;
+
+	why = "begin";
+	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	why = "envelope";
+	queue_store_dbt(&k, qid, QID_LEN);
+	queue_store_dbt(&d, buf_data(rec), buf_len(rec));
+	if ((rc = qs->envelopes->put(qs->envelopes, txn, &k, &d,
+	    DB_NOOVERWRITE)) != 0)
+		goto fail;
+
+	/*
+	 * Chunk 0 is always written, empty for an empty body, so an envelope
+	 * without chunk 0 is recognisably damaged. DB_NOOVERWRITE here too:
+	 * a stray chunk under a fresh queue ID is damage to report, not
+	 * something to mix into this body.
+	 */
+	why = "body";
+	off = 0;
+	chunk = 0;
+	do {
+		n = len - off < QUEUE_STORE_CHUNK ? len - off :
+		    QUEUE_STORE_CHUNK;
+		queue_store_body_key(qid, chunk, bkey);
+		queue_store_dbt(&k, bkey, sizeof(bkey));
+		/* An empty body has no bytes to point into (may be NULL). */
+		queue_store_dbt(&d, len > 0 ? p + off : (const void *)"", n);
+		if ((rc = qs->bodies->put(qs->bodies, txn, &k, &d,
+		    DB_NOOVERWRITE)) != 0)
+			goto fail;
+		off += n;
+		chunk++;
+	} while (off < len);
+
+	buf_free(rec);
+	return queue_store_commit(txn, qid, "add");
+
+ fail:
+	if (rc == DB_KEYEXIST && strcmp(why, "envelope") == 0)
+		log_warnx("%s: store add failed: queue ID exists", qid);
+	else
+		log_warnx("%s: store add failed: %s: %s", qid, why,
+		    db_strerror(rc));
+	if (txn != NULL)
+		txn->abort(txn);
+	buf_free(rec);
+	return -1;
+}
+
+/* queue_store_update - rewrite an existing envelope */
+int
+queue_store_update(struct queue_store *qs, const char *qid,
+    const struct queue_env *env)
+{
+	struct buf	*rec;
+	DB_TXN		*txn = NULL;
+	DBT		 k, d;
+	int		 rc;
+
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store update failed: invalid queue ID");
+		return -1;
+	}
+	if ((rec = queue_store_encode(qid, env, "update")) == NULL)
+		return -1;
+	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	/* An update never creates: a missing envelope is the caller's bug. */
+	queue_store_dbt(&k, qid, QID_LEN);
+	if ((rc = qs->envelopes->exists(qs->envelopes, txn, &k, 0)) != 0)
+		goto fail;
+	queue_store_dbt(&d, buf_data(rec), buf_len(rec));
+	if ((rc = qs->envelopes->put(qs->envelopes, txn, &k, &d, 0)) != 0)
+		goto fail;
+	buf_free(rec);
+	return queue_store_commit(txn, qid, "update");
+
+ fail:
+	log_warnx("%s: store update failed: %s", qid,
+	    rc == DB_NOTFOUND ? "no such message" : db_strerror(rc));
+	if (txn != NULL)
+		txn->abort(txn);
+	buf_free(rec);
+	return -1;
+}
+
+/* queue_store_remove - delete the envelope and every body chunk */
+int
+queue_store_remove(struct queue_store *qs, const char *qid)
+{
+	DB_TXN	*txn = NULL;
+	DBC	*c = NULL;
+	DBT	 k, d;
+	int	 rc;
+
+	memset(&k, 0, sizeof(k));
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store remove failed: invalid queue ID");
+		return -1;
+	}
+	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	queue_store_dbt(&k, qid, QID_LEN);
+	if ((rc = qs->envelopes->del(qs->envelopes, txn, &k, 0)) != 0)
+		goto fail;
+
+	/*
+	 * The body keys are the queue ID then a big-endian chunk number, and
+	 * queue IDs have one length, so this message's chunks are exactly the
+	 * keys from DB_SET_RANGE(qid) that still start with qid. Any key under
+	 * that prefix goes, even a malformed one: it can belong to no other
+	 * message. The data is not needed, so none is read.
+	 */
+	if ((rc = qs->bodies->cursor(qs->bodies, txn, &c, 0)) != 0) {
+		c = NULL;
+		goto fail;
+	}
+	memset(&k, 0, sizeof(k));
+	k.data = xmalloc(QID_LEN);
+	memcpy(k.data, qid, QID_LEN);
+	k.size = QID_LEN;
+	k.flags = DB_DBT_REALLOC;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_PARTIAL;
+	rc = c->get(c, &k, &d, DB_SET_RANGE);
+	while (rc == 0 && k.size >= QID_LEN &&
+	    memcmp(k.data, qid, QID_LEN) == 0) {
+		if ((rc = c->del(c, 0)) != 0)
+			goto fail;
+		rc = c->get(c, &k, &d, DB_NEXT);
+	}
+	if (rc != 0 && rc != DB_NOTFOUND)
+		goto fail;
+	free(k.data);
+	k.data = NULL;
+	rc = c->close(c);
+	c = NULL;
+	if (rc != 0)
+		goto fail;
+	return queue_store_commit(txn, qid, "remove");
+
+ fail:
+	log_warnx("%s: store remove failed: %s", qid,
+	    rc == DB_NOTFOUND ? "no such message" : db_strerror(rc));
+	if (c != NULL)
+		c->close(c);
+	if (k.flags == DB_DBT_REALLOC)
+		free(k.data);
+	if (txn != NULL)
+		txn->abort(txn);
+	return -1;
+}
+
+/* queue_store_flush - write and sync the log: every commit so far is durable */
+int
+queue_store_flush(struct queue_store *qs)
+{
+	int	 rc;
+
+	if ((rc = qs->env->log_flush(qs->env, NULL)) != 0) {
+		log_warnx("queue: store flush failed: %s", db_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* queue_store_body_chunk - append chunk n of qid's body to out */
+int
+queue_store_body_chunk(struct queue_store *qs, const char *qid,
+    unsigned int n, struct buf *out)
+{
+	unsigned char	 bkey[QUEUE_STORE_BODY_KEY];
+	DBT		 k, d;
+	int		 rc, ret;
+
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store read failed: invalid queue ID");
+		return -1;
+	}
+	queue_store_body_key(qid, n, bkey);
+	queue_store_dbt(&k, bkey, sizeof(bkey));
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_MALLOC;
+	rc = qs->bodies->get(qs->bodies, NULL, &k, &d, 0);
+	if (rc == DB_NOTFOUND)
+		return 0;
+	if (rc != 0) {
+		log_warnx("%s: store read failed: chunk %u: %s", qid, n,
+		    db_strerror(rc));
+		return -1;
+	}
+	ret = 1;
+	if (buf_add(out, d.data, d.size) == -1) {
+		log_warnx("%s: store read failed: chunk %u does not fit",
+		    qid, n);
+		ret = -1;
+	}
+	free(d.data);
+	return ret;
+}
+
+/*
+ * queue_store_walk_next - the first envelope whose key sorts after prev
+ * (or the first of all when prev is NULL), into k and d (DB_DBT_REALLOC,
+ * owned by the caller). The cursor is closed again before returning, so no
+ * lock is held while the caller's callback runs. 0, DB_NOTFOUND or an error.
+ */
+static int
+queue_store_walk_next(struct queue_store *qs, const void *prev,
+    size_t prevlen, DBT *k, DBT *d)
+{
+	DBC	*c;
+	int	 rc, crc;
+
+	if ((rc = qs->envelopes->cursor(qs->envelopes, NULL, &c, 0)) != 0)
+		return rc;
+	if (prev == NULL)
+		rc = c->get(c, k, d, DB_FIRST);
+	else {
+		k->data = xreallocarray(k->data, prevlen > 0 ? prevlen : 1, 1);
+		if (prevlen > 0)
+			memcpy(k->data, prev, prevlen);
+		k->size = (u_int32_t)prevlen;
+		rc = c->get(c, k, d, DB_SET_RANGE);
+		/* Still there (the callback did not remove it): step past. */
+		if (rc == 0 && k->size == prevlen &&
+		    memcmp(k->data, prev, prevlen) == 0)
+			rc = c->get(c, k, d, DB_NEXT);
+	}
+	if ((crc = c->close(c)) != 0 && rc == 0)
+		rc = crc;
+	return rc;
+}
+
+/* queue_store_walk - call cb for every envelope that decodes */
+long
+queue_store_walk(struct queue_store *qs, queue_store_walk_cb cb, void *arg)
+{
+	struct queue_env	 env;
+	char			 qid[QID_SIZE];
+	void			*prev = NULL;
+	size_t			 prevlen = 0;
+	DBT			 k, d;
+	long			 count = 0;
+	int			 rc;
+
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_REALLOC;
+	for (;;) {
+		rc = queue_store_walk_next(qs, prev, prevlen, &k, &d);
+		if (rc == DB_NOTFOUND)
+			break;
+		if (rc != 0) {
+			log_warnx("queue: store walk failed: %s",
+			    db_strerror(rc));
+			count = -1;
+			break;
+		}
+		/* Remember where we are before cb can change the database. */
+		prev = xreallocarray(prev, k.size > 0 ? k.size : 1, 1);
+		if (k.size > 0)
+			memcpy(prev, k.data, k.size);
+		prevlen = k.size;
+
+		if (k.size != QID_LEN) {
+			log_warnx("queue: store walk: skipped an envelope "
+			    "whose key is not a queue ID");
+			continue;
+		}
+		memcpy(qid, k.data, QID_LEN);
+		qid[QID_LEN] = '\0';
+		if (!qid_valid(qid)) {
+			log_warnx("queue: store walk: skipped an envelope "
+			    "whose key is not a queue ID");
+			continue;
+		}
+		if (queue_rec_decode(d.data, d.size, &env) == -1) {
+			log_warnx("%s: envelope does not decode, left in "
+			    "place", qid);
+			continue;
+		}
+		count++;
+		cb(qid, &env, arg);
+	}
+	free(prev);
+	free(k.data);
+	free(d.data);
+	return count;
+}
+
+/* queue_store_checkpoint - checkpoint; old logs then go by themselves */
+void
+queue_store_checkpoint(struct queue_store *qs)
+{
+	int	 rc;
+
+	if ((rc = qs->env->txn_checkpoint(qs->env, 0, 0, 0)) != 0)
+		log_warnx("queue: store checkpoint failed: %s",
+		    db_strerror(rc));
+}
