@@ -1,0 +1,1151 @@
+/*
+ * conf - aval's configuration: values, items, lookups and the loader
+ *
+ * Every value enters a struct conf through one of five functions:
+ * conf_set_row() for a scalar (a row of conf_table.c) and conf_add_listen(),
+ * conf_add_domain(), conf_add_net() and conf_add_transport() for list
+ * entries. The file parser (conf_parse.y) and conf_apply_item() both call
+ * them, so the master and a worker run the same checks on the same text:
+ * items are written in a form those functions accept (numbers in base units
+ * parse as bare numbers, addresses in their canonical spelling).
+ *
+ * The loader adds what only a whole file can tell: that there is at least
+ * one listener, that retry-min is not above retry-max, and an explicit
+ * "DOMAIN maildir" transport for every local domain the transport table
+ * does not name, so conf_transport_lookup() needs no special case.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/conf_priv.h"
+#include "common/conf_table.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+#define CONF_STRING_MAX		255	/* bytes in a CONF_STRING value */
+#define CONF_DOMAIN_MAX		253	/* RFC 1035, without the final dot */
+#define CONF_LABEL_MAX		63
+#define CONF_USER_MAX		32	/* useradd's limit */
+#define CONF_ITEM_FIELDS	4	/* most fields in a list item */
+
+static const char conf_default[] =
+    "# aval embedded development default: unprivileged ports, everything "
+    "under\n"
+    "# the working directory, mail for localhost and aval.test into var/mail.\n"
+    "hostname\t\"localhost\"\n"
+    "spool\t\t\"var/spool\"\n"
+    "runtime-dir\t\"var/run\"\n"
+    "maildir\t\t\"var/mail\"\n"
+    "listen on 127.0.0.1 port 2525\n"
+    "listen on 127.0.0.1 port 2587 submission\n"
+    "local-domains\t{ localhost aval.test }\n"
+    "relay-networks\t{ 127.0.0.0/8 ::1/128 }\n";
+
+static int	 conf_err(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* conf_err - write a message into a caller's buffer; always -1 */
+static int
+conf_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* --- rows ---------------------------------------------------------------- */
+
+/* conf_row_find - the row named name in block (NULL: top level) */
+const struct conf_row *
+conf_row_find(const char *block, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf_table_len; i++) {
+		const struct conf_row	*r = &conf_table[i];
+
+		if (strcmp(r->name, name) != 0)
+			continue;
+		if (block == NULL ? r->block == NULL :
+		    r->block != NULL && strcmp(r->block, block) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* conf_row_index - the position of a row in conf_table */
+int
+conf_row_index(const struct conf_row *r)
+{
+	return (int)(r - conf_table);
+}
+
+/* conf_is_block - 1 if some row lives in a block of that name */
+int
+conf_is_block(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < conf_table_len; i++)
+		if (conf_table[i].block != NULL &&
+		    strcmp(conf_table[i].block, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* conf_row_by_key - the row of an item key: "name" or "block.name" */
+static const struct conf_row *
+conf_row_by_key(const char *key)
+{
+	const char	*dot;
+	char		 block[64];
+
+	if ((dot = strchr(key, '.')) == NULL)
+		return conf_row_find(NULL, key);
+	if ((size_t)(dot - key) >= sizeof(block))
+		return NULL;
+	memcpy(block, key, dot - key);
+	block[dot - key] = '\0';
+	return conf_row_find(block, dot + 1);
+}
+
+/* conf_row_label - "smtpd max-recipients", or "hostname", as in the file */
+static const char *
+conf_row_label(const struct conf_row *r, char *lbl, size_t len)
+{
+	if (r->block == NULL)
+		snprintf(lbl, len, "%s", r->name);
+	else
+		snprintf(lbl, len, "%s %s", r->block, r->name);
+	return lbl;
+}
+
+/* conf_row_num - the numeric field a row describes */
+static long long *
+conf_row_num(struct conf *c, const struct conf_row *r)
+{
+	return (long long *)(void *)((char *)c + r->offset);
+}
+
+/* conf_row_str - the string field a row describes */
+static char **
+conf_row_str(struct conf *c, const struct conf_row *r)
+{
+	return (char **)(void *)((char *)c + r->offset);
+}
+
+/* --- values -------------------------------------------------------------- */
+
+/*
+ * conf_fmt_num - a number in the largest unit that divides it exactly, as
+ * it would be written in the file ("1G", "4h"), for messages.
+ */
+static const char *
+conf_fmt_num(enum conf_type type, long long v, char *buf, size_t len)
+{
+	static const struct {
+		enum conf_type	 type;
+		long long	 mult;
+		char		 unit;
+	} units[] = {
+		{ CONF_SIZE, 1024LL * 1024 * 1024, 'G' },
+		{ CONF_SIZE, 1024LL * 1024, 'M' },
+		{ CONF_SIZE, 1024LL, 'K' },
+		{ CONF_DURATION, 86400, 'd' },
+		{ CONF_DURATION, 3600, 'h' },
+		{ CONF_DURATION, 60, 'm' },
+		{ CONF_DURATION, 1, 's' },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].type == type && v != 0 &&
+		    v % units[i].mult == 0) {
+			snprintf(buf, len, "%lld%c", v / units[i].mult,
+			    units[i].unit);
+			return buf;
+		}
+	snprintf(buf, len, "%lld", v);
+	return buf;
+}
+
+/*
+ * conf_value_number - a count, size or duration in base units. Only
+ * digits, then at most one unit letter: no sign, no spaces, no hex, and
+ * nothing that overflows a long long on the way.
+ */
+static int
+conf_value_number(const char *s, enum conf_type type, long long *out,
+    char *err, size_t errlen)
+{
+	const char	*p = s, *what;
+	long long	 v = 0, mult = 1;
+
+	switch (type) {
+	case CONF_SIZE:
+		what = "is not a size: a number of bytes, or a number "
+		    "followed by K, M or G";
+		break;
+	case CONF_DURATION:
+		what = "is not a duration: a number of seconds, or a number "
+		    "followed by s, m, h or d";
+		break;
+	default:
+		what = "is not a whole number";
+		break;
+	}
+	if (*p == '-')
+		return conf_err(err, errlen, "\"%s\" is negative", s);
+	if (!isdigit((unsigned char)*p))
+		return conf_err(err, errlen, "\"%s\" %s", s, what);
+	for (; isdigit((unsigned char)*p); p++) {
+		int	 d = *p - '0';
+
+		if (v > (LLONG_MAX - d) / 10)
+			return conf_err(err, errlen, "\"%s\" is too large", s);
+		v = v * 10 + d;
+	}
+	if (*p != '\0' && type == CONF_SIZE) {
+		switch (*p++) {
+		case 'K':
+			mult = 1024LL;
+			break;
+		case 'M':
+			mult = 1024LL * 1024;
+			break;
+		case 'G':
+			mult = 1024LL * 1024 * 1024;
+			break;
+		default:
+			mult = 0;
+			break;
+		}
+	} else if (*p != '\0' && type == CONF_DURATION) {
+		switch (*p++) {
+		case 's':
+			mult = 1;
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		default:
+			mult = 0;
+			break;
+		}
+	}
+	if (*p != '\0' || mult == 0)
+		return conf_err(err, errlen, "\"%s\" %s", s, what);
+	if (v > LLONG_MAX / mult)
+		return conf_err(err, errlen, "\"%s\" is too large", s);
+	*out = v * mult;
+	return 0;
+}
+
+/* conf_value_printable - 1 if s is non-empty printable ASCII */
+static int
+conf_value_printable(const char *s, int spaces)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e || (*s == ' ' && !spaces))
+			return 0;
+	return 1;
+}
+
+/*
+ * conf_domain_valid - 1 if s is a host or domain name: dot-separated
+ * labels of letters, digits and inner hyphens (RFC 1123), at most 253
+ * bytes, no final dot, and a last label that is not all digits (that
+ * would be an address, which aval does not take where a name belongs).
+ */
+static int
+conf_domain_valid(const char *s)
+{
+	const char	*label = s, *p;
+	int		 digits = 1;
+
+	if (*s == '\0' || strlen(s) > CONF_DOMAIN_MAX)
+		return 0;
+	for (p = s;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (p == label || p - label > CONF_LABEL_MAX ||
+			    *label == '-' || p[-1] == '-')
+				return 0;
+			if (*p == '\0')
+				break;
+			label = p + 1;
+			digits = 1;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return 0;
+		if (!isdigit((unsigned char)*p))
+			digits = 0;
+	}
+	return !digits;
+}
+
+/* conf_domain_lower - a lowercased copy of a domain */
+static char *
+conf_domain_lower(const char *s)
+{
+	char	*d = xstrdup(s), *p;
+
+	for (p = d; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+/* conf_user_valid - 1 if s may be a POSIX user name */
+static int
+conf_user_valid(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n > CONF_USER_MAX || *s == '-')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("._-", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * conf_value_addr - a numeric IPv4 or IPv6 address, in its canonical
+ * spelling (so "::0001" and "::1" are the same listener). Sets *family and
+ * the bytes when asked. 0, or -1 if it is not an address.
+ */
+static int
+conf_value_addr(const char *s, char *canon, size_t canonlen, int *family,
+    uint8_t *bytes)
+{
+	uint8_t	 a[16];
+	int	 af;
+
+	if (inet_pton(AF_INET, s, a) == 1)
+		af = AF_INET;
+	else if (inet_pton(AF_INET6, s, a) == 1)
+		af = AF_INET6;
+	else
+		return -1;
+	if (canon != NULL && inet_ntop(af, a, canon, canonlen) == NULL)
+		return -1;
+	if (family != NULL)
+		*family = af;
+	if (bytes != NULL)
+		memcpy(bytes, a, af == AF_INET ? 4 : 16);
+	return 0;
+}
+
+/* conf_value_port - a TCP port, 1 to 65535, in decimal */
+static int
+conf_value_port(const char *s, uint16_t *port)
+{
+	long long	 v;
+
+	if (strlen(s) > 5 ||
+	    conf_value_number(s, CONF_COUNT, &v, NULL, 0) == -1 ||
+	    v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/*
+ * conf_value_path - an absolute copy of a path. A relative path is taken
+ * against the working directory now, because the master may chdir and
+ * workers chroot; leading "./" and trailing slashes are dropped.
+ */
+static int
+conf_value_path(const char *s, char **out, char *err, size_t errlen)
+{
+	char		 cwd[PATH_MAX];
+	char		*p;
+	const char	*q;
+	size_t		 n;
+
+	if (*s == '\0')
+		return conf_err(err, errlen, "the path is empty");
+	for (q = s; *q != '\0'; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return conf_err(err, errlen,
+			    "the path contains a control character");
+	if (*s == '/') {
+		p = xstrdup(s);
+	} else {
+		while (s[0] == '.' && s[1] == '/') {
+			s += 2;
+			while (*s == '/')
+				s++;
+		}
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return conf_err(err, errlen, "cannot make \"%s\" "
+			    "absolute: working directory: %s", s,
+			    strerror(errno));
+		if (*s == '\0' || strcmp(s, ".") == 0)
+			p = xstrdup(cwd);
+		else
+			xasprintf(&p, "%s%s%s", cwd,
+			    strcmp(cwd, "/") == 0 ? "" : "/", s);
+	}
+	for (n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
+		p[n - 1] = '\0';
+	if (strlen(p) >= PATH_MAX) {
+		free(p);
+		return conf_err(err, errlen, "the path is longer than %d bytes",
+		    PATH_MAX - 1);
+	}
+	*out = p;
+	return 0;
+}
+
+/* conf_set_row - check a value against its row and store it */
+int
+conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
+    char *err, size_t errlen)
+{
+	char		 lbl[64], lim[32], msg[CONF_ERR_MAX];
+	char		*s = NULL;
+	long long	 v;
+
+	conf_row_label(r, lbl, sizeof(lbl));
+	switch (r->type) {
+	case CONF_STRING:
+		if (!conf_value_printable(value, 1) ||
+		    strlen(value) > CONF_STRING_MAX)
+			return conf_err(err, errlen, "%s: \"%s\" is not a "
+			    "printable string of 1 to %d bytes", lbl, value,
+			    CONF_STRING_MAX);
+		if (r->offset == offsetof(struct conf, hostname) &&
+		    !conf_domain_valid(value))
+			return conf_err(err, errlen,
+			    "%s: \"%s\" is not a host name", lbl, value);
+		if (r->offset == offsetof(struct conf, user) &&
+		    !conf_user_valid(value))
+			return conf_err(err, errlen,
+			    "%s: \"%s\" is not a user name", lbl, value);
+		s = xstrdup(value);
+		break;
+	case CONF_PATH:
+		if (conf_value_path(value, &s, msg, sizeof(msg)) == -1)
+			return conf_err(err, errlen, "%s: %s", lbl, msg);
+		break;
+	case CONF_COUNT:
+	case CONF_SIZE:
+	case CONF_DURATION:
+		if (conf_value_number(value, r->type, &v, msg,
+		    sizeof(msg)) == -1)
+			return conf_err(err, errlen, "%s: %s", lbl, msg);
+		if (v < r->min)
+			return conf_err(err, errlen, "%s: %s is less than the "
+			    "minimum, %s", lbl, value,
+			    conf_fmt_num(r->type, r->min, lim, sizeof(lim)));
+		if (v > r->max)
+			return conf_err(err, errlen, "%s: %s is more than the "
+			    "maximum, %s", lbl, value,
+			    conf_fmt_num(r->type, r->max, lim, sizeof(lim)));
+		*conf_row_num(c, r) = v;
+		return 0;
+	default:
+		fatalx("%s: row %s has type %d", __func__, lbl, r->type);
+	}
+	free(*conf_row_str(c, r));
+	*conf_row_str(c, r) = s;
+	return 0;
+}
+
+/* --- lists --------------------------------------------------------------- */
+
+/* conf_add_listen - append a listener; the address must be numeric */
+int
+conf_add_listen(struct conf *c, const char *addr, const char *port,
+    const char *kind, char *err, size_t errlen)
+{
+	struct conf_listen	*l, **tail;
+	char			 canon[INET6_ADDRSTRLEN];
+	enum conf_listen_kind	 k;
+	uint16_t		 p;
+
+	if (conf_value_addr(addr, canon, sizeof(canon), NULL, NULL) == -1)
+		return conf_err(err, errlen, "listen: \"%s\" is not a numeric "
+		    "IPv4 or IPv6 address (host names are not supported)",
+		    addr);
+	if (conf_value_port(port, &p) == -1)
+		return conf_err(err, errlen, "listen: port \"%s\" is not a "
+		    "number from 1 to 65535", port);
+	if (strcmp(kind, "mx") == 0)
+		k = CONF_L_MX;
+	else if (strcmp(kind, "submission") == 0)
+		k = CONF_L_SUBMISSION;
+	else
+		return conf_err(err, errlen, "listen: unknown kind \"%s\" "
+		    "(mx or submission)", kind);
+	for (tail = &c->listeners; *tail != NULL; tail = &(*tail)->next)
+		if (strcmp((*tail)->addr, canon) == 0 && (*tail)->port == p)
+			return conf_err(err, errlen, "listen: %s port %u is "
+			    "given twice", canon, (unsigned)p);
+	l = xcalloc(1, sizeof(*l));
+	l->addr = xstrdup(canon);
+	l->port = p;
+	l->kind = k;
+	*tail = l;
+	return 0;
+}
+
+/*
+ * conf_add_domain - append "example.org" or ".example.org" (its
+ * subdomains), lowercased; what names the list in messages.
+ */
+int
+conf_add_domain(struct conf_domain **list, const char *what,
+    const char *name, char *err, size_t errlen)
+{
+	struct conf_domain	*d, **tail;
+	char			*lower;
+
+	if (!conf_domain_valid(name[0] == '.' ? name + 1 : name))
+		return conf_err(err, errlen, "%s: \"%s\" is not a domain name",
+		    what, name);
+	lower = conf_domain_lower(name);
+	for (tail = list; *tail != NULL; tail = &(*tail)->next)
+		if (strcmp((*tail)->name, lower) == 0) {
+			free(lower);
+			return conf_err(err, errlen, "%s: %s is listed twice",
+			    what, name);
+		}
+	d = xcalloc(1, sizeof(*d));
+	d->name = lower;
+	*tail = d;
+	return 0;
+}
+
+/*
+ * conf_add_net - append a network, "192.0.2.0/24" or "2001:db8::/32"; a
+ * bare address is a /32 or /128. Host bits must be zero: "192.0.2.1/24"
+ * is more likely a typo than a wish for 192.0.2.0/24, so it is refused
+ * with the network it would have meant.
+ */
+int
+conf_add_net(struct conf *c, const char *s, char *err, size_t errlen)
+{
+	struct conf_net	*n, **tail;
+	char		 addr[INET6_ADDRSTRLEN + 1], canon[INET6_ADDRSTRLEN];
+	const char	*slash;
+	uint8_t		 bytes[16];
+	long long	 plen;
+	int		 af, max, i, changed = 0;
+	size_t		 alen;
+
+	slash = strchr(s, '/');
+	alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	if (alen >= sizeof(addr))
+		goto bad;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	memset(bytes, 0, sizeof(bytes));
+	if (conf_value_addr(addr, NULL, 0, &af, bytes) == -1)
+		goto bad;
+	max = af == AF_INET ? 32 : 128;
+	plen = max;
+	if (slash != NULL && (strlen(slash + 1) > 3 ||
+	    conf_value_number(slash + 1, CONF_COUNT, &plen, NULL, 0) == -1 ||
+	    plen > max))
+		return conf_err(err, errlen, "relay-networks: \"%s\": the "
+		    "prefix length must be a number from 0 to %d", s, max);
+	for (i = 0; i < 16; i++) {
+		int	 keep = (int)plen - 8 * i;
+		uint8_t	 mask;
+
+		mask = keep >= 8 ? 0xff : keep <= 0 ? 0 :
+		    (uint8_t)(0xff << (8 - keep));
+		if ((bytes[i] & mask) != bytes[i])
+			changed = 1;
+		bytes[i] &= mask;
+	}
+	inet_ntop(af, bytes, canon, sizeof(canon));
+	if (changed)
+		return conf_err(err, errlen, "relay-networks: %s has host "
+		    "bits set; the network is %s/%lld", s, canon, plen);
+	for (tail = &c->relay_networks; *tail != NULL; tail = &(*tail)->next)
+		if ((*tail)->family == af && (*tail)->prefixlen == plen &&
+		    memcmp((*tail)->addr, bytes, 16) == 0)
+			return conf_err(err, errlen, "relay-networks: %s/%lld "
+			    "is listed twice", canon, plen);
+	n = xcalloc(1, sizeof(*n));
+	n->family = af;
+	memcpy(n->addr, bytes, sizeof(n->addr));
+	n->prefixlen = (int)plen;
+	*tail = n;
+	return 0;
+
+ bad:
+	return conf_err(err, errlen, "relay-networks: \"%s\" is not an IPv4 or "
+	    "IPv6 address or network", s);
+}
+
+/*
+ * conf_add_transport - append a route for a domain, ".parent" (its
+ * subdomains) or "*" (everything else). An SMTP next hop must be a
+ * numeric address for now; a host name gets its own message, because it
+ * is a thing aval will do once it has DNS lookups, not a typo.
+ */
+int
+conf_add_transport(struct conf *c, const char *domain, const char *method,
+    const char *host, const char *port, char *err, size_t errlen)
+{
+	struct conf_transport	*t, **tail;
+	enum conf_transport_kind kind;
+	char			 canon[INET6_ADDRSTRLEN];
+	char			*lower;
+	uint16_t		 p = 0;
+
+	if (strcmp(domain, "*") != 0 &&
+	    !conf_domain_valid(domain[0] == '.' ? domain + 1 : domain))
+		return conf_err(err, errlen, "transport: \"%s\" is not a "
+		    "domain name, .domain or *", domain);
+	if (strcmp(method, "maildir") == 0) {
+		if (host != NULL || port != NULL)
+			return conf_err(err, errlen, "transport: %s: maildir "
+			    "takes no next hop", domain);
+		kind = CONF_T_MAILDIR;
+	} else if (strcmp(method, "smtp") == 0) {
+		if (host == NULL || port == NULL)
+			return conf_err(err, errlen, "transport: %s: smtp "
+			    "needs an address and a port", domain);
+		if (conf_value_addr(host, canon, sizeof(canon), NULL,
+		    NULL) == -1) {
+			if (conf_domain_valid(host))
+				return conf_err(err, errlen, "transport: "
+				    "\"%s\" is a host name, and aval cannot "
+				    "look up host names yet: write a numeric "
+				    "address, as [192.0.2.25]:25", host);
+			return conf_err(err, errlen, "transport: \"%s\" is "
+			    "not a numeric IPv4 or IPv6 address", host);
+		}
+		if (conf_value_port(port, &p) == -1)
+			return conf_err(err, errlen, "transport: port \"%s\" "
+			    "is not a number from 1 to 65535", port);
+		kind = CONF_T_SMTP;
+	} else
+		return conf_err(err, errlen, "transport: unknown method "
+		    "\"%s\" (smtp or maildir)", method);
+
+	lower = conf_domain_lower(domain);
+	for (tail = &c->transports; *tail != NULL; tail = &(*tail)->next)
+		if (strcmp((*tail)->domain, lower) == 0) {
+			free(lower);
+			return conf_err(err, errlen, "transport: %s is "
+			    "listed twice", domain);
+		}
+	t = xcalloc(1, sizeof(*t));
+	t->domain = lower;
+	t->kind = kind;
+	t->host = kind == CONF_T_SMTP ? xstrdup(canon) : NULL;
+	t->port = p;
+	*tail = t;
+	return 0;
+}
+
+/* --- building ------------------------------------------------------------ */
+
+/* conf_new - a config with every scalar at its default and empty lists */
+struct conf *
+conf_new(void)
+{
+	struct conf	*c = xcalloc(1, sizeof(*c));
+	char		 err[CONF_ERR_MAX];
+	size_t		 i;
+
+	for (i = 0; i < conf_table_len; i++)
+		if (conf_set_row(c, &conf_table[i], conf_table[i].def, err,
+		    sizeof(err)) == -1)
+			fatalx("%s: bad default in conf_table: %s", __func__,
+			    err);
+	return c;
+}
+
+/* conf_free - free a config and all it holds */
+void
+conf_free(struct conf *c)
+{
+	struct conf_listen	*l;
+	struct conf_domain	*d;
+	struct conf_net		*n;
+	struct conf_transport	*t;
+	size_t			 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < conf_table_len; i++)
+		if (conf_table[i].type == CONF_STRING ||
+		    conf_table[i].type == CONF_PATH)
+			free(*conf_row_str(c, &conf_table[i]));
+	while ((l = c->listeners) != NULL) {
+		c->listeners = l->next;
+		free(l->addr);
+		free(l);
+	}
+	while ((d = c->local_domains) != NULL) {
+		c->local_domains = d->next;
+		free(d->name);
+		free(d);
+	}
+	while ((d = c->relay_domains) != NULL) {
+		c->relay_domains = d->next;
+		free(d->name);
+		free(d);
+	}
+	while ((n = c->relay_networks) != NULL) {
+		c->relay_networks = n->next;
+		free(n);
+	}
+	while ((t = c->transports) != NULL) {
+		c->transports = t->next;
+		free(t->domain);
+		free(t->host);
+		free(t);
+	}
+	free(c);
+}
+
+/*
+ * conf_split - split s in place at single spaces into at most max fields;
+ * the count, or -1 if there are more or a field is empty
+ */
+static int
+conf_split(char *s, char **f, int max)
+{
+	int	 n = 0;
+
+	for (;;) {
+		if (n == max || *s == '\0' || *s == ' ')
+			return -1;
+		f[n++] = s;
+		if ((s = strchr(s, ' ')) == NULL)
+			return n;
+		*s++ = '\0';
+	}
+}
+
+/* conf_apply_item - apply one (key, value) pair as conf_items() wrote it */
+int
+conf_apply_item(struct conf *c, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	const struct conf_row	*r;
+	char			*copy, *f[CONF_ITEM_FIELDS];
+	int			 n, rv = -1;
+
+	if (c == NULL || key == NULL || value == NULL)
+		return conf_err(err, errlen, "conf_apply_item: NULL argument");
+	if ((r = conf_row_by_key(key)) != NULL)
+		return conf_set_row(c, r, value, err, errlen);
+	if (strcmp(key, "local-domain") == 0)
+		return conf_add_domain(&c->local_domains, "local-domains",
+		    value, err, errlen);
+	if (strcmp(key, "relay-domain") == 0)
+		return conf_add_domain(&c->relay_domains, "relay-domains",
+		    value, err, errlen);
+	if (strcmp(key, "relay-network") == 0)
+		return conf_add_net(c, value, err, errlen);
+	if (strcmp(key, "listen") != 0 && strcmp(key, "transport") != 0)
+		return conf_err(err, errlen, "unknown item \"%s\"", key);
+
+	copy = xstrdup(value);
+	n = conf_split(copy, f, CONF_ITEM_FIELDS);
+	if (strcmp(key, "listen") == 0) {
+		if (n == 3)
+			rv = conf_add_listen(c, f[0], f[1], f[2], err, errlen);
+		else
+			conf_err(err, errlen, "listen: item \"%s\" is not "
+			    "\"ADDRESS PORT mx|submission\"", value);
+	} else {
+		if (n == 2 && strcmp(f[1], "maildir") == 0)
+			rv = conf_add_transport(c, f[0], f[1], NULL, NULL,
+			    err, errlen);
+		else if (n == 4 && strcmp(f[1], "smtp") == 0)
+			rv = conf_add_transport(c, f[0], f[1], f[2], f[3],
+			    err, errlen);
+		else
+			conf_err(err, errlen, "transport: item \"%s\" is not "
+			    "\"DOMAIN smtp ADDRESS PORT\" or \"DOMAIN "
+			    "maildir\"", value);
+	}
+	free(copy);
+	return rv;
+}
+
+/* conf_items - call cb for every setting and list entry, in a fixed order */
+void
+conf_items(const struct conf *c, conf_item_cb cb, void *arg)
+{
+	const struct conf_listen	*l;
+	const struct conf_domain	*d;
+	const struct conf_net		*n;
+	const struct conf_transport	*t;
+	char				 key[64], val[512];
+	char				 addr[INET6_ADDRSTRLEN];
+	size_t				 i;
+
+	for (i = 0; i < conf_table_len; i++) {
+		const struct conf_row	*r = &conf_table[i];
+		const char		*p = (const char *)c + r->offset;
+
+		if (r->block == NULL)
+			snprintf(key, sizeof(key), "%s", r->name);
+		else
+			snprintf(key, sizeof(key), "%s.%s", r->block, r->name);
+		if (r->type == CONF_STRING || r->type == CONF_PATH) {
+			cb(key, *(char *const *)(const void *)p, arg);
+			continue;
+		}
+		snprintf(val, sizeof(val), "%lld",
+		    *(const long long *)(const void *)p);
+		cb(key, val, arg);
+	}
+	for (l = c->listeners; l != NULL; l = l->next) {
+		snprintf(val, sizeof(val), "%s %u %s", l->addr,
+		    (unsigned)l->port,
+		    l->kind == CONF_L_SUBMISSION ? "submission" : "mx");
+		cb("listen", val, arg);
+	}
+	for (d = c->local_domains; d != NULL; d = d->next)
+		cb("local-domain", d->name, arg);
+	for (d = c->relay_domains; d != NULL; d = d->next)
+		cb("relay-domain", d->name, arg);
+	for (n = c->relay_networks; n != NULL; n = n->next) {
+		inet_ntop(n->family, n->addr, addr, sizeof(addr));
+		snprintf(val, sizeof(val), "%s/%d", addr, n->prefixlen);
+		cb("relay-network", val, arg);
+	}
+	for (t = c->transports; t != NULL; t = t->next) {
+		if (t->kind == CONF_T_SMTP)
+			snprintf(val, sizeof(val), "%s smtp %s %u", t->domain,
+			    t->host, (unsigned)t->port);
+		else
+			snprintf(val, sizeof(val), "%s maildir", t->domain);
+		cb("transport", val, arg);
+	}
+}
+
+/* --- lookups ------------------------------------------------------------- */
+
+/*
+ * conf_domain_match - 1 if domain is in the list: an entry matches itself,
+ * and an entry ".example.org" matches every name ending in it (but not
+ * example.org itself).
+ */
+static int
+conf_domain_match(const struct conf_domain *d, const char *domain)
+{
+	size_t	 len, elen;
+
+	if (domain == NULL)
+		return 0;
+	len = strlen(domain);
+	for (; d != NULL; d = d->next) {
+		if (d->name[0] != '.') {
+			if (strcasecmp(d->name, domain) == 0)
+				return 1;
+			continue;
+		}
+		elen = strlen(d->name);
+		if (len > elen &&
+		    strcasecmp(domain + len - elen, d->name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* conf_is_local_domain - 1 if mail for domain is delivered here */
+int
+conf_is_local_domain(const struct conf *c, const char *domain)
+{
+	return conf_domain_match(c->local_domains, domain);
+}
+
+/* conf_is_relay_domain - 1 if mail for domain is accepted and relayed */
+int
+conf_is_relay_domain(const struct conf *c, const char *domain)
+{
+	return conf_domain_match(c->relay_domains, domain);
+}
+
+/* conf_net_match - 1 if the address bytes fall in the network */
+static int
+conf_net_match(const struct conf_net *n, int af, const uint8_t *a)
+{
+	int	 full, rest;
+
+	if (n->family != af)
+		return 0;
+	full = n->prefixlen / 8;
+	rest = n->prefixlen % 8;
+	if (memcmp(n->addr, a, full) != 0)
+		return 0;
+	if (rest != 0 &&
+	    ((a[full] ^ n->addr[full]) & (uint8_t)(0xff << (8 - rest))) != 0)
+		return 0;
+	return 1;
+}
+
+/*
+ * conf_in_relay_networks - 1 if the client address is in a relay network.
+ * An IPv4-mapped IPv6 address (::ffff:192.0.2.1, as a dual-stack socket
+ * reports IPv4 clients) is tried against the IPv4 networks as well.
+ */
+int
+conf_in_relay_networks(const struct conf *c, const struct sockaddr *sa)
+{
+	const struct conf_net	*n;
+	const uint8_t		*a, *mapped = NULL;
+	int			 af;
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		af = AF_INET;
+		a = (const uint8_t *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr	*in6;
+
+		in6 = &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr;
+		af = AF_INET6;
+		a = (const uint8_t *)in6;
+		if (IN6_IS_ADDR_V4MAPPED(in6))
+			mapped = a + 12;
+	} else
+		return 0;
+	for (n = c->relay_networks; n != NULL; n = n->next)
+		if (conf_net_match(n, af, a) ||
+		    (mapped != NULL && conf_net_match(n, AF_INET, mapped)))
+			return 1;
+	return 0;
+}
+
+/* conf_transport_find - the entry whose domain is exactly name */
+static const struct conf_transport *
+conf_transport_find(const struct conf *c, const char *name)
+{
+	const struct conf_transport	*t;
+
+	for (t = c->transports; t != NULL; t = t->next)
+		if (strcasecmp(t->domain, name) == 0)
+			return t;
+	return NULL;
+}
+
+/*
+ * conf_transport_lookup - the route for a domain: its own entry, then
+ * ".parent" entries from the nearest parent up ("a.b.example.org" tries
+ * ".b.example.org", ".example.org", ".org"), then "*"; NULL if none.
+ * Borrowed from c, valid until conf_free(c).
+ */
+const struct conf_transport *
+conf_transport_lookup(const struct conf *c, const char *domain)
+{
+	const struct conf_transport	*t;
+	const char			*p;
+
+	if (domain == NULL || *domain == '\0')
+		return conf_transport_find(c, "*");
+	if ((t = conf_transport_find(c, domain)) != NULL)
+		return t;
+	for (p = strchr(domain, '.'); p != NULL; p = strchr(p + 1, '.'))
+		if ((t = conf_transport_find(c, p)) != NULL)
+			return t;
+	return conf_transport_find(c, "*");
+}
+
+/* --- loading ------------------------------------------------------------- */
+
+/* conf_errors_add - append "file:line: message" */
+void
+conf_errors_add(struct conf_errors *errs, const char *file, int line,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[CONF_ERR_MAX];
+	char	*s;
+
+	if (errs == NULL || errs->n > CONF_ERRORS_MAX)
+		return;
+	if (errs->n == CONF_ERRORS_MAX) {
+		xasprintf(&s, "%s:%d: too many errors; not reporting more",
+		    file, line);
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		xasprintf(&s, "%s:%d: %s", file, line, msg);
+	}
+	errs->lines = xreallocarray(errs->lines, errs->n + 1,
+	    sizeof(*errs->lines));
+	errs->lines[errs->n++] = s;
+}
+
+/* conf_errors_clear - free the collected lines; errs may be reused */
+void
+conf_errors_clear(struct conf_errors *errs)
+{
+	size_t	 i;
+
+	if (errs == NULL)
+		return;
+	for (i = 0; i < errs->n; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	errs->lines = NULL;
+	errs->n = 0;
+}
+
+/*
+ * conf_check - what only the whole file can tell. Returns the number of
+ * errors. Errors about the file as a whole are reported on line 0.
+ */
+static int
+conf_check(struct conf *c, const char *file,
+    const struct conf_parse_info *info, struct conf_errors *errs)
+{
+	const struct conf_row	*rmin, *rmax;
+	const struct conf_domain *d;
+	char			 a[32], b[32], err[CONF_ERR_MAX];
+	int			 nerr = 0, line;
+
+	if (info->nlisten == 0) {
+		conf_errors_add(errs, file, 0, "no listen statement: aval "
+		    "needs at least one listener");
+		nerr++;
+	}
+
+	rmin = conf_row_find("queue", "retry-min");
+	rmax = conf_row_find("queue", "retry-max");
+	if (c->queue_retry_min > c->queue_retry_max) {
+		line = info->row_line[conf_row_index(rmin)];
+		if (info->row_line[conf_row_index(rmax)] > line)
+			line = info->row_line[conf_row_index(rmax)];
+		conf_errors_add(errs, file, line, "queue retry-min (%s) is "
+		    "more than retry-max (%s)",
+		    conf_fmt_num(CONF_DURATION, c->queue_retry_min, a,
+		    sizeof(a)),
+		    conf_fmt_num(CONF_DURATION, c->queue_retry_max, b,
+		    sizeof(b)));
+		nerr++;
+	}
+
+	/* Local domains are delivered by maildir unless routed explicitly. */
+	for (d = c->local_domains; d != NULL; d = d->next) {
+		if (conf_transport_find(c, d->name) != NULL)
+			continue;
+		if (conf_add_transport(c, d->name, "maildir", NULL, NULL, err,
+		    sizeof(err)) == -1)
+			fatalx("%s: %s", __func__, err);
+	}
+	return nerr;
+}
+
+/* conf_load_text - parse text as file name, check it, and build a config */
+static struct conf *
+conf_load_text(const char *name, const char *text, size_t len,
+    struct conf_errors *errs)
+{
+	struct conf_parse_info	 info;
+	struct conf_errors	 local = { NULL, 0 };
+	struct conf		*c;
+	int			 nerr;
+
+	if (errs == NULL)
+		errs = &local;
+	c = conf_new();
+	memset(&info, 0, sizeof(info));
+	info.row_line = xcalloc(conf_table_len, sizeof(*info.row_line));
+	nerr = conf_parse_text(c, name, text, len, errs, &info);
+	nerr += conf_check(c, name, &info, errs);
+	free(info.row_line);
+	conf_errors_clear(&local);
+	if (nerr > 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* conf_load - read and check a config file */
+struct conf *
+conf_load(const char *path, struct conf_errors *errs)
+{
+	struct conf	*c = NULL;
+	struct buf	*b;
+	FILE		*fp;
+	char		 chunk[8192];
+	size_t		 n;
+	int		 toobig = 0;
+
+	if (path == NULL) {
+		conf_errors_add(errs, "(null)", 0, "no file name");
+		return NULL;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		conf_errors_add(errs, path, 0, "cannot open: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	b = buf_new(sizeof(chunk), CONF_FILE_MAX);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (buf_add(b, chunk, n) == -1) {
+			toobig = 1;
+			break;
+		}
+	if (ferror(fp))
+		conf_errors_add(errs, path, 0, "cannot read: %s",
+		    strerror(errno));
+	else if (toobig)
+		conf_errors_add(errs, path, 0, "larger than %d bytes; is "
+		    "this really the configuration?", CONF_FILE_MAX);
+	else
+		c = conf_load_text(path, buf_data(b), buf_len(b), errs);
+	fclose(fp);
+	buf_free(b);
+	return c;
+}
+
+/* conf_load_default - the embedded development default, as "<default>" */
+struct conf *
+conf_load_default(struct conf_errors *errs)
+{
+	return conf_load_text("<default>", conf_default,
+	    sizeof(conf_default) - 1, errs);
+}
+
+/* conf_default_text - the embedded development default, as text */
+const char *
+conf_default_text(void)
+{
+	return conf_default;
+}

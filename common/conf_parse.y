@@ -1,0 +1,665 @@
+/*
+ * conf_parse - the grammar and lexer of aval.conf
+ *
+ * The grammar gives the shape of the file and nothing else: a statement
+ * is a line of words, optionally ending in a { } block whose contents are
+ * more lines of words. What a statement means is decided below, by its
+ * first word: "listen", a list ("local-domains", "relay-domains",
+ * "relay-networks"), "transport", a block of settings named in
+ * conf_table.c ("smtpd", "queue", "deliver"), or a top-level setting from
+ * that table. So the table stays the only place a setting is named, and
+ * a mistake is reported in words about the setting ("smtpd max-errors:
+ * ...") rather than as a grammar error. Each value then goes to the
+ * functions of conf_priv.h, the same ones conf_apply_item() uses.
+ *
+ * Words are bare (any run of bytes other than blanks, newlines, braces,
+ * '"' and '#') or quoted ("..." with \" and \\ as the only escapes, on one
+ * line). '#' starts a comment outside quotes. A word is at most
+ * CONF_TOKEN_MAX bytes. Control characters are errors, except the tab and
+ * the carriage return of a CRLF file, which count as blanks.
+ *
+ * Every error is collected and parsing goes on: a bad word is reported by
+ * the lexer and marked, so the statement holding it is skipped without a
+ * second message; a grammar error skips to the end of its line. All state
+ * lives in the struct conf_parse that each conf_parse_text() call makes,
+ * which owns every word and list and is freed before the call returns, so
+ * a reload parses from a clean slate.
+ */
+
+%code requires {
+#include <stddef.h>
+
+struct conf_parse;
+
+struct conf_word {
+	const char	*s;
+	int		 line;
+	int		 bad;		/* the lexer has reported it */
+};
+
+struct conf_words {
+	struct conf_word *v;
+	size_t		  n, cap;
+};
+}
+
+%code top {
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/conf_priv.h"
+#include "common/conf_table.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+}
+
+%define api.pure full
+%define api.prefix {conf_yy}
+%define parse.error verbose
+%define parse.lac full
+%parse-param {struct conf_parse *st}
+%lex-param {struct conf_parse *st}
+%expect 0
+
+%union {
+	struct conf_word	 word;
+	struct conf_words	*words;
+}
+
+%token <word>	WORD	"word"
+%token		NL	"end of line"
+%type <words>	words
+
+%code {
+enum conf_parse_block {
+	CONF_P_NONE = 0,		/* at the top level */
+	CONF_P_SKIP,			/* in a block reported as wrong */
+	CONF_P_LIST,			/* local-domains, relay-domains, ... */
+	CONF_P_TRANSPORT,
+	CONF_P_SETTINGS,		/* smtpd, queue, deliver */
+};
+
+struct conf_parse {
+	struct conf		*conf;
+	const char		*file;
+	const char		*start, *p, *end;	/* p: next byte */
+	int			 line;		/* of the next byte */
+	int			 tokline;	/* of the last token */
+	int			 last_nl;	/* last token ended a line */
+	int			 nerr;
+	struct conf_errors	*errs;
+	struct conf_parse_info	*info;
+	enum conf_parse_block	 block;		/* the open { }, if any */
+	const char		*blockname;
+
+	char			**strs;		/* every word, to free */
+	size_t			  nstrs, capstrs;
+	struct conf_words	**lists;	/* every list, to free */
+	size_t			  nlists, caplists;
+	char			  tok[CONF_TOKEN_MAX + 1];
+};
+
+static int	 conf_yylex(CONF_YYSTYPE *, struct conf_parse *);
+static void	 conf_yyerror(struct conf_parse *, const char *);
+static void	 conf_parse_error(struct conf_parse *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static struct conf_words *conf_parse_words(struct conf_parse *);
+static void	 conf_parse_add(struct conf_words *, struct conf_word);
+static void	 conf_parse_stmt(struct conf_parse *,
+		    const struct conf_words *);
+static void	 conf_parse_open(struct conf_parse *,
+		    const struct conf_words *);
+static void	 conf_parse_inner(struct conf_parse *,
+		    const struct conf_words *);
+}
+
+%%
+
+/*
+ * Each line inside a block is acted on as soon as it is read, so errors
+ * come out in file order; a grammar error skips only its own line.
+ */
+conf	: %empty
+	| conf NL
+	| conf stmt NL
+	| conf error NL			{ st->block = CONF_P_NONE; yyerrok; }
+	;
+
+stmt	: words				{ conf_parse_stmt(st, $1); }
+	| words '{'			{ conf_parse_open(st, $1); }
+	  body '}'			{ st->block = CONF_P_NONE; }
+	;
+
+body	: lines
+	| lines words			{ conf_parse_inner(st, $2); }
+	;
+
+lines	: %empty
+	| lines NL
+	| lines words NL		{ conf_parse_inner(st, $2); }
+	| lines error NL		{ yyerrok; }
+	;
+
+words	: WORD				{
+						$$ = conf_parse_words(st);
+						conf_parse_add($$, $1);
+					}
+	| words WORD			{ $$ = $1; conf_parse_add($$, $2); }
+	;
+
+%%
+
+/* conf_parse_error - report an error at a line of the file */
+static void
+conf_parse_error(struct conf_parse *st, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[CONF_ERR_MAX];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_errors_add(st->errs, st->file, line, "%s", msg);
+	st->nerr++;
+}
+
+/* conf_yyerror - a grammar error, at the line of the token that caused it */
+static void
+conf_yyerror(struct conf_parse *st, const char *msg)
+{
+	conf_parse_error(st, st->tokline, "%s", msg);
+}
+
+/* conf_parse_words - a new, empty list of words owned by the parse */
+static struct conf_words *
+conf_parse_words(struct conf_parse *st)
+{
+	struct conf_words	*w = xcalloc(1, sizeof(*w));
+
+	if (st->nlists == st->caplists) {
+		st->caplists = st->caplists ? st->caplists * 2 : 16;
+		st->lists = xreallocarray(st->lists, st->caplists,
+		    sizeof(*st->lists));
+	}
+	st->lists[st->nlists++] = w;
+	return w;
+}
+
+/* conf_parse_add - append a word to a list */
+static void
+conf_parse_add(struct conf_words *w, struct conf_word word)
+{
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 8;
+		w->v = xreallocarray(w->v, w->cap, sizeof(*w->v));
+	}
+	w->v[w->n++] = word;
+}
+
+/* conf_parse_keep - make the parse own a word's bytes */
+static const char *
+conf_parse_keep(struct conf_parse *st, const char *s, size_t len)
+{
+	if (st->nstrs == st->capstrs) {
+		st->capstrs = st->capstrs ? st->capstrs * 2 : 64;
+		st->strs = xreallocarray(st->strs, st->capstrs,
+		    sizeof(*st->strs));
+	}
+	return st->strs[st->nstrs++] = xstrndup(s, len);
+}
+
+/* --- lexer --------------------------------------------------------------- */
+
+/*
+ * conf_lex_quoted - read a quoted string; st->p is past the opening quote.
+ * An unterminated string stops at the end of its line, which is left for
+ * the grammar so the statement still ends there.
+ */
+static void
+conf_lex_quoted(struct conf_parse *st, struct conf_word *w, size_t *len)
+{
+	int	 c;
+
+	for (;;) {
+		if (st->p == st->end || *st->p == '\n') {
+			conf_parse_error(st, st->line,
+			    "unterminated quoted string");
+			w->bad = 1;
+			return;
+		}
+		c = (unsigned char)*st->p++;
+		if (c == '"')
+			return;
+		if (c == '\\') {
+			if (st->p == st->end || *st->p == '\n')
+				continue;
+			c = (unsigned char)*st->p++;
+			if (c != '"' && c != '\\' && !w->bad) {
+				conf_parse_error(st, st->line, "unknown escape "
+				    "\\%c in a quoted string (only \\\" and "
+				    "\\\\)", c >= 0x20 && c < 0x7f ? c : '?');
+				w->bad = 1;
+			}
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			if (!w->bad)
+				conf_parse_error(st, st->line, "control "
+				    "character 0x%02x in a quoted string", c);
+			w->bad = 1;
+		}
+		if (*len < CONF_TOKEN_MAX)
+			st->tok[*len] = (char)c;
+		(*len)++;
+	}
+}
+
+/* conf_lex_stop - 1 if c ends a bare word (a NUL does not: it is junk) */
+static int
+conf_lex_stop(char c)
+{
+	return c != '\0' && strchr(" \t\r\n{}\"#", c) != NULL;
+}
+
+/* conf_lex_bare - read a bare word, up to a blank, brace, quote or '#' */
+static void
+conf_lex_bare(struct conf_parse *st, struct conf_word *w, size_t *len)
+{
+	int	 c;
+
+	while (st->p < st->end && !conf_lex_stop(*st->p)) {
+		c = (unsigned char)*st->p++;
+		if (c < 0x20 || c == 0x7f) {
+			if (!w->bad)
+				conf_parse_error(st, st->line,
+				    "control character 0x%02x", c);
+			w->bad = 1;
+		}
+		if (*len < CONF_TOKEN_MAX)
+			st->tok[*len] = (char)c;
+		(*len)++;
+	}
+}
+
+/* conf_yylex - the next token: a word, a brace or the end of a line */
+static int
+conf_yylex(CONF_YYSTYPE *lval, struct conf_parse *st)
+{
+	struct conf_word	 w;
+	size_t			 len = 0;
+
+	memset(lval, 0, sizeof(*lval));
+	while (st->p < st->end && (*st->p == ' ' || *st->p == '\t' ||
+	    *st->p == '\r'))
+		st->p++;
+	if (st->p < st->end && *st->p == '#')
+		while (st->p < st->end && *st->p != '\n')
+			st->p++;
+	st->tokline = st->line;
+	if (st->p == st->end) {
+		/* Blame the last line, not the one after it. */
+		if (st->end > st->start && st->end[-1] == '\n')
+			st->tokline = st->line - 1;
+		/* A last line without its newline still ends a statement. */
+		if (st->last_nl)
+			return CONF_YYEOF;
+		st->last_nl = 1;
+		return NL;
+	}
+	if (*st->p == '\n') {
+		st->p++;
+		st->line++;
+		st->last_nl = 1;
+		return NL;
+	}
+	st->last_nl = 0;
+	if (*st->p == '{' || *st->p == '}')
+		return *st->p++;
+
+	memset(&w, 0, sizeof(w));
+	w.line = st->line;
+	if (*st->p == '"') {
+		st->p++;
+		conf_lex_quoted(st, &w, &len);
+	} else
+		conf_lex_bare(st, &w, &len);
+	if (len > CONF_TOKEN_MAX) {
+		if (!w.bad)
+			conf_parse_error(st, w.line, "a word or string longer "
+			    "than %d bytes", CONF_TOKEN_MAX);
+		w.bad = 1;
+		len = CONF_TOKEN_MAX;
+	}
+	w.s = conf_parse_keep(st, st->tok, len);
+	lval->word = w;
+	return WORD;
+}
+
+/* --- statements ---------------------------------------------------------- */
+
+/* conf_parse_is - 1 if the word is s */
+static int
+conf_parse_is(const struct conf_word *w, const char *s)
+{
+	return strcmp(w->s, s) == 0;
+}
+
+/* conf_parse_has_bad - 1 if a word in v[0..n) was already reported */
+static int
+conf_parse_has_bad(const struct conf_word *v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].bad)
+			return 1;
+	return 0;
+}
+
+/*
+ * conf_parse_misplaced - report a setting that is not in block (NULL: the
+ * top level), saying where it does belong if anywhere
+ */
+static void
+conf_parse_misplaced(struct conf_parse *st, const char *block,
+    const struct conf_word *w)
+{
+	char	 where[128] = "";
+	size_t	 i;
+	int	 top = 0;
+
+	for (i = 0; i < conf_table_len; i++) {
+		if (strcmp(conf_table[i].name, w->s) != 0)
+			continue;
+		if (conf_table[i].block == NULL) {
+			top = 1;
+			continue;
+		}
+		snprintf(where + strlen(where), sizeof(where) - strlen(where),
+		    "%s%s { }", where[0] != '\0' ? " or " : "",
+		    conf_table[i].block);
+	}
+	if (top)
+		conf_parse_error(st, w->line, "%s is a top-level setting, not "
+		    "part of %s { }", w->s, block);
+	else if (where[0] != '\0' && block == NULL)
+		conf_parse_error(st, w->line, "%s is a setting of %s, not of "
+		    "the top level", w->s, where);
+	else if (where[0] != '\0')
+		conf_parse_error(st, w->line, "%s is a setting of %s, not of "
+		    "%s { }", w->s, where, block);
+	else if (block == NULL)
+		conf_parse_error(st, w->line, "unknown statement \"%s\"", w->s);
+	else
+		conf_parse_error(st, w->line, "unknown %s setting \"%s\"",
+		    block, w->s);
+}
+
+/* conf_parse_setting - "NAME VALUE", at the top level or in a block */
+static void
+conf_parse_setting(struct conf_parse *st, const char *block,
+    const struct conf_word *v, size_t n)
+{
+	const struct conf_row	*r;
+	char			 err[CONF_ERR_MAX], lbl[128];
+	int			 idx;
+
+	if ((r = conf_row_find(block, v[0].s)) == NULL) {
+		conf_parse_misplaced(st, block, &v[0]);
+		return;
+	}
+	snprintf(lbl, sizeof(lbl), "%s%s%s", block ? block : "",
+	    block ? " " : "", v[0].s);
+	if (n != 2) {
+		conf_parse_error(st, v[0].line, "%s: %s", lbl, n < 2 ?
+		    "missing value" : "one value expected (quote a value "
+		    "that has spaces)");
+		return;
+	}
+	idx = conf_row_index(r);
+	if (st->info->row_line[idx] != 0) {
+		conf_parse_error(st, v[0].line, "%s is already set on line %d",
+		    lbl, st->info->row_line[idx]);
+		return;
+	}
+	st->info->row_line[idx] = v[0].line;
+	if (conf_set_row(st->conf, r, v[1].s, err, sizeof(err)) == -1)
+		conf_parse_error(st, v[1].line, "%s", err);
+}
+
+/*
+ * conf_parse_route - "DOMAIN smtp [ADDRESS]:PORT" or "DOMAIN maildir".
+ * "[ADDRESS]" alone means port 25. The brackets say "this host, no MX
+ * lookup", as in Postfix; they are required now so that "smtp host" can
+ * mean an MX lookup once aval has DNS.
+ */
+static void
+conf_parse_route(struct conf_parse *st, const struct conf_word *v, size_t n)
+{
+	char		 err[CONF_ERR_MAX], host[CONF_TOKEN_MAX + 1];
+	const char	*port = "25", *dest, *close;
+	unsigned char	 a[16];
+	size_t		 hlen;
+
+	if (n >= 2 && !conf_parse_is(&v[1], "smtp") &&
+	    !conf_parse_is(&v[1], "maildir")) {
+		conf_parse_error(st, v[1].line, "transport: unknown method "
+		    "\"%s\" (smtp or maildir)", v[1].s);
+		return;
+	}
+	if (n == 2 && conf_parse_is(&v[1], "maildir")) {
+		if (conf_add_transport(st->conf, v[0].s, "maildir", NULL,
+		    NULL, err, sizeof(err)) == -1)
+			conf_parse_error(st, v[0].line, "%s", err);
+		return;
+	}
+	if (n != 3 || !conf_parse_is(&v[1], "smtp")) {
+		conf_parse_error(st, v[0].line, "transport: expected "
+		    "\"DOMAIN smtp [ADDRESS]:PORT\" or \"DOMAIN maildir\"");
+		return;
+	}
+
+	dest = v[2].s;
+	if (dest[0] != '[') {
+		/*
+		 * Say what is wrong: a numeric address without its brackets,
+		 * or a host name, which conf_add_transport() explains.
+		 */
+		snprintf(host, sizeof(host), "%s", dest);
+		if ((close = strrchr(host, ':')) != NULL &&
+		    strchr(host, ':') == close)
+			host[close - host] = '\0';
+		if (inet_pton(AF_INET, host, a) == 1 ||
+		    inet_pton(AF_INET6, host, a) == 1)
+			conf_parse_error(st, v[2].line, "transport: put the "
+			    "address in brackets, as [%s]:25", host);
+		else if (conf_add_transport(st->conf, v[0].s, "smtp", host,
+		    port, err, sizeof(err)) == -1)
+			conf_parse_error(st, v[2].line, "%s", err);
+		else
+			fatalx("%s: accepted next hop %s", __func__, dest);
+		return;
+	}
+	if ((close = strchr(dest, ']')) == NULL ||
+	    (close[1] != '\0' && close[1] != ':')) {
+		conf_parse_error(st, v[2].line, "transport: \"%s\" is not "
+		    "[ADDRESS]:PORT", dest);
+		return;
+	}
+	hlen = (size_t)(close - dest - 1);
+	memcpy(host, dest + 1, hlen);
+	host[hlen] = '\0';
+	if (close[1] == ':')
+		port = close + 2;
+	if (conf_add_transport(st->conf, v[0].s, "smtp", host, port, err,
+	    sizeof(err)) == -1)
+		conf_parse_error(st, v[2].line, "%s", err);
+}
+
+/* conf_parse_listen - "listen on ADDRESS port PORT [mx|submission]" */
+static void
+conf_parse_listen(struct conf_parse *st, const struct conf_word *v,
+    size_t n)
+{
+	char	 err[CONF_ERR_MAX];
+
+	st->info->nlisten++;
+	if (n < 5 || n > 6 || !conf_parse_is(&v[1], "on") ||
+	    !conf_parse_is(&v[3], "port")) {
+		conf_parse_error(st, v[0].line, "listen: expected \"listen on "
+		    "ADDRESS port PORT [mx|submission]\"");
+		return;
+	}
+	if (conf_add_listen(st->conf, v[2].s, v[4].s, n == 6 ? v[5].s : "mx",
+	    err, sizeof(err)) == -1)
+		conf_parse_error(st, v[0].line, "%s", err);
+}
+
+/* conf_parse_list - the words of a domain or network list */
+static void
+conf_parse_list(struct conf_parse *st, const char *what,
+    const struct conf_word *v, size_t n)
+{
+	struct conf		*c = st->conf;
+	char			 err[CONF_ERR_MAX];
+	size_t			 i;
+	int			 rv;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].bad)
+			continue;
+		if (strcmp(what, "local-domains") == 0)
+			rv = conf_add_domain(&c->local_domains, what, v[i].s,
+			    err, sizeof(err));
+		else if (strcmp(what, "relay-domains") == 0)
+			rv = conf_add_domain(&c->relay_domains, what, v[i].s,
+			    err, sizeof(err));
+		else
+			rv = conf_add_net(c, v[i].s, err, sizeof(err));
+		if (rv == -1)
+			conf_parse_error(st, v[i].line, "%s", err);
+	}
+}
+
+/* conf_parse_is_list - 1 if the statement is a list of domains or networks */
+static int
+conf_parse_is_list(const char *name)
+{
+	return strcmp(name, "local-domains") == 0 ||
+	    strcmp(name, "relay-domains") == 0 ||
+	    strcmp(name, "relay-networks") == 0;
+}
+
+/* conf_parse_stmt - act on a statement without a block */
+static void
+conf_parse_stmt(struct conf_parse *st, const struct conf_words *w)
+{
+	const struct conf_word	*v = w->v;
+	const char		*name = v[0].s;
+
+	if (conf_parse_has_bad(v, w->n))
+		return;
+	if (strcmp(name, "listen") == 0)
+		conf_parse_listen(st, v, w->n);
+	else if (conf_parse_is_list(name) || strcmp(name, "transport") == 0 ||
+	    conf_is_block(name))
+		conf_parse_error(st, v[0].line, "%s needs a { } block%s",
+		    name, conf_parse_is_list(name) ?
+		    " holding its list" : "");
+	else
+		conf_parse_setting(st, NULL, v, w->n);
+}
+
+/*
+ * conf_parse_open - a statement that opens a block: say what the lines
+ * inside it are, or report it and have them skipped
+ */
+static void
+conf_parse_open(struct conf_parse *st, const struct conf_words *w)
+{
+	const struct conf_word	*v = w->v;
+	const char		*name = v[0].s;
+
+	st->block = CONF_P_SKIP;
+	st->blockname = name;
+	if (strcmp(name, "listen") == 0)
+		st->info->nlisten++;		/* no "no listener" as well */
+	if (conf_parse_has_bad(v, w->n))
+		return;
+	if (conf_parse_is_list(name))
+		st->block = CONF_P_LIST;
+	else if (strcmp(name, "transport") == 0)
+		st->block = CONF_P_TRANSPORT;
+	else if (conf_is_block(name))
+		st->block = CONF_P_SETTINGS;
+	else if (strcmp(name, "listen") == 0 || conf_row_find(NULL, name))
+		conf_parse_error(st, v[0].line, "%s takes no { } block", name);
+	else
+		conf_parse_error(st, v[0].line, "unknown block \"%s\"", name);
+	if (st->block != CONF_P_SKIP && w->n != 1) {
+		conf_parse_error(st, v[1].line, "%s: nothing goes between %s "
+		    "and its {", name, name);
+		st->block = CONF_P_SKIP;
+	}
+}
+
+/* conf_parse_inner - act on one line inside the open block */
+static void
+conf_parse_inner(struct conf_parse *st, const struct conf_words *w)
+{
+	switch (st->block) {
+	case CONF_P_LIST:
+		conf_parse_list(st, st->blockname, w->v, w->n);
+		break;
+	case CONF_P_TRANSPORT:
+		if (!conf_parse_has_bad(w->v, w->n))
+			conf_parse_route(st, w->v, w->n);
+		break;
+	case CONF_P_SETTINGS:
+		if (!conf_parse_has_bad(w->v, w->n))
+			conf_parse_setting(st, st->blockname, w->v, w->n);
+		break;
+	case CONF_P_NONE:
+		fatalx("%s: block line outside a block", __func__);
+	case CONF_P_SKIP:
+		break;
+	}
+}
+
+/* conf_parse_text - parse a whole file's text into c */
+int
+conf_parse_text(struct conf *c, const char *file, const char *text,
+    size_t len, struct conf_errors *errs, struct conf_parse_info *info)
+{
+	struct conf_parse	*st;
+	size_t			 i;
+	int			 nerr;
+
+	/* The token buffer makes it large: keep it off the stack. */
+	st = xcalloc(1, sizeof(*st));
+	st->conf = c;
+	st->file = file;
+	st->start = st->p = text;
+	st->end = text + len;
+	st->line = 1;
+	st->last_nl = 1;
+	st->errs = errs;
+	st->info = info;
+	if (conf_yyparse(st) == 2)
+		conf_parse_error(st, st->tokline, "out of parser memory");
+	for (i = 0; i < st->nstrs; i++)
+		free(st->strs[i]);
+	free(st->strs);
+	for (i = 0; i < st->nlists; i++) {
+		free(st->lists[i]->v);
+		free(st->lists[i]);
+	}
+	free(st->lists);
+	nerr = st->nerr;
+	free(st);
+	return nerr;
+}

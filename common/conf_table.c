@@ -1,0 +1,85 @@
+/*
+ * conf_table - one row per scalar setting
+ *
+ * Keep each description to one line of plain text without '|': it is
+ * copied verbatim into etc/aval.conf (as the comment above the setting) and
+ * into the table of docs/configuration.md, and check_conf.c compares them.
+ * Defaults are written as they would be in the file; min and max are in
+ * base units (bytes, seconds) and unused (0) for strings and paths.
+ */
+#include <stddef.h>
+
+#include "common/conf.h"
+#include "common/conf_table.h"
+
+#define CONF_OFF(f)	offsetof(struct conf, f)
+
+#define CONF_KB		1024LL
+#define CONF_MB		(1024LL * CONF_KB)
+#define CONF_GB		(1024LL * CONF_MB)
+#define CONF_MINUTE	60LL
+#define CONF_HOUR	(60LL * CONF_MINUTE)
+#define CONF_DAY	(24LL * CONF_HOUR)
+
+const struct conf_row conf_table[] = {
+	{ NULL, "hostname", CONF_STRING, CONF_OFF(hostname), "localhost",
+	    0, 0,
+	    "Name this host gives in its greeting, EHLO and Received "
+	    "headers." },
+	{ NULL, "spool", CONF_PATH, CONF_OFF(spool), "/var/spool/aval",
+	    0, 0,
+	    "Queue directory: the Berkeley DB environment lives here." },
+	{ NULL, "runtime-dir", CONF_PATH, CONF_OFF(runtime_dir), "/run/aval",
+	    0, 0,
+	    "Control socket, pid file and the empty chroot directory." },
+	{ NULL, "maildir", CONF_PATH, CONF_OFF(maildir), "/var/mail/aval",
+	    0, 0,
+	    "Root of local delivery: one Maildir per user, as DOMAIN/USER/." },
+	{ NULL, "user", CONF_STRING, CONF_OFF(user), "aval",
+	    0, 0,
+	    "Unprivileged user the workers run as when avald starts as root." },
+
+	{ "smtpd", "processes", CONF_COUNT, CONF_OFF(smtpd_processes), "2",
+	    1, 64,
+	    "smtpd worker processes sharing the listening sockets." },
+	{ "smtpd", "max-sessions", CONF_COUNT, CONF_OFF(smtpd_max_sessions),
+	    "1000", 1, 100000,
+	    "Concurrent SMTP sessions in all, across smtpd processes." },
+	{ "smtpd", "max-recipients", CONF_COUNT,
+	    CONF_OFF(smtpd_max_recipients), "100", 1, 10000,
+	    "RCPT TO commands accepted per message (RFC 5321 asks for 100)." },
+	{ "smtpd", "max-errors", CONF_COUNT, CONF_OFF(smtpd_max_errors), "10",
+	    1, 1000,
+	    "Failed commands in one session before it is disconnected." },
+	{ "smtpd", "command-timeout", CONF_DURATION,
+	    CONF_OFF(smtpd_command_timeout), "5m", 1, CONF_HOUR,
+	    "Idle time allowed while waiting for the next SMTP command." },
+	{ "smtpd", "data-timeout", CONF_DURATION, CONF_OFF(smtpd_data_timeout),
+	    "10m", 1, CONF_HOUR,
+	    "Idle time allowed between chunks of message data." },
+
+	{ "queue", "max-message-size", CONF_SIZE,
+	    CONF_OFF(queue_max_message_size), "35M", CONF_KB, CONF_GB,
+	    "Largest message accepted, announced with the SIZE extension." },
+	{ "queue", "retry-min", CONF_DURATION, CONF_OFF(queue_retry_min), "5m",
+	    1, CONF_DAY,
+	    "First retry delay after a temporary failure; later ones grow." },
+	{ "queue", "retry-max", CONF_DURATION, CONF_OFF(queue_retry_max), "4h",
+	    1, 7 * CONF_DAY,
+	    "Longest delay between retries; must not be below retry-min." },
+
+	{ "deliver", "processes", CONF_COUNT, CONF_OFF(deliver_processes), "2",
+	    1, 64,
+	    "deliver worker processes making outbound deliveries." },
+	{ "deliver", "max-jobs", CONF_COUNT, CONF_OFF(deliver_max_jobs), "100",
+	    1, 10000,
+	    "Concurrent deliveries per deliver process." },
+	{ "deliver", "connect-timeout", CONF_DURATION,
+	    CONF_OFF(deliver_connect_timeout), "30s", 1, 10 * CONF_MINUTE,
+	    "Time allowed to open a connection to the next hop." },
+	{ "deliver", "command-timeout", CONF_DURATION,
+	    CONF_OFF(deliver_command_timeout), "5m", 1, CONF_HOUR,
+	    "Time allowed for each reply from the next hop." },
+};
+
+const size_t conf_table_len = sizeof(conf_table) / sizeof(conf_table[0]);
