@@ -54,7 +54,8 @@ buf_reserve(struct buf *b, size_t n)
 	want = b->len + n + 1;
 	if (want <= b->size)
 		return 0;
-	if (b->size < (b->cap + 1) / 2 && want < b->size * 2)
+	/* Double, so appending n bytes costs O(n) in all; the cap still holds. */
+	if (want < b->size * 2)
 		want = b->size * 2;
 	if (want > b->cap + 1)
 		want = b->cap + 1;

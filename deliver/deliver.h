@@ -1,0 +1,86 @@
+/*
+ * deliver - the types the deliver process shares between its modules
+ *
+ * A struct deliver_job is one delivery attempt of one message to the
+ * recipients of one domain, as the queue hands it over (IPC_QUEUE_JOB_*).
+ * deliver.c builds it from IPC, hands it to one transport, and reports each
+ * recipient's result back to the queue once the transport calls the job's
+ * completion callback. The transports are deliver_session.c (SMTP, with the
+ * connection cache of deliver_cache.c) and deliver_maildir.c; neither knows
+ * about IPC, so the unit tests drive them with jobs of their own.
+ *
+ * A transport fills in, for every recipient, exactly one result (status,
+ * dsn, text) and the job's relay and timing fields that the log line needs.
+ *
+ * struct deliver_conf is deliver's slice of struct conf, copied by value:
+ * a config reload frees the old struct conf while sessions still run.
+ */
+#ifndef AVAL_DELIVER_DELIVER_H
+#define AVAL_DELIVER_DELIVER_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ipc_types.h"
+
+#define DELIVER_MAX_RCPT	10000	/* most recipients in one job */
+#define DELIVER_DSN_SIZE	16	/* "5.7.1" and its NUL, with room */
+#define DELIVER_TEXT_MAX	1024	/* result text, NUL included */
+#define DELIVER_RELAY_SIZE	64	/* "[ffff:...:ffff]:65535", "maildir" */
+#define DELIVER_HOSTNAME_SIZE	256
+
+struct buf;
+struct deliver_session;
+
+struct deliver_conf {
+	char		 hostname[DELIVER_HOSTNAME_SIZE]; /* EHLO, Maildir */
+	long long	 connect_timeout;	/* seconds */
+	long long	 command_timeout;	/* seconds, per reply */
+	long long	 max_jobs;		/* concurrent jobs */
+	long long	 max_message_size;	/* bytes */
+};
+
+struct deliver_rcpt {
+	char			*addr;		/* canonical mailbox; owned */
+	int			 final;		/* the result below is set */
+	enum deliver_status	 status;
+	char			 dsn[DELIVER_DSN_SIZE];
+	char			*text;		/* reply or reason; owned */
+};
+
+struct deliver_job;
+typedef void	(*deliver_job_cb)(struct deliver_job *, void *);
+
+struct deliver_job {
+	uint64_t		 id;		/* the queue's job number */
+	char			*qid;		/* owned, as all strings here */
+	char			*sender;	/* "" for the null sender */
+	char			*domain;
+	uint64_t		 size;		/* as the queue announced it */
+	int64_t			 arrival;	/* unix seconds */
+	uint32_t		 nrcpt;
+	struct deliver_rcpt	*rcpts;		/* nrcpt of them */
+	struct buf		*body;		/* CRLF text, not dot-stuffed */
+
+	/* Filled by the transport, for the log line. */
+	char			 relay[DELIVER_RELAY_SIZE];	/* or "none" */
+	struct timeval		 t_go;		/* attempt began (caller) */
+	struct timeval		 t_conn;	/* connection ready, or zero */
+
+	/* The SMTP session running this job, or NULL (deliver_session.c). */
+	struct deliver_session	*session;
+
+	/* deliver.c's bookkeeping; the transports leave these alone. */
+	int			 state;
+#define DELIVER_J_RECEIVING	0	/* between JOB_START and JOB_GO */
+#define DELIVER_J_REFUSED	1	/* over max-jobs: swallow, then defer */
+#define DELIVER_J_RUNNING	2	/* handed to a transport */
+	uint32_t		 nseen;		/* JOB_RCPT frames so far */
+	uint64_t		 received;	/* JOB_DATA bytes so far */
+	TAILQ_ENTRY(deliver_job) entry;
+};
+
+#endif

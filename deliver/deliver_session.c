@@ -1,0 +1,1067 @@
+/*
+ * deliver_session - the SMTP client: one job over one connection
+ *
+ * Trust: the server at the other end is untrusted. Its replies go through
+ * deliver_reply (bounded lines, bounded replies, sanitised text); the read
+ * high-water mark keeps at most one reply line buffered beyond what has
+ * been parsed; every state that waits for the server has a timeout. The
+ * job comes from deliver.c, which has validated it.
+ *
+ * Re-entrancy: the completion callback may free the job and start other
+ * jobs, which may take this very connection from the cache. So a session
+ * hands its job back only as the last thing it does in any callback
+ * (deliver_session_finish), and the reply loop stops as soon as a handler
+ * says the session may have changed hands.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "deliver/deliver.h"
+#include "deliver/deliver_cache.h"
+#include "deliver/deliver_reply.h"
+#include "deliver/deliver_session.h"
+
+#define DELIVER_SESSION_READ_HIGH	(DELIVER_REPLY_LINE_MAX + 2)
+#define DELIVER_SESSION_BODY_LOW	(64 * 1024)	/* refill below this */
+#define DELIVER_SESSION_BODY_HIGH	(256 * 1024)	/* most body queued */
+#define DELIVER_SESSION_BODY_SLICE	(64 * 1024)
+#define DELIVER_SESSION_QUIT_TIMEOUT	10		/* seconds */
+
+struct deliver_session {
+	struct deliver_session_ctx	*ctx;
+	enum deliver_session_state	 state;
+	struct bufferevent		*bev;
+	struct event			*timer;
+	char				 host[INET6_ADDRSTRLEN];
+	uint16_t			 port;
+	/* "[addr]:port": the cache key and the log's relay= */
+	char				 dest[DELIVER_RELAY_SIZE];
+	int				 flags;
+#define DELIVER_SF_REUSED	0x0001	/* this job took it from the cache */
+#define DELIVER_SF_8BIT		0x0002	/* this job's body has 8-bit octets */
+	int				 err;	/* connect() failed at once */
+	struct deliver_ehlo		 ehlo;	/* what the server announced */
+	unsigned int			 ntrans;	/* MAIL commands sent */
+	struct deliver_reply		 reply;
+
+	/* The job being run; NULL while idle, resetting or quitting. */
+	struct deliver_job		*job;
+	deliver_job_cb			 cb;
+	void				*arg;
+	uint8_t				*accepted;	/* per rcpt: RCPT 2xx */
+	uint32_t			 nreplied;	/* RCPT replies read */
+	uint32_t			 naccepted;
+	size_t				 body_off;	/* body bytes queued */
+	int				 body_bol;	/* dot-stuffing state */
+
+	TAILQ_ENTRY(deliver_session)	 entry;
+};
+
+TAILQ_HEAD(deliver_sessions, deliver_session);
+
+struct deliver_session_ctx {
+	struct event_base		*base;
+	struct deliver_conf		 conf;
+	struct deliver_cache		*cache;
+	struct deliver_sessions		 sessions;	/* idle ones too */
+};
+
+/* What a session does once its job has every result. */
+enum deliver_session_next {
+	DELIVER_SESSION_KEEP,		/* clean: park in the cache, or QUIT */
+	DELIVER_SESSION_RESET,		/* RSET, then park */
+	DELIVER_SESSION_QUIT,		/* QUIT and close */
+	DELIVER_SESSION_CLOSE,		/* close now: peer gone or confused */
+};
+
+static void	deliver_session_open(struct deliver_session_ctx *,
+		    struct deliver_job *, const char *, uint16_t,
+		    deliver_job_cb, void *);
+static void	deliver_session_free(struct deliver_session *);
+static void	deliver_session_readcb(struct bufferevent *, void *);
+static void	deliver_session_writecb(struct bufferevent *, void *);
+static void	deliver_session_eventcb(struct bufferevent *, short, void *);
+static void	deliver_session_timeout(evutil_socket_t, short, void *);
+static void	deliver_session_evict(void *, void *);
+static void	deliver_session_fail(struct deliver_session *,
+		    enum deliver_status, const char *, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+
+static const char *
+deliver_session_state_name(enum deliver_session_state state)
+{
+	switch (state) {
+	case DELIVER_S_CONNECT:		return "CONNECT";
+	case DELIVER_S_GREETING:	return "GREETING";
+	case DELIVER_S_EHLO:		return "EHLO";
+	case DELIVER_S_HELO:		return "HELO";
+	case DELIVER_S_MAIL:		return "MAIL";
+	case DELIVER_S_RCPT:		return "RCPT";
+	case DELIVER_S_DATA:		return "DATA";
+	case DELIVER_S_BODY:		return "BODY";
+	case DELIVER_S_DOT:		return "DOT";
+	case DELIVER_S_RSET:		return "RSET";
+	case DELIVER_S_IDLE:		return "IDLE";
+	case DELIVER_S_QUIT:		return "QUIT";
+	}
+	return "unknown";
+}
+
+/* deliver_session_doing - what a state is doing, for "while ..." texts */
+static const char *
+deliver_session_doing(enum deliver_session_state state)
+{
+	switch (state) {
+	case DELIVER_S_CONNECT:		return "connecting";
+	case DELIVER_S_GREETING:
+		return "receiving the initial server greeting";
+	case DELIVER_S_EHLO:		return "performing the EHLO handshake";
+	case DELIVER_S_HELO:		return "performing the HELO handshake";
+	case DELIVER_S_MAIL:		return "sending MAIL FROM";
+	case DELIVER_S_RCPT:		return "sending RCPT TO";
+	case DELIVER_S_DATA:		return "sending DATA command";
+	case DELIVER_S_BODY:		return "sending message body";
+	case DELIVER_S_DOT:
+		return "sending end of data -- "
+		    "message may be sent more than once";
+	case DELIVER_S_RSET:		return "sending RSET";
+	case DELIVER_S_IDLE:		return "idle";
+	case DELIVER_S_QUIT:		return "sending QUIT";
+	}
+	return "unknown";
+}
+
+/* deliver_session_waiting - 1 if the state reads a reply from the server */
+static int
+deliver_session_waiting(enum deliver_session_state state)
+{
+	switch (state) {
+	case DELIVER_S_CONNECT:
+	case DELIVER_S_BODY:
+	case DELIVER_S_IDLE:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* deliver_session_arm - the timer that belongs to the current state */
+static void
+deliver_session_arm(struct deliver_session *s)
+{
+	const struct deliver_conf	*c = &s->ctx->conf;
+	struct timeval			 tv;
+
+	tv.tv_usec = 0;
+	switch (s->state) {
+	case DELIVER_S_CONNECT:
+		tv.tv_sec = s->err != 0 ? 0 : c->connect_timeout;
+		break;
+	case DELIVER_S_IDLE:
+		/* The cache times idle connections out. */
+		evtimer_del(s->timer);
+		return;
+	case DELIVER_S_QUIT:
+		tv.tv_sec = c->command_timeout < DELIVER_SESSION_QUIT_TIMEOUT ?
+		    c->command_timeout : DELIVER_SESSION_QUIT_TIMEOUT;
+		break;
+	default:
+		tv.tv_sec = c->command_timeout;
+		break;
+	}
+	evtimer_add(s->timer, &tv);
+}
+
+/* deliver_session_enter - change state, log it, arm its timer */
+static void
+deliver_session_enter(struct deliver_session *s,
+    enum deliver_session_state state)
+{
+	log_debug("%s: relay=%s, state %s -> %s",
+	    s->job != NULL ? s->job->qid : "NOQUEUE", s->dest,
+	    deliver_session_state_name(s->state),
+	    deliver_session_state_name(state));
+	s->state = state;
+	deliver_session_arm(s);
+}
+
+/* deliver_session_send - queue one formatted command */
+static void
+deliver_session_send(struct deliver_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+deliver_session_send(struct deliver_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("%s: evbuffer_add_vprintf", __func__);
+}
+
+/* --- results ------------------------------------------------------------- */
+
+/* deliver_session_result - one recipient's result, set exactly once */
+static void
+deliver_session_result(struct deliver_session *s, uint32_t i,
+    enum deliver_status status, const char *dsn, const char *text)
+{
+	struct deliver_rcpt	*r = &s->job->rcpts[i];
+
+	if (r->final)
+		fatalx("%s: %s: recipient %u already final", __func__,
+		    s->job->qid, i);
+	r->final = 1;
+	r->status = status;
+	strlcpy(r->dsn, dsn, sizeof(r->dsn));
+	free(r->text);
+	r->text = xstrdup(text);
+}
+
+/* deliver_session_fail - a result for every recipient still without one */
+static void
+deliver_session_fail(struct deliver_session *s, enum deliver_status status,
+    const char *dsn, const char *fmt, ...)
+{
+	char		 text[DELIVER_TEXT_MAX];
+	va_list		 ap;
+	uint32_t	 i;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < s->job->nrcpt; i++)
+		if (!s->job->rcpts[i].final)
+			deliver_session_result(s, i, status, dsn, text);
+}
+
+/*
+ * deliver_session_said - the server refused: the reply decides. 5xx
+ * bounces, anything else defers; a reply whose class is neither 4 nor 5
+ * (a 2xx or 3xx where it makes no sense) defers as a protocol error.
+ * rcpt is one recipient, or -1 for all still without a result. cmd names
+ * the command for "(in reply to ... command)", NULL for the greeting.
+ */
+static void
+deliver_session_said(struct deliver_session *s, long rcpt, const char *cmd)
+{
+	char			 reply[DELIVER_TEXT_MAX - 128];
+	char			 text[DELIVER_TEXT_MAX];
+	enum deliver_status	 status;
+	const char		*dsn;
+	int			 cls = s->reply.code / 100;
+	uint32_t		 i;
+
+	deliver_reply_text(&s->reply, reply, sizeof(reply));
+	if (cmd == NULL)
+		snprintf(text, sizeof(text),
+		    "host %s refused to talk to me: %s", s->dest, reply);
+	else
+		snprintf(text, sizeof(text),
+		    "host %s said: %s (in reply to %s command)", s->dest, reply,
+		    cmd);
+	status = cls == 5 ? DELIVER_BOUNCED : DELIVER_DEFERRED;
+	dsn = cls == 4 || cls == 5 ? s->reply.dsn : "4.5.0";
+	if (rcpt >= 0) {
+		deliver_session_result(s, (uint32_t)rcpt, status, dsn, text);
+		return;
+	}
+	for (i = 0; i < s->job->nrcpt; i++)
+		if (!s->job->rcpts[i].final)
+			deliver_session_result(s, i, status, dsn, text);
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+/* deliver_session_ctx_new - the client's shared state */
+struct deliver_session_ctx *
+deliver_session_ctx_new(struct event_base *base,
+    const struct deliver_conf *conf)
+{
+	struct deliver_session_ctx	*ctx;
+
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->base = base;
+	ctx->conf = *conf;
+	ctx->cache = deliver_cache_new(base, DELIVER_SESSION_IDLE_PER_DEST,
+	    DELIVER_SESSION_IDLE_TOTAL, DELIVER_SESSION_IDLE_MS,
+	    deliver_session_evict, ctx);
+	TAILQ_INIT(&ctx->sessions);
+	return ctx;
+}
+
+/* deliver_session_ctx_set_conf - new settings, for the next state change */
+void
+deliver_session_ctx_set_conf(struct deliver_session_ctx *ctx,
+    const struct deliver_conf *conf)
+{
+	ctx->conf = *conf;
+}
+
+/* deliver_session_ctx_free - close everything, call no callback */
+void
+deliver_session_ctx_free(struct deliver_session_ctx *ctx)
+{
+	struct deliver_session	*s;
+
+	if (ctx == NULL)
+		return;
+	deliver_cache_free(ctx->cache);
+	while ((s = TAILQ_FIRST(&ctx->sessions)) != NULL)
+		deliver_session_free(s);
+	free(ctx);
+}
+
+static void
+deliver_session_dest(char *dest, size_t len, const char *host, uint16_t port)
+{
+	snprintf(dest, len, "[%s]:%u", host, (unsigned int)port);
+}
+
+/* deliver_session_ctx_idle - idle connections to host:port */
+size_t
+deliver_session_ctx_idle(const struct deliver_session_ctx *ctx,
+    const char *host, uint16_t port)
+{
+	char	 dest[DELIVER_RELAY_SIZE];
+
+	deliver_session_dest(dest, sizeof(dest), host, port);
+	return deliver_cache_count(ctx->cache, dest);
+}
+
+/* deliver_session_new - a session with no connection yet */
+static struct deliver_session *
+deliver_session_new(struct deliver_session_ctx *ctx, const char *host,
+    uint16_t port)
+{
+	struct deliver_session	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->ctx = ctx;
+	s->state = DELIVER_S_CONNECT;
+	strlcpy(s->host, host, sizeof(s->host));
+	s->port = port;
+	deliver_session_dest(s->dest, sizeof(s->dest), host, port);
+	if ((s->timer = evtimer_new(ctx->base, deliver_session_timeout,
+	    s)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	deliver_reply_init(&s->reply);
+	TAILQ_INSERT_TAIL(&ctx->sessions, s, entry);
+	return s;
+}
+
+/* deliver_session_detach - the job and the session part ways */
+static void
+deliver_session_detach(struct deliver_session *s)
+{
+	if (s->job != NULL)
+		s->job->session = NULL;
+	s->job = NULL;
+	s->cb = NULL;
+	s->arg = NULL;
+	free(s->accepted);
+	s->accepted = NULL;
+}
+
+static void
+deliver_session_free(struct deliver_session *s)
+{
+	log_debug("%s: relay=%s, closed in state %s",
+	    s->job != NULL ? s->job->qid : "NOQUEUE", s->dest,
+	    deliver_session_state_name(s->state));
+	deliver_session_detach(s);
+	TAILQ_REMOVE(&s->ctx->sessions, s, entry);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	event_free(s->timer);
+	deliver_reply_clear(&s->reply);
+	free(s);
+}
+
+/* deliver_session_attach - take on a job */
+static void
+deliver_session_attach(struct deliver_session *s, struct deliver_job *job,
+    deliver_job_cb cb, void *arg)
+{
+	const unsigned char	*p = (const unsigned char *)buf_data(job->body);
+	size_t			 i, n = buf_len(job->body);
+
+	s->job = job;
+	s->cb = cb;
+	s->arg = arg;
+	job->session = s;
+	s->accepted = xcalloc(job->nrcpt, 1);
+	s->nreplied = 0;
+	s->naccepted = 0;
+	s->body_off = 0;
+	s->body_bol = 1;
+	s->flags &= ~(DELIVER_SF_REUSED | DELIVER_SF_8BIT);
+	for (i = 0; i < n; i++)
+		if (p[i] & 0x80) {
+			s->flags |= DELIVER_SF_8BIT;
+			break;
+		}
+	memset(&job->t_conn, 0, sizeof(job->t_conn));
+}
+
+/* deliver_session_quit - say goodbye; the session ends on the reply */
+static void
+deliver_session_quit(struct deliver_session *s)
+{
+	deliver_session_send(s, "QUIT\r\n");
+	deliver_session_enter(s, DELIVER_S_QUIT);
+}
+
+/*
+ * deliver_session_park - offer a clean, job-less connection to the cache.
+ * It is not kept when it has served its transactions, when the cache is
+ * full, or when the server sent something nobody asked for (a reply we
+ * would otherwise take for the next job's).
+ */
+static void
+deliver_session_park(struct deliver_session *s)
+{
+	if (s->ntrans >= DELIVER_SESSION_MAX_TRANS ||
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
+	    !deliver_cache_put(s->ctx->cache, s->dest, s)) {
+		deliver_session_quit(s);
+		return;
+	}
+	deliver_session_enter(s, DELIVER_S_IDLE);
+}
+
+/* deliver_session_evict - the cache is done with an idle connection */
+static void
+deliver_session_evict(void *conn, void *arg)
+{
+	struct deliver_session	*s = conn;
+
+	(void)arg;
+	deliver_session_quit(s);
+}
+
+/*
+ * deliver_session_finish - every recipient has a result: move the session
+ * on, then hand the job back. The callback is the last thing done: after
+ * it, the caller must not touch s.
+ */
+static void
+deliver_session_finish(struct deliver_session *s,
+    enum deliver_session_next next)
+{
+	struct deliver_job	*job = s->job;
+	deliver_job_cb		 cb = s->cb;
+	void			*arg = s->arg;
+	uint32_t		 i;
+
+	for (i = 0; i < job->nrcpt; i++)
+		if (!job->rcpts[i].final)
+			fatalx("%s: %s: recipient %u has no result", __func__,
+			    job->qid, i);
+	deliver_session_detach(s);
+	switch (next) {
+	case DELIVER_SESSION_KEEP:
+		deliver_session_park(s);
+		break;
+	case DELIVER_SESSION_RESET:
+		deliver_session_send(s, "RSET\r\n");
+		deliver_session_enter(s, DELIVER_S_RSET);
+		break;
+	case DELIVER_SESSION_QUIT:
+		deliver_session_quit(s);
+		break;
+	case DELIVER_SESSION_CLOSE:
+		deliver_session_free(s);
+		break;
+	}
+	cb(job, arg);
+}
+
+/*
+ * deliver_session_retry - a reused connection was dead before it answered
+ * MAIL: the job starts over on a fresh connection. Nothing was final yet,
+ * so nothing is lost and nothing counts as a failure; a fresh connection
+ * is never "reused", so this happens at most once per job.
+ */
+static void
+deliver_session_retry(struct deliver_session *s)
+{
+	struct deliver_session_ctx	*ctx = s->ctx;
+	struct deliver_job		*job = s->job;
+	deliver_job_cb			 cb = s->cb;
+	void				*arg = s->arg;
+	char				 host[INET6_ADDRSTRLEN];
+	uint16_t			 port = s->port;
+
+	log_debug("%s: relay=%s, cached connection was dead, reconnecting",
+	    job->qid, s->dest);
+	strlcpy(host, s->host, sizeof(host));
+	deliver_session_detach(s);
+	deliver_session_free(s);
+	deliver_session_open(ctx, job, host, port, cb, arg);
+}
+
+/* --- commands ------------------------------------------------------------ */
+
+/*
+ * deliver_session_mail - start the transaction: MAIL, and with PIPELINING
+ * every RCPT and DATA in the same write (RFC 2920 section 3.1: DATA is the
+ * last command of a group).
+ */
+static void
+deliver_session_mail(struct deliver_session *s)
+{
+	struct deliver_job	*job = s->job;
+	uint32_t		 i;
+
+	gettimeofday(&job->t_conn, NULL);
+	strlcpy(job->relay, s->dest, sizeof(job->relay));
+	s->ntrans++;
+	deliver_session_send(s, "MAIL FROM:<%s>", job->sender);
+	if (s->ehlo.flags & DELIVER_EHLO_SIZE)
+		deliver_session_send(s, " SIZE=%zu", buf_len(job->body));
+	if (s->flags & DELIVER_SF_8BIT) {
+		/*
+		 * A peer without 8BITMIME gets the 8-bit body anyway, as
+		 * Postfix sends it: converting to 7 bits is not our job,
+		 * and nearly every server passes 8-bit bytes through.
+		 */
+		if (s->ehlo.flags & DELIVER_EHLO_8BITMIME)
+			deliver_session_send(s, " BODY=8BITMIME");
+		else
+			log_debug("%s: relay=%s, 8-bit body to a server "
+			    "without 8BITMIME", job->qid, s->dest);
+	}
+	deliver_session_send(s, "\r\n");
+	if (s->ehlo.flags & DELIVER_EHLO_PIPELINING) {
+		for (i = 0; i < job->nrcpt; i++)
+			deliver_session_send(s, "RCPT TO:<%s>\r\n",
+			    job->rcpts[i].addr);
+		deliver_session_send(s, "DATA\r\n");
+	}
+	deliver_session_enter(s, DELIVER_S_MAIL);
+}
+
+/* deliver_session_dotstuff - append a piece of body, dots doubled */
+void
+deliver_session_dotstuff(struct evbuffer *out, const void *data, size_t n,
+    int *bol)
+{
+	const char	*p = data, *q;
+	size_t		 len;
+	int		 last;
+
+	if (n == 0)
+		return;
+	last = p[n - 1] == '\n';
+	if (*bol && p[0] == '.' && evbuffer_add(out, ".", 1) == -1)
+		fatalx("%s: evbuffer_add", __func__);
+	/* Copy whole runs; stop only where a line starts with a dot. */
+	while ((q = memmem(p, n, "\n.", 2)) != NULL) {
+		len = (size_t)(q - p) + 1;
+		if (evbuffer_add(out, p, len) == -1 ||
+		    evbuffer_add(out, ".", 1) == -1)
+			fatalx("%s: evbuffer_add", __func__);
+		p += len;
+		n -= len;
+	}
+	if (evbuffer_add(out, p, n) == -1)
+		fatalx("%s: evbuffer_add", __func__);
+	*bol = last;
+}
+
+/* deliver_session_dotend - end the body: finish the last line, then "." */
+void
+deliver_session_dotend(struct evbuffer *out, int bol)
+{
+	if (evbuffer_add(out, bol ? ".\r\n" : "\r\n.\r\n", bol ? 3 : 5) == -1)
+		fatalx("%s: evbuffer_add", __func__);
+}
+
+/*
+ * deliver_session_pump - keep the output fed with body, a slice at a time,
+ * so a large message is never copied whole into the output buffer. Each
+ * call is progress, so it re-arms the timer.
+ */
+static void
+deliver_session_pump(struct deliver_session *s)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	const char	*body = buf_data(s->job->body);
+	size_t		 len = buf_len(s->job->body), n;
+
+	while (s->body_off < len &&
+	    evbuffer_get_length(out) < DELIVER_SESSION_BODY_HIGH) {
+		n = len - s->body_off;
+		if (n > DELIVER_SESSION_BODY_SLICE)
+			n = DELIVER_SESSION_BODY_SLICE;
+		deliver_session_dotstuff(out, body + s->body_off, n,
+		    &s->body_bol);
+		s->body_off += n;
+	}
+	if (s->body_off < len) {
+		deliver_session_arm(s);
+		return;
+	}
+	deliver_session_dotend(out, s->body_bol);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	deliver_session_enter(s, DELIVER_S_DOT);
+}
+
+/* --- replies ------------------------------------------------------------- */
+
+/* deliver_session_close_next - after a refusal: 421 means it is closing */
+static enum deliver_session_next
+deliver_session_close_next(const struct deliver_session *s)
+{
+	return s->reply.code == 421 ? DELIVER_SESSION_CLOSE :
+	    DELIVER_SESSION_QUIT;
+}
+
+/*
+ * deliver_session_reply - act on one complete reply. Returns 0 to go on
+ * reading, -1 when s may be gone or in other hands.
+ */
+static int
+deliver_session_reply(struct deliver_session *s)
+{
+	struct deliver_job	*job = s->job;
+	char			 text[DELIVER_TEXT_MAX];
+	int			 code = s->reply.code, cls = code / 100;
+	uint32_t		 i;
+
+	switch (s->state) {
+	case DELIVER_S_GREETING:
+		if (cls == 2) {
+			deliver_session_send(s, "EHLO %s\r\n",
+			    s->ctx->conf.hostname);
+			deliver_session_enter(s, DELIVER_S_EHLO);
+			return 0;
+		}
+		deliver_session_said(s, -1, NULL);
+		deliver_session_finish(s, deliver_session_close_next(s));
+		return -1;
+
+	case DELIVER_S_EHLO:
+		if (cls == 2) {
+			deliver_reply_ehlo(&s->reply, &s->ehlo);
+			/*
+			 * STARTTLS is only noted: the TLS policy engine of a
+			 * later issue decides here whether to send it.
+			 */
+			log_debug("%s: relay=%s, extensions%s%s%s%s",
+			    job->qid, s->dest,
+			    s->ehlo.flags & DELIVER_EHLO_PIPELINING ?
+			    " PIPELINING" : "",
+			    s->ehlo.flags & DELIVER_EHLO_SIZE ? " SIZE" : "",
+			    s->ehlo.flags & DELIVER_EHLO_8BITMIME ?
+			    " 8BITMIME" : "",
+			    s->ehlo.flags & DELIVER_EHLO_STARTTLS ?
+			    " STARTTLS" : "");
+			deliver_session_mail(s);
+			return 0;
+		}
+		if (cls == 5 && code != 421) {
+			deliver_session_send(s, "HELO %s\r\n",
+			    s->ctx->conf.hostname);
+			deliver_session_enter(s, DELIVER_S_HELO);
+			return 0;
+		}
+		deliver_session_said(s, -1, "EHLO");
+		deliver_session_finish(s, deliver_session_close_next(s));
+		return -1;
+
+	case DELIVER_S_HELO:
+		if (cls == 2) {
+			memset(&s->ehlo, 0, sizeof(s->ehlo));
+			deliver_session_mail(s);
+			return 0;
+		}
+		deliver_session_said(s, -1, "HELO");
+		deliver_session_finish(s, deliver_session_close_next(s));
+		return -1;
+
+	case DELIVER_S_MAIL:
+		if (code == 421 && (s->flags & DELIVER_SF_REUSED)) {
+			/* The server timed the idle connection out. */
+			deliver_session_retry(s);
+			return -1;
+		}
+		if (cls == 2) {
+			if (!(s->ehlo.flags & DELIVER_EHLO_PIPELINING))
+				deliver_session_send(s, "RCPT TO:<%s>\r\n",
+				    job->rcpts[0].addr);
+			deliver_session_enter(s, DELIVER_S_RCPT);
+			return 0;
+		}
+		/*
+		 * Pipelined RCPTs and DATA may still be answered (503):
+		 * QUIT ends the session on the first of those replies.
+		 */
+		deliver_session_said(s, -1, "MAIL FROM");
+		deliver_session_finish(s, deliver_session_close_next(s));
+		return -1;
+
+	case DELIVER_S_RCPT:
+		i = s->nreplied++;
+		if (code == 421) {
+			deliver_session_said(s, -1, "RCPT TO");
+			deliver_session_finish(s, DELIVER_SESSION_CLOSE);
+			return -1;
+		}
+		if (cls == 2) {
+			s->accepted[i] = 1;
+			s->naccepted++;
+		} else
+			deliver_session_said(s, (long)i, "RCPT TO");
+		if (s->nreplied < job->nrcpt) {
+			if (!(s->ehlo.flags & DELIVER_EHLO_PIPELINING))
+				deliver_session_send(s, "RCPT TO:<%s>\r\n",
+				    job->rcpts[s->nreplied].addr);
+			return 0;
+		}
+		if (s->ehlo.flags & DELIVER_EHLO_PIPELINING) {
+			/* DATA went out with the group; its reply is next. */
+			deliver_session_enter(s, DELIVER_S_DATA);
+			return 0;
+		}
+		if (s->naccepted > 0) {
+			deliver_session_send(s, "DATA\r\n");
+			deliver_session_enter(s, DELIVER_S_DATA);
+			return 0;
+		}
+		/* Nobody accepted: no body, and the connection stays good. */
+		deliver_session_finish(s, DELIVER_SESSION_RESET);
+		return -1;
+
+	case DELIVER_S_DATA:
+		if (code == 354 && s->naccepted > 0) {
+			bufferevent_setwatermark(s->bev, EV_WRITE,
+			    DELIVER_SESSION_BODY_LOW, 0);
+			deliver_session_enter(s, DELIVER_S_BODY);
+			deliver_session_pump(s);
+			return 0;
+		}
+		if (code == 354) {
+			/*
+			 * Pipelined DATA accepted though every RCPT failed:
+			 * the server waits for a body we will not send, and
+			 * hanging up is the one way out that delivers nothing.
+			 */
+			deliver_session_finish(s, DELIVER_SESSION_CLOSE);
+			return -1;
+		}
+		if (s->naccepted > 0)
+			deliver_session_said(s, -1, "DATA");
+		deliver_session_finish(s, code == 421 || cls == 2 ?
+		    DELIVER_SESSION_CLOSE : DELIVER_SESSION_RESET);
+		return -1;
+
+	case DELIVER_S_DOT:
+		if (cls == 2) {
+			deliver_reply_text(&s->reply, text, sizeof(text));
+			for (i = 0; i < job->nrcpt; i++)
+				if (!job->rcpts[i].final)
+					deliver_session_result(s, i,
+					    DELIVER_SENT, s->reply.dsn, text);
+			deliver_session_finish(s, DELIVER_SESSION_KEEP);
+			return -1;
+		}
+		deliver_session_said(s, -1, "end of DATA");
+		deliver_session_finish(s, code == 421 ? DELIVER_SESSION_CLOSE :
+		    DELIVER_SESSION_KEEP);
+		return -1;
+
+	case DELIVER_S_RSET:
+		if (cls == 2)
+			deliver_session_park(s);
+		else
+			deliver_session_quit(s);
+		return -1;
+
+	case DELIVER_S_QUIT:
+		deliver_session_free(s);
+		return -1;
+
+	case DELIVER_S_CONNECT:
+	case DELIVER_S_BODY:
+	case DELIVER_S_IDLE:
+		break;
+	}
+	fatalx("%s: reply in state %s", __func__,
+	    deliver_session_state_name(s->state));
+}
+
+/*
+ * deliver_session_broken - the connection cannot go on (protocol error,
+ * lost connection, timeout): defer what is left and close.
+ */
+static void
+deliver_session_broken(struct deliver_session *s, const char *dsn,
+    const char *text)
+{
+	if (s->job == NULL) {
+		deliver_session_free(s);
+		return;
+	}
+	deliver_session_fail(s, DELIVER_DEFERRED, dsn, "%s", text);
+	deliver_session_finish(s, DELIVER_SESSION_CLOSE);
+}
+
+/* deliver_session_readcb - take whole reply lines while a reply is due */
+static void
+deliver_session_readcb(struct bufferevent *bev, void *arg)
+{
+	struct deliver_session	*s = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 eol;
+	char			 line[DELIVER_REPLY_LINE_MAX + 1];
+	char			 text[DELIVER_TEXT_MAX];
+	size_t			 eol_len, len;
+
+	if (s->state == DELIVER_S_IDLE) {
+		/* Unasked-for words on an idle connection: a goodbye. */
+		deliver_cache_remove(s->ctx->cache, s);
+		deliver_session_free(s);
+		return;
+	}
+	/*
+	 * The high-water mark bounds what is buffered, and so the lines
+	 * handled in one call.
+	 */
+	while (deliver_session_waiting(s->state)) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len,
+		    EVBUFFER_EOL_CRLF);
+		if (eol.pos == -1 ?
+		    evbuffer_get_length(in) > DELIVER_REPLY_LINE_MAX :
+		    (size_t)eol.pos > DELIVER_REPLY_LINE_MAX) {
+			snprintf(text, sizeof(text), "protocol error with %s "
+			    "while %s: reply line too long", s->dest,
+			    deliver_session_doing(s->state));
+			deliver_session_broken(s, "4.5.0", text);
+			return;
+		}
+		if (eol.pos == -1)
+			return;
+		len = (size_t)eol.pos;
+		if (evbuffer_remove(in, line, len) != (int)len ||
+		    evbuffer_drain(in, eol_len) == -1)
+			fatalx("%s: evbuffer_remove", __func__);
+		switch (deliver_reply_feed(&s->reply, line, len)) {
+		case DELIVER_R_MORE:
+			continue;
+		case DELIVER_R_ERROR:
+			snprintf(text, sizeof(text), "protocol error with %s "
+			    "while %s: %s", s->dest,
+			    deliver_session_doing(s->state), s->reply.why);
+			deliver_session_broken(s, "4.5.0", text);
+			return;
+		case DELIVER_R_DONE:
+			break;
+		}
+		/* The next line fed starts the next reply. */
+		if (deliver_session_reply(s) == -1)
+			return;
+	}
+}
+
+/* deliver_session_writecb - the output drained: more body, if sending it */
+static void
+deliver_session_writecb(struct bufferevent *bev, void *arg)
+{
+	struct deliver_session	*s = arg;
+
+	if (s->state != DELIVER_S_BODY)
+		return;
+	deliver_session_pump(s);
+	/* A server that answered early has its reply waiting: read it. */
+	if (s->state == DELIVER_S_DOT &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		deliver_session_readcb(bev, s);
+}
+
+/* deliver_session_eventcb - connected, or the connection ended */
+static void
+deliver_session_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct deliver_session	*s = arg;
+	char			 text[DELIVER_TEXT_MAX];
+	int			 err = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_CONNECTED) {
+		strlcpy(s->job->relay, s->dest, sizeof(s->job->relay));
+		deliver_session_enter(s, DELIVER_S_GREETING);
+		/*
+		 * The greeting may have been read in the same loop pass,
+		 * before this event, while no reply was due: take it now.
+		 */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			deliver_session_readcb(bev, s);
+		return;
+	}
+	switch (s->state) {
+	case DELIVER_S_IDLE:
+		deliver_cache_remove(s->ctx->cache, s);
+		deliver_session_free(s);
+		return;
+	case DELIVER_S_CONNECT:
+		if (err == 0)
+			err = ECONNREFUSED;
+		snprintf(text, sizeof(text), "connect to %s: %s", s->dest,
+		    strerror(err));
+		deliver_session_broken(s, "4.4.1", text);
+		return;
+	case DELIVER_S_MAIL:
+		if (s->job != NULL && (s->flags & DELIVER_SF_REUSED)) {
+			deliver_session_retry(s);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if ((what & BEV_EVENT_ERROR) && err != 0)
+		snprintf(text, sizeof(text), "lost connection with %s while "
+		    "%s: %s", s->dest, deliver_session_doing(s->state),
+		    strerror(err));
+	else
+		snprintf(text, sizeof(text), "lost connection with %s while "
+		    "%s", s->dest, deliver_session_doing(s->state));
+	deliver_session_broken(s, "4.4.2", text);
+}
+
+/* deliver_session_timeout - the state's time ran out */
+static void
+deliver_session_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct deliver_session	*s = arg;
+	char			 text[DELIVER_TEXT_MAX];
+
+	(void)fd;
+	(void)ev;
+	if (s->state == DELIVER_S_CONNECT) {
+		snprintf(text, sizeof(text), "connect to %s: %s", s->dest,
+		    strerror(s->err != 0 ? s->err : ETIMEDOUT));
+		deliver_session_broken(s, "4.4.1", text);
+		return;
+	}
+	snprintf(text, sizeof(text), "conversation with %s timed out while %s",
+	    s->dest, deliver_session_doing(s->state));
+	deliver_session_broken(s, "4.4.2", text);
+}
+
+/* --- starting ------------------------------------------------------------ */
+
+/* deliver_session_sockaddr - a numeric address and port; -1 if not one */
+static int
+deliver_session_sockaddr(const char *host, uint16_t port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * deliver_session_open - a fresh connection for job. A connect() that
+ * fails at once is reported from the loop (a zero timeout), like one that
+ * fails later, so the callback never runs from inside the caller.
+ */
+static void
+deliver_session_open(struct deliver_session_ctx *ctx, struct deliver_job *job,
+    const char *host, uint16_t port, deliver_job_cb cb, void *arg)
+{
+	struct deliver_session	*s;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+
+	s = deliver_session_new(ctx, host, port);
+	deliver_session_attach(s, job, cb, arg);
+	strlcpy(job->relay, "none", sizeof(job->relay));
+	if ((s->bev = bufferevent_socket_new(ctx->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		fatalx("%s: bufferevent_socket_new", __func__);
+	bufferevent_setcb(s->bev, deliver_session_readcb,
+	    deliver_session_writecb, deliver_session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, DELIVER_SESSION_READ_HIGH);
+	if (strlen(host) >= sizeof(s->host) ||
+	    deliver_session_sockaddr(host, port, &ss, &sslen) == -1)
+		s->err = EAFNOSUPPORT;
+	else if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss,
+	    (int)sslen) == -1)
+		s->err = errno != 0 ? errno : ECONNREFUSED;
+	else
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	log_debug("%s: relay=%s, connecting", job->qid, s->dest);
+	deliver_session_arm(s);
+}
+
+/* deliver_session_start - relay a job, on a cached connection if any */
+void
+deliver_session_start(struct deliver_session_ctx *ctx, struct deliver_job *job,
+    const char *host, uint16_t port, deliver_job_cb cb, void *arg)
+{
+	struct deliver_session	*s;
+	char			 dest[DELIVER_RELAY_SIZE];
+
+	if (job->nrcpt == 0 || job->session != NULL)
+		fatalx("%s: %s: no recipients or already running", __func__,
+		    job->qid);
+	deliver_session_dest(dest, sizeof(dest), host, port);
+	if ((s = deliver_cache_take(ctx->cache, dest)) == NULL) {
+		deliver_session_open(ctx, job, host, port, cb, arg);
+		return;
+	}
+	deliver_session_attach(s, job, cb, arg);
+	s->flags |= DELIVER_SF_REUSED;
+	log_debug("%s: relay=%s, reusing connection (transaction %u)",
+	    job->qid, s->dest, s->ntrans + 1);
+	deliver_session_mail(s);
+}
+
+/* deliver_session_abort - drop a running job, no callback */
+void
+deliver_session_abort(struct deliver_job *job)
+{
+	struct deliver_session	*s = job->session;
+
+	if (s == NULL)
+		return;
+	log_debug("%s: relay=%s, aborted", job->qid, s->dest);
+	deliver_session_free(s);
+}

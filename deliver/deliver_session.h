@@ -1,0 +1,117 @@
+/*
+ * deliver_session - the SMTP client: one job over one connection
+ *
+ * deliver_session_start() relays a job to a numeric address and port
+ * (RFC 5321, with SIZE of RFC 1870, PIPELINING of RFC 2920 and 8BITMIME of
+ * RFC 6152) and calls the completion callback once every recipient has a
+ * result. The callback never runs from inside deliver_session_start(); it
+ * may free the job and start other jobs. A recipient's result follows the
+ * server's replies:
+ *
+ *	RCPT 2xx and final reply 2xx		DELIVER_SENT
+ *	any 4xx, connect failure, timeout,
+ *	lost connection, protocol error		DELIVER_DEFERRED
+ *	any 5xx					DELIVER_BOUNCED
+ *
+ * The text is the server's reply: "250 2.0.0 Ok: queued as X" when sent,
+ * "host [192.0.2.1]:25 said: 550 5.1.1 ... (in reply to RCPT TO command)"
+ * otherwise, or our own reason ("connect to [192.0.2.1]:25: Connection
+ * refused"). The server is untrusted: its lines and replies are bounded
+ * (deliver_reply.h) and every wait has a timeout.
+ *
+ * A session is a state machine over a bufferevent:
+ *
+ *	CONNECT -> GREETING -> EHLO [-> HELO when EHLO gets 5xx] -> MAIL
+ *	MAIL -> RCPT (one reply per recipient) -> DATA -> BODY -> DOT
+ *	DOT, or RSET after a transaction without an accepted recipient,
+ *	    -> IDLE in the connection cache (deliver_cache.h) -> MAIL
+ *	any state -> QUIT -> closed
+ *
+ * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
+ * replies are read in order; without it, one command per reply. A job that
+ * finds an idle connection to its destination starts at MAIL. If that
+ * reused connection turns out dead (EOF, error or 421 before the MAIL
+ * reply) the job moves once to a fresh connection, not counting it as a
+ * failure. A connection serves at most DELIVER_SESSION_MAX_TRANS
+ * transactions and idles at most DELIVER_SESSION_IDLE_MS.
+ *
+ * Later issues slot in here: STARTTLS (the TLS policy engine decides after
+ * EHLO; the extension is already noted), a destination given as the MX
+ * hosts' address list rather than one address, a TLS session cache beside
+ * the connection cache, and LMTP (LHLO, one final reply per recipient).
+ */
+#ifndef AVAL_DELIVER_DELIVER_SESSION_H
+#define AVAL_DELIVER_DELIVER_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deliver/deliver.h"
+
+#define DELIVER_SESSION_MAX_TRANS	100	/* per connection */
+#define DELIVER_SESSION_IDLE_MS		5000	/* idle time in the cache */
+#define DELIVER_SESSION_IDLE_PER_DEST	4	/* idle, per destination */
+#define DELIVER_SESSION_IDLE_TOTAL	64	/* idle, in all */
+
+enum deliver_session_state {
+	DELIVER_S_CONNECT = 0,	/* TCP connect in flight; connect-timeout */
+	DELIVER_S_GREETING,	/* waiting for the 220 greeting */
+	DELIVER_S_EHLO,		/* EHLO sent */
+	DELIVER_S_HELO,		/* EHLO got 5xx; HELO sent */
+	DELIVER_S_MAIL,		/* MAIL sent (with RCPTs, DATA if pipelining) */
+	DELIVER_S_RCPT,		/* reading one reply per recipient */
+	DELIVER_S_DATA,		/* DATA sent, waiting for 354 */
+	DELIVER_S_BODY,		/* writing the body, dot-stuffed */
+	DELIVER_S_DOT,		/* "." sent, waiting for the final reply */
+	DELIVER_S_RSET,		/* no recipient accepted; RSET sent */
+	DELIVER_S_IDLE,		/* no job, parked in the connection cache */
+	DELIVER_S_QUIT,		/* QUIT sent; closing on its reply or EOF */
+};
+
+struct event_base;
+struct evbuffer;
+struct deliver_session_ctx;
+
+/*
+ * The client's shared state: the event base, a copy of the settings and
+ * the connection cache. deliver_session_ctx_free() closes idle connections
+ * and drops running jobs without calling their callbacks (the caller owns
+ * those jobs).
+ */
+struct deliver_session_ctx *
+	 deliver_session_ctx_new(struct event_base *,
+	    const struct deliver_conf *);
+void	 deliver_session_ctx_set_conf(struct deliver_session_ctx *,
+	    const struct deliver_conf *);
+void	 deliver_session_ctx_free(struct deliver_session_ctx *); /* NULL: ok */
+/* Idle connections to host:port (for tests and the status display). */
+size_t	 deliver_session_ctx_idle(const struct deliver_session_ctx *,
+	    const char *host, uint16_t port);
+
+/*
+ * Relays job to host (a numeric IPv4 or IPv6 address) and port. The job
+ * needs at least one recipient and a body; its addresses go into commands
+ * as they are, so they must be printable ASCII (deliver.c checks what the
+ * queue sends). The job and its body must stay as they are until the
+ * callback, or until deliver_session_abort(). Sets job->relay and
+ * job->t_conn.
+ */
+void	 deliver_session_start(struct deliver_session_ctx *,
+	    struct deliver_job *, const char *host, uint16_t port,
+	    deliver_job_cb, void *arg);
+
+/* Stops a running job: no callback, connection closed, results undefined. */
+void	 deliver_session_abort(struct deliver_job *);
+
+/*
+ * Dot-stuffing (RFC 5321 section 4.5.2) of a body given in pieces: appends
+ * p to out with a '.' doubled at the start of each line; *bol carries
+ * "at the start of a line" from one piece to the next and starts at 1.
+ * deliver_session_dotend() closes the body: CRLF if the last line lacked
+ * one, then ".\r\n".
+ */
+void	 deliver_session_dotstuff(struct evbuffer *out, const void *p, size_t n,
+	    int *bol);
+void	 deliver_session_dotend(struct evbuffer *out, int bol);
+
+#endif

@@ -1,0 +1,1328 @@
+/*
+ * check_deliver - SMTP replies, dot-stuffing, the connection cache, Maildir
+ * delivery, and SMTP sessions against a scripted server on loopback
+ *
+ * The scripted server runs in the test's own event loop (an evconnlistener
+ * on 127.0.0.1, port chosen by the kernel) and answers each command from a
+ * small script: RCPT replies depend on the recipient's local part ("ok",
+ * "later", "no", "long"), the rest on the test's settings.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/buf.h"
+#include "common/xmalloc.h"
+#include "deliver/deliver.h"
+#include "deliver/deliver_cache.h"
+#include "deliver/deliver_maildir.h"
+#include "deliver/deliver_reply.h"
+#include "deliver/deliver_session.h"
+#include "tests/unit/harness.h"
+
+/* --- the reply parser --------------------------------------------------- */
+
+struct reply_case {
+	const char		*lines[4];
+	size_t			 longlen;	/* >0: pad lines[0] to this */
+	size_t			 repeat;	/* >0: lines[0] n times */
+	enum deliver_reply_rc	 rc;
+	int			 code;
+	const char		*dsn;
+	const char		*text;		/* NULL: not checked */
+	const char		*why;
+};
+
+/* The lines come last, as the braces hold commas. */
+#define DONE(code, dsn, text, ...) \
+	{ { __VA_ARGS__ }, 0, 0, DELIVER_R_DONE, code, dsn, text, NULL }
+#define ERR(why, ...) \
+	{ { __VA_ARGS__ }, 0, 0, DELIVER_R_ERROR, 0, NULL, NULL, why }
+
+static const struct reply_case reply_cases[] = {
+	DONE(250, "2.0.0",
+	    "250 2.0.0 Ok: queued as 4F1A",
+	    "250 2.0.0 Ok: queued as 4F1A"),
+	DONE(250, "2.0.0", "250-mx.example 250-PIPELINING 250 SIZE 1000",
+	    "250-mx.example", "250-PIPELINING", "250 SIZE 1000"),
+	DONE(550, "5.1.1",
+	    "550-5.1.1 no such user 550 5.1.1 here",
+	    "550-5.1.1 no such user", "550 5.1.1 here"),
+	DONE(550, "5.0.0", "550 no enhanced code",
+	    "550 no enhanced code"),
+	DONE(451, "4.7.1", NULL,
+	    "451 4.7.1 greylisted"),
+	DONE(250, "2.0.0", "250",
+	    "250"),
+	DONE(250, "2.1.5", "250 2.1.5",
+	    "250 2.1.5"),
+	DONE(250, "2.0.0", NULL,
+	    "250 2.1.5x ok"),
+	DONE(250, "2.0.0", NULL,
+	    "250 2.1234.5 ok"),
+	DONE(550, "5.0.0", NULL,
+	    "550 4.1.1 class disagrees"),
+	DONE(552, "5.3.4", NULL,
+	    "552 5.3.4 too big"),
+	DONE(421, "4.4.2", NULL,
+	    "421 4.4.2 bye"),
+	DONE(354, "3.0.0", NULL,
+	    "354 End data with <CR><LF>.<CR><LF>"),
+	DONE(250, "2.0.0", "250 ok??? bad",
+	    "250 ok\x01\x7f\xff bad"),
+	{ { "250-first", "250-second" }, 0, 0, DELIVER_R_MORE, 250, NULL,
+	    NULL, NULL },
+	ERR("inconsistent reply codes",
+	    "451-4.3.0 one", "452 4.3.0 two"),
+	ERR("malformed reply",
+	    "hello there"),
+	ERR("malformed reply",
+	    "25"),
+	ERR("malformed reply",
+	    ""),
+	ERR("malformed reply",
+	    "250x ok"),
+	ERR("malformed reply",
+	    "150 early"),
+	ERR("malformed reply",
+	    "650 late"),
+	ERR("malformed reply",
+	    "2a0 ok"),
+	ERR("malformed reply",
+	    "250-ok", "garbage"),
+	{ { "250 " }, DELIVER_REPLY_LINE_MAX, 0, DELIVER_R_DONE, 250, "2.0.0",
+	    NULL, NULL },
+	{ { "250 " }, DELIVER_REPLY_LINE_MAX + 1, 0, DELIVER_R_ERROR, 0, NULL,
+	    NULL, "reply line too long" },
+	{ { "250-" }, 2000, 40, DELIVER_R_ERROR, 0, NULL, NULL,
+	    "reply too long" },
+	{ { "250-a", "250 b" }, 0, 100, DELIVER_R_DONE, 250, "2.0.0", NULL,
+	    NULL },
+};
+
+START_TEST(reply_parses_as_the_table_says)
+{
+	const struct reply_case	*c = &reply_cases[_i];
+	struct deliver_reply	 r;
+	enum deliver_reply_rc	 rc = DELIVER_R_MORE;
+	char			 line[DELIVER_REPLY_LINE_MAX + 16];
+	char			 text[DELIVER_TEXT_MAX];
+	size_t			 i, n;
+
+	deliver_reply_init(&r);
+	if (c->longlen > 0 || c->repeat > 0) {
+		n = c->longlen > 0 ? c->longlen : strlen(c->lines[0]);
+		memset(line, 'x', n);
+		memcpy(line, c->lines[0], strlen(c->lines[0]));
+		for (i = 0; i < (c->repeat ? c->repeat : 1); i++)
+			if ((rc = deliver_reply_feed(&r, line, n)) !=
+			    DELIVER_R_MORE)
+				break;
+		if (rc == DELIVER_R_MORE && c->lines[1] != NULL)
+			rc = deliver_reply_feed(&r, c->lines[1],
+			    strlen(c->lines[1]));
+	} else {
+		for (i = 0; i < 4 && c->lines[i] != NULL; i++)
+			if ((rc = deliver_reply_feed(&r, c->lines[i],
+			    strlen(c->lines[i]))) != DELIVER_R_MORE)
+				break;
+	}
+	ck_assert_int_eq(rc, c->rc);
+	if (c->rc == DELIVER_R_ERROR) {
+		ck_assert_str_eq(r.why, c->why);
+	} else {
+		ck_assert_int_eq(r.code, c->code);
+		if (c->dsn != NULL)
+			ck_assert_str_eq(r.dsn, c->dsn);
+		if (c->text != NULL) {
+			deliver_reply_text(&r, text, sizeof(text));
+			ck_assert_str_eq(text, c->text);
+		}
+	}
+	deliver_reply_clear(&r);
+}
+END_TEST
+
+START_TEST(reply_starts_afresh_after_each_reply_and_cuts_long_texts)
+{
+	struct deliver_reply	 r;
+	char			 text[12];
+
+	deliver_reply_init(&r);
+	ck_assert_int_eq(deliver_reply_feed(&r, "550 5.1.1 first", 15),
+	    DELIVER_R_DONE);
+	/* No reset needed: the next line starts the next reply. */
+	ck_assert_int_eq(deliver_reply_feed(&r, "250-second", 10),
+	    DELIVER_R_MORE);
+	ck_assert_int_eq(deliver_reply_feed(&r, "250 ok", 6), DELIVER_R_DONE);
+	ck_assert_int_eq(r.code, 250);
+	ck_assert_str_eq(r.dsn, "2.0.0");
+	ck_assert_uint_eq(r.nlines, 2);
+	deliver_reply_text(&r, text, sizeof(text));
+	ck_assert_str_eq(text, "250-seco...");
+	deliver_reply_reset(&r);
+	ck_assert_uint_eq(r.nlines, 0);
+	ck_assert_int_eq(deliver_reply_feed(&r, "421-a", 5), DELIVER_R_MORE);
+	deliver_reply_reset(&r);
+	ck_assert_int_eq(deliver_reply_feed(&r, "250 b", 5), DELIVER_R_DONE);
+	deliver_reply_clear(&r);
+}
+END_TEST
+
+struct ehlo_case {
+	const char		*lines[6];
+	int			 flags;
+	unsigned long long	 size;
+};
+
+static const struct ehlo_case ehlo_cases[] = {
+	{ { "250-mx.example hello", "250-PIPELINING", "250-SIZE 10240000",
+	    "250-8BITMIME", "250 STARTTLS" },
+	    DELIVER_EHLO_PIPELINING | DELIVER_EHLO_SIZE |
+	    DELIVER_EHLO_8BITMIME | DELIVER_EHLO_STARTTLS, 10240000 },
+	{ { "250-mx", "250-size", "250 pipelining" },
+	    DELIVER_EHLO_SIZE | DELIVER_EHLO_PIPELINING, 0 },
+	{ { "250-mx", "250-SIZE abc", "250 PIPELININGX" },
+	    DELIVER_EHLO_SIZE, 0 },
+	{ { "250-mx", "250 SIZE 99999999999999999999999999" },
+	    DELIVER_EHLO_SIZE, 0 },
+	{ { "250 mx PIPELINING" }, 0, 0 },
+	{ { "250-PIPELINING", "250 AUTH PLAIN" }, 0, 0 },
+	{ { "250-mx", "250-AUTH PLAIN LOGIN", "250 8BITMIME" },
+	    DELIVER_EHLO_8BITMIME, 0 },
+};
+
+START_TEST(ehlo_extensions_are_read)
+{
+	const struct ehlo_case	*c = &ehlo_cases[_i];
+	struct deliver_reply	 r;
+	struct deliver_ehlo	 e;
+	size_t			 i;
+
+	deliver_reply_init(&r);
+	for (i = 0; c->lines[i] != NULL; i++)
+		deliver_reply_feed(&r, c->lines[i], strlen(c->lines[i]));
+	deliver_reply_ehlo(&r, &e);
+	ck_assert_int_eq(e.flags, c->flags);
+	ck_assert_uint_eq(e.size, c->size);
+	deliver_reply_clear(&r);
+}
+END_TEST
+
+/* --- dot-stuffing --------------------------------------------------------- */
+
+struct stuff_case {
+	const char	*pieces[4];
+	const char	*out;
+};
+
+static const struct stuff_case stuff_cases[] = {
+	{ { "a\r\nb\r\n" }, "a\r\nb\r\n.\r\n" },
+	{ { ".a\r\n" }, "..a\r\n.\r\n" },
+	{ { "a\r\n.b\r\n..c\r\n" }, "a\r\n..b\r\n...c\r\n.\r\n" },
+	{ { "a\r\n", ".b\r\n" }, "a\r\n..b\r\n.\r\n" },
+	{ { "a\r", "\n.b" }, "a\r\n..b\r\n.\r\n" },
+	{ { "abc" }, "abc\r\n.\r\n" },
+	{ { "" }, ".\r\n" },
+	{ { "x.\r\n.\r\n" }, "x.\r\n..\r\n.\r\n" },
+	{ { "a\r\n." }, "a\r\n..\r\n.\r\n" },
+	{ { "a.b", "", ".c\r\n" }, "a.b.c\r\n.\r\n" },
+	{ { ".", ".", ".\r\n" }, "....\r\n.\r\n" },
+	{ { "\r\n.\r\n" }, "\r\n..\r\n.\r\n" },
+};
+
+START_TEST(body_is_dot_stuffed)
+{
+	const struct stuff_case	*c = &stuff_cases[_i];
+	struct evbuffer		*out = evbuffer_new();
+	size_t			 i, n;
+	int			 bol = 1;
+	char			*got;
+
+	for (i = 0; i < 4 && c->pieces[i] != NULL; i++)
+		deliver_session_dotstuff(out, c->pieces[i],
+		    strlen(c->pieces[i]), &bol);
+	deliver_session_dotend(out, bol);
+	n = evbuffer_get_length(out);
+	got = xmalloc(n + 1);
+	evbuffer_remove(out, got, n);
+	got[n] = '\0';
+	ck_assert_str_eq(got, c->out);
+	free(got);
+	evbuffer_free(out);
+}
+END_TEST
+
+/* --- the connection cache ------------------------------------------------- */
+
+static int	cache_evicted;
+static void	*cache_evicted_conn;
+
+static void
+cache_evict(void *conn, void *arg)
+{
+	(void)arg;
+	cache_evicted++;
+	cache_evicted_conn = conn;
+}
+
+START_TEST(cache_keeps_a_few_per_destination)
+{
+	struct event_base	*base = event_base_new();
+	struct deliver_cache	*c;
+	int			 a, b, d, e, f;
+
+	c = deliver_cache_new(base, 2, 3, 5000, cache_evict, NULL);
+	ck_assert_int_eq(deliver_cache_put(c, "[127.0.0.1]:25", &a), 1);
+	ck_assert_int_eq(deliver_cache_put(c, "[127.0.0.1]:25", &b), 1);
+	ck_assert_int_eq(deliver_cache_put(c, "[127.0.0.1]:25", &d), 0);
+	ck_assert_int_eq(deliver_cache_put(c, "[::1]:25", &d), 1);
+	ck_assert_int_eq(deliver_cache_put(c, "[127.0.0.2]:25", &e), 0);
+	ck_assert_uint_eq(deliver_cache_count(c, NULL), 3);
+	ck_assert_uint_eq(deliver_cache_count(c, "[127.0.0.1]:25"), 2);
+	/* Newest first. */
+	ck_assert_ptr_eq(deliver_cache_take(c, "[127.0.0.1]:25"), &b);
+	ck_assert_int_eq(deliver_cache_remove(c, &a), 1);
+	ck_assert_int_eq(deliver_cache_remove(c, &a), 0);
+	ck_assert_ptr_null(deliver_cache_take(c, "[127.0.0.1]:25"));
+	ck_assert_ptr_null(deliver_cache_take(c, "[127.0.0.1]:26"));
+	ck_assert_int_eq(deliver_cache_put(c, "[127.0.0.2]:25", &f), 1);
+	ck_assert_int_eq(cache_evicted, 0);
+	deliver_cache_free(c);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(cache_evicts_connections_idle_too_long)
+{
+	struct event_base	*base = event_base_new();
+	struct deliver_cache	*c;
+	struct timeval		 tv = { 0, 300 * 1000 };
+	int			 a;
+
+	cache_evicted = 0;
+	c = deliver_cache_new(base, 4, 4, 50, cache_evict, NULL);
+	ck_assert_int_eq(deliver_cache_put(c, "[127.0.0.1]:25", &a), 1);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	ck_assert_int_eq(cache_evicted, 1);
+	ck_assert_ptr_eq(cache_evicted_conn, &a);
+	ck_assert_uint_eq(deliver_cache_count(c, NULL), 0);
+	deliver_cache_free(c);
+	event_base_free(base);
+}
+END_TEST
+
+/* --- jobs for the transports ---------------------------------------------- */
+
+static struct deliver_job *
+test_job(const char *sender, const char *domain, const char *body,
+    const char *const *rcpts, uint32_t n)
+{
+	struct deliver_job	*job;
+	uint32_t		 i;
+
+	job = xcalloc(1, sizeof(*job));
+	job->id = 1;
+	job->qid = xstrdup("0661ED2C3B79FC");
+	job->sender = xstrdup(sender);
+	job->domain = xstrdup(domain);
+	job->nrcpt = n;
+	job->rcpts = xcalloc(n, sizeof(*job->rcpts));
+	for (i = 0; i < n; i++)
+		job->rcpts[i].addr = xstrdup(rcpts[i]);
+	job->body = buf_new(strlen(body), strlen(body) + 1);
+	buf_addstr(job->body, body);
+	job->size = buf_len(job->body);
+	job->arrival = time(NULL);
+	strlcpy(job->relay, "none", sizeof(job->relay));
+	gettimeofday(&job->t_go, NULL);
+	return job;
+}
+
+static void
+test_job_free(struct deliver_job *job)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < job->nrcpt; i++) {
+		free(job->rcpts[i].addr);
+		free(job->rcpts[i].text);
+	}
+	free(job->rcpts);
+	buf_free(job->body);
+	free(job->qid);
+	free(job->sender);
+	free(job->domain);
+	free(job);
+}
+
+#define ck_assert_rcpt(job, i, st, d) do {				\
+	ck_assert_int_eq((job)->rcpts[i].final, 1);			\
+	ck_assert_int_eq((job)->rcpts[i].status, (st));			\
+	ck_assert_str_eq((job)->rcpts[i].dsn, (d));			\
+} while (0)
+
+/* --- Maildir -------------------------------------------------------------- */
+
+static char *
+test_slurp(int dirfd, const char *path)
+{
+	struct buf	*b = buf_new(256, 1 << 20);
+	char		 chunk[512];
+	ssize_t		 n;
+	int		 fd;
+
+	fd = openat(dirfd, path, O_RDONLY);
+	ck_assert_int_ne(fd, -1);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_add(b, chunk, (size_t)n);
+	close(fd);
+	return buf_release(b);
+}
+
+/* test_only_file - the name of the one file in dir, or NULL if not one */
+static char *
+test_only_file(int rootfd, const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		*name = NULL;
+	int		 fd, n = 0;
+
+	if ((fd = openat(rootfd, dir, O_RDONLY | O_DIRECTORY)) == -1)
+		return NULL;
+	d = fdopendir(fd);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		free(name);
+		name = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n != 1) {
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+static int
+test_count_files(int rootfd, const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd, n = 0;
+
+	if ((fd = openat(rootfd, dir, O_RDONLY | O_DIRECTORY)) == -1)
+		return -1;
+	d = fdopendir(fd);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(maildir_delivers_into_new_with_lf_endings)
+{
+	static const char *const rcpts[] = {
+		"Bob@aval.test", ".hidden@aval.test", "carol@aval.test",
+	};
+	struct deliver_job	*job;
+	char			*dir = harness_tmpdir(), *name, *path, *got;
+	struct stat		 st;
+	int			 rootfd;
+
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ne(rootfd, -1);
+	job = test_job("ana@uni-a.es", "aval.test",
+	    "Subject: hi\r\n\r\nline one\r\n.dot\r\nbare\rcr\r\nend", rcpts, 3);
+	deliver_maildir_run(job, rootfd, "mx.aval/test:1");
+
+	ck_assert_str_eq(job->relay, "maildir");
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_rcpt(job, 1, DELIVER_BOUNCED, "5.1.3");
+	ck_assert_str_eq(job->rcpts[1].text,
+	    "local part cannot name a mailbox");
+	ck_assert_rcpt(job, 2, DELIVER_SENT, "2.0.0");
+
+	/* The local part is lowercased; tmp/ and cur/ exist, tmp/ empty. */
+	name = test_only_file(rootfd, "aval.test/bob/new");
+	ck_assert_ptr_nonnull(name);
+	ck_assert_ptr_nonnull(strstr(name, ".mx.aval\\057test\\0721"));
+	ck_assert_ptr_nonnull(strchr(name, 'M'));
+	ck_assert_int_eq(test_count_files(rootfd, "aval.test/bob/tmp"), 0);
+	ck_assert_int_eq(test_count_files(rootfd, "aval.test/bob/cur"), 0);
+	ck_assert_int_eq(fstatat(rootfd, "aval.test/bob", &st, 0), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+
+	xasprintf(&path, "aval.test/bob/new/%s", name);
+	got = test_slurp(rootfd, path);
+	ck_assert_str_eq(got, "Return-Path: <ana@uni-a.es>\n"
+	    "Delivered-To: Bob@aval.test\n"
+	    "Subject: hi\n\nline one\n.dot\nbare\rcr\nend");
+	free(got);
+	free(path);
+	free(name);
+
+	/* The unsafe local part made no directory at all. */
+	ck_assert_int_eq(test_count_files(rootfd, "aval.test"), 2);
+	name = test_only_file(rootfd, "aval.test/carol/new");
+	ck_assert_ptr_nonnull(name);
+	free(name);
+
+	test_job_free(job);
+	close(rootfd);
+	harness_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(maildir_gives_unique_names_and_null_sender)
+{
+	static const char *const rcpts[] = { "eva@aval.test" };
+	struct deliver_job	*job;
+	char			*dir = harness_tmpdir(), *path, *got;
+	int			 rootfd, i;
+	DIR			*d;
+	struct dirent		*de;
+
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
+	for (i = 0; i < 3; i++) {
+		job = test_job("", "aval.test", "x\r\n", rcpts, 1);
+		deliver_maildir_run(job, rootfd, "localhost");
+		ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+		test_job_free(job);
+	}
+	ck_assert_int_eq(test_count_files(rootfd, "aval.test/eva/new"), 3);
+	d = fdopendir(openat(rootfd, "aval.test/eva/new", O_RDONLY));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		xasprintf(&path, "aval.test/eva/new/%s", de->d_name);
+		got = test_slurp(rootfd, path);
+		ck_assert_str_eq(got, "Return-Path: <>\n"
+		    "Delivered-To: eva@aval.test\nx\n");
+		free(got);
+		free(path);
+	}
+	closedir(d);
+	close(rootfd);
+	harness_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(maildir_defers_when_the_tree_is_broken)
+{
+	static const char *const rcpts[] = { "bob@aval.test" };
+	struct deliver_job	*job;
+	char			*dir = harness_tmpdir();
+	int			 rootfd, fd;
+
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
+	/* A file where the domain's directory should be. */
+	fd = openat(rootfd, "aval.test", O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	job = test_job("ana@uni-a.es", "aval.test", "x\r\n", rcpts, 1);
+	deliver_maildir_run(job, rootfd, "localhost");
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.3.0");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "Not a directory"));
+	test_job_free(job);
+	close(rootfd);
+	harness_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* --- a scripted SMTP server ----------------------------------------------- */
+
+#define TSRV_MAXCONN	16
+
+struct tsrv;
+
+struct tconn {
+	struct tsrv		*srv;
+	struct bufferevent	*bev;
+	int			 indata;
+	int			 naccepted;
+	int			 closing;
+};
+
+struct tsrv {
+	struct event_base	*base;
+	struct evconnlistener	*lis;
+	uint16_t		 port;
+	const char		*greeting;	/* NULL: say nothing */
+	const char		*ehlo;		/* whole EHLO reply */
+	const char		*mail;		/* MAIL reply */
+	const char		*dot;		/* final reply */
+	int			 close_after_dot;
+	int			 nconn, nmail, nrcpt, ndata, nrset, nquit;
+	int			 nhelo;
+	char			 mailline[512];
+	struct buf		*body;		/* last body, as on the wire */
+	struct tconn		*conns[TSRV_MAXCONN];
+};
+
+static void
+tconn_reply(struct tconn *c, const char *s)
+{
+	evbuffer_add(bufferevent_get_output(c->bev), s, strlen(s));
+}
+
+static void
+tconn_free(struct tconn *c)
+{
+	int	 i;
+
+	for (i = 0; i < TSRV_MAXCONN; i++)
+		if (c->srv->conns[i] == c)
+			c->srv->conns[i] = NULL;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+tconn_rcpt(struct tconn *c, const char *line)
+{
+	const char	*p = strchr(line, '<');
+	char		 big[3200];
+
+	if (p == NULL)
+		p = "<";
+	p++;
+	if (strncmp(p, "ok", 2) == 0) {
+		c->naccepted++;
+		tconn_reply(c, "250 2.1.5 Ok\r\n");
+	} else if (strncmp(p, "later", 5) == 0)
+		tconn_reply(c, "451 4.3.0 <later@x> try again later\r\n");
+	else if (strncmp(p, "no", 2) == 0)
+		tconn_reply(c,
+		    "550-5.1.1 <no@x>: Recipient address rejected:\r\n"
+		    "550 5.1.1 User unknown in local recipient table\r\n");
+	else if (strncmp(p, "long", 4) == 0) {
+		memset(big, 'x', sizeof(big) - 3);
+		memcpy(big, "250 ", 4);
+		memcpy(big + sizeof(big) - 3, "\r\n", 3);
+		tconn_reply(c, big);
+	} else
+		tconn_reply(c, "550 5.1.1 unknown\r\n");
+}
+
+static void
+tconn_read(struct bufferevent *bev, void *arg)
+{
+	struct tconn	*c = arg;
+	struct tsrv	*s = c->srv;
+	char		*line;
+	size_t		 len;
+
+	while (!c->closing && (line = evbuffer_readln(
+	    bufferevent_get_input(bev), &len,
+	    EVBUFFER_EOL_CRLF_STRICT)) != NULL) {
+		if (c->indata) {
+			if (strcmp(line, ".") == 0) {
+				c->indata = 0;
+				c->naccepted = 0;
+				tconn_reply(c, s->dot);
+				if (s->close_after_dot)
+					c->closing = 1;
+			} else {
+				buf_add(s->body, line, len);
+				buf_add(s->body, "\r\n", 2);
+			}
+		} else if (strncasecmp(line, "EHLO ", 5) == 0)
+			tconn_reply(c, s->ehlo);
+		else if (strncasecmp(line, "HELO ", 5) == 0) {
+			s->nhelo++;
+			tconn_reply(c, "250 test.local\r\n");
+		} else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
+			s->nmail++;
+			strlcpy(s->mailline, line, sizeof(s->mailline));
+			c->naccepted = 0;
+			tconn_reply(c, s->mail);
+		} else if (strncasecmp(line, "RCPT TO:", 8) == 0) {
+			s->nrcpt++;
+			tconn_rcpt(c, line);
+		} else if (strcasecmp(line, "DATA") == 0) {
+			s->ndata++;
+			if (c->naccepted > 0) {
+				c->indata = 1;
+				buf_reset(s->body);
+				tconn_reply(c, "354 End data with "
+				    "<CR><LF>.<CR><LF>\r\n");
+			} else
+				tconn_reply(c, "554 5.5.1 Error: "
+				    "no valid recipients\r\n");
+		} else if (strcasecmp(line, "RSET") == 0) {
+			s->nrset++;
+			c->naccepted = 0;
+			tconn_reply(c, "250 2.0.0 Ok\r\n");
+		} else if (strcasecmp(line, "QUIT") == 0) {
+			s->nquit++;
+			tconn_reply(c, "221 2.0.0 Bye\r\n");
+			c->closing = 1;
+		} else
+			tconn_reply(c,
+			    "502 5.5.2 Error: command not recognized\r\n");
+		free(line);
+	}
+}
+
+static void
+tconn_write(struct bufferevent *bev, void *arg)
+{
+	struct tconn	*c = arg;
+
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		tconn_free(c);
+}
+
+static void
+tconn_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		tconn_free(arg);
+}
+
+static void
+tsrv_accept(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct tsrv	*s = arg;
+	struct tconn	*c;
+	int		 i;
+
+	(void)lis;
+	(void)sa;
+	(void)salen;
+	s->nconn++;
+	c = xcalloc(1, sizeof(*c));
+	c->srv = s;
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, tconn_read, tconn_write, tconn_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	for (i = 0; i < TSRV_MAXCONN; i++)
+		if (s->conns[i] == NULL) {
+			s->conns[i] = c;
+			break;
+		}
+	ck_assert_int_lt(i, TSRV_MAXCONN);
+	if (s->greeting != NULL)
+		tconn_reply(c, s->greeting);
+}
+
+#define EHLO_PIPE	"250-test.local\r\n250-PIPELINING\r\n" \
+			"250-SIZE 10240000\r\n250 8BITMIME\r\n"
+#define EHLO_PLAIN	"250-test.local\r\n250 SIZE 10240000\r\n"
+
+static void
+tsrv_start(struct tsrv *s, struct event_base *base)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+
+	memset(s, 0, sizeof(*s));
+	s->base = base;
+	s->greeting = "220 test.local ESMTP\r\n";
+	s->ehlo = EHLO_PIPE;
+	s->mail = "250 2.1.0 Ok\r\n";
+	s->dot = "250 2.0.0 Ok: queued as 4F1A\r\n";
+	/* Room for the largest test body: no growth while receiving. */
+	s->body = buf_new(1 << 20, 1 << 20);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->lis = evconnlistener_new_bind(base, tsrv_accept, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	ck_assert_ptr_nonnull(s->lis);
+	getsockname(evconnlistener_get_fd(s->lis), (struct sockaddr *)&sin,
+	    &len);
+	s->port = ntohs(sin.sin_port);
+}
+
+static void
+tsrv_stop(struct tsrv *s)
+{
+	int	 i;
+
+	for (i = 0; i < TSRV_MAXCONN; i++)
+		if (s->conns[i] != NULL)
+			tconn_free(s->conns[i]);
+	evconnlistener_free(s->lis);
+	buf_free(s->body);
+}
+
+/* --- sessions ------------------------------------------------------------- */
+
+struct sess {
+	struct event_base		*base;
+	struct deliver_session_ctx	*smtp;
+	struct tsrv			 srv;
+	int				 ndone;
+	struct deliver_job		*next;	/* started from the callback */
+};
+
+static void
+sess_done(struct deliver_job *job, void *arg)
+{
+	struct sess	*t = arg;
+
+	(void)job;
+	t->ndone++;
+	if (t->next != NULL) {
+		struct deliver_job	*next = t->next;
+
+		t->next = NULL;
+		deliver_session_start(t->smtp, next, "127.0.0.1", t->srv.port,
+		    sess_done, t);
+	}
+}
+
+static void
+sess_init(struct sess *t, long long command_timeout)
+{
+	struct deliver_conf	 conf;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(t, 0, sizeof(*t));
+	memset(&conf, 0, sizeof(conf));
+	strlcpy(conf.hostname, "mx.aval.test", sizeof(conf.hostname));
+	conf.connect_timeout = 5;
+	conf.command_timeout = command_timeout;
+	conf.max_jobs = 10;
+	conf.max_message_size = 1 << 20;
+	t->base = event_base_new();
+	t->smtp = deliver_session_ctx_new(t->base, &conf);
+	tsrv_start(&t->srv, t->base);
+}
+
+/* sess_run - run the loop until n jobs are done, at most ten seconds */
+static void
+sess_run(struct sess *t, int n)
+{
+	struct timeval	 start, now;
+
+	gettimeofday(&start, NULL);
+	while (t->ndone < n) {
+		event_base_loop(t->base, EVLOOP_ONCE);
+		gettimeofday(&now, NULL);
+		ck_assert_int_lt(now.tv_sec - start.tv_sec, 10);
+	}
+}
+
+/* sess_settle - let the loop run a little (QUIT, RSET, parking) */
+static void
+sess_settle(struct sess *t)
+{
+	struct timeval	 tv = { 0, 100 * 1000 };
+
+	event_base_loopexit(t->base, &tv);
+	event_base_dispatch(t->base);
+}
+
+static void
+sess_fini(struct sess *t)
+{
+	deliver_session_ctx_free(t->smtp);
+	tsrv_stop(&t->srv);
+	event_base_free(t->base);
+}
+
+#define BODY8	"Subject: caf\xc3\xa9\r\n\r\n.leading dot\r\nbody\r\n" \
+		"..two\r\nlast"
+
+START_TEST(session_reports_sent_deferred_bounced)
+{
+	static const char *const rcpts[] = {
+		"ok@uni-b.es", "later@uni-b.es", "no@uni-b.es",
+	};
+	struct sess		 t;
+	struct deliver_job	*job;
+	int			 pipelining = _i;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = pipelining ? EHLO_PIPE : EHLO_PLAIN;
+	job = test_job("ana@uni-a.es", "uni-b.es", BODY8, rcpts, 3);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	ck_assert_int_eq(t.ndone, 0);
+	sess_run(&t, 1);
+
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_str_eq(job->rcpts[0].text, "250 2.0.0 Ok: queued as 4F1A");
+	ck_assert_rcpt(job, 1, DELIVER_DEFERRED, "4.3.0");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[1].text, "host [127.0.0.1]:"));
+	ck_assert_ptr_nonnull(strstr(job->rcpts[1].text,
+	    "said: 451 4.3.0 <later@x> try again later "
+	    "(in reply to RCPT TO command)"));
+	ck_assert_rcpt(job, 2, DELIVER_BOUNCED, "5.1.1");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[2].text,
+	    "550-5.1.1 <no@x>: Recipient address rejected: 550 5.1.1 User "
+	    "unknown"));
+	ck_assert_ptr_nonnull(strstr(job->relay, "[127.0.0.1]:"));
+	ck_assert_int_ne(job->t_conn.tv_sec, 0);
+	ck_assert_ptr_null(job->session);
+
+	/* SIZE offered by both; BODY=8BITMIME only where offered. */
+	if (pipelining)
+		ck_assert_str_eq(t.srv.mailline,
+		    "MAIL FROM:<ana@uni-a.es> SIZE=49 BODY=8BITMIME");
+	else
+		ck_assert_str_eq(t.srv.mailline,
+		    "MAIL FROM:<ana@uni-a.es> SIZE=49");
+	ck_assert_str_eq(buf_data(t.srv.body), "Subject: caf\xc3\xa9\r\n\r\n"
+	    "..leading dot\r\nbody\r\n...two\r\nlast\r\n");
+
+	/* The connection waits in the cache for the next job. */
+	sess_settle(&t);
+	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
+	    t.srv.port), 1);
+	ck_assert_int_eq(t.srv.nquit, 0);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_defers_everyone_when_the_connection_is_refused)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "ok2@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	uint16_t		 port;
+	int			 fd;
+
+	sess_init(&t, 10);
+	/* A port that was just free: nobody listens there. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	port = ntohs(sin.sin_port);
+	close(fd);
+
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", port, sess_done, &t);
+	ck_assert_int_eq(t.ndone, 0);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.1");
+	ck_assert_rcpt(job, 1, DELIVER_DEFERRED, "4.4.1");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+	    "connect to [127.0.0.1]:"));
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "Connection refused"));
+	ck_assert_str_eq(job->relay, "none");
+	test_job_free(job);
+
+	/* Not a numeric address: deferred the same way, from the loop. */
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "mx.uni-b.es", 25, sess_done, &t);
+	ck_assert_int_eq(t.ndone, 1);
+	sess_run(&t, 2);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.1");
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_reuses_an_idle_connection)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*a, *b;
+
+	sess_init(&t, 10);
+	a = test_job("ana@uni-a.es", "uni-b.es", "one\r\n", rcpts, 1);
+	b = test_job("ana@uni-a.es", "uni-b.es", "two\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, a, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	sess_settle(&t);
+	deliver_session_start(t.smtp, b, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_rcpt(a, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_rcpt(b, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nconn, 1);
+	ck_assert_int_eq(t.srv.nmail, 2);
+	ck_assert_str_eq(buf_data(t.srv.body), "two\r\n");
+	test_job_free(a);
+	test_job_free(b);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_quits_after_max_transactions)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	int			 i;
+
+	sess_init(&t, 10);
+	for (i = 0; i < DELIVER_SESSION_MAX_TRANS + 1; i++) {
+		job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+		deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port,
+		    sess_done, &t);
+		sess_run(&t, i + 1);
+		ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+		test_job_free(job);
+	}
+	sess_settle(&t);
+	ck_assert_int_eq(t.srv.nmail, DELIVER_SESSION_MAX_TRANS + 1);
+	ck_assert_int_eq(t.srv.nconn, 2);
+	ck_assert_int_eq(t.srv.nquit, 1);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_retries_a_dead_reused_connection_once)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*a, *b;
+
+	sess_init(&t, 10);
+	/* The server hangs up after each message, but says nothing. */
+	t.srv.close_after_dot = 1;
+	a = test_job("ana@uni-a.es", "uni-b.es", "one\r\n", rcpts, 1);
+	b = test_job("ana@uni-a.es", "uni-b.es", "two\r\n", rcpts, 1);
+	/* b starts from a's callback, before the EOF is seen. */
+	t.next = b;
+	deliver_session_start(t.smtp, a, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_rcpt(a, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_rcpt(b, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nconn, 2);
+	ck_assert_str_eq(buf_data(t.srv.body), "two\r\n");
+	test_job_free(a);
+	test_job_free(b);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_sends_no_body_when_no_recipient_is_accepted)
+{
+	static const char *const rcpts[] = { "no@uni-b.es", "later@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	int			 pipelining = _i;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = pipelining ? EHLO_PIPE : EHLO_PLAIN;
+	job = test_job("", "uni-b.es", "x\r\n", rcpts, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	sess_settle(&t);
+	ck_assert_rcpt(job, 0, DELIVER_BOUNCED, "5.1.1");
+	ck_assert_rcpt(job, 1, DELIVER_DEFERRED, "4.3.0");
+	ck_assert_str_eq(t.srv.mailline, "MAIL FROM:<> SIZE=3");
+	/* Pipelined DATA is refused by the server; lock-step never sends it. */
+	ck_assert_int_eq(t.srv.ndata, pipelining ? 1 : 0);
+	ck_assert_uint_eq(buf_len(t.srv.body), 0);
+	ck_assert_int_eq(t.srv.nrset, 1);
+	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
+	    t.srv.port), 1);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+struct refusal_case {
+	const char		*greeting;
+	const char		*ehlo;
+	const char		*mail;
+	const char		*dot;
+	enum deliver_status	 status;
+	const char		*dsn;
+	const char		*text;
+	int			 nhelo;
+};
+
+static const struct refusal_case refusal_cases[] = {
+	{ "554 5.7.1 go away\r\n", EHLO_PIPE, "250 ok\r\n", "250 ok\r\n",
+	    DELIVER_BOUNCED, "5.7.1",
+	    "refused to talk to me: 554 5.7.1 go away", 0 },
+	{ "421 4.3.2 busy\r\n", EHLO_PIPE, "250 ok\r\n", "250 ok\r\n",
+	    DELIVER_DEFERRED, "4.3.2", "refused to talk to me: 421 4.3.2 busy",
+	    0 },
+	{ "220 hi\r\n", "502 5.5.2 no EHLO\r\n", "250 ok\r\n",
+	    "250 2.0.0 fine\r\n", DELIVER_SENT, "2.0.0", "250 2.0.0 fine", 1 },
+	{ "220 hi\r\n", "451 4.3.0 later\r\n", "250 ok\r\n", "250 ok\r\n",
+	    DELIVER_DEFERRED, "4.3.0", "(in reply to EHLO command)", 0 },
+	{ "220 hi\r\n", EHLO_PIPE, "553 5.1.8 bad sender\r\n", "250 ok\r\n",
+	    DELIVER_BOUNCED, "5.1.8", "(in reply to MAIL FROM command)", 0 },
+	{ "220 hi\r\n", EHLO_PLAIN, "452 4.3.1 full\r\n", "250 ok\r\n",
+	    DELIVER_DEFERRED, "4.3.1", "said: 452 4.3.1 full", 0 },
+	{ "220 hi\r\n", EHLO_PIPE, "250 ok\r\n", "552 5.3.4 too big\r\n",
+	    DELIVER_BOUNCED, "5.3.4", "(in reply to end of DATA command)", 0 },
+	{ "220 hi\r\n", EHLO_PLAIN, "250 ok\r\n", "451 4.3.0 oops\r\n",
+	    DELIVER_DEFERRED, "4.3.0", "said: 451 4.3.0 oops", 0 },
+	{ "220 hi\r\n", EHLO_PLAIN, "250 ok\r\n", "250 queued\r\n",
+	    DELIVER_SENT, "2.0.0", "250 queued", 0 },
+	{ "220 hi\r\n", EHLO_PLAIN, "250 ok\r\n", "hello\r\n",
+	    DELIVER_DEFERRED, "4.5.0", "protocol error with [127.0.0.1]:", 0 },
+	{ "220-a\r\n221 b\r\n", EHLO_PLAIN, "250 ok\r\n", "250 ok\r\n",
+	    DELIVER_DEFERRED, "4.5.0", "inconsistent reply codes", 0 },
+};
+
+START_TEST(session_follows_the_reply_class)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "ok2@uni-b.es" };
+	const struct refusal_case	*c = &refusal_cases[_i];
+	struct sess			 t;
+	struct deliver_job		*job;
+
+	sess_init(&t, 10);
+	t.srv.greeting = c->greeting;
+	t.srv.ehlo = c->ehlo;
+	t.srv.mail = c->mail;
+	t.srv.dot = c->dot;
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, c->status, c->dsn);
+	ck_assert_rcpt(job, 1, c->status, c->dsn);
+	ck_assert_msg(strstr(job->rcpts[0].text, c->text) != NULL,
+	    "text \"%s\" lacks \"%s\"", job->rcpts[0].text, c->text);
+	ck_assert_int_eq(t.srv.nhelo, c->nhelo);
+	sess_settle(&t);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_reads_a_greeting_that_came_with_the_connect)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	struct pollfd		 pfd;
+	int			 fd;
+
+	sess_init(&t, 10);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	/*
+	 * Accept and greet outside the loop, so the client's first look at
+	 * its socket finds it connected and the greeting waiting, together.
+	 */
+	evconnlistener_disable(t.srv.lis);
+	pfd.fd = evconnlistener_get_fd(t.srv.lis);
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	fd = accept(pfd.fd, NULL, NULL);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, "220 hi\r\n", 8), 8);
+	usleep(50 * 1000);
+	t.srv.greeting = NULL;
+	tsrv_accept(t.srv.lis, fd, NULL, 0, &t.srv);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_defers_on_an_overlong_reply_line)
+{
+	static const char *const rcpts[] = { "long@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = EHLO_PLAIN;
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.5.0");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+	    "while sending RCPT TO: reply line too long"));
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_defers_on_an_endless_greeting)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	struct buf		*greeting;
+
+	sess_init(&t, 10);
+	/* 100 KiB of continuation lines: over the 64 KiB reply limit. */
+	greeting = buf_new(128 * 1024, 128 * 1024);
+	while (buf_len(greeting) < 100 * 1024)
+		buf_addstr(greeting, "220-Welcome, this goes on and on\r\n");
+	buf_addstr(greeting, "220 at last\r\n");
+	t.srv.greeting = buf_data(greeting);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.5.0");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "while receiving "
+	    "the initial server greeting: reply too long"));
+	test_job_free(job);
+	sess_fini(&t);
+	buf_free(greeting);
+}
+END_TEST
+
+START_TEST(session_times_out_a_silent_server)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 1);
+	t.srv.greeting = NULL;
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.2");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "timed out while "
+	    "receiving the initial server greeting"));
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_abort_calls_nobody)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	ck_assert_ptr_nonnull(job->session);
+	deliver_session_abort(job);
+	ck_assert_ptr_null(job->session);
+	sess_settle(&t);
+	ck_assert_int_eq(t.ndone, 0);
+	ck_assert_int_eq(t.srv.nmail, 0);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+START_TEST(session_streams_a_large_body)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	struct buf		*body, *want;
+	size_t			 i;
+
+	sess_init(&t, 10);
+	body = buf_new(1 << 20, 1 << 20);
+	want = buf_new(1 << 20, 1 << 20);
+	for (i = 0; buf_len(body) < 700 * 1024; i++) {
+		buf_printf(body, i % 7 == 0 ? ".line %zu\r\n" : "line %zu\r\n",
+		    i);
+		buf_printf(want, i % 7 == 0 ? "..line %zu\r\n" :
+		    "line %zu\r\n", i);
+	}
+	job = test_job("ana@uni-a.es", "uni-b.es", buf_data(body), rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_uint_eq(buf_len(t.srv.body), buf_len(want));
+	ck_assert_int_eq(memcmp(buf_data(t.srv.body), buf_data(want),
+	    buf_len(want)), 0);
+	buf_free(body);
+	buf_free(want);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+Suite *
+deliver_suite(void)
+{
+	Suite	*s = suite_create("deliver");
+	TCase	*tc;
+
+	tc = tcase_create("reply");
+	tcase_add_loop_test(tc, reply_parses_as_the_table_says, 0,
+	    sizeof(reply_cases) / sizeof(reply_cases[0]));
+	tcase_add_test(tc,
+	    reply_starts_afresh_after_each_reply_and_cuts_long_texts);
+	tcase_add_loop_test(tc, ehlo_extensions_are_read, 0,
+	    sizeof(ehlo_cases) / sizeof(ehlo_cases[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dotstuff");
+	tcase_add_loop_test(tc, body_is_dot_stuffed, 0,
+	    sizeof(stuff_cases) / sizeof(stuff_cases[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cache");
+	tcase_add_test(tc, cache_keeps_a_few_per_destination);
+	tcase_add_test(tc, cache_evicts_connections_idle_too_long);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("maildir");
+	tcase_add_test(tc, maildir_delivers_into_new_with_lf_endings);
+	tcase_add_test(tc, maildir_gives_unique_names_and_null_sender);
+	tcase_add_test(tc, maildir_defers_when_the_tree_is_broken);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("session");
+	tcase_add_loop_test(tc, session_reports_sent_deferred_bounced, 0, 2);
+	tcase_add_test(tc,
+	    session_defers_everyone_when_the_connection_is_refused);
+	tcase_add_test(tc, session_reuses_an_idle_connection);
+	tcase_add_test(tc, session_quits_after_max_transactions);
+	tcase_add_test(tc, session_retries_a_dead_reused_connection_once);
+	tcase_add_loop_test(tc,
+	    session_sends_no_body_when_no_recipient_is_accepted, 0, 2);
+	tcase_add_loop_test(tc, session_follows_the_reply_class, 0,
+	    sizeof(refusal_cases) / sizeof(refusal_cases[0]));
+	tcase_add_test(tc, session_reads_a_greeting_that_came_with_the_connect);
+	tcase_add_test(tc, session_defers_on_an_overlong_reply_line);
+	tcase_add_test(tc, session_defers_on_an_endless_greeting);
+	tcase_add_test(tc, session_times_out_a_silent_server);
+	tcase_add_test(tc, session_abort_calls_nobody);
+	tcase_add_test(tc, session_streams_a_large_body);
+	suite_add_tcase(s, tc);
+	return s;
+}
