@@ -7,11 +7,12 @@
  * an overlong line is dropped as it arrives, so memory per session stays
  * bounded whatever the client sends.
  *
- * Line endings are strict, to close off SMTP smuggling: a command line
- * must end in CRLF and hold no other CR or LF; in message text a bare CR
- * or LF spoils the message (it is refused with 554 at the end, and nothing
- * is queued), and only CRLF "." CRLF ends the text: a "." line counts only
- * when it ends in CRLF and the line before it did too.
+ * Line endings are strict, to close off SMTP smuggling: only CRLF ends a
+ * command line, and one holding any other CR or LF is refused whole. In
+ * message text a bare CR or LF spoils the message (it is refused with 554
+ * at the end, and nothing is queued), and only CRLF "." CRLF ends the
+ * text: a "." line counts only when it ends in CRLF and the line before
+ * it did too.
  *
  * Each transaction the queue holds for us has a tid. The queue's replies
  * name the tid, so a late reply for a transaction the client has already
@@ -393,6 +394,8 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 
 /*
  * smtpd_session_cmdline - take one command line; 0 if none is complete.
+ * Only CRLF ends a command line: a bare LF or CR is part of the line, and
+ * spoils it, so nothing after one can pass for a command of its own.
  * Overlong lines are dropped as they come, then answered once.
  */
 static int
@@ -402,31 +405,30 @@ smtpd_session_cmdline(struct smtpd_session *s, struct evbuffer *in)
 	char			 line[SMTPD_CMD_MAX + 1];
 	size_t			 avail = evbuffer_get_length(in), len;
 
-	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	eol = evbuffer_search(in, "\r\n", 2, NULL);
 	if (eol.pos == -1) {
 		if (avail > SMTPD_CMD_MAX) {
-			evbuffer_drain(in, avail);
+			/* Keep a last CR: it may start the CRLF. */
+			evbuffer_drain(in, avail - 1);
 			s->skipping = 1;
 		}
 		return 0;
 	}
-	len = (size_t)eol.pos + 1;
+	len = (size_t)eol.pos + 2;
+	s->ncmds++;
 	if (s->skipping || len > SMTPD_CMD_MAX) {
 		evbuffer_drain(in, len);
 		s->skipping = 0;
-		s->ncmds++;
 		smtpd_session_error(s, "500 5.5.2 Error: command line too long");
 		return 1;
 	}
 	evbuffer_remove(in, line, len);
+	len -= 2;
 	line[len] = '\0';
-	s->ncmds++;
-	if (len < 2 || line[len - 2] != '\r') {
+	if (memchr(line, '\n', len) != NULL) {
 		smtpd_session_error(s, "500 5.5.2 Error: bare <LF> received");
 		return 1;
 	}
-	len -= 2;
-	line[len] = '\0';
 	if (memchr(line, '\r', len) != NULL) {
 		smtpd_session_error(s, "500 5.5.2 Error: bare <CR> received");
 		return 1;
@@ -545,7 +547,8 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 
 	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 	if (eol.pos == -1) {
-		if (avail <= SMTPD_TEXT_MAX)
+		/* One more: a stuffed line may carry an extra leading dot. */
+		if (avail <= SMTPD_TEXT_MAX + 1)
 			return 0;
 		/* Keep the last byte: it may be the CR of a CRLF. */
 		len = avail - 1;
@@ -568,7 +571,11 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 	body = crlf ? len - 2 : len - 1;
 	if (!crlf || memchr(p, '\r', body) != NULL)
 		smtpd_session_data_err(s, SMTPD_DE_BARE);
-	if (!s->at_bol || len > SMTPD_TEXT_MAX)
+	/*
+	 * RFC 5321 4.5.3.1.6: 1000 octets with the CRLF, "not counting the
+	 * leading dot duplicated for transparency".
+	 */
+	if (!s->at_bol || len - (p[0] == '.') > SMTPD_TEXT_MAX)
 		smtpd_session_data_err(s, SMTPD_DE_LONG);
 	if (s->at_bol && p[0] == '.')
 		smtpd_session_text(s, p + 1, len - 1);

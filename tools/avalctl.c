@@ -307,7 +307,7 @@ main(int argc, char **argv)
 	int			 ch, fd;
 
 	log_init("avalctl", LOG_TO_STDERR);
-	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
 		switch (ch) {
 		case 'f':
 			file = optarg;
