@@ -40,6 +40,7 @@
 
 #define QUEUE_MAX_INCOMING	8192	/* open transactions per smtpd link */
 #define QUEUE_CHECKPOINT_SECS	30
+#define QUEUE_LATER_MS		100	/* outcomes wait at most this for a flush */
 
 struct queue_state	*queue;
 
@@ -70,6 +71,22 @@ queue_flush_soon(void)
 {
 	queue->dirty = 1;
 	event_active(queue->flush_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * queue_flush_later - an outcome was committed: flush it soon, but not at
+ * once. Messages arriving meanwhile carry it along in their group flush;
+ * otherwise the timer does, so at most one extra fsync per QUEUE_LATER_MS
+ * is spent on outcomes, and a crash repeats at most that much delivery.
+ */
+void
+queue_flush_later(void)
+{
+	struct timeval	 tv = { 0, QUEUE_LATER_MS * 1000 };
+
+	queue->dirty = 1;
+	if (!evtimer_pending(queue->later_ev, NULL))
+		evtimer_add(queue->later_ev, &tv);
 }
 
 /*
@@ -416,6 +433,7 @@ main(int argc, char **argv)
 		fatalx("event_base_priority_init");
 	queue->flush_ev = event_new(queue->w.base, -1, 0, queue_flush, NULL);
 	event_priority_set(queue->flush_ev, 2);
+	queue->later_ev = evtimer_new(queue->w.base, queue_flush, NULL);
 	event_base_dispatch(queue->w.base);
 	fatalx("event loop returned");
 }

@@ -103,6 +103,7 @@ struct queue_state {
 	int			 dirty;		/* commits not yet flushed */
 
 	struct event		*flush_ev;
+	struct event		*later_ev;	/* flushes outcomes within QUEUE_LATER_MS */
 	struct event		*tick_ev;
 	uint64_t		 next_job;
 	time_t			 last_checkpoint;
@@ -112,6 +113,7 @@ extern struct queue_state	*queue;
 
 /* queue.c */
 void	 queue_flush_soon(void);
+void	 queue_flush_later(void);
 
 /* queue_sched.c */
 struct queue_msg *queue_msg_new(const char *qid, struct queue_env *);

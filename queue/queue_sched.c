@@ -7,9 +7,9 @@
  * (message, domain), to the deliver process with the fewest jobs under
  * its cap. A deferred recipient waits retry-min << (attempts - 1), at most
  * retry-max, plus up to a tenth more so retries spread out. Each outcome
- * is committed without a sync; the next group flush, or the tick within a
- * second, makes it durable: a crash in between delivers that recipient
- * again, it never loses one.
+ * is committed without a sync; the next group flush, or a timer within
+ * QUEUE_LATER_MS, makes it durable: a crash in between delivers that
+ * recipient again, it never loses one.
  *
  * The full scheduler (per-destination concurrency, expiry and bounces)
  * replaces this file in a later issue; its interface is queue.h.
@@ -106,7 +106,7 @@ queue_sched_add(struct queue_msg *msg)
 	if (queue_msg_final(msg)) {
 		if (queue_store_remove(queue->store, msg->qid) == 0) {
 			log_info("%s: removed", msg->qid);
-			queue->dirty = 1;
+			queue_flush_later();
 		}
 		queue_msg_free(msg);
 		return;
@@ -380,7 +380,7 @@ queue_job_finish(struct queue_job *job)
 
 	if (!queue_msg_final(msg)) {
 		if (queue_store_update(queue->store, msg->qid, &msg->env) == 0)
-			queue->dirty = 1;
+			queue_flush_later();
 	}
 	if (msg->inflight == 0)
 		queue_sched_add(msg);
