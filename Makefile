@@ -89,7 +89,7 @@ ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
 		   $(BENCH_SRCS:%.c=$(O)/%.o)
 
 .PHONY: all check check-plain check-unit check-integ run install clean \
-	deps lint
+	deps lint fuzz
 .DELETE_ON_ERROR:
 
 all: $(PROGS)
@@ -181,6 +181,20 @@ install: all
 	    $(DESTDIR)$(LIBEXECDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/aval.conf || \
 	    install -m 0644 etc/aval.conf $(DESTDIR)$(SYSCONFDIR)/aval.conf
+
+# libFuzzer targets (clang), one per parser; each names what it links on its
+# " * link:" line. Run one with: $(O)/fuzz/fuzz_addr -max_total_time=60
+FUZZ_CC		?= clang
+FUZZ_CFLAGS	 = -std=c11 -D_GNU_SOURCE -I. -I$(O) -g -O1 \
+		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(CONF_C)
+	@mkdir -p $(O)/fuzz
+	$(Q)for t in $(FUZZ_SRCS); do \
+	    n=$$(basename $$t .c); \
+	    srcs=$$(sed -n 's/^ \* link: //p' $$t | sed 's|build/|$(O)/|g'); \
+	    echo "  FUZZ    $$n"; \
+	    $(FUZZ_CC) $(FUZZ_CFLAGS) -o $(O)/fuzz/$$n $$t $$srcs || exit 1; \
+	done
 
 # cppcheck does not read system headers; give it the TAILQ macros.
 lint:

@@ -7,6 +7,8 @@
  *	    common/buf.c common/xmalloc.c common/log.c
  *	./fuzz_queue_rec -max_total_time=60 corpus/
  *
+ * link: queue/queue_rec.c common/buf.c common/xmalloc.c common/log.c
+ *
  * Besides the sanitizers' checks, it asserts the decoder's contract: a
  * failure leaves the envelope all zero, and whatever decodes encodes again
  * into a record that decodes to the same bytes (the encoder's output is
