@@ -253,7 +253,11 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		smtpd_session_error(s, reply);
 		return;
 	}
-	if (env->queue == NULL) {
+	/*
+	 * The queue lost the transaction that holds the recipients accepted
+	 * so far (it restarted): a new one would carry only the rest.
+	 */
+	if (env->queue == NULL || (!s->opened && s->nrcpt > 0)) {
 		smtpd_session_error(s, "451 4.3.0 Error: queue unavailable, "
 		    "try again later");
 		return;
