@@ -70,6 +70,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/smtpline.h"
 #include "common/xmalloc.h"
 
 #define LOADGEN_LINE_MAX	65536	/* bytes in a reply line */
@@ -607,13 +608,11 @@ loadgen_session_fail(struct loadgen_session *s, const char *fmt, ...)
 static void
 loadgen_session_send(struct loadgen_session *s, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	va_list		 ap;
+	va_list	 ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	smtp_vline(bufferevent_get_output(s->bev), fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 

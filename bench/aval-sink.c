@@ -68,6 +68,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/smtpline.h"
 #include "common/xmalloc.h"
 
 #define SINK_LINE_MAX	65536	/* bytes in a line, CRLF included */
@@ -424,13 +425,11 @@ sink_session_close(struct sink_session *s)
 static void
 sink_session_reply(struct sink_session *s, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	va_list		 ap;
+	va_list	 ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	smtp_vline(bufferevent_get_output(s->bev), fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 /* sink_session_reset - forget the transaction and any half-written file */

@@ -37,6 +37,7 @@
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/smtpline.h"
 #include "common/xmalloc.h"
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_cmd.h"
@@ -78,13 +79,11 @@ smtpd_session_reply(struct smtpd_session *s, const char *fmt, ...)
 static void
 smtpd_session_reply(struct smtpd_session *s, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	va_list		 ap;
+	va_list	 ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	smtp_vline(bufferevent_get_output(s->bev), fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 /* smtpd_session_close - stop reading; free once the last reply is out */
