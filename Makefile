@@ -153,21 +153,26 @@ $(UNIT_RUNNER): $(UNIT_OBJS) $(UNIT_LINK) $(COMMON)
 
 # --- tests -----------------------------------------------------------------
 
-# check runs the plain tree, then the sanitizer tree (its own output folder).
+# check runs the plain tree, then the sanitizer tree (its own output
+# folder), and closes with one line that adds up all four runs.
+SUMMARY		 = $(abspath build/check.summary)
+
 check:
+	$(Q)rm -f $(SUMMARY)
 	$(Q)$(MAKE) --no-print-directory check-plain
 	$(Q)$(MAKE) --no-print-directory O=build/asan \
 	    SANITIZE=address,undefined check-plain
+	$(Q)awk '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p, f; exit f != 0 }' $(SUMMARY)
 
 check-plain: check-unit check-integ
 
 check-unit: $(UNIT_RUNNER)
 	$(Q)CK_DEFAULT_TIMEOUT=60 CK_TAP_LOG_FILE_NAME=$(O)/unit.tap \
-	    AVAL_TEST_SRCDIR=$(CURDIR) $(UNIT_RUNNER)
+	    AVAL_TEST_SRCDIR=$(CURDIR) AVAL_SUMMARY=$(SUMMARY) $(UNIT_RUNNER)
 
 check-integ: all
 	$(Q)AVAL_BUILD=$(abspath $(O)) AVAL_SANITIZE=$(SANITIZE) \
-	    python3 tests/integ/run.py
+	    AVAL_SUMMARY=$(SUMMARY) python3 tests/integ/run.py
 
 run: all
 	$(O)/avald -d
