@@ -32,11 +32,14 @@
 
 struct ipc_msg {
 	struct ipc_hdr	 hdr;
-	uint8_t		 data[IPC_HDR_LEN + IPC_MAX_PAYLOAD];
+	uint8_t		*data;		/* header copy, then payload */
+	size_t		 size;		/* allocated for data */
 	size_t		 off;		/* bytes already sent */
 	int		 fd;
 	struct ipc_msg	*next;
 };
+
+#define IPC_MSG_INITIAL	128		/* most frames are small */
 
 struct ipc_peer {
 	int		 fd;
@@ -56,9 +59,11 @@ struct ipc_peer {
 	struct ipc_msg	*whead, **wtail;
 	size_t		 wqueued;
 
+	ipc_drain_cb	 drained;	/* the write queue has emptied */
+	void		*drained_arg;
+
 	int		 hello_seen;
 	int		 dead;
-	int		 in_dispatch;
 };
 
 static void	ipc_peer_read(evutil_socket_t, short, void *);
@@ -74,6 +79,8 @@ ipc_new(uint32_t type)
 	m = xmalloc(sizeof(*m));
 	memset(&m->hdr, 0, sizeof(m->hdr));
 	m->hdr.type = type;
+	m->size = IPC_HDR_LEN + IPC_MSG_INITIAL;
+	m->data = xmalloc(m->size);
 	m->off = 0;
 	m->fd = -1;
 	m->next = NULL;
@@ -88,6 +95,7 @@ ipc_msg_free(struct ipc_msg *m)
 		return;
 	if (m->fd != -1)
 		close(m->fd);
+	free(m->data);
 	free(m);
 }
 
@@ -111,9 +119,20 @@ ipc_set_fd(struct ipc_msg *m, int fd)
 static void
 ipc_put(struct ipc_msg *m, const void *p, size_t n)
 {
+	size_t	 want;
+
 	if (n > IPC_MAX_PAYLOAD - m->hdr.len)
 		fatalx("%s: %s payload over %d bytes", __func__,
 		    ipc_type_name(m->hdr.type), IPC_MAX_PAYLOAD);
+	want = IPC_HDR_LEN + m->hdr.len + n;
+	if (want > m->size) {
+		if (want < m->size * 2)
+			want = m->size * 2;
+		if (want > IPC_HDR_LEN + IPC_MAX_PAYLOAD)
+			want = IPC_HDR_LEN + IPC_MAX_PAYLOAD;
+		m->data = xreallocarray(m->data, want, 1);
+		m->size = want;
+	}
 	memcpy(m->data + IPC_HDR_LEN + m->hdr.len, p, n);
 	m->hdr.len += n;
 }
@@ -456,7 +475,7 @@ ipc_peer_sendsome(struct ipc_peer *p)
 		p->whead = m->next;
 		if (p->whead == NULL)
 			p->wtail = &p->whead;
-		free(m);
+		ipc_msg_free(m);
 	}
 	return 0;
 }
@@ -474,6 +493,16 @@ ipc_peer_write(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (p->whead != NULL)
 		event_add(p->wev, NULL);
+	else if (p->drained != NULL)
+		p->drained(p, p->drained_arg);
+}
+
+/* ipc_peer_on_drain - be told when everything queued has been sent */
+void
+ipc_peer_on_drain(struct ipc_peer *p, ipc_drain_cb cb, void *arg)
+{
+	p->drained = cb;
+	p->drained_arg = arg;
 }
 
 /* ipc_peer_flush - send everything queued, blocking; for exit paths */
@@ -579,16 +608,15 @@ ipc_peer_read(evutil_socket_t sock, short ev, void *arg)
 	struct ipc_hdr	 h;
 	struct ipc_msgin r;
 	size_t		 off = 0;
-	int		 fd, rc, frames = 0;
+	int		 fd, rc, frames = 0, eof = 0;
 
 	(void)sock;
 	(void)ev;
 	/* A full buffer always holds a whole frame: parse before reading. */
-	if (p->rlen < IPC_RBUF_SIZE && ipc_peer_recv(p) == -1) {
-		ipc_peer_close(p);
-		return;
-	}
-	while (!p->dead && frames++ < IPC_FRAMES_PER_WAKE) {
+	if (p->rlen < IPC_RBUF_SIZE && ipc_peer_recv(p) == -1)
+		eof = 1;
+	/* At EOF, still hand on every whole frame that arrived before it. */
+	while (!p->dead && (eof || frames++ < IPC_FRAMES_PER_WAKE)) {
 		rc = ipc_frame_parse(p->rbuf + off, p->rlen - off, &h);
 		if (rc == 0)
 			break;
@@ -624,8 +652,10 @@ ipc_peer_read(evutil_socket_t sock, short ev, void *arg)
 		memmove(p->rbuf, p->rbuf + off, p->rlen - off);
 		p->rlen -= off;
 	}
+	if (eof)
+		ipc_peer_close(p);
 	/* Frames left over from the budget: come back on the next loop. */
-	if (!p->dead && frames > IPC_FRAMES_PER_WAKE)
+	else if (!p->dead && frames > IPC_FRAMES_PER_WAKE)
 		event_active(p->rev, EV_READ, 0);
 }
 
@@ -662,6 +692,7 @@ ipc_type_name(uint32_t type)
 	case IPC_QUEUE_CTL_RCPT:	return "QUEUE_CTL_RCPT";
 	case IPC_QUEUE_CTL_END:		return "QUEUE_CTL_END";
 	case IPC_QUEUE_CTL_FLUSHED:	return "QUEUE_CTL_FLUSHED";
+	case IPC_QUEUE_PEER_BAD:	return "QUEUE_PEER_BAD";
 	case IPC_DELIVER_RCPT_RESULT:	return "DELIVER_RCPT_RESULT";
 	case IPC_DELIVER_JOB_DONE:	return "DELIVER_JOB_DONE";
 	case IPC_CTL_QUEUE_LIST:	return "CTL_QUEUE_LIST";

@@ -57,6 +57,7 @@ struct ipc_msgin {			/* a frame being read */
 
 typedef void	(*ipc_dispatch_cb)(struct ipc_peer *, struct ipc_msgin *, void *);
 typedef void	(*ipc_closed_cb)(struct ipc_peer *, void *);
+typedef void	(*ipc_drain_cb)(struct ipc_peer *, void *);
 
 /* Building and sending. */
 struct ipc_msg	*ipc_new(uint32_t type);
@@ -95,6 +96,7 @@ void		 ipc_peer_close(struct ipc_peer *);
 const char	*ipc_peer_name(const struct ipc_peer *);
 void		 ipc_peer_set_name(struct ipc_peer *, const char *);
 size_t		 ipc_peer_queued(const struct ipc_peer *);	/* bytes not yet sent */
+void		 ipc_peer_on_drain(struct ipc_peer *, ipc_drain_cb, void *);
 void		 ipc_peer_flush(struct ipc_peer *);		/* blocking, for shutdown */
 const char	*ipc_type_name(uint32_t);
 

@@ -12,7 +12,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	1
+#define IPC_VERSION	2
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -49,6 +49,7 @@ enum ipc_type {
 	IPC_QUEUE_CTL_RCPT,		/* ->master: u32 req, str qid, str rcpt, u32 state, u32 attempts, u64 next, str error */
 	IPC_QUEUE_CTL_END,		/* ->master: u32 req, u32 messages */
 	IPC_QUEUE_CTL_FLUSHED,		/* ->master: u32 req, u32 recipients made due */
+	IPC_QUEUE_PEER_BAD,		/* ->master: u32 proc kind, u32 instance; I closed its link, restart it */
 
 	/* deliver -> queue */
 	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text */

@@ -121,8 +121,27 @@ static void
 master_dispatch_child(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 {
 	struct master_child	*c = arg;
+	uint32_t		 kind, instance;
+	size_t			 i;
 
 	switch (r->type) {
+	case IPC_QUEUE_PEER_BAD:
+		if (c->kind != PROC_QUEUE || ipc_get_u32(r, &kind) == -1 ||
+		    ipc_get_u32(r, &instance) == -1 || ipc_end(r) == -1)
+			break;
+		/* The queue refused a worker's frames: restart that worker. */
+		for (i = 1; i < master->nchildren; i++) {
+			struct master_child	*w = &master->children[i];
+
+			if (w->kind == kind && w->instance == instance &&
+			    w->pid > 0) {
+				log_warnx("%s[%ld] sent the queue malformed "
+				    "frames; restarting it",
+				    master_kind_name(w->kind), (long)w->pid);
+				kill(w->pid, SIGKILL);
+			}
+		}
+		return;
 	case IPC_QUEUE_CTL_MSG:
 	case IPC_QUEUE_CTL_RCPT:
 	case IPC_QUEUE_CTL_END:
@@ -163,6 +182,34 @@ master_child_restart(evutil_socket_t fd, short ev, void *arg)
 		master_child_spawn(arg);
 }
 
+/* master_child_backoff - wait, then start the worker again; double the wait */
+static void
+master_child_backoff(struct master_child *c)
+{
+	struct timeval	 tv;
+
+	c->state = MASTER_C_WAITING;
+	tv.tv_sec = c->backoff_ms / 1000;
+	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+	evtimer_add(c->restart_ev, &tv);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > MASTER_BACKOFF_MAX_MS)
+		c->backoff_ms = MASTER_BACKOFF_MAX_MS;
+}
+
+/*
+ * master_child_retry - a worker could not be started (out of processes or
+ * fds for now): try again after the back-off rather than give up on all.
+ */
+static void
+master_child_retry(struct master_child *c, const char *what)
+{
+	log_warn("starting %s: %s; trying again in %ld ms",
+	    master_kind_name(c->kind), what, c->backoff_ms);
+	c->pid = 0;
+	master_child_backoff(c);
+}
+
 /* master_child_spawn - fork and exec one worker, then feed it */
 static void
 master_child_spawn(struct master_child *c)
@@ -177,11 +224,16 @@ master_child_spawn(struct master_child *c)
 
 	snprintf(path, sizeof(path), "%s/aval-%s", master->exedir,
 	    master_kind_name(c->kind));
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
-		fatal("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1) {
+		master_child_retry(c, "socketpair");
+		return;
+	}
 	switch ((pid = fork())) {
 	case -1:
-		fatal("fork");
+		close(sp[0]);
+		close(sp[1]);
+		master_child_retry(c, "fork");
+		return;
 	case 0:
 		if (dup2(sp[1], PROC_MASTER_FD) == -1)
 			_exit(127);
@@ -287,7 +339,6 @@ void
 master_child_reaped(pid_t pid, int status)
 {
 	struct master_child	*c = NULL;
-	struct timeval		 tv;
 	char			 why[64];
 	size_t			 i;
 
@@ -323,14 +374,8 @@ master_child_reaped(pid_t pid, int status)
 		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
 	log_warnx("%s[%ld] %s; restarting in %ld ms",
 	    master_kind_name(c->kind), (long)pid, why, c->backoff_ms);
-	c->state = MASTER_C_WAITING;
 	c->restarts++;
-	tv.tv_sec = c->backoff_ms / 1000;
-	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
-	evtimer_add(c->restart_ev, &tv);
-	c->backoff_ms *= 2;
-	if (c->backoff_ms > MASTER_BACKOFF_MAX_MS)
-		c->backoff_ms = MASTER_BACKOFF_MAX_MS;
+	master_child_backoff(c);
 }
 
 static void

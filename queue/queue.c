@@ -39,10 +39,19 @@
 #include "queue/queue_store.h"
 
 #define QUEUE_MAX_INCOMING	8192	/* open transactions per smtpd link */
+#define QUEUE_TRACE_ROOM	8192	/* smtpd's Received header, beyond the size limit */
+/*
+ * Bodies are held in memory from the first chunk to COMMIT. Past this many
+ * bytes in all, further messages are refused (smtpd answers 451) rather
+ * than let a crowd of slow senders exhaust the queue's memory.
+ */
+#define QUEUE_INCOMING_BUDGET	((size_t)512 * 1024 * 1024)
 #define QUEUE_CHECKPOINT_SECS	30
 #define QUEUE_LATER_MS		100	/* outcomes wait at most this for a flush */
 
 struct queue_state	*queue;
+
+static void	queue_incoming_refuse(struct queue_incoming *, const char *);
 
 static void
 queue_incoming_free(struct queue_link *l, struct queue_incoming *in)
@@ -50,8 +59,25 @@ queue_incoming_free(struct queue_link *l, struct queue_incoming *in)
 	TAILQ_REMOVE(&l->incoming, in, entry);
 	l->nincoming--;
 	queue_env_clear(&in->env);
-	buf_free(in->body);
+	queue_incoming_refuse(in, NULL);
 	free(in);
+}
+
+/*
+ * queue_incoming_refuse - drop a transaction's body and remember why COMMIT
+ * must fail. Over-limit messages are refused, not punished: after a reload
+ * smtpd may check a limit the queue has not seen yet, or the other way.
+ */
+static void
+queue_incoming_refuse(struct queue_incoming *in, const char *why)
+{
+	if (in->body != NULL) {
+		queue->incoming_bytes -= buf_len(in->body);
+		buf_free(in->body);
+		in->body = NULL;
+	}
+	if (in->refused == NULL)
+		in->refused = why;
 }
 
 static struct queue_incoming *
@@ -199,8 +225,8 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		in->env.sender = xstrdup(sender);
 		in->env.client = xstrdup(client);
 		in->env.helo = xstrdup(helo);
-		/* The Received header rides inside the size limit too. */
-		in->body = buf_new(4096, (size_t)c->queue_max_message_size);
+		in->body = buf_new(4096, (size_t)c->queue_max_message_size +
+		    QUEUE_TRACE_ROOM);
 		TAILQ_INSERT_TAIL(&l->incoming, in, entry);
 		l->nincoming++;
 		m = ipc_new(IPC_QUEUE_MSG_OPENED);
@@ -211,8 +237,12 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 	case IPC_SMTPD_MSG_RCPT:
 		if (ipc_get_str(r, &rcpt) == -1 || ipc_end(r) == -1 ||
 		    (in = queue_incoming_find(l, tid)) == NULL ||
-		    in->env.nrcpt >= (uint32_t)c->smtpd_max_recipients)
+		    in->env.nrcpt >= QUEUE_REC_MAX_RCPT)
 			return -1;
+		if (in->env.nrcpt >= (uint32_t)c->smtpd_max_recipients) {
+			queue_incoming_refuse(in, "too many recipients");
+			return 0;
+		}
 		if (in->env.nrcpt == in->rcpt_alloc) {
 			in->rcpt_alloc = in->rcpt_alloc ? in->rcpt_alloc * 2 : 4;
 			in->env.rcpts = xreallocarray(in->env.rcpts,
@@ -224,15 +254,31 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		return 0;
 	case IPC_SMTPD_MSG_DATA:
 		if (ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1 ||
-		    (in = queue_incoming_find(l, tid)) == NULL ||
-		    buf_add(in->body, data, len) == -1)
+		    (in = queue_incoming_find(l, tid)) == NULL)
 			return -1;
+		if (in->body == NULL)
+			return 0;
+		if (queue->incoming_bytes + len > QUEUE_INCOMING_BUDGET)
+			queue_incoming_refuse(in, "queue memory budget exhausted");
+		else if (buf_add(in->body, data, len) == -1)
+			queue_incoming_refuse(in, "message too big");
+		else
+			queue->incoming_bytes += len;
 		return 0;
 	case IPC_SMTPD_MSG_COMMIT:
 		if (ipc_end(r) == -1 ||
 		    (in = queue_incoming_find(l, tid)) == NULL ||
 		    in->env.nrcpt == 0)
 			return -1;
+		if (in->refused != NULL) {
+			log_warnx("%s: refused: %s", in->qid, in->refused);
+			m = ipc_new(IPC_QUEUE_MSG_FAILED);
+			ipc_put_u64(m, tid);
+			ipc_put_str(m, in->refused);
+			ipc_send(l->peer, m);
+			queue_incoming_free(l, in);
+			return 0;
+		}
 		queue_commit(l, in);
 		return 0;
 	case IPC_SMTPD_MSG_ABORT:
@@ -266,9 +312,16 @@ queue_dispatch_worker(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		break;
 	}
 	if (rc == -1) {
+		struct ipc_msg	*m;
+
+		/* Punish the sender: close its link, have the master restart it. */
 		log_warnx("queue: malformed %s from %s", ipc_type_name(r->type),
 		    ipc_peer_name(p));
 		ipc_peer_close(p);
+		m = ipc_new(IPC_QUEUE_PEER_BAD);
+		ipc_put_u32(m, l->kind);
+		ipc_put_u32(m, l->instance);
+		ipc_send(queue->w.master, m);
 	}
 }
 
@@ -358,10 +411,18 @@ queue_start(void)
 static void
 queue_shutdown(void)
 {
+	struct queue_link	*l;
+
 	if (!queue->started)
 		exit(0);
-	if (queue->dirty && queue_store_flush(queue->store) == -1)
-		log_warnx("final log flush failed");
+	/*
+	 * Acknowledge what the last flush makes durable, and make sure the
+	 * acknowledgements leave: a message on disk must not be answered 451.
+	 */
+	if (queue->dirty)
+		queue_flush(-1, 0, NULL);
+	TAILQ_FOREACH(l, &queue->links, entry)
+		ipc_peer_flush(l->peer);
 	queue_store_close(queue->store);
 	log_debug("queue closed");
 	exit(0);

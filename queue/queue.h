@@ -51,7 +51,8 @@ struct queue_incoming {
 	char			 qid[QID_SIZE];
 	struct queue_env	 env;
 	uint32_t		 rcpt_alloc;
-	struct buf		*body;
+	struct buf		*body;		/* NULL once refused */
+	const char		*refused;	/* why COMMIT will fail, or NULL */
 	TAILQ_ENTRY(queue_incoming) entry;
 };
 TAILQ_HEAD(queue_incomings, queue_incoming);
@@ -101,6 +102,7 @@ struct queue_state {
 	unsigned long		 nmsgs;
 	struct queue_pendings	 pending;
 	int			 dirty;		/* commits not yet flushed */
+	size_t			 incoming_bytes;	/* bodies held until COMMIT */
 
 	struct event		*flush_ev;
 	struct event		*later_ev;	/* flushes outcomes within QUEUE_LATER_MS */

@@ -225,7 +225,9 @@ queue_body_read(const struct queue_msg *msg)
 	unsigned int	 n;
 	int		 rc;
 
-	body = buf_new(msg->env.size + 1, msg->env.size + QUEUE_STORE_CHUNK);
+	/* The size is as read back from disk: grow to it, never trust it. */
+	body = buf_new(msg->env.size < QUEUE_STORE_CHUNK ? msg->env.size + 1 :
+	    QUEUE_STORE_CHUNK, msg->env.size + QUEUE_STORE_CHUNK);
 	for (n = 0; (rc = queue_store_body_chunk(queue->store, msg->qid, n,
 	    body)) == 1; n++)
 		;

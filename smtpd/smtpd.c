@@ -227,6 +227,14 @@ smtpd_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 }
 
 static void
+smtpd_queue_drained(struct ipc_peer *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	smtpd_session_queue_drained();
+}
+
+static void
 smtpd_queue_closed(struct ipc_peer *p, void *arg)
 {
 	(void)arg;
@@ -268,6 +276,7 @@ smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		}
 		env->queue = ipc_peer_new(env->w.base, r->fd, "queue",
 		    smtpd_dispatch_queue, smtpd_queue_closed, NULL);
+		ipc_peer_on_drain(env->queue, smtpd_queue_drained, NULL);
 		r->fd = -1;
 		return;
 	case IPC_MASTER_START:

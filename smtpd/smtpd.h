@@ -20,6 +20,8 @@
 #define SMTPD_CMD_MAX		512	/* command line, CRLF included (RFC 5321 4.5.3.1.4) */
 #define SMTPD_TEXT_MAX		1000	/* text line, CRLF included (4.5.3.1.6) */
 #define SMTPD_READ_HIWAT	(64 * 1024)	/* input taken per wake-up */
+#define SMTPD_OUT_HIWAT		(64 * 1024)	/* replies a client has not read */
+#define SMTPD_QUEUE_HIWAT	(4 * 1024 * 1024)	/* text not yet sent to the queue */
 #define SMTPD_HASH		1024
 
 struct bufferevent;
@@ -76,6 +78,10 @@ struct smtpd_session {
 	int			 prev_crlf;	/* last line ended in CRLF */
 
 	int			 skipping;	/* dropping an overlong command */
+	int			 paused;	/* reading stopped for back-pressure */
+#define SMTPD_P_OUTPUT		0x01	/* the client is not reading its replies */
+#define SMTPD_P_QUEUE		0x02	/* the queue link is backed up */
+	struct event		*wait_ev;	/* bounds OPENING and COMMIT */
 	unsigned int		 errors;
 	unsigned int		 ncmds;
 
@@ -119,6 +125,7 @@ void	 smtpd_session_durable(struct smtpd_session *);
 void	 smtpd_session_failed(struct smtpd_session *, const char *why);
 void	 smtpd_session_queue_gone(void);
 void	 smtpd_session_drain(void);
+void	 smtpd_session_queue_drained(void);
 void	 smtpd_session_reject_busy(int fd, const struct sockaddr *, socklen_t);
 
 /* smtpd_relay.c */

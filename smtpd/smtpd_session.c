@@ -63,12 +63,26 @@ smtpd_conf(void)
 }
 
 /* smtpd_session_enter - change state, logged with -v */
+static void	smtpd_session_wait_expired(evutil_socket_t, short, void *);
+
 static void
 smtpd_session_enter(struct smtpd_session *s, enum smtpd_state state)
 {
+	struct timeval	 tv;
+
 	log_debug("NOQUEUE: session=%s, %s -> %s", s->idstr,
 	    smtpd_state_names[s->state], smtpd_state_names[state]);
 	s->state = state;
+	/* Waiting on the queue is bounded too: no read timeout runs then. */
+	if (state == SMTPD_S_OPENING || state == SMTPD_S_COMMIT) {
+		if (s->wait_ev == NULL)
+			s->wait_ev = evtimer_new(env->w.base,
+			    smtpd_session_wait_expired, s);
+		tv.tv_sec = env->w.conf->smtpd_command_timeout;
+		tv.tv_usec = 0;
+		evtimer_add(s->wait_ev, &tv);
+	} else if (s->wait_ev != NULL)
+		evtimer_del(s->wait_ev);
 }
 
 static void
@@ -178,6 +192,8 @@ smtpd_session_free(struct smtpd_session *s)
 	log_info("NOQUEUE: session=%s, client=%s (disconnect, %u commands, "
 	    "%u errors)", s->idstr, s->client, s->ncmds, s->errors);
 	bufferevent_free(s->bev);
+	if (s->wait_ev != NULL)
+		event_free(s->wait_ev);
 	buf_free(s->chunk);
 	free(s);
 	env->nsessions--;
@@ -294,8 +310,13 @@ smtpd_session_data_begin(struct smtpd_session *s)
 	s->data_err = SMTPD_DE_NONE;
 	s->prev_crlf = 1;
 	s->at_bol = 1;
+	/*
+	 * Our Received header does not count against the client's size
+	 * limit (the queue allows for it): a client that declared SIZE=max
+	 * may send max octets.
+	 */
 	smtpd_received(s, s->chunk);
-	s->size = buf_len(s->chunk);
+	s->size = 0;
 	smtpd_session_enter(s, SMTPD_S_DATA);
 	smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
 	smtpd_session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -595,8 +616,24 @@ static void
 smtpd_session_input(struct smtpd_session *s)
 {
 	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
 
 	for (;;) {
+		/*
+		 * Back-pressure: a client that does not read its replies, or
+		 * a queue that falls behind, stops this session's reading
+		 * until the write side drains (smtpd_session_write,
+		 * smtpd_session_queue_drained).
+		 */
+		if (evbuffer_get_length(out) > SMTPD_OUT_HIWAT)
+			s->paused |= SMTPD_P_OUTPUT;
+		if (s->state == SMTPD_S_DATA && env->queue != NULL &&
+		    ipc_peer_queued(env->queue) > SMTPD_QUEUE_HIWAT)
+			s->paused |= SMTPD_P_QUEUE;
+		if (s->paused) {
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		switch (s->state) {
 		case SMTPD_S_OPENING:
 		case SMTPD_S_COMMIT:
@@ -621,7 +658,7 @@ smtpd_session_input(struct smtpd_session *s)
 static void
 smtpd_session_resume(struct smtpd_session *s)
 {
-	if (s->state == SMTPD_S_CLOSING)
+	if (s->state == SMTPD_S_CLOSING || s->paused)
 		return;
 	bufferevent_enable(s->bev, EV_READ);
 	smtpd_session_input(s);
@@ -640,8 +677,43 @@ smtpd_session_write(struct bufferevent *bev, void *arg)
 	struct smtpd_session	*s = arg;
 
 	(void)bev;
-	if (s->state == SMTPD_S_CLOSING)
+	if (s->state == SMTPD_S_CLOSING) {
 		smtpd_session_free(s);
+		return;
+	}
+	if (s->paused & SMTPD_P_OUTPUT) {
+		s->paused &= ~SMTPD_P_OUTPUT;
+		smtpd_session_resume(s);
+	}
+}
+
+/* smtpd_session_queue_drained - the queue link caught up: read again */
+void
+smtpd_session_queue_drained(void)
+{
+	struct smtpd_session	*s, *next;
+
+	for (s = env->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->paused & SMTPD_P_QUEUE) {
+			s->paused &= ~SMTPD_P_QUEUE;
+			smtpd_session_resume(s);
+		}
+	}
+}
+
+/* smtpd_session_wait_expired - the queue did not answer in time */
+static void
+smtpd_session_wait_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtpd_session	*s = arg;
+
+	(void)fd;
+	(void)ev;
+	/* Before COMMIT the queue may drop the transaction; after, it is its. */
+	if (s->state == SMTPD_S_OPENING)
+		smtpd_session_abort(s);
+	smtpd_session_failed(s, "no answer in time");
 }
 
 static void
@@ -658,6 +730,16 @@ smtpd_session_event(struct bufferevent *bev, short what, void *arg)
 		smtpd_session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    smtpd_conf()->hostname);
 		bufferevent_enable(s->bev, EV_WRITE);
+		smtpd_session_close(s);
+		return;
+	}
+	/*
+	 * A client that half-closes after its last command still gets the
+	 * replies already queued: among them may be the 250 for a message
+	 * now on disk, and losing it would make the client send it again.
+	 */
+	if ((what & BEV_EVENT_EOF) && s->state != SMTPD_S_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
 		smtpd_session_close(s);
 		return;
 	}
@@ -779,6 +861,12 @@ smtpd_session_failed(struct smtpd_session *s, const char *why)
 		smtpd_session_reset(s);
 		smtpd_session_error(s, "451 4.3.0 Error: queue file write "
 		    "error, try again later");
+		if (env->draining && s->state != SMTPD_S_CLOSING) {
+			smtpd_session_reply(s, "421 4.3.2 %s Service shutting "
+			    "down", smtpd_conf()->hostname);
+			smtpd_session_close(s);
+			break;
+		}
 		smtpd_session_resume(s);
 		break;
 	default:
@@ -799,6 +887,8 @@ smtpd_session_queue_gone(void)
 		if (s->opened || s->state == SMTPD_S_COMMIT)
 			smtpd_session_failed(s, "queue link lost");
 	}
+	/* Nothing will drain now: sessions paused on the link read again. */
+	smtpd_session_queue_drained();
 }
 
 /* smtpd_session_drain - shutting down: 421 to all but those committing */
