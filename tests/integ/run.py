@@ -1889,6 +1889,71 @@ def t_queue_restart_mid_txn(t):
           "recipients at the sink: %r" % rcpts)
 
 
+@test("client_that_half_closes_still_gets_its_250")
+def t_half_close(t):
+    """The client sends the final dot and shuts its writing side: the 250 for
+    a message now on disk must still reach it, or it would send it again."""
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port).start()
+    got = 0
+    for i in range(10):
+        with socket.create_connection(("127.0.0.1", a.port), 10 * SLOW) as s:
+            s.sendall(b"EHLO client.test\r\nMAIL FROM:<s@client.test>\r\n"
+                      b"RCPT TO:<hc%d@relay.test>\r\nDATA\r\n" % i)
+            seen = b""
+            while b"354" not in seen:
+                d = s.recv(4096)
+                check(d, "closed before 354: %r" % seen)
+                seen += d
+            s.sendall(make_message("hc%d" % i) + b".\r\n")
+            s.shutdown(socket.SHUT_WR)
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                seen += d
+        check(re.search(rb"250 2\.0\.0 Ok: queued as [0-9A-F]{14}", seen),
+              "half-closed session %d never got its 250: %r" % (i, seen[-200:]))
+        got += 1
+    sink.wait_count(10, 20)
+    t.note("%d half-closed sessions each got their 250" % got)
+
+
+@test("reply_flood_to_a_client_that_does_not_read_is_bounded", timeout=90)
+def t_reply_flood(t):
+    """HELP costs 6 octets in and ~70 out: a client that never reads its
+    replies must not make smtpd buffer them without end."""
+    a = t.aval(processes=1, max_errors=100).start()
+    limit_kb = (16 if SANITIZE else 8) * 1024
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(2 * SLOW)
+    s.connect(("127.0.0.1", a.port))
+    time.sleep(0.2)
+    base = smtpd_rss(a)
+    chunk = b"HELP\r\n" * 10000
+    sent, stalled = 0, False
+    deadline = time.monotonic() + 10 * SLOW
+    try:
+        while sent < 60 * 1000 * 1000 and time.monotonic() < deadline:
+            s.sendall(chunk)
+            sent += len(chunk)
+    except (socket.timeout, TimeoutError):
+        stalled = True			# smtpd stopped reading: back-pressure
+    except OSError:
+        pass
+    peak = smtpd_rss(a)
+    s.close()
+    t.note("sent %d kB of HELP without reading (%s); smtpd RSS %d kB -> %d kB"
+           % (sent >> 10, "server stopped reading" if stalled else "not stalled",
+              base, peak))
+    check(peak - base < limit_kb, "aval-smtpd grew by %d kB (limit %d kB)"
+          % (peak - base, limit_kb))
+    with greet(a.port) as r:
+        c, txt = r.cmd(b"NOOP")
+        check(c == 250, "smtpd unusable after the flood: %r" % txt)
+
+
 @test("sigterm_drains_sessions_with_421")
 def t_sigterm(t):
     a = t.aval().start()
