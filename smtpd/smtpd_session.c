@@ -214,6 +214,17 @@ smtpd_session_error(struct smtpd_session *s, const char *reply)
 	}
 }
 
+/*
+ * smtpd_session_tempfail - a 451 for our own trouble (the queue restarting,
+ * or failing): not the client's error, so it does not count toward
+ * max-errors.
+ */
+static void
+smtpd_session_tempfail(struct smtpd_session *s, const char *reply)
+{
+	smtpd_session_reply(s, "%s", reply);
+}
+
 static void
 smtpd_session_timeouts(struct smtpd_session *s, long long secs)
 {
@@ -273,7 +284,7 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	 * so far (it restarted): a new one would carry only the rest.
 	 */
 	if (env->queue == NULL || (!s->opened && s->nrcpt > 0)) {
-		smtpd_session_error(s, "451 4.3.0 Error: queue unavailable, "
+		smtpd_session_tempfail(s, "451 4.3.0 Error: queue unavailable, "
 		    "try again later");
 		return;
 	}
@@ -385,7 +396,7 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 		}
 		if (!s->opened) {
 			smtpd_session_reset(s);
-			smtpd_session_error(s, "451 4.3.0 Error: queue "
+			smtpd_session_tempfail(s, "451 4.3.0 Error: queue "
 			    "unavailable, try again later");
 			break;
 		}
@@ -522,6 +533,7 @@ smtpd_session_data_end(struct smtpd_session *s)
 {
 	const char	*reply = NULL, *dsn = NULL;
 	struct ipc_msg	*m;
+	int		 ours;
 
 	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
 	switch (s->data_err) {
@@ -552,8 +564,12 @@ smtpd_session_data_end(struct smtpd_session *s)
 	log_info("%s: session=%s, client=%s, cmd=DATA, from=<%s>, dsn=%s, "
 	    "status=reject (%s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr,
 	    s->client, s->sender, dsn, reply);
+	ours = s->data_err == SMTPD_DE_QUEUE;
 	smtpd_session_reset(s);
-	smtpd_session_error(s, reply);
+	if (ours)
+		smtpd_session_tempfail(s, reply);
+	else
+		smtpd_session_error(s, reply);
 }
 
 /*
@@ -859,7 +875,7 @@ smtpd_session_failed(struct smtpd_session *s, const char *why)
 	case SMTPD_S_OPENING:
 	case SMTPD_S_COMMIT:
 		smtpd_session_reset(s);
-		smtpd_session_error(s, "451 4.3.0 Error: queue file write "
+		smtpd_session_tempfail(s, "451 4.3.0 Error: queue file write "
 		    "error, try again later");
 		if (env->draining && s->state != SMTPD_S_CLOSING) {
 			smtpd_session_reply(s, "421 4.3.2 %s Service shutting "
