@@ -21,8 +21,9 @@
  * Trust: deliver trusts the master (a malformed frame from it is fatal),
  * the queue only for framing (a malformed frame, an unknown job, a
  * recipient index out of range or twice, data outside START..GO, a body
- * over the size limit, unprintable addresses: the queue link is closed and
- * the master restarts the queue), and nothing from SMTP servers.
+ * over the size limit, unprintable addresses: the link is logged and
+ * closed, and deliver waits for the next queue), and nothing from SMTP
+ * servers.
  *
  * RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152 (8BITMIME),
  * 2034/3463 (enhanced status codes); the Maildir convention.
