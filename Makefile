@@ -143,6 +143,9 @@ $(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
 
+# Keep the bench objects: make would delete them as intermediates.
+.SECONDARY: $(BENCH_SRCS:%.c=$(O)/%.o)
+
 $(O)/aval-%: $(O)/bench/aval-%.o $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
