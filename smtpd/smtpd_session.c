@@ -340,7 +340,6 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 	struct smtpd_cmd	 cmd;
 	char			 reply[256];
 
-	s->ncmds++;
 	if (smtpd_cmd_parse(line, (unsigned long long)c->queue_max_message_size,
 	    &cmd, reply, sizeof(reply)) == -1) {
 		smtpd_session_error(s, reply);
@@ -472,7 +471,6 @@ smtpd_session_cmdline(struct smtpd_session *s, struct evbuffer *in)
 		smtpd_session_error(s, "500 5.5.2 Error: NUL in command");
 		return 1;
 	}
-	s->ncmds--;		/* counted again by smtpd_session_command */
 	smtpd_session_command(s, line);
 	return 1;
 }
