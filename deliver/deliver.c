@@ -53,6 +53,7 @@
 #include "common/qid.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_job.h"
 #include "deliver/deliver_maildir.h"
 #include "deliver/deliver_session.h"
 
@@ -87,24 +88,14 @@ deliver_job_find(uint64_t id)
 	return NULL;
 }
 
+/* deliver_job_forget - take a job off the table and free it */
 static void
-deliver_job_free(struct deliver_job *job)
+deliver_job_forget(struct deliver_job *job)
 {
-	uint32_t	 i;
-
 	TAILQ_REMOVE(&deliver_jobs, job, entry);
 	if (job->state != DELIVER_J_REFUSED)
 		deliver_nactive--;
-	for (i = 0; i < job->nrcpt; i++) {
-		free(job->rcpts[i].addr);
-		free(job->rcpts[i].text);
-	}
-	free(job->rcpts);
-	buf_free(job->body);
-	free(job->qid);
-	free(job->sender);
-	free(job->domain);
-	free(job);
+	deliver_job_free(job);
 }
 
 /*
@@ -121,7 +112,7 @@ deliver_jobs_drop(void)
 	while ((job = TAILQ_FIRST(&deliver_jobs)) != NULL) {
 		if (job->session != NULL)
 			deliver_session_abort(job);
-		deliver_job_free(job);
+		deliver_job_forget(job);
 	}
 }
 
@@ -238,7 +229,7 @@ deliver_job_done(struct deliver_job *job, void *arg)
 	m = ipc_new(IPC_DELIVER_JOB_DONE);
 	ipc_put_u64(m, job->id);
 	ipc_send(deliver_queue, m);
-	deliver_job_free(job);
+	deliver_job_forget(job);
 }
 
 /*

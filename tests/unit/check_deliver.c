@@ -31,6 +31,7 @@
 #include "common/buf.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_job.h"
 #include "deliver/deliver_cache.h"
 #include "deliver/deliver_maildir.h"
 #include "deliver/deliver_reply.h"
@@ -357,23 +358,6 @@ test_job(const char *sender, const char *domain, const char *body,
 	return job;
 }
 
-static void
-test_job_free(struct deliver_job *job)
-{
-	uint32_t	 i;
-
-	for (i = 0; i < job->nrcpt; i++) {
-		free(job->rcpts[i].addr);
-		free(job->rcpts[i].text);
-	}
-	free(job->rcpts);
-	buf_free(job->body);
-	free(job->qid);
-	free(job->sender);
-	free(job->domain);
-	free(job);
-}
-
 #define ck_assert_rcpt(job, i, st, d) do {				\
 	ck_assert_int_eq((job)->rcpts[i].final, 1);			\
 	ck_assert_int_eq((job)->rcpts[i].status, (st));			\
@@ -490,7 +474,7 @@ START_TEST(maildir_delivers_into_new_with_lf_endings)
 	ck_assert_ptr_nonnull(name);
 	free(name);
 
-	test_job_free(job);
+	deliver_job_free(job);
 	close(rootfd);
 	harness_rmtree(dir);
 	free(dir);
@@ -511,7 +495,7 @@ START_TEST(maildir_gives_unique_names_and_null_sender)
 		job = test_job("", "aval.test", "x\r\n", rcpts, 1);
 		deliver_maildir_run(job, rootfd, "localhost");
 		ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
-		test_job_free(job);
+		deliver_job_free(job);
 	}
 	ck_assert_int_eq(test_count_files(rootfd, "aval.test/eva/new"), 3);
 	d = fdopendir(openat(rootfd, "aval.test/eva/new", O_RDONLY));
@@ -548,7 +532,7 @@ START_TEST(maildir_defers_when_the_tree_is_broken)
 	deliver_maildir_run(job, rootfd, "localhost");
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.3.0");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "Not a directory"));
-	test_job_free(job);
+	deliver_job_free(job);
 	close(rootfd);
 	harness_rmtree(dir);
 	free(dir);
@@ -903,7 +887,7 @@ START_TEST(session_reports_sent_deferred_bounced)
 	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
 	    t.srv.port), 1);
 	ck_assert_int_eq(t.srv.nquit, 0);
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -939,7 +923,7 @@ START_TEST(session_defers_everyone_when_the_connection_is_refused)
 	    "connect to [127.0.0.1]:"));
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "Connection refused"));
 	ck_assert_str_eq(job->relay, "none");
-	test_job_free(job);
+	deliver_job_free(job);
 
 	/* Not a numeric address: deferred the same way, from the loop. */
 	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
@@ -947,7 +931,7 @@ START_TEST(session_defers_everyone_when_the_connection_is_refused)
 	ck_assert_int_eq(t.ndone, 1);
 	sess_run(&t, 2);
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.1");
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -973,8 +957,8 @@ START_TEST(session_reuses_an_idle_connection)
 	ck_assert_int_eq(t.srv.nconn, 1);
 	ck_assert_int_eq(t.srv.nmail, 2);
 	ck_assert_str_eq(buf_data(t.srv.body), "two\r\n");
-	test_job_free(a);
-	test_job_free(b);
+	deliver_job_free(a);
+	deliver_job_free(b);
 	sess_fini(&t);
 }
 END_TEST
@@ -993,7 +977,7 @@ START_TEST(session_quits_after_max_transactions)
 		    sess_done, &t);
 		sess_run(&t, i + 1);
 		ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
-		test_job_free(job);
+		deliver_job_free(job);
 	}
 	sess_settle(&t);
 	ck_assert_int_eq(t.srv.nmail, DELIVER_SESSION_MAX_TRANS + 1);
@@ -1023,8 +1007,8 @@ START_TEST(session_retries_a_dead_reused_connection_once)
 	ck_assert_rcpt(b, 0, DELIVER_SENT, "2.0.0");
 	ck_assert_int_eq(t.srv.nconn, 2);
 	ck_assert_str_eq(buf_data(t.srv.body), "two\r\n");
-	test_job_free(a);
-	test_job_free(b);
+	deliver_job_free(a);
+	deliver_job_free(b);
 	sess_fini(&t);
 }
 END_TEST
@@ -1052,7 +1036,7 @@ START_TEST(session_sends_no_body_when_no_recipient_is_accepted)
 	ck_assert_int_eq(t.srv.nrset, 1);
 	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
 	    t.srv.port), 1);
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1117,7 +1101,7 @@ START_TEST(session_follows_the_reply_class)
 	    "text \"%s\" lacks \"%s\"", job->rcpts[0].text, c->text);
 	ck_assert_int_eq(t.srv.nhelo, c->nhelo);
 	sess_settle(&t);
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1150,7 +1134,7 @@ START_TEST(session_reads_a_greeting_that_came_with_the_connect)
 	tsrv_accept(t.srv.lis, fd, NULL, 0, &t.srv);
 	sess_run(&t, 1);
 	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1170,7 +1154,7 @@ START_TEST(session_defers_on_an_overlong_reply_line)
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.5.0");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
 	    "while sending RCPT TO: reply line too long"));
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1196,7 +1180,7 @@ START_TEST(session_defers_on_an_endless_greeting)
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.5.0");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "while receiving "
 	    "the initial server greeting: reply too long"));
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 	buf_free(greeting);
 }
@@ -1217,7 +1201,7 @@ START_TEST(session_times_out_a_silent_server)
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.2");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "timed out while "
 	    "receiving the initial server greeting"));
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1238,7 +1222,7 @@ START_TEST(session_abort_calls_nobody)
 	sess_settle(&t);
 	ck_assert_int_eq(t.ndone, 0);
 	ck_assert_int_eq(t.srv.nmail, 0);
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1270,7 +1254,7 @@ START_TEST(session_streams_a_large_body)
 	    buf_len(want)), 0);
 	buf_free(body);
 	buf_free(want);
-	test_job_free(job);
+	deliver_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
