@@ -18,10 +18,12 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -225,6 +227,24 @@ def tail(text, n=40):
     return "\n".join(lines[-n:])
 
 
+_CERTS = None
+
+
+def certs():
+    """A folder of test certificates (tests/certs/mkcerts.sh), made once
+    per run and removed at exit."""
+    global _CERTS
+    if _CERTS is None:
+        import atexit
+        d = tempfile.mkdtemp(prefix="aval-certs-")
+        subprocess.run([os.path.join(REPO, "tests", "certs", "mkcerts.sh"),
+                        d], check=True)
+        os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, True)
+        _CERTS = d
+    return _CERTS
+
+
 class Ctx:
     """What one test owns: temp dirs, avald instances, sinks, threads.
     teardown() ends them all, newest first."""
@@ -332,6 +352,11 @@ class Aval:
             "relay_networks": "127.0.0.0/8 ::1/128",
             "listen_extra": [],
             "extra_conf": [],
+            # TLS: "ecdsa", "rsa", "both" (certificates from certs()) or
+            # None (no tls block, and no submission listener then).
+            "tls": "ecdsa",
+            "tls_lines": [],		# more lines inside tls { }
+            "smtpd_lines": [],		# more lines inside smtpd { }
         }
         for k, v in kw.items():
             if k not in self.opts:
@@ -344,9 +369,23 @@ class Aval:
     def config_text(self, **over):
         o = dict(self.opts)
         o.update(over)
-        listens = ["listen on 127.0.0.1 port %d" % self.port,
-                   "listen on 127.0.0.1 port %d submission" % self.subport]
+        listens = ["listen on 127.0.0.1 port %d" % self.port]
+        if o["tls"]:
+            listens.append("listen on 127.0.0.1 port %d submission"
+                           % self.subport)
         listens += o["listen_extra"]
+        tls = []
+        if o["tls"]:
+            c = certs()
+            tls.append("tls {")
+            if o["tls"] in ("ecdsa", "both"):
+                tls.append('\tcertificate "%s/server.crt" "%s/server.key"'
+                           % (c, c))
+            if o["tls"] in ("rsa", "both"):
+                tls.append('\tcertificate "%s/server-rsa.crt" '
+                           '"%s/server-rsa.key"' % (c, c))
+            tls += ["\t" + x for x in o["tls_lines"]]
+            tls.append("}")
         return "\n".join([
             "# written by tests/integ/run.py for %s" % self.t.name,
             'hostname\t"%s"' % o["hostname"],
@@ -355,6 +394,7 @@ class Aval:
             'maildir\t\t"%s"' % self.maildir,
             'user\t\t"%s"' % RUN_USER,
             *listens,
+            *tls,
             "local-domains\t{ %s }" % o["local_domains"],
             "relay-domains\t{ %s }" % o["relay_domains"],
             "relay-networks\t{ %s }" % o["relay_networks"],
@@ -369,6 +409,7 @@ class Aval:
             "\tmax-errors\t\t%s" % o["max_errors"],
             "\tcommand-timeout\t\t%s" % o["command_timeout"],
             "\tdata-timeout\t\t%s" % o["data_timeout"],
+            *["\t" + x for x in o["smtpd_lines"]],
             "}",
             "queue {",
             "\tmax-message-size\t%s" % o["max_message_size"],
@@ -659,6 +700,21 @@ class Raw:
     def cmd(self, line):
         self.send(line + b"\r\n")
         return self.reply()
+
+    def starttls(self, ctx=None, server_hostname="mx.test", command=True):
+        """STARTTLS (unless command is False: implicit TLS), then the
+        handshake; the socket is TLS from here on."""
+        import ssl
+        if command:
+            c, txt = self.cmd(b"STARTTLS")
+            check(c == 220, "STARTTLS: %r, want 220" % txt)
+        if ctx is None:
+            ctx = ssl.create_default_context(cafile=os.path.join(certs(),
+                                                                 "ca.crt"))
+        self.buf = b""
+        self.sock = ctx.wrap_socket(self.sock,
+                                    server_hostname=server_hostname)
+        return self.sock
 
     def replies(self, quiet=1.0, limit=50):
         """Every reply that comes until `quiet` seconds pass with none (or
