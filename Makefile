@@ -57,7 +57,7 @@ COMMON_SRCS	 = $(filter-out common/conf_parse.c,$(wildcard common/*.c))
 COMMON_OBJS	 = $(COMMON_SRCS:%.c=$(O)/%.o) $(O)/common/conf_parse.o
 COMMON		 = $(O)/libcommon.a
 
-MASTER_SRCS	 = $(wildcard master/*.c)
+MASTER_SRCS	 = $(wildcard master/*.c) smtpd/smtpd_limit.c
 SMTPD_SRCS	 = $(wildcard smtpd/*.c)
 QUEUE_SRCS	 = $(wildcard queue/*.c)
 DELIVER_SRCS	 = $(wildcard deliver/*.c)
@@ -75,7 +75,8 @@ UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
 
 # The unit runner links the process modules that stand alone: those that
 # need no process globals (the file with main() and what leans on it).
-UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/queue/queue_rec.o \
+UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/smtpd/smtpd_limit.o \
+		   $(O)/queue/queue_rec.o \
 		   $(O)/queue/queue_store.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 

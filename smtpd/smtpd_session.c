@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -42,11 +43,17 @@
 #include "common/xmalloc.h"
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_cmd.h"
+#include "smtpd/smtpd_limit.h"
 
 static void	smtpd_session_input(struct smtpd_session *);
 static void	smtpd_session_free(struct smtpd_session *);
 static void	smtpd_session_bev_setup(struct smtpd_session *);
 static void	smtpd_session_tls_up(struct smtpd_session *);
+static void	smtpd_session_pregreet(struct smtpd_session *);
+static void	smtpd_session_pregreet_done(evutil_socket_t, short, void *);
+static void	smtpd_session_pregreet_fail(struct smtpd_session *);
+
+#define SMTPD_PREGREET_TTL	86400	/* a pass holds this long */
 
 static const char *smtpd_state_names[] = {
 	[SMTPD_S_HELO] = "HELO",
@@ -203,6 +210,9 @@ smtpd_session_free(struct smtpd_session *s)
 		close(s->fd);
 	}
 	free(s->tls);
+	if (s->flags & SMTPD_F_COUNTED)
+		smtpd_limit_disconnect(env->limits, env->instance,
+		    (struct sockaddr *)&s->ss);
 	if (s->wait_ev != NULL)
 		event_free(s->wait_ev);
 	buf_free(s->chunk);
@@ -735,6 +745,11 @@ smtpd_session_input(struct smtpd_session *s)
 			bufferevent_disable(s->bev, EV_READ);
 			return;
 		}
+		if (s->flags & SMTPD_F_PREGREET) {
+			if (evbuffer_get_length(in) > 0)
+				smtpd_session_pregreet_fail(s);
+			return;
+		}
 		/* After STARTTLS not one more plaintext line is taken. */
 		if (s->flags & (SMTPD_F_TLS_START | SMTPD_F_HANDSHAKE))
 			return;
@@ -891,7 +906,7 @@ smtpd_session_fmt_client(const struct sockaddr *sa, socklen_t len,
 /* smtpd_session_new - a new connection: greet it */
 void
 smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
-    const struct smtpd_listener *l)
+    const struct smtpd_listener *l, int exempt)
 {
 	struct smtpd_session	*s;
 
@@ -904,6 +919,7 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 	s->fd = fd;
 	s->listener = l;
 	s->kind = l->kind;
+	s->flags = SMTPD_F_COUNTED | (exempt ? SMTPD_F_EXEMPT : 0);
 	/* Not BEV_OPT_CLOSE_ON_FREE: the socket outlives it at STARTTLS. */
 	s->bev = bufferevent_socket_new(env->w.base, fd, 0);
 	if (s->bev == NULL)
@@ -922,7 +938,67 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 		return;
 	}
 	smtpd_session_bev_setup(s);
+	if (l->pregreet > 0 && !exempt && !smtpd_limit_pregreet_ok(env->limits,
+	    sa, (int64_t)time(NULL))) {
+		smtpd_session_pregreet(s);
+		return;
+	}
 	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+}
+
+/*
+ * smtpd_session_pregreet - postscreen's test: "220-" and a pause. A client
+ * that speaks before the final "220 " is a bot that does not wait for the
+ * greeting (RFC 5321 4.3.1); it gets 554 and is gone. One that waits
+ * passes, and its address skips the pause for a day.
+ */
+static void
+smtpd_session_pregreet(struct smtpd_session *s)
+{
+	struct timeval	 tv;
+
+	s->flags |= SMTPD_F_PREGREET;
+	smtpd_session_reply(s, "220-%s ESMTP aval", smtpd_conf()->hostname);
+	s->wait_ev = evtimer_new(env->w.base, smtpd_session_pregreet_done, s);
+	tv.tv_sec = s->listener->pregreet;
+	tv.tv_usec = 0;
+	evtimer_add(s->wait_ev, &tv);
+}
+
+static void
+smtpd_session_pregreet_done(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtpd_session	*s = arg;
+	int64_t			 now = (int64_t)time(NULL);
+
+	(void)fd;
+	(void)ev;
+	s->flags &= ~SMTPD_F_PREGREET;
+	/* The timer is the queue waits' from now on. */
+	event_free(s->wait_ev);
+	s->wait_ev = NULL;
+	smtpd_limit_pregreet_pass(env->limits, (struct sockaddr *)&s->ss, now,
+	    now + SMTPD_PREGREET_TTL);
+	log_debug("NOQUEUE: session=%s, client=%s (pregreet passed)",
+	    s->idstr, s->client);
+	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+	smtpd_session_input(s);
+}
+
+/* smtpd_session_pregreet_fail - input before the final 220 */
+static void
+smtpd_session_pregreet_fail(struct smtpd_session *s)
+{
+	log_info("NOQUEUE: session=%s, client=%s, dsn=5.5.0, status=reject "
+	    "(554 pregreet: spoke before the greeting)", s->idstr, s->client);
+	s->flags &= ~SMTPD_F_PREGREET;
+	event_free(s->wait_ev);
+	s->wait_ev = NULL;
+	evbuffer_drain(bufferevent_get_input(s->bev),
+	    evbuffer_get_length(bufferevent_get_input(s->bev)));
+	smtpd_session_reply(s, "554 5.5.0 %s Error: you talked before the "
+	    "greeting", smtpd_conf()->hostname);
+	smtpd_session_close(s);
 }
 
 /* smtpd_session_tls_up - the handshake is done: a new session inside TLS */
@@ -951,18 +1027,19 @@ smtpd_session_bev_setup(struct smtpd_session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
-/* smtpd_session_reject_busy - over the session cap: 421 and close */
+/* smtpd_session_reject - a connection over a limit: one 421 and close */
 void
-smtpd_session_reject_busy(int fd, const struct sockaddr *sa, socklen_t len)
+smtpd_session_reject(int fd, const struct sockaddr *sa, socklen_t len,
+    const char *dsn, const char *text)
 {
 	char	 client[96], line[300];
 	int	 n;
 
 	smtpd_session_fmt_client(sa, len, client, sizeof(client));
-	log_info("NOQUEUE: client=%s, dsn=4.3.2, status=reject (421 too many "
-	    "sessions)", client);
-	n = snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many "
-	    "sessions, try again later\r\n", smtpd_conf()->hostname);
+	log_info("NOQUEUE: client=%s, dsn=%s, status=reject (421 %s)", client,
+	    dsn, text);
+	n = snprintf(line, sizeof(line), "421 %s %s Error: %s\r\n", dsn,
+	    smtpd_conf()->hostname, text);
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
