@@ -57,6 +57,8 @@ enum smtpd_data_err {
 	SMTPD_DE_LONG,		/* a text line over SMTPD_TEXT_MAX */
 	SMTPD_DE_SIZE,		/* over max-message-size */
 	SMTPD_DE_QUEUE,		/* the queue went away */
+	SMTPD_DE_NUL,		/* a NUL octet in the text */
+	SMTPD_DE_LOOP,		/* more than max-hops Received headers */
 };
 
 struct smtpd_session {
@@ -93,6 +95,11 @@ struct smtpd_session {
 	enum smtpd_data_err	 data_err;
 	int			 at_bol;	/* next byte starts a line */
 	int			 prev_crlf;	/* last line ended in CRLF */
+	int			 in_header;	/* still in the header section */
+	unsigned int		 hops;		/* Received headers seen */
+	time_t			 started;	/* the session's connect time */
+	time_t			 data_started;	/* 354 sent */
+	unsigned long long	 data_bytes;	/* read since the 354 */
 
 	int			 skipping;	/* dropping an overlong command */
 	int			 paused;	/* reading stopped for back-pressure */

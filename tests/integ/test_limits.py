@@ -24,6 +24,7 @@ def banner(r):
 def t_client_sessions(t):
     a = t.aval(processes=3, relay_networks=NOT_LOOPBACK,
                smtpd_lines=["max-client-sessions\t4"]).start()
+    time.sleep(1 * SLOW)	# the harness's readiness probe has gone
     held = []
     try:
         # Four sessions from one address, spread over three processes.
