@@ -42,6 +42,7 @@ TLS_LIBS	 = $(shell pkg-config --libs libevent_openssl libssl libcrypto)
 CHECK_CFLAGS	 = $(shell pkg-config --cflags check)
 CHECK_LIBS	 = $(shell pkg-config --libs check)
 DB_LIBS		?= -ldb-5.3		# libdb5.3-dev ships no .pc file
+CRYPT_LIBS	?= -lcrypt		# libcrypt-dev (libxcrypt): common/passwd.c
 
 ifeq ($(V),1)
 Q		 =
@@ -124,11 +125,12 @@ $(COMMON): $(COMMON_OBJS)
 
 $(O)/avald: $(MASTER_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS) \
+	    $(CRYPT_LIBS)
 
 $(O)/aval-smtpd: $(SMTPD_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(CRYPT_LIBS)
 
 # Only the queue links Berkeley DB.
 $(O)/aval-queue: $(QUEUE_OBJS) $(COMMON)
@@ -141,7 +143,8 @@ $(O)/aval-deliver: $(DELIVER_OBJS) $(COMMON)
 
 $(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS) \
+	    $(CRYPT_LIBS)
 
 # Keep the bench objects: make would delete them as intermediates.
 .SECONDARY: $(BENCH_SRCS:%.c=$(O)/%.o)
@@ -152,7 +155,8 @@ $(O)/aval-%: $(O)/bench/aval-%.o $(COMMON)
 
 $(UNIT_RUNNER): $(UNIT_OBJS) $(UNIT_LINK) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS) \
+	    $(CRYPT_LIBS)
 
 # --- tests -----------------------------------------------------------------
 
