@@ -76,7 +76,8 @@ UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
 
 # The unit runner links the process modules that stand alone: those that
 # need no process globals (the file with main() and what leans on it).
-UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/queue/queue_rec.o \
+UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/smtpd/smtpd_auth.o \
+		   $(O)/queue/queue_rec.o \
 		   $(O)/queue/queue_store.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 
