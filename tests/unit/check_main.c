@@ -6,6 +6,10 @@
 
 #include "tests/unit/harness.h"
 
+/* Declared here until harness.h lists them with the others. */
+Suite	*passwd_suite(void);
+Suite	*smtpd_auth_suite(void);
+
 int
 main(void)
 {
@@ -20,6 +24,8 @@ main(void)
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, smtpd_cmd_suite());
+	srunner_add_suite(sr, passwd_suite());
+	srunner_add_suite(sr, smtpd_auth_suite());
 	srunner_add_suite(sr, queue_rec_suite());
 	srunner_add_suite(sr, queue_store_suite());
 	srunner_add_suite(sr, deliver_suite());
