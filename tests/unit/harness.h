@@ -22,6 +22,7 @@ Suite	*queue_rec_suite(void);
 Suite	*queue_store_suite(void);
 Suite	*deliver_suite(void);
 Suite	*smtpd_limit_suite(void);
+Suite	*tls_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
