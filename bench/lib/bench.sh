@@ -78,7 +78,7 @@ bench_build() {
 	for t in aval-sink aval-loadgen; do
 		[ -x "$BUILD/$t" ] || die "$BUILD/$t missing (run make)"
 	done
-	for t in ss awk "$@"; do
+	for t in ss awk pgrep "$@"; do
 		command -v "$t" >/dev/null || die "$t not found"
 	done
 }
@@ -201,7 +201,7 @@ wait_port() {
 	return 1
 }
 
-# --- CPU accounting ------------------------------------------------------------
+# --- CPU accounting ----------------------------------------------------------
 
 # cpu_setup NAME - make a cgroup for one MTA; sets CG and CPU_METHOD.
 # BENCH_CPU (or, as before, COMPARE_CPU) = v1, v2 or proc in the
@@ -283,23 +283,18 @@ pids_cpu_ns() {
 	local hz p
 	hz=$(getconf CLK_TCK)
 	for p in "$@"; do
-		sed -n 's/^.*) [A-Za-z] \(.*\)$/\1/p' "/proc/$p/stat" 2>/dev/null
+		sed -n 's/^.*) [A-Za-z] \(.*\)$/\1/p' "/proc/$p/stat" \
+		    2>/dev/null
 	done | awk -v hz="$hz" '{ sum += $11 + $12 }
 	    END { printf "%.0f\n", sum * 1e9 / hz }'
 }
 
-# child_pids PARENT COMM - the children of PARENT named COMM
+# child_pids PARENT COMM - the children of PARENT named COMM, one a line
 child_pids() {
-	local f pid ppid comm
-	for f in /proc/[0-9]*/stat; do
-		read -r pid comm ppid < <(sed -n \
-		    's/^\([0-9]*\) (\(.*\)) [A-Za-z] \([0-9]*\) .*$/\1 \2 \3/p' \
-		    "$f" 2>/dev/null) || continue
-		[ "$ppid" = "$1" ] && [ "$comm" = "$2" ] && echo "$pid"
-	done
+	pgrep -P "$1" -x "$2"
 }
 
-# --- the sink and the load generator -------------------------------------------
+# --- the sink and the load generator -----------------------------------------
 
 # sink_start - aval-sink on a free port from 2526 up (SINK_PORT), stamping
 # every message in $TMP/sink.count
@@ -438,7 +433,7 @@ measure() {
 	fi
 }
 
-# --- a private Postfix instance ------------------------------------------------
+# --- a private Postfix instance ----------------------------------------------
 
 # pf_setup SINKPORT PORT [SMTPD-TLS-LINES] - main.cf and master.cf of a
 # relay-only instance in $TMP/postfix, smtpd on 127.0.0.1:PORT, everything
@@ -533,7 +528,7 @@ pf_start() {
 	log "postfix on 127.0.0.1:$1 (master $PF_MASTER), cpu: $CPU_METHOD"
 }
 
-# --- aval ----------------------------------------------------------------------
+# --- aval --------------------------------------------------------------------
 
 # aval_user - AVAL_USER: "aval" when the host has that user, else nobody
 # (rather than add a user to the system)
@@ -576,7 +571,7 @@ aval_start() {
 	return 1
 }
 
-# --- certificates --------------------------------------------------------------
+# --- certificates ------------------------------------------------------------
 
 # make_certs DIR - in DIR: ca.crt (an ECDSA P-256 CA), and signed by it,
 # ecdsa.{crt,key} (P-256) and rsa.{crt,key} (2048 bits) for the host names
@@ -618,7 +613,7 @@ EOF
 	chmod 644 "$d"/*.crt
 }
 
-# --- figures -------------------------------------------------------------------
+# --- figures -----------------------------------------------------------------
 
 # val NAME KEY - a figure, or n/a
 val() {
