@@ -124,7 +124,8 @@ $(COMMON): $(COMMON_OBJS)
 
 $(O)/avald: $(MASTER_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) \
+	    $(shell pkg-config --libs libssl libcrypto)
 
 $(O)/aval-smtpd: $(SMTPD_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")

@@ -38,7 +38,7 @@
 #define CONF_DOMAIN_MAX		253	/* RFC 1035, without the final dot */
 #define CONF_LABEL_MAX		63
 #define CONF_USER_MAX		32	/* useradd's limit */
-#define CONF_ITEM_FIELDS	4	/* most fields in a list item */
+#define CONF_ITEM_FIELDS	5	/* most fields in a list item */
 
 static const char conf_default[] =
     "# aval embedded development default: unprivileged ports, everything "
@@ -50,6 +50,12 @@ static const char conf_default[] =
     "maildir\t\t\"var/mail\"\n"
     "listen on 127.0.0.1 port 2525\n"
     "listen on 127.0.0.1 port 2587 submission\n"
+    "listen on 127.0.0.1 port 2465 submissions\n"
+    "# Made by avald at first start: a development CA and a certificate\n"
+    "# for localhost (var/tls/ca.crt is the CA to trust in clients).\n"
+    "tls {\n"
+    "\tcertificate\t\"var/tls/server.crt\" \"var/tls/server.key\"\n"
+    "}\n"
     "local-domains\t{ localhost aval.test }\n"
     "relay-networks\t{ 127.0.0.0/8 ::1/128 }\n";
 
@@ -451,9 +457,24 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 		s = xstrdup(value);
 		break;
 	case CONF_PATH:
+		/* An optional path ("" by default) may be set back to "". */
+		if (*value == '\0' && r->def[0] == '\0') {
+			s = xstrdup("");
+			break;
+		}
 		if (conf_value_path(value, &s, msg, sizeof(msg)) == -1)
 			return conf_err(err, errlen, "%s: %s", lbl, msg);
 		break;
+	case CONF_BOOL:
+		if (strcmp(value, "yes") == 0)
+			v = 1;
+		else if (strcmp(value, "no") == 0)
+			v = 0;
+		else
+			return conf_err(err, errlen, "%s: \"%s\" is neither "
+			    "yes nor no", lbl, value);
+		*conf_row_num(c, r) = v;
+		return 0;
 	case CONF_COUNT:
 	case CONF_SIZE:
 	case CONF_DURATION:
@@ -480,30 +501,72 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 
 /* --- lists --------------------------------------------------------------- */
 
-/* conf_add_listen - append a listener; the address must be numeric */
+/* conf_listen_kind_name - "mx", "submission" or "submissions" */
+const char *
+conf_listen_kind_name(enum conf_listen_kind k)
+{
+	switch (k) {
+	case CONF_L_MX:
+		return "mx";
+	case CONF_L_SUBMISSION:
+		return "submission";
+	case CONF_L_SUBMISSIONS:
+		return "submissions";
+	}
+	return "?";
+}
+
+/* conf_listen_kind_parse - 0 and *k, or -1 for an unknown kind */
+int
+conf_listen_kind_parse(const char *s, enum conf_listen_kind *k)
+{
+	if (strcmp(s, "mx") == 0)
+		*k = CONF_L_MX;
+	else if (strcmp(s, "submission") == 0)
+		*k = CONF_L_SUBMISSION;
+	else if (strcmp(s, "submissions") == 0)
+		*k = CONF_L_SUBMISSIONS;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * conf_add_listen - append a listener; the address must be numeric.
+ * clientcert is "request" or "off"; pregreet a duration ("0" off).
+ */
 int
 conf_add_listen(struct conf *c, const char *addr, const char *port,
-    const char *kind, char *err, size_t errlen)
+    const char *kind, const char *clientcert, const char *pregreet,
+    char *err, size_t errlen)
 {
 	struct conf_listen	*l, **tail;
-	char			 canon[INET6_ADDRSTRLEN];
+	char			 canon[INET6_ADDRSTRLEN], msg[CONF_ERR_MAX];
 	enum conf_listen_kind	 k;
+	long long		 pg;
 	uint16_t		 p;
+	int			 flags = 0;
 
 	if (conf_value_addr(addr, canon, sizeof(canon), NULL, NULL) == -1)
 		return conf_err(err, errlen, "listen: \"%s\" is not a numeric "
-		    "IPv4 or IPv6 address (host names are not supported)",
-		    addr);
+		    "IPv4 or IPv6 address, a host name or *", addr);
 	if (conf_value_port(port, &p) == -1)
 		return conf_err(err, errlen, "listen: port \"%s\" is not a "
 		    "number from 1 to 65535", port);
-	if (strcmp(kind, "mx") == 0)
-		k = CONF_L_MX;
-	else if (strcmp(kind, "submission") == 0)
-		k = CONF_L_SUBMISSION;
-	else
+	if (conf_listen_kind_parse(kind, &k) == -1)
 		return conf_err(err, errlen, "listen: unknown kind \"%s\" "
-		    "(mx or submission)", kind);
+		    "(mx, submission or submissions)", kind);
+	if (strcmp(clientcert, "off") == 0)
+		flags |= CONF_LF_NO_CLIENT_CERT;
+	else if (strcmp(clientcert, "request") != 0)
+		return conf_err(err, errlen, "listen: client-cert \"%s\" is "
+		    "neither request nor off", clientcert);
+	if (conf_value_number(pregreet, CONF_DURATION, &pg, msg,
+	    sizeof(msg)) == -1)
+		return conf_err(err, errlen, "listen: pregreet %s", msg);
+	if (pg > 60)
+		return conf_err(err, errlen, "listen: pregreet %s is more "
+		    "than the maximum, 1m", pregreet);
 	for (tail = &c->listeners; *tail != NULL; tail = &(*tail)->next)
 		if (strcmp((*tail)->addr, canon) == 0 && (*tail)->port == p)
 			return conf_err(err, errlen, "listen: %s port %u is "
@@ -512,7 +575,43 @@ conf_add_listen(struct conf *c, const char *addr, const char *port,
 	l->addr = xstrdup(canon);
 	l->port = p;
 	l->kind = k;
+	l->flags = flags;
+	l->pregreet = pg;
 	*tail = l;
+	return 0;
+}
+
+/*
+ * conf_add_tls_cert - append a certificate chain and its key (paths).
+ * The files are read and checked by the master (tls_pem_load), not here:
+ * a worker never sees them.
+ */
+int
+conf_add_tls_cert(struct conf *c, const char *cert, const char *key,
+    char *err, size_t errlen)
+{
+	struct conf_tls_cert	*t, **tail;
+	char			 msg[CONF_ERR_MAX], *cp, *kp;
+	size_t			 n = 0;
+
+	if (conf_value_path(cert, &cp, msg, sizeof(msg)) == -1)
+		return conf_err(err, errlen, "tls certificate: %s", msg);
+	if (conf_value_path(key, &kp, msg, sizeof(msg)) == -1) {
+		free(cp);
+		return conf_err(err, errlen, "tls certificate key: %s", msg);
+	}
+	for (tail = &c->tls_certs; *tail != NULL; tail = &(*tail)->next)
+		n++;
+	if (n >= CONF_TLS_CERTS_MAX) {
+		free(cp);
+		free(kp);
+		return conf_err(err, errlen, "tls: more than %d certificates",
+		    CONF_TLS_CERTS_MAX);
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->cert = cp;
+	t->key = kp;
+	*tail = t;
 	return 0;
 }
 
@@ -696,6 +795,7 @@ conf_free(struct conf *c)
 	struct conf_domain	*d;
 	struct conf_net		*n;
 	struct conf_transport	*t;
+	struct conf_tls_cert	*tc;
 	size_t			 i;
 
 	if (c == NULL)
@@ -708,6 +808,12 @@ conf_free(struct conf *c)
 		c->listeners = l->next;
 		free(l->addr);
 		free(l);
+	}
+	while ((tc = c->tls_certs) != NULL) {
+		c->tls_certs = tc->next;
+		free(tc->cert);
+		free(tc->key);
+		free(tc);
 	}
 	while ((d = c->local_domains) != NULL) {
 		c->local_domains = d->next;
@@ -772,17 +878,30 @@ conf_apply_item(struct conf *c, const char *key, const char *value,
 		    value, err, errlen);
 	if (strcmp(key, "relay-network") == 0)
 		return conf_add_net(c, value, err, errlen);
+	if (strcmp(key, "tls-certificate") == 0) {
+		/* Paths hold no control character: a tab separates them. */
+		copy = xstrdup(value);
+		if ((f[0] = strchr(copy, '\t')) != NULL) {
+			*f[0]++ = '\0';
+			rv = conf_add_tls_cert(c, copy, f[0], err, errlen);
+		} else
+			conf_err(err, errlen, "tls-certificate: item is not "
+			    "\"CERT<tab>KEY\"");
+		free(copy);
+		return rv;
+	}
 	if (strcmp(key, "listen") != 0 && strcmp(key, "transport") != 0)
 		return conf_err(err, errlen, "unknown item \"%s\"", key);
 
 	copy = xstrdup(value);
 	n = conf_split(copy, f, CONF_ITEM_FIELDS);
 	if (strcmp(key, "listen") == 0) {
-		if (n == 3)
-			rv = conf_add_listen(c, f[0], f[1], f[2], err, errlen);
+		if (n == 5)
+			rv = conf_add_listen(c, f[0], f[1], f[2], f[3], f[4],
+			    err, errlen);
 		else
 			conf_err(err, errlen, "listen: item \"%s\" is not "
-			    "\"ADDRESS PORT mx|submission\"", value);
+			    "\"ADDRESS PORT KIND CLIENT-CERT PREGREET\"", value);
 	} else {
 		if (n == 2 && strcmp(f[1], "maildir") == 0)
 			rv = conf_add_transport(c, f[0], f[1], NULL, NULL,
@@ -807,7 +926,8 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 	const struct conf_domain	*d;
 	const struct conf_net		*n;
 	const struct conf_transport	*t;
-	char				 key[64], val[512];
+	const struct conf_tls_cert	*tc;
+	char				 key[64], val[2 * PATH_MAX + 2];
 	char				 addr[INET6_ADDRSTRLEN];
 	size_t				 i;
 
@@ -823,15 +943,25 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 			cb(key, *(char *const *)(const void *)p, arg);
 			continue;
 		}
+		if (r->type == CONF_BOOL) {
+			cb(key, *(const long long *)(const void *)p ? "yes" :
+			    "no", arg);
+			continue;
+		}
 		snprintf(val, sizeof(val), "%lld",
 		    *(const long long *)(const void *)p);
 		cb(key, val, arg);
 	}
 	for (l = c->listeners; l != NULL; l = l->next) {
-		snprintf(val, sizeof(val), "%s %u %s", l->addr,
-		    (unsigned)l->port,
-		    l->kind == CONF_L_SUBMISSION ? "submission" : "mx");
+		snprintf(val, sizeof(val), "%s %u %s %s %lld", l->addr,
+		    (unsigned)l->port, conf_listen_kind_name(l->kind),
+		    l->flags & CONF_LF_NO_CLIENT_CERT ? "off" : "request",
+		    l->pregreet);
 		cb("listen", val, arg);
+	}
+	for (tc = c->tls_certs; tc != NULL; tc = tc->next) {
+		snprintf(val, sizeof(val), "%s\t%s", tc->cert, tc->key);
+		cb("tls-certificate", val, arg);
 	}
 	for (d = c->local_domains; d != NULL; d = d->next)
 		cb("local-domain", d->name, arg);
@@ -1035,6 +1165,7 @@ conf_check(struct conf *c, const char *file,
 {
 	const struct conf_row	*rmin, *rmax;
 	const struct conf_domain *d;
+	const struct conf_listen *l;
 	char			 a[32], b[32], err[CONF_ERR_MAX];
 	int			 nerr = 0, line;
 
@@ -1058,6 +1189,16 @@ conf_check(struct conf *c, const char *file,
 		    sizeof(b)));
 		nerr++;
 	}
+
+	for (l = c->listeners; l != NULL; l = l->next)
+		if (l->kind != CONF_L_MX && c->tls_certs == NULL) {
+			conf_errors_add(errs, file, info->listen_line,
+			    "a %s listener needs a certificate: add tls { "
+			    "certificate CERTFILE KEYFILE }",
+			    conf_listen_kind_name(l->kind));
+			nerr++;
+			break;
+		}
 
 	/* Local domains are delivered by maildir unless routed explicitly. */
 	for (d = c->local_domains; d != NULL; d = d->next) {

@@ -25,14 +25,24 @@
 
 enum conf_listen_kind {
 	CONF_L_MX = 0,			/* mail exchange (port 25 in production) */
-	CONF_L_SUBMISSION,		/* submission (587); AUTH comes later */
+	CONF_L_SUBMISSION,		/* submission (587): STARTTLS, then AUTH */
+	CONF_L_SUBMISSIONS,		/* submissions (465): implicit TLS, then AUTH */
 };
 
 struct conf_listen {
 	char			*addr;		/* numeric, "127.0.0.1" or "::1" */
 	uint16_t		 port;
 	enum conf_listen_kind	 kind;
+	int			 flags;
+#define CONF_LF_NO_CLIENT_CERT	0x01		/* do not ask for a client certificate */
+	long long		 pregreet;	/* seconds of "220-" before "220 "; 0 off */
 	struct conf_listen	*next;
+};
+
+struct conf_tls_cert {			/* tls { certificate CERT KEY } */
+	char			*cert;		/* PEM chain, leaf first */
+	char			*key;		/* PEM private key, mode 0600 */
+	struct conf_tls_cert	*next;
 };
 
 struct conf_domain {			/* a domain list entry, lowercased */
@@ -68,7 +78,18 @@ struct conf {
 	char		*maildir;		/* path; <maildir>/<domain>/<local>/{tmp,new,cur} */
 	char		*user;			/* unprivileged user when started as root */
 
+	/* tls { } */
+	char		*tls_client_ca;		/* path, "" for none */
+	long long	 tls_session_tickets;	/* bool */
+	long long	 tls_ticket_rotation;	/* seconds */
+
 	/* smtpd { } */
+	char		*smtpd_password_file;	/* path, "" for none */
+	long long	 smtpd_max_hops;
+	long long	 smtpd_max_client_sessions;
+	long long	 smtpd_client_connection_rate;	/* per minute, 0 off */
+	long long	 smtpd_session_timeout;	/* seconds, whole session */
+	long long	 smtpd_min_data_rate;	/* bytes per second, 0 off */
 	long long	 smtpd_processes;
 	long long	 smtpd_max_sessions;	/* in all, across processes */
 	long long	 smtpd_max_recipients;
@@ -89,6 +110,7 @@ struct conf {
 
 	/* Lists, each in file order. */
 	struct conf_listen	*listeners;
+	struct conf_tls_cert	*tls_certs;
 	struct conf_domain	*local_domains;
 	struct conf_domain	*relay_domains;
 	struct conf_net		*relay_networks;
@@ -124,5 +146,8 @@ int		 conf_is_relay_domain(const struct conf *, const char *domain);
 int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
 const struct conf_transport *
 		 conf_transport_lookup(const struct conf *, const char *domain);
+
+const char	*conf_listen_kind_name(enum conf_listen_kind);
+int		 conf_listen_kind_parse(const char *, enum conf_listen_kind *);
 
 #endif

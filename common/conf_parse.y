@@ -46,6 +46,7 @@ struct conf_words {
 %code top {
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -500,23 +501,117 @@ conf_parse_route(struct conf_parse *st, const struct conf_word *v, size_t n)
 		conf_parse_error(st, v[2].line, "%s", err);
 }
 
-/* conf_parse_listen - "listen on ADDRESS port PORT [mx|submission]" */
+/*
+ * conf_parse_listen - "listen on ADDRESS port PORT [KIND] [OPTION VALUE]...":
+ * KIND mx, submission or submissions; options "client-cert request|off"
+ * and "pregreet DURATION". ADDRESS may be numeric, "*" (0.0.0.0 and ::)
+ * or a host name, which is looked up now and gives one listener for each
+ * address it has, of both families.
+ */
 static void
 conf_parse_listen(struct conf_parse *st, const struct conf_word *v,
     size_t n)
 {
-	char	 err[CONF_ERR_MAX];
+	struct addrinfo		 hints, *res = NULL, *ai;
+	char			 err[CONF_ERR_MAX], host[NI_MAXHOST];
+	const char		*kind = "mx", *cc = "request", *pg = "0";
+	enum conf_listen_kind	 k;
+	unsigned char		 a[16];
+	size_t			 i = 5;
+	int			 rv, added = 0;
 
-	st->info->nlisten++;
-	if (n < 5 || n > 6 || !conf_parse_is(&v[1], "on") ||
+	if (st->info->nlisten++ == 0)
+		st->info->listen_line = v[0].line;
+	if (n < 5 || !conf_parse_is(&v[1], "on") ||
 	    !conf_parse_is(&v[3], "port")) {
 		conf_parse_error(st, v[0].line, "listen: expected \"listen on "
-		    "ADDRESS port PORT [mx|submission]\"");
+		    "ADDRESS port PORT [mx|submission|submissions] "
+		    "[client-cert request|off] [pregreet DURATION]\"");
 		return;
 	}
-	if (conf_add_listen(st->conf, v[2].s, v[4].s, n == 6 ? v[5].s : "mx",
-	    err, sizeof(err)) == -1)
-		conf_parse_error(st, v[0].line, "%s", err);
+	if (i < n && conf_listen_kind_parse(v[i].s, &k) == 0)
+		kind = v[i++].s;
+	for (; i < n; i += 2) {
+		if (!conf_parse_is(&v[i], "client-cert") &&
+		    !conf_parse_is(&v[i], "pregreet")) {
+			conf_parse_error(st, v[i].line, "listen: unknown "
+			    "option \"%s\" (client-cert, pregreet)", v[i].s);
+			return;
+		}
+		if (i + 1 == n) {
+			conf_parse_error(st, v[i].line, "listen: %s needs a "
+			    "value", v[i].s);
+			return;
+		}
+		if (conf_parse_is(&v[i], "client-cert"))
+			cc = v[i + 1].s;
+		else
+			pg = v[i + 1].s;
+	}
+	if (conf_parse_is(&v[2], "*")) {
+		if (conf_add_listen(st->conf, "0.0.0.0", v[4].s, kind, cc, pg,
+		    err, sizeof(err)) == -1 ||
+		    conf_add_listen(st->conf, "::", v[4].s, kind, cc, pg, err,
+		    sizeof(err)) == -1)
+			conf_parse_error(st, v[0].line, "%s", err);
+		return;
+	}
+	if (inet_pton(AF_INET, v[2].s, a) == 1 ||
+	    inet_pton(AF_INET6, v[2].s, a) == 1) {
+		if (conf_add_listen(st->conf, v[2].s, v[4].s, kind, cc, pg, err,
+		    sizeof(err)) == -1)
+			conf_parse_error(st, v[0].line, "%s", err);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rv = getaddrinfo(v[2].s, NULL, &hints, &res)) != 0) {
+		conf_parse_error(st, v[2].line, "listen: cannot look up \"%s\":"
+		    " %s", v[2].s, gai_strerror(rv));
+		return;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct conf_listen	*l;
+		int			 dup = 0;
+
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host,
+		    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		/* getaddrinfo repeats an address once per protocol. */
+		for (l = st->conf->listeners; l != NULL; l = l->next)
+			if (added && strcmp(l->addr, host) == 0)
+				dup = 1;
+		if (dup)
+			continue;
+		if (conf_add_listen(st->conf, host, v[4].s, kind, cc, pg, err,
+		    sizeof(err)) == -1) {
+			conf_parse_error(st, v[0].line, "%s", err);
+			break;
+		}
+		added++;
+	}
+	freeaddrinfo(res);
+}
+
+/* conf_parse_tls - a line of tls { }: "certificate CERT KEY", or a setting */
+static void
+conf_parse_tls(struct conf_parse *st, const struct conf_word *v, size_t n)
+{
+	char	 err[CONF_ERR_MAX];
+
+	if (!conf_parse_is(&v[0], "certificate")) {
+		conf_parse_setting(st, "tls", v, n);
+		return;
+	}
+	if (n != 3) {
+		conf_parse_error(st, v[0].line, "tls: expected \"certificate "
+		    "CERTFILE KEYFILE\"");
+		return;
+	}
+	if (conf_add_tls_cert(st->conf, v[1].s, v[2].s, err,
+	    sizeof(err)) == -1)
+		conf_parse_error(st, v[1].line, "%s", err);
 }
 
 /* conf_parse_list - the words of a domain or network list */
@@ -586,8 +681,8 @@ conf_parse_open(struct conf_parse *st, const struct conf_words *w)
 
 	st->block = CONF_P_SKIP;
 	st->blockname = name;
-	if (strcmp(name, "listen") == 0)
-		st->info->nlisten++;		/* no "no listener" as well */
+	if (strcmp(name, "listen") == 0 && st->info->nlisten++ == 0)
+		st->info->listen_line = v[0].line;	/* no "no listener" too */
 	if (conf_parse_has_bad(v, w->n))
 		return;
 	if (conf_parse_is_list(name))
@@ -620,7 +715,11 @@ conf_parse_inner(struct conf_parse *st, const struct conf_words *w)
 			conf_parse_route(st, w->v, w->n);
 		break;
 	case CONF_P_SETTINGS:
-		if (!conf_parse_has_bad(w->v, w->n))
+		if (conf_parse_has_bad(w->v, w->n))
+			break;
+		if (strcmp(st->blockname, "tls") == 0)
+			conf_parse_tls(st, w->v, w->n);
+		else
 			conf_parse_setting(st, st->blockname, w->v, w->n);
 		break;
 	case CONF_P_NONE:

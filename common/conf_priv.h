@@ -31,9 +31,13 @@ int		 conf_is_block(const char *);	/* 1 if rows live in it */
 
 int		 conf_set_row(struct conf *, const struct conf_row *,
 		    const char *value, char *err, size_t errlen);
+#define CONF_TLS_CERTS_MAX	16
+
 int		 conf_add_listen(struct conf *, const char *addr,
-		    const char *port, const char *kind, char *err,
-		    size_t errlen);
+		    const char *port, const char *kind, const char *clientcert,
+		    const char *pregreet, char *err, size_t errlen);
+int		 conf_add_tls_cert(struct conf *, const char *cert,
+		    const char *key, char *err, size_t errlen);
 int		 conf_add_domain(struct conf_domain **, const char *what,
 		    const char *name, char *err, size_t errlen);
 int		 conf_add_net(struct conf *, const char *net, char *err,
@@ -56,6 +60,7 @@ void		 conf_errors_add(struct conf_errors *, const char *file,
 struct conf_parse_info {
 	int		*row_line;		/* conf_table_len entries */
 	int		 nlisten;
+	int		 listen_line;		/* of the first listen statement */
 };
 
 /*

@@ -39,6 +39,40 @@ const struct conf_row conf_table[] = {
 	    0, 0,
 	    "Unprivileged user the workers run as when avald starts as root." },
 
+	{ "tls", "client-ca", CONF_PATH, CONF_OFF(tls_client_ca), "",
+	    0, 0,
+	    "CA certificates (PEM) that client certificates are verified "
+	    "against." },
+	{ "tls", "session-tickets", CONF_BOOL, CONF_OFF(tls_session_tickets),
+	    "yes", 0, 1,
+	    "Send TLS session tickets so clients resume on any smtpd process." },
+	{ "tls", "ticket-rotation", CONF_DURATION,
+	    CONF_OFF(tls_ticket_rotation), "12h", CONF_MINUTE, 7 * CONF_DAY,
+	    "Age at which the ticket key is replaced; the old one still "
+	    "decrypts." },
+
+	{ "smtpd", "password-file", CONF_PATH, CONF_OFF(smtpd_password_file),
+	    "", 0, 0,
+	    "user:hash[:addresses] lines for AUTH on submission listeners." },
+	{ "smtpd", "max-hops", CONF_COUNT, CONF_OFF(smtpd_max_hops), "50",
+	    1, 1000,
+	    "Received headers a message may carry before it is refused as a "
+	    "loop." },
+	{ "smtpd", "max-client-sessions", CONF_COUNT,
+	    CONF_OFF(smtpd_max_client_sessions), "20", 1, 100000,
+	    "Concurrent sessions from one client address (relay-networks "
+	    "exempt)." },
+	{ "smtpd", "client-connection-rate", CONF_COUNT,
+	    CONF_OFF(smtpd_client_connection_rate), "60", 0, 1000000,
+	    "New sessions per minute from one client address; 0 for no "
+	    "limit." },
+	{ "smtpd", "session-timeout", CONF_DURATION,
+	    CONF_OFF(smtpd_session_timeout), "1h", 10, CONF_DAY,
+	    "Longest a whole session may last, however busy it is." },
+	{ "smtpd", "min-data-rate", CONF_COUNT, CONF_OFF(smtpd_min_data_rate),
+	    "256", 0, 1000000000,
+	    "Bytes per second a client must keep up while sending a message; "
+	    "0 off." },
 	{ "smtpd", "processes", CONF_COUNT, CONF_OFF(smtpd_processes), "2",
 	    1, 64,
 	    "smtpd worker processes sharing the listening sockets." },

@@ -17,10 +17,11 @@ enum conf_type {
 	CONF_COUNT,			/* plain integer */
 	CONF_SIZE,			/* bytes: 512, 64K, 35M, 1G */
 	CONF_DURATION,			/* seconds: 30s, 5m, 4h, 5d */
+	CONF_BOOL,			/* yes or no; stored as 1 or 0 */
 };
 
 struct conf_row {
-	const char	*block;		/* NULL for top level, else "smtpd", "queue", "deliver" */
+	const char	*block;		/* NULL for top level, else "tls", "smtpd", "queue", "deliver" */
 	const char	*name;		/* "max-recipients" */
 	enum conf_type	 type;
 	size_t		 offset;	/* into struct conf */

@@ -676,6 +676,9 @@ ipc_type_name(uint32_t type)
 	case IPC_MASTER_CTL_FLUSH:	return "MASTER_CTL_FLUSH";
 	case IPC_MASTER_CTL_PROC:	return "MASTER_CTL_PROC";
 	case IPC_MASTER_CTL_END:	return "MASTER_CTL_END";
+	case IPC_MASTER_TLS_PEM:	return "MASTER_TLS_PEM";
+	case IPC_MASTER_TLS_END:	return "MASTER_TLS_END";
+	case IPC_MASTER_TLS_KEYS:	return "MASTER_TLS_KEYS";
 	case IPC_SMTPD_MSG_OPEN:	return "SMTPD_MSG_OPEN";
 	case IPC_SMTPD_MSG_RCPT:	return "SMTPD_MSG_RCPT";
 	case IPC_SMTPD_MSG_DATA:	return "SMTPD_MSG_DATA";

@@ -12,7 +12,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	2
+#define IPC_VERSION	3
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -29,6 +29,9 @@ enum ipc_type {
 	IPC_MASTER_CTL_FLUSH,		/* ->queue: u32 req; reply QUEUE_CTL_FLUSHED */
 	IPC_MASTER_CTL_PROC,		/* ->avalctl: str kind, u32 instance, u32 pid, u64 started, u32 restarts, str state */
 	IPC_MASTER_CTL_END,		/* ->avalctl: u32 status (0 ok), str text */
+	IPC_MASTER_TLS_PEM,		/* ->smtpd: u32 cert index, u32 part (enum tls_part), data chunk; PEM text in order */
+	IPC_MASTER_TLS_END,		/* ->smtpd: u32 certificates; the PEM so far is the TLS config */
+	IPC_MASTER_TLS_KEYS,		/* ->smtpd: data current ticket key, data previous (empty if none) */
 
 	/* smtpd -> queue */
 	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo; reply QUEUE_MSG_OPENED */
@@ -63,6 +66,14 @@ enum ipc_type {
 
 /* Largest message-body chunk in IPC_SMTPD_MSG_DATA and IPC_QUEUE_JOB_DATA. */
 #define IPC_CHUNK	(16 * 1024 - 64)
+
+/* What an IPC_MASTER_TLS_PEM chunk belongs to. */
+enum tls_part {
+	TLS_PART_CERT = 0,		/* certificate chain of cert index */
+	TLS_PART_KEY,			/* private key of cert index */
+	TLS_PART_CA,			/* client CA list (index 0) */
+};
+#define TLS_PART_MAX	TLS_PART_CA
 
 /* Worker kinds, in IPC_MASTER_PEER_LINK and IPC_MASTER_CTL_PROC. */
 enum proc_kind {

@@ -37,7 +37,9 @@
 #include <event2/event.h>
 
 #include "common/conf.h"
+#include "common/conf_priv.h"
 #include "common/log.h"
+#include "common/tls_gen.h"
 #include "common/proc.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
@@ -51,13 +53,42 @@ avald_usage(void)
 	exit(1);
 }
 
-/* avald_conf_load - the file given, the system file, or the default */
+/*
+ * avald_conf_load - the file given, the system file, or the default; then
+ * the TLS material it names, which must load too. The embedded default's
+ * development certificates are made here at first start (not by -n).
+ */
 static struct conf *
-avald_conf_load(const char *file, struct conf_errors *errs)
+avald_conf_load(const char *file, struct conf_errors *errs, int checkonly)
 {
-	if (file != NULL)
-		return conf_load(file, errs);
-	return conf_load_default(errs);
+	struct conf	*c;
+	char		 dir[PATH_MAX + 8], err[512];
+	int		 rv;
+
+	c = file != NULL ? conf_load(file, errs) : conf_load_default(errs);
+	if (c == NULL)
+		return NULL;
+	if (file == NULL) {
+		strlcpy(dir, c->tls_certs->cert, sizeof(dir));
+		*strrchr(dir, '/') = '\0';	/* absolute: there is one */
+		if (checkonly && access(c->tls_certs->cert, F_OK) == -1)
+			return c;	/* made at first start */
+		if ((rv = tls_gen_dev(dir, c->hostname, err,
+		    sizeof(err))) == -1) {
+			conf_errors_add(errs, "<default>", 0, "%s", err);
+			conf_free(c);
+			return NULL;
+		}
+		if (rv == 1)
+			log_info("made a development CA and a certificate for "
+			    "%s in %s (trust ca.crt there in test clients)",
+			    c->hostname, c->tls_certs->cert);
+	}
+	if (master_tls_load(c, file ? file : "<default>", errs) == -1) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static void
@@ -102,7 +133,7 @@ avald_reload(void)
 	log_info("reloading configuration%s%s",
 	    master->conffile ? " from " : " (embedded default)",
 	    master->conffile ? master->conffile : "");
-	if ((conf = avald_conf_load(master->conffile, &errs)) == NULL) {
+	if ((conf = avald_conf_load(master->conffile, &errs, 0)) == NULL) {
 		avald_conf_errors(&errs, 0);
 		log_warnx("reload failed; keeping the current configuration");
 		return;
@@ -197,7 +228,7 @@ main(int argc, char **argv)
 	master->conffile = file;
 	master->flags = flags;
 	master->ctl_fd = -1;
-	if ((master->conf = avald_conf_load(file, &errs)) == NULL) {
+	if ((master->conf = avald_conf_load(file, &errs, checkonly)) == NULL) {
 		avald_conf_errors(&errs, 1);
 		return 1;
 	}
@@ -239,6 +270,7 @@ main(int argc, char **argv)
 			fatalx("evsignal_add");
 	}
 	master_ctl_start();
+	master_tls_start();
 	master_children_start();
 	log_info("started, version %s, %zu listeners, config %s",
 	    AVAL_VERSION, master->nlisteners,
@@ -253,6 +285,7 @@ void
 master_exit(void)
 {
 	master_ctl_close();
+	master_tls_clear();
 	unlink(master->pid_path);
 	log_info("stopped");
 	exit(0);

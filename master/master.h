@@ -42,7 +42,8 @@ struct master_child {
 struct master_listener {
 	int			 fd;
 	int			 kind;		/* enum conf_listen_kind */
-	char			 addr[64];	/* "127.0.0.1:2525", for logs */
+	char			 addr[64];	/* numeric */
+	unsigned int		 port;
 };
 
 struct master {
@@ -86,6 +87,15 @@ const char *master_kind_name(enum proc_kind);
 /* master_sock.c */
 void	 master_dirs_make(void);
 void	 master_listeners_open(void);
+
+/* master_tls.c */
+struct conf_errors;
+int	 master_tls_load(const struct conf *, const char *file,
+	    struct conf_errors *);
+void	 master_tls_send(struct ipc_peer *);
+void	 master_tls_send_keys(struct ipc_peer *);
+void	 master_tls_start(void);
+void	 master_tls_clear(void);
 
 /* master_ctl.c */
 void	 master_ctl_open(void);

@@ -90,8 +90,11 @@ master_children_send_conf(void)
 
 	for (i = 0; i < master->nchildren; i++)
 		if (master->children[i].state == MASTER_C_RUNNING &&
-		    master->children[i].peer != NULL)
+		    master->children[i].peer != NULL) {
 			master_send_conf(master->children[i].peer);
+			if (master->children[i].kind == PROC_SMTPD)
+				master_tls_send(master->children[i].peer);
+		}
 }
 
 /* master_link - connect a worker to the running queue */
@@ -262,15 +265,15 @@ master_child_spawn(struct master_child *c)
 	master_send_conf(c->peer);
 	switch (c->kind) {
 	case PROC_SMTPD:
+		master_tls_send(c->peer);
 		for (i = 0; i < master->nlisteners; i++) {
 			int	 fd = dup(master->listeners[i].fd);
 
 			if (fd == -1)
 				fatal("dup listener");
 			m = ipc_new(IPC_MASTER_LISTENER);
-			ipc_put_str(m, master->listeners[i].kind ==
-			    CONF_L_SUBMISSION ? "submission" : "mx");
 			ipc_put_str(m, master->listeners[i].addr);
+			ipc_put_u32(m, master->listeners[i].port);
 			ipc_set_fd(m, fd);
 			ipc_send(c->peer, m);
 		}

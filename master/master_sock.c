@@ -126,10 +126,10 @@ master_listeners_open(void)
 		ml = &master->listeners[master->nlisteners++];
 		ml->fd = master_listen_one(l);
 		ml->kind = l->kind;
-		snprintf(ml->addr, sizeof(ml->addr),
-		    strchr(l->addr, ':') ? "[%s]:%u" : "%s:%u", l->addr,
-		    l->port);
-		log_info("listening on %s (%s)", ml->addr,
-		    l->kind == CONF_L_SUBMISSION ? "submission" : "mx");
+		ml->port = l->port;
+		snprintf(ml->addr, sizeof(ml->addr), "%s", l->addr);
+		log_info(strchr(l->addr, ':') ? "listening on [%s]:%u (%s)" :
+		    "listening on %s:%u (%s)", l->addr, (unsigned)l->port,
+		    conf_listen_kind_name(l->kind));
 	}
 }

@@ -10,9 +10,12 @@
  * queue (a malformed frame closes the queue link), and the master fully.
  *
  * Standards: RFC 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152
- * (8BITMIME), 2034/3463 (enhanced status codes). STARTTLS (3207), AUTH
- * (4954), CHUNKING (3030) and SMTPUTF8 (6531) come in later issues: each
- * is an EHLO keyword in smtpd_session_ehlo() and a verb in smtpd_cmd.c.
+ * (8BITMIME), 2034/3463 (enhanced status codes), 3207 (STARTTLS), 8314
+ * (implicit TLS on submissions listeners).
+ *
+ * Keys: smtpd never opens a key file. The master sends the PEM text of
+ * each certificate and key (smtpd_tls.c) and the shared session ticket
+ * keys; smtpd builds its OpenSSL contexts from them.
  *
  * Settings read: hostname, local-domains, relay-domains, relay-networks,
  * transport (to refuse local parts Maildir cannot hold), smtpd { processes
@@ -114,26 +117,38 @@ smtpd_accept(evutil_socket_t fd, short ev, void *arg)
 			smtpd_session_reject_busy(s, (struct sockaddr *)&ss,
 			    len);
 		else
-			smtpd_session_new(s, (struct sockaddr *)&ss, len,
-			    l->kind);
+			smtpd_session_new(s, (struct sockaddr *)&ss, len, l);
 	}
 }
 
+/*
+ * smtpd_listener_add - a listening socket from the master; what kind it is
+ * and its options come from the config line for its address and port
+ * (listeners change only at restart, so the first config says it all)
+ */
 static void
-smtpd_listener_add(int fd, const char *kind, const char *addr)
+smtpd_listener_add(int fd, const char *addr, uint32_t port)
 {
-	struct smtpd_listener	*l;
+	const struct conf_listen	*cl;
+	struct smtpd_listener		*l;
 
+	for (cl = env->w.conf->listeners; cl != NULL; cl = cl->next)
+		if (strcmp(cl->addr, addr) == 0 && cl->port == port)
+			break;
+	if (cl == NULL)
+		fatalx("listener %s port %u is not in the config", addr, port);
 	env->listeners = xreallocarray(env->listeners, env->nlisteners + 1,
 	    sizeof(*l));
 	l = &env->listeners[env->nlisteners++];
 	memset(l, 0, sizeof(*l));
 	l->fd = fd;
-	l->kind = strcmp(kind, "submission") == 0 ? CONF_L_SUBMISSION :
-	    CONF_L_MX;
-	strlcpy(l->addr, addr, sizeof(l->addr));
+	l->kind = cl->kind;
+	l->flags = cl->flags;
+	l->pregreet = cl->pregreet;
+	snprintf(l->addr, sizeof(l->addr), strchr(addr, ':') ? "[%s]:%u" :
+	    "%s:%u", addr, port);
 	if (evutil_make_socket_nonblocking(fd) == -1)
-		fatal("listener %s", addr);
+		fatal("listener %s", l->addr);
 }
 
 static void
@@ -248,8 +263,9 @@ smtpd_queue_closed(struct ipc_peer *p, void *arg)
 static void
 smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 {
-	const char	*kind, *addr;
+	const char	*addr;
 	struct ipc_peer	*old;
+	uint32_t	 port;
 
 	(void)p;
 	(void)arg;
@@ -259,12 +275,17 @@ smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		proc_conf_dispatch(&env->w, r);
 		return;
 	case IPC_MASTER_LISTENER:
-		if (r->fd == -1 || ipc_get_str(r, &kind) == -1 ||
-		    ipc_get_str(r, &addr) == -1 || ipc_end(r) == -1 ||
-		    env->started)
+		if (r->fd == -1 || ipc_get_str(r, &addr) == -1 ||
+		    ipc_get_u32(r, &port) == -1 || ipc_end(r) == -1 ||
+		    env->started || env->w.conf == NULL)
 			break;
-		smtpd_listener_add(r->fd, kind, addr);
+		smtpd_listener_add(r->fd, addr, port);
 		r->fd = -1;
+		return;
+	case IPC_MASTER_TLS_PEM:
+	case IPC_MASTER_TLS_END:
+	case IPC_MASTER_TLS_KEYS:
+		smtpd_tls_dispatch(r);
 		return;
 	case IPC_MASTER_QUEUE_LINK:
 		if (r->fd == -1 || ipc_end(r) == -1)

@@ -27,6 +27,11 @@
 struct bufferevent;
 struct buf;
 struct event;
+struct ssl_st;
+struct tls_info;
+struct tls_server;
+struct smtpd_listener;
+struct tls_ticket_keys;
 
 /*
  * Session states. A session waits on the queue twice: for the queue ID
@@ -57,7 +62,15 @@ struct smtpd_session {
 	uint64_t		 id;
 	char			 idstr[24];	/* "s" + hex, for log lines */
 	uint64_t		 tid;		/* current queue transaction, 0 if none */
-	struct bufferevent	*bev;
+	int			 fd;
+	struct bufferevent	*bev;		/* socket, or OpenSSL once TLS starts */
+	const struct smtpd_listener *listener;
+	int			 flags;
+#define SMTPD_F_TLS		0x0001	/* TLS is up (handshake done) */
+#define SMTPD_F_TLS_START	0x0002	/* 220 to STARTTLS queued; handshake next */
+#define SMTPD_F_HANDSHAKE	0x0004	/* TLS handshake running */
+#define SMTPD_F_AUTH		0x0008	/* AUTH succeeded */
+	struct tls_info		*tls;		/* NULL until TLS is up */
 	struct sockaddr_storage	 ss;
 	char			 client[96];	/* "[addr]:port" */
 	int			 kind;		/* listener's enum conf_listen_kind */
@@ -91,8 +104,10 @@ struct smtpd_session {
 
 struct smtpd_listener {
 	int			 fd;
-	int			 kind;
-	char			 addr[64];
+	int			 kind;		/* enum conf_listen_kind */
+	int			 flags;		/* CONF_LF_* */
+	long long		 pregreet;	/* seconds */
+	char			 addr[80];	/* "127.0.0.1:25", for logs */
 	struct event		*ev;
 	struct event		*pause_ev;	/* EMFILE back-off */
 };
@@ -104,6 +119,12 @@ struct smtpd_env {
 	size_t			 nlisteners;
 	int			 started;
 	int			 draining;
+
+	/* TLS: the contexts, and the PEM text the master is sending. */
+	struct tls_server	*tls;
+	struct buf		*pem[16][2];	/* [cert index][TLS_PART_CERT|KEY] */
+	struct buf		*pem_ca;
+	struct tls_ticket_keys	*keys;
 
 	struct smtpd_session	*sessions;
 	struct smtpd_session	*hash[SMTPD_HASH];
@@ -118,7 +139,8 @@ void	 smtpd_queue_send(struct ipc_msg *);	/* NULL queue drops it */
 void	 smtpd_maybe_exit(void);
 
 /* smtpd_session.c */
-void	 smtpd_session_new(int fd, const struct sockaddr *, socklen_t, int kind);
+void	 smtpd_session_new(int fd, const struct sockaddr *, socklen_t,
+	    const struct smtpd_listener *);
 struct smtpd_session *smtpd_session_find(uint64_t tid);
 void	 smtpd_session_opened(struct smtpd_session *, const char *qid);
 void	 smtpd_session_durable(struct smtpd_session *);
@@ -127,6 +149,13 @@ void	 smtpd_session_queue_gone(void);
 void	 smtpd_session_drain(void);
 void	 smtpd_session_queue_drained(void);
 void	 smtpd_session_reject_busy(int fd, const struct sockaddr *, socklen_t);
+
+/* smtpd_tls.c */
+void	 smtpd_tls_dispatch(struct ipc_msgin *);
+int	 smtpd_tls_start(struct smtpd_session *);
+void	 smtpd_tls_connected(struct smtpd_session *);
+void	 smtpd_tls_shutdown(struct smtpd_session *);
+const char *smtpd_tls_failure(struct smtpd_session *, char *, size_t);
 
 /* smtpd_relay.c */
 int	 smtpd_relay_allowed(const struct sockaddr *, const char *rcpt);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -44,6 +45,8 @@
 
 static void	smtpd_session_input(struct smtpd_session *);
 static void	smtpd_session_free(struct smtpd_session *);
+static void	smtpd_session_bev_setup(struct smtpd_session *);
+static void	smtpd_session_tls_up(struct smtpd_session *);
 
 static const char *smtpd_state_names[] = {
 	[SMTPD_S_HELO] = "HELO",
@@ -191,7 +194,15 @@ smtpd_session_free(struct smtpd_session *s)
 		s->next->prev = s->prev;
 	log_info("NOQUEUE: session=%s, client=%s (disconnect, %u commands, "
 	    "%u errors)", s->idstr, s->client, s->ncmds, s->errors);
-	bufferevent_free(s->bev);
+	if (s->flags & (SMTPD_F_TLS | SMTPD_F_HANDSHAKE)) {
+		/* The OpenSSL bufferevent owns the socket and the SSL. */
+		smtpd_tls_shutdown(s);
+		bufferevent_free(s->bev);
+	} else {
+		bufferevent_free(s->bev);
+		close(s->fd);
+	}
+	free(s->tls);
 	if (s->wait_ev != NULL)
 		event_free(s->wait_ev);
 	buf_free(s->chunk);
@@ -240,9 +251,10 @@ smtpd_session_ehlo(struct smtpd_session *s)
 {
 	const struct conf	*c = smtpd_conf();
 
-	/* Later issues add STARTTLS, AUTH, CHUNKING and SMTPUTF8 here. */
 	smtpd_session_reply(s, "250-%s", c->hostname);
 	smtpd_session_reply(s, "250-PIPELINING");
+	if (env->tls != NULL && !(s->flags & SMTPD_F_TLS))
+		smtpd_session_reply(s, "250-STARTTLS");
 	smtpd_session_reply(s, "250-SIZE %lld", c->queue_max_message_size);
 	smtpd_session_reply(s, "250-8BITMIME");
 	smtpd_session_reply(s, "250 ENHANCEDSTATUSCODES");
@@ -333,6 +345,75 @@ smtpd_session_data_begin(struct smtpd_session *s)
 	smtpd_session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
+/*
+ * smtpd_session_starttls - RFC 3207. The 220 goes out, and nothing more is
+ * read as plaintext: the rest of the input buffer (a pipelined command
+ * would be an injection) is dropped with the plain bufferevent, and the
+ * handshake starts once the 220 is written (smtpd_session_write).
+ */
+static void
+smtpd_session_starttls(struct smtpd_session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	size_t		 junk;
+
+	if (s->flags & SMTPD_F_TLS) {
+		smtpd_session_error(s, "554 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (env->tls == NULL) {
+		smtpd_session_error(s, "502 5.5.1 Error: command not "
+		    "implemented");
+		return;
+	}
+	if (s->state > SMTPD_S_READY) {
+		smtpd_session_error(s, "503 5.5.1 Error: MAIL transaction in "
+		    "progress");
+		return;
+	}
+	if ((junk = evbuffer_get_length(in)) > 0) {
+		log_warnx("NOQUEUE: session=%s, client=%s, cmd=STARTTLS "
+		    "(%zu bytes pipelined after STARTTLS discarded)",
+		    s->idstr, s->client, junk);
+		evbuffer_drain(in, junk);
+	}
+	bufferevent_disable(s->bev, EV_READ);
+	s->flags |= SMTPD_F_TLS_START;
+	smtpd_session_reply(s, "220 2.0.0 Ready to start TLS");
+}
+
+/*
+ * smtpd_session_tls_begin - the 220 is out (or the listener is implicit
+ * TLS): the socket goes to OpenSSL. -1 if TLS cannot start; the caller
+ * ends the session.
+ */
+static int
+smtpd_session_tls_begin(struct smtpd_session *s)
+{
+	if (smtpd_tls_start(s) == -1)
+		return -1;
+	smtpd_session_bev_setup(s);
+	return 0;
+}
+
+/* smtpd_session_submission_gate - TLS, then AUTH, before MAIL; 0 to go on */
+static int
+smtpd_session_submission_gate(struct smtpd_session *s)
+{
+	if (s->listener->kind == CONF_L_MX)
+		return 0;
+	if (!(s->flags & SMTPD_F_TLS)) {
+		smtpd_session_error(s, "530 5.7.0 Must issue a STARTTLS "
+		    "command first");
+		return -1;
+	}
+	if (!(s->flags & SMTPD_F_AUTH)) {
+		smtpd_session_error(s, "530 5.7.0 Authentication required");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 smtpd_session_command(struct smtpd_session *s, const char *line)
 {
@@ -340,6 +421,10 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 	struct smtpd_cmd	 cmd;
 	char			 reply[256];
 
+	if (strcasecmp(line, "STARTTLS") == 0) {
+		smtpd_session_starttls(s);
+		return;
+	}
 	if (smtpd_cmd_parse(line, (unsigned long long)c->queue_max_message_size,
 	    &cmd, reply, sizeof(reply)) == -1) {
 		smtpd_session_error(s, reply);
@@ -369,6 +454,8 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 			    "command");
 			break;
 		}
+		if (smtpd_session_submission_gate(s) == -1)
+			break;
 		strlcpy(s->sender, cmd.addr, sizeof(s->sender));
 		s->nrcpt = 0;
 		smtpd_session_enter(s, SMTPD_S_MAIL);
@@ -648,6 +735,9 @@ smtpd_session_input(struct smtpd_session *s)
 			bufferevent_disable(s->bev, EV_READ);
 			return;
 		}
+		/* After STARTTLS not one more plaintext line is taken. */
+		if (s->flags & (SMTPD_F_TLS_START | SMTPD_F_HANDSHAKE))
+			return;
 		switch (s->state) {
 		case SMTPD_S_OPENING:
 		case SMTPD_S_COMMIT:
@@ -695,6 +785,11 @@ smtpd_session_write(struct bufferevent *bev, void *arg)
 		smtpd_session_free(s);
 		return;
 	}
+	if (s->flags & SMTPD_F_TLS_START) {
+		if (smtpd_session_tls_begin(s) == -1)
+			smtpd_session_free(s);
+		return;
+	}
 	if (s->paused & SMTPD_P_OUTPUT) {
 		s->paused &= ~SMTPD_P_OUTPUT;
 		smtpd_session_resume(s);
@@ -734,8 +829,27 @@ static void
 smtpd_session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpd_session	*s = arg;
+	char			 e[256];
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		smtpd_session_tls_up(s);
+		return;
+	}
+	if ((s->flags & SMTPD_F_HANDSHAKE) && !(what & BEV_EVENT_TIMEOUT)) {
+		log_info("NOQUEUE: session=%s, client=%s, dsn=4.7.0, "
+		    "status=reject (TLS handshake failed: %s)", s->idstr,
+		    s->client, smtpd_tls_failure(s, e, sizeof(e)));
+		smtpd_session_free(s);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (s->flags & SMTPD_F_HANDSHAKE)) {
+		log_info("NOQUEUE: session=%s, client=%s, dsn=4.4.2, "
+		    "status=reject (timeout in the TLS handshake)", s->idstr,
+		    s->client);
+		smtpd_session_free(s);
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
 	    s->state != SMTPD_S_CLOSING) {
 		log_info("%s: session=%s, client=%s, dsn=4.4.2, status=reject "
@@ -776,7 +890,8 @@ smtpd_session_fmt_client(const struct sockaddr *sa, socklen_t len,
 
 /* smtpd_session_new - a new connection: greet it */
 void
-smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len, int kind)
+smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
+    const struct smtpd_listener *l)
 {
 	struct smtpd_session	*s;
 
@@ -786,23 +901,54 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len, int kind)
 	    (unsigned long long)s->id);
 	memcpy(&s->ss, sa, len < sizeof(s->ss) ? len : sizeof(s->ss));
 	smtpd_session_fmt_client(sa, len, s->client, sizeof(s->client));
-	s->kind = kind;
-	s->bev = bufferevent_socket_new(env->w.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->fd = fd;
+	s->listener = l;
+	s->kind = l->kind;
+	/* Not BEV_OPT_CLOSE_ON_FREE: the socket outlives it at STARTTLS. */
+	s->bev = bufferevent_socket_new(env->w.base, fd, 0);
 	if (s->bev == NULL)
 		fatalx("bufferevent_socket_new");
-	bufferevent_setcb(s->bev, smtpd_session_read, smtpd_session_write,
-	    smtpd_session_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_READ_HIWAT);
-	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->next = env->sessions;
 	if (s->next != NULL)
 		s->next->prev = s;
 	env->sessions = s;
 	env->nsessions++;
-	log_info("NOQUEUE: session=%s, client=%s (connect)", s->idstr,
-	    s->client);
+	log_info("NOQUEUE: session=%s, client=%s (connect to %s %s)",
+	    s->idstr, s->client, conf_listen_kind_name(l->kind), l->addr);
+	if (l->kind == CONF_L_SUBMISSIONS) {
+		/* RFC 8314: TLS from the first byte; the 220 comes after. */
+		if (smtpd_session_tls_begin(s) == -1)
+			smtpd_session_free(s);
+		return;
+	}
+	smtpd_session_bev_setup(s);
 	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+}
+
+/* smtpd_session_tls_up - the handshake is done: a new session inside TLS */
+static void
+smtpd_session_tls_up(struct smtpd_session *s)
+{
+	smtpd_tls_connected(s);
+	/* RFC 3207 4.2: forget what the client said before TLS. */
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	smtpd_session_reset(s);
+	if (s->listener->kind == CONF_L_SUBMISSIONS)
+		smtpd_session_reply(s, "220 %s ESMTP aval",
+		    smtpd_conf()->hostname);
+	smtpd_session_input(s);
+}
+
+/* smtpd_session_bev_setup - callbacks, limits and timeouts of s->bev */
+static void
+smtpd_session_bev_setup(struct smtpd_session *s)
+{
+	bufferevent_setcb(s->bev, smtpd_session_read, smtpd_session_write,
+	    smtpd_session_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_READ_HIWAT);
+	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
 /* smtpd_session_reject_busy - over the session cap: 421 and close */

@@ -24,8 +24,13 @@ static const char full_conf[] =
     "maildir\t\t\"/var/mail/aval\"\n"
     "user\t\t\"aval\"\n"
     "\n"
-    "listen on 0.0.0.0 port 25\n"
-    "listen on ::1 port 587 submission\n"
+    "listen on 0.0.0.0 port 25 pregreet 2s\n"
+    "listen on ::1 port 587 submission client-cert off\n"
+    "\n"
+    "tls {\n"
+    "\tcertificate\t\"/etc/aval/tls/mx.crt\" \"/etc/aval/tls/mx.key\"\n"
+    "\tsession-tickets\tno\n"
+    "}\n"
     "\n"
     "local-domains\t{ example.org mail.example.org }\n"
     "relay-domains\t{ partner.example .sub.example }\n"
@@ -254,7 +259,7 @@ START_TEST(every_row_has_a_default_inside_its_range)
 	struct conf	*c = conf_new();
 	size_t		 i;
 
-	ck_assert_uint_eq(conf_table_len, 18);
+	ck_assert_uint_eq(conf_table_len, 27);
 	for (i = 0; i < conf_table_len; i++) {
 		const struct conf_row	*r = &conf_table[i];
 		long long		 v;
@@ -469,13 +474,23 @@ static const struct {
 	    "retry-min (2h) is more than retry-max (1h)", 1 },
 	{ LISTEN "queue {\n\tretry-max 1m\n}\n", 3,
 	    "retry-min (5m) is more than retry-max (1m)", 1 },
-	{ "listen on localhost port 25\n", 1,
-	    "\"localhost\" is not a numeric IPv4 or IPv6 address", 1 },
+	{ "listen on no-such-host.invalid port 25\n", 1,
+	    "cannot look up \"no-such-host.invalid\"", 1 },
 	{ "listen on 127.0.0.1 port 65536\n", 1, "port \"65536\"", 1 },
-	{ "listen on 127.0.0.1 port 25 smtps\n", 1, "unknown kind \"smtps\"",
-	    1 },
+	{ "listen on 127.0.0.1 port 25 smtps\n", 1,
+	    "unknown option \"smtps\"", 1 },
 	{ "listen 127.0.0.1 25\n", 1,
-	    "expected \"listen on ADDRESS port PORT [mx|submission]\"", 1 },
+	    "expected \"listen on ADDRESS port PORT [mx|submission|submissions]", 1 },
+	{ "listen on 127.0.0.1 port 25 client-cert maybe\n", 1,
+	    "client-cert \"maybe\" is neither request nor off", 1 },
+	{ "listen on 127.0.0.1 port 25 pregreet 2m\n", 1,
+	    "pregreet 2m is more than the maximum", 1 },
+	{ "listen on 127.0.0.1 port 25 submissions\n", 1,
+	    "a submissions listener needs a certificate", 1 },
+	{ LISTEN "tls {\n\tcertificate a.crt\n}\n", 3,
+	    "expected \"certificate CERTFILE KEYFILE\"", 1 },
+	{ LISTEN "tls {\n\tsession-tickets maybe\n}\n", 3,
+	    "\"maybe\" is neither yes nor no", 1 },
 	{ "listen on 127.0.0.1 port 25 { }\n", 1, "listen takes no { } block",
 	    1 },
 	{ LISTEN "smtpd {\n\tprocesses 3\n}}\n", 4, "unexpected '}'", 1 },
@@ -702,11 +717,18 @@ START_TEST(the_full_example_loads_as_written)
 	ck_assert_str_eq(l->addr, "0.0.0.0");
 	ck_assert_uint_eq(l->port, 25);
 	ck_assert_int_eq(l->kind, CONF_L_MX);
+	ck_assert_int_eq(l->pregreet, 2);
+	ck_assert_int_eq(l->flags, 0);
 	ck_assert_ptr_nonnull(l = l->next);
 	ck_assert_str_eq(l->addr, "::1");
 	ck_assert_uint_eq(l->port, 587);
 	ck_assert_int_eq(l->kind, CONF_L_SUBMISSION);
+	ck_assert_int_eq(l->flags, CONF_LF_NO_CLIENT_CERT);
 	ck_assert_ptr_null(l->next);
+	ck_assert_ptr_nonnull(c->tls_certs);
+	ck_assert_str_eq(c->tls_certs->cert, "/etc/aval/tls/mx.crt");
+	ck_assert_str_eq(c->tls_certs->key, "/etc/aval/tls/mx.key");
+	ck_assert_int_eq(c->tls_session_tickets, 0);
 	ck_assert_int_eq(c->queue_max_message_size, 36700160);
 	ck_assert_int_eq(c->queue_retry_max, 14400);
 	ck_assert(conf_is_relay_domain(c, "x.sub.example"));
@@ -758,6 +780,13 @@ START_TEST(the_default_text_is_the_documented_one)
 	    "maildir\t\t\"var/mail\"\n"
 	    "listen on 127.0.0.1 port 2525\n"
 	    "listen on 127.0.0.1 port 2587 submission\n"
+	    "listen on 127.0.0.1 port 2465 submissions\n"
+	    "# Made by avald at first start: a development CA and a "
+	    "certificate\n"
+	    "# for localhost (var/tls/ca.crt is the CA to trust in clients).\n"
+	    "tls {\n"
+	    "\tcertificate\t\"var/tls/server.crt\" \"var/tls/server.key\"\n"
+	    "}\n"
 	    "local-domains\t{ localhost aval.test }\n"
 	    "relay-networks\t{ 127.0.0.0/8 ::1/128 }\n");
 }
@@ -781,7 +810,11 @@ START_TEST(the_default_config_loads_with_its_listeners)
 	ck_assert_str_eq(l->addr, "127.0.0.1");
 	ck_assert_uint_eq(l->port, 2587);
 	ck_assert_int_eq(l->kind, CONF_L_SUBMISSION);
+	ck_assert_ptr_nonnull(l = l->next);
+	ck_assert_uint_eq(l->port, 2465);
+	ck_assert_int_eq(l->kind, CONF_L_SUBMISSIONS);
 	ck_assert_ptr_null(l->next);
+	ck_assert_ptr_nonnull(c->tls_certs);
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
 	snprintf(want, sizeof(want), "%s/var/spool", cwd);
 	ck_assert_str_eq(c->spool, want);
@@ -861,8 +894,12 @@ START_TEST(items_rebuild_the_same_config_in_a_worker)
 	c = conf_test_load(full_conf, &errs);
 	ck_assert_msg(c != NULL, "%s", conf_test_dump(&errs));
 	conf_test_items_get(c, &it);
-	ck_assert(conf_test_items_has(&it, "listen=0.0.0.0 25 mx"));
-	ck_assert(conf_test_items_has(&it, "listen=::1 587 submission"));
+	ck_assert(conf_test_items_has(&it, "listen=0.0.0.0 25 mx request 2"));
+	ck_assert(conf_test_items_has(&it,
+	    "listen=::1 587 submission off 0"));
+	ck_assert(conf_test_items_has(&it, "tls-certificate="
+	    "/etc/aval/tls/mx.crt\t/etc/aval/tls/mx.key"));
+	ck_assert(conf_test_items_has(&it, "tls.session-tickets=no"));
 	ck_assert(conf_test_items_has(&it, "relay-domain=.sub.example"));
 	ck_assert(conf_test_items_has(&it, "relay-network=192.0.2.0/24"));
 	ck_assert(conf_test_items_has(&it, "relay-network=::1/128"));
@@ -1095,6 +1132,8 @@ conf_test_type(enum conf_type t)
 		return "size";
 	case CONF_DURATION:
 		return "duration";
+	case CONF_BOOL:
+		return "yes/no";
 	}
 	return "?";
 }

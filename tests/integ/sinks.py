@@ -1,0 +1,261 @@
+"""
+sinks.py - the next hops aval relays to in the tests
+
+Each sink listens on a loopback port and writes every message it accepts
+to a file of its own in its folder: AvalSink runs the project's aval-sink,
+PostfixSink Postfix's smtp-sink (the test is skipped when it is missing),
+PySink is a small threaded sink written here with aval-sink's file format
+and its defer*/reject* recipients. A test gets one from Ctx.sink(kind);
+without a kind, default_sink_kind() picks aval-sink, or PySink when
+aval-sink is not built or AVAL_INTEG_SINK=py.
+"""
+
+import os
+import re
+import socket
+import socketserver
+import subprocess
+import threading
+
+from harness import (BUILD, IS_ROOT, Fail, Skip, wait_until, popen, free_port,
+                     tail, sanitizer_env)
+
+
+def default_sink_kind():
+    if os.environ.get("AVAL_INTEG_SINK") == "py":
+        return "py"
+    return "aval" if os.access(os.path.join(BUILD, "aval-sink"), os.X_OK) else "py"
+
+
+def parse_sink_file(raw):
+    """aval-sink's (and PySink's) file: X-Sink-From/X-Sink-To lines, then
+    the message as received. Returns (sender, [rcpts], data)."""
+    sender, rcpts = None, []
+    pos = 0
+    while True:
+        nl = raw.find(b"\n", pos)
+        if nl < 0:
+            break
+        line = raw[pos:nl].rstrip(b"\r")
+        if line.startswith(b"X-Sink-From:"):
+            sender = line[12:].strip().decode("utf-8", "replace")
+        elif line.startswith(b"X-Sink-To:"):
+            rcpts.append(line[10:].strip().decode("utf-8", "replace"))
+        else:
+            break
+        pos = nl + 1
+    return sender, rcpts, raw[pos:]
+
+
+class SinkBase:
+    """A next hop that writes each message to a file in self.dir."""
+
+    def __init__(self, t, port=None, host="127.0.0.1"):
+        self.t = t
+        self.port = port or free_port(host)
+        self.host = host
+        self.dir = t.subdir("sink-%d" % self.port, 0o777)
+        self.seen = {}			# file name -> parsed, once complete
+
+    def files(self):
+        try:
+            return sorted(f for f in os.listdir(self.dir) if not f.startswith("."))
+        except OSError:
+            return []
+
+    def count(self):
+        return len(self.files())
+
+    def messages(self):
+        """[(file, sender, rcpts, data)] of every message written so far."""
+        out = []
+        for f in self.files():
+            p = os.path.join(self.dir, f)
+            try:
+                with open(p, "rb") as fh:
+                    raw = fh.read()
+            except OSError:
+                continue
+            out.append((f,) + self.parse(raw))
+        return out
+
+    def parse(self, raw):
+        return parse_sink_file(raw)
+
+    def wait_count(self, n, timeout=20):
+        wait_until(lambda: self.count() >= n, timeout, 0.1,
+                   "%d message(s) at the sink (have %d)" % (n, self.count()))
+
+
+class AvalSink(SinkBase):
+    """The project's bench/aval-sink."""
+
+    def __init__(self, t, port=None, host="127.0.0.1", lifetime=600):
+        super().__init__(t, port, host)
+        binp = os.path.join(BUILD, "aval-sink")
+        if not os.access(binp, os.X_OK):
+            raise Fail("no %s" % binp)
+        self.logpath = os.path.join(t.dir, "sink-%d.log" % self.port)
+        self.logf = open(self.logpath, "ab")
+        hp = "[%s]:%d" % (host, self.port) if ":" in host else "%s:%d" % (host, self.port)
+        self.proc = popen(
+            [binp, "-v", "-l", hp, "-d", self.dir, "-t", str(lifetime)],
+            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
+            env=sanitizer_env(), start_new_session=True)
+        wait_until(self.listening, 10, 0.05, "aval-sink to listen on %d" % self.port)
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise Fail("aval-sink exited %s: %s" % (self.proc.returncode,
+                       tail(open(self.logpath, errors="replace").read(), 10)))
+        try:
+            with socket.create_connection((self.host, self.port), 1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.logf.close()
+
+
+class PostfixSink(SinkBase):
+    """Postfix's smtp-sink, dumping each transaction to a file."""
+
+    BIN = "/usr/sbin/smtp-sink"
+
+    def __init__(self, t, port=None, host="127.0.0.1"):
+        super().__init__(t, port, host)
+        if not os.access(self.BIN, os.X_OK):
+            raise Skip("Postfix's smtp-sink is not installed (%s)" % self.BIN)
+        args = [self.BIN, "-d", os.path.join(self.dir, "%M."), "-t", "30"]
+        if IS_ROOT:
+            args += ["-u", "root"]
+        args += ["inet:%s:%d" % (host, self.port), "100"]
+        self.logpath = os.path.join(t.dir, "smtp-sink-%d.log" % self.port)
+        self.logf = open(self.logpath, "ab")
+        self.proc = popen(args, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(self.listening, 10, 0.05, "smtp-sink to listen")
+
+    listening = AvalSink.listening
+    stop = AvalSink.stop
+
+    def parse(self, raw):
+        """smtp-sink's dump: X-* lines and a 3-line Received, then the
+        message as received (dots unstuffed) with LF line ends, then one
+        empty line. Returns the message with CRLF line ends."""
+        lines = raw.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()			# the file ends in "\n"
+        if lines and lines[-1] == b"":
+            lines.pop()			# smtp-sink's closing empty line
+        sender, rcpts, i = None, [], 0
+        while i < len(lines) and lines[i].startswith(b"X-"):
+            if lines[i].startswith(b"X-Mail-Args:"):
+                sender = lines[i][12:].split()[0].decode(errors="replace")
+            elif lines[i].startswith(b"X-Rcpt-Args:"):
+                rcpts.append(lines[i][12:].split()[0].decode(errors="replace"))
+            i += 1
+        if i < len(lines) and lines[i].startswith(b"Received:"):
+            i += 1
+            while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
+                i += 1
+        return sender, rcpts, b"".join(l + b"\r\n" for l in lines[i:])
+
+
+class _PyHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        srv = self.server
+        self.wfile.write(b"220 pysink ESMTP\r\n")
+        sender, rcpts = None, []
+        while True:
+            line = self.rfile.readline(4096)
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n")
+            verb = cmd[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.wfile.write(b"250-pysink\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+                                 b"250-SIZE 100000000\r\n250 ENHANCEDSTATUSCODES\r\n")
+            elif verb == b"MAIL":
+                m = re.search(rb"<([^>]*)>", cmd)
+                sender, rcpts = (m.group(1).decode(errors="replace") if m else ""), []
+                self.wfile.write(b"250 2.1.0 Ok\r\n")
+            elif verb == b"RCPT":
+                m = re.search(rb"<([^>]*)>", cmd)
+                a = m.group(1).decode(errors="replace") if m else ""
+                if a.lower().startswith("defer"):
+                    self.wfile.write(b"451 4.3.0 deferred by pysink\r\n")
+                elif a.lower().startswith("reject"):
+                    self.wfile.write(b"550 5.1.1 rejected by pysink\r\n")
+                else:
+                    rcpts.append(a)
+                    self.wfile.write(b"250 2.1.5 Ok\r\n")
+            elif verb == b"DATA":
+                if not rcpts:
+                    self.wfile.write(b"554 5.5.1 no valid recipients\r\n")
+                    continue
+                self.wfile.write(b"354 go ahead\r\n")
+                self.wfile.flush()
+                data = []
+                while True:
+                    l = self.rfile.readline(1 << 20)
+                    if not l:
+                        return
+                    if l == b".\r\n":
+                        break
+                    data.append(l[1:] if l.startswith(b".") else l)
+                with srv.lock:
+                    srv.n += 1
+                    name = "%06d" % srv.n
+                head = "X-Sink-From: <%s>\r\n" % sender + "".join(
+                    "X-Sink-To: <%s>\r\n" % r for r in rcpts)
+                tmp = os.path.join(srv.dir, "." + name)
+                with open(tmp, "wb") as f:
+                    f.write(head.encode() + b"".join(data))
+                os.rename(tmp, os.path.join(srv.dir, name))
+                self.wfile.write(b"250 2.0.0 Ok: stored %s\r\n" % name.encode())
+                sender, rcpts = None, []
+            elif verb == b"RSET":
+                sender, rcpts = None, []
+                self.wfile.write(b"250 2.0.0 Ok\r\n")
+            elif verb == b"NOOP":
+                self.wfile.write(b"250 2.0.0 Ok\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 2.0.0 Bye\r\n")
+                return
+            else:
+                self.wfile.write(b"502 5.5.1 unknown\r\n")
+            self.wfile.flush()
+
+
+class PySink(SinkBase):
+    """A small threaded sink with aval-sink's file format and its
+    defer*/reject* recipients; used where aval-sink is missing or when
+    AVAL_INTEG_SINK=py."""
+
+    def __init__(self, t, port=None, host="127.0.0.1"):
+        super().__init__(t, port, host)
+
+        class Srv(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+            def handle_error(self, request, client_address):
+                pass			# a client that hangs up is no news
+        self.srv = Srv((host, self.port), _PyHandler)
+        self.srv.dir, self.srv.n, self.srv.lock = self.dir, 0, threading.Lock()
+        self.th = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.th.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()

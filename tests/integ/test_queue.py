@@ -1,0 +1,330 @@
+"""
+test_queue.py - aval-queue: durability, retries, and what avalctl shows
+
+Deferral and retry, `avalctl queue/status/flush`, a queue that dies in the
+middle of a transaction, and no loss of an acknowledged message while the
+queue is killed under load.
+"""
+
+import json
+import os
+import re
+import signal
+import smtplib
+import threading
+import time
+
+from harness import (SLOW, Fail, check, wait_until, test, greet, make_message,
+                     smtp_send, queue_rcpt)
+
+
+@test("deferred_while_next_hop_down_then_delivered_once", timeout=90)
+def t_defer(t):
+    a = t.aval().start()			# no sink on a.sinkport yet
+    qid = smtp_send(a.port, "s@client.test", ["later@relay.test"], make_message("df1"))
+    found = [None]
+
+    def deferred():
+        x = queue_rcpt(a, "later@relay.test")
+        found[0] = x
+        return x and "defer" in x[1]["state"].lower() and x[1]["last_error"]
+    if not wait_until(deferred, 15, 0.3):
+        raise Fail("recipient not shown as deferred with a last error in avalctl queue: %r"
+                   % (found[0],))
+    m, rc = found[0]
+    check(m["id"] == qid, "avalctl shows id %r, the 250 said %s" % (m["id"], qid))
+    check(m["sender"].strip("<>") == "s@client.test", "sender %r" % m["sender"])
+    t.note("deferred: %s" % rc["last_error"])
+    a.wait_log(r"%s: .*to=<later@relay\.test>.*status=deferred" % qid, 5)
+    r = a.ctl("queue")
+    check(r.returncode == 0 and qid.encode() in r.stdout,
+          "avalctl queue (text) does not list %s: %r" % (qid, r.stdout[:300]))
+
+    sink = t.sink(port=a.sinkport)
+    a.flush()
+    sink.wait_count(1, 15)
+    a.wait_queue_empty(10)
+    a.wait_log(r"%s: .*to=<later@relay\.test>.*status=sent" % qid, 5)
+    time.sleep(2.5 * SLOW)
+    check(sink.count() == 1, "%d copies at the sink, want 1" % sink.count())
+
+
+@test("avalctl_queue_json_status_flush")
+def t_avalctl(t):
+    a = t.aval().start()			# no sink: the message stays deferred
+    qid = smtp_send(a.port, "s@client.test", ["ctl@relay.test"], make_message("ctl1"))
+    wait_until(lambda: queue_rcpt(a, "ctl@relay.test"), 10, 0.2, "the message in the queue")
+    problems = []
+    r = a.ctl_plain("queue", "--json")
+    out = r.stdout.decode(errors="replace")
+    if r.returncode != 0:
+        problems.append("'avalctl -f FILE queue --json' exited %d: %s" % (
+            r.returncode, (out + r.stderr.decode(errors="replace")).strip()))
+    else:
+        try:
+            data = json.loads(out)
+            m = [x for x in data if x.get("id") == qid]
+            if len(m) != 1:
+                problems.append("queue --json has no entry with \"id\": %s: %s" % (qid, out[:300]))
+            else:
+                m = m[0]
+                if m.get("sender") != "s@client.test":
+                    problems.append("queue --json sender %r" % m.get("sender"))
+                rc = m.get("recipients") or [{}]
+                for k in ("address", "state", "last_error"):
+                    if k not in rc[0]:
+                        problems.append("queue --json recipient has no %r: %r" % (k, rc[0]))
+                if rc[0].get("state") not in ("pending", "active", "deferred", "delivered",
+                                              "bounced"):
+                    problems.append("queue --json state %r" % rc[0].get("state"))
+        except ValueError as e:
+            problems.append("queue --json is not JSON (%s): %r" % (e, out[:300]))
+    r = a.ctl_plain("queue")
+    if r.returncode != 0 or qid.encode() not in r.stdout:
+        problems.append("'avalctl queue' exited %d and printed %r" % (r.returncode, r.stdout[:300]))
+    r = a.ctl_plain("status")
+    txt = r.stdout.decode(errors="replace")
+    if r.returncode != 0:
+        problems.append("'avalctl status' exited %d: %s" % (r.returncode, r.stderr[:300]))
+    for pid, kind in a.workers():
+        if str(pid) not in txt:
+            problems.append("'avalctl status' does not show %s[%d]: %r" % (kind, pid, txt[:400]))
+    r = a.ctl_plain("status", "--json")
+    if r.returncode != 0:
+        problems.append("'avalctl status --json' exited %d" % r.returncode)
+    else:
+        try:
+            json.loads(r.stdout)
+        except ValueError as e:
+            problems.append("'avalctl status --json' is not JSON (%s): %r" % (e, r.stdout[:300]))
+    r = a.ctl_plain("flush")
+    if r.returncode != 0:
+        problems.append("'avalctl flush' exited %d: %s" % (r.returncode, r.stderr[:300]))
+    t.note("avalctl status: %s" % txt.strip().replace("\n", " | "))
+    check(not problems, "; ".join(problems))
+
+
+@test("queue_restart_mid_transaction_never_splits_the_envelope", timeout=90)
+def t_queue_restart_mid_txn(t):
+    """A queue that dies after RCPT a and before RCPT b loses the open
+    transaction; RCPT b must not start a new one that would carry b alone."""
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port, max_errors=100).start()
+    with greet(a.port) as r:
+        c, txt = r.cmd(b"MAIL FROM:<s@client.test>")
+        check(c == 250, "MAIL: %r" % txt)
+        c, txt = r.cmd(b"RCPT TO:<first@relay.test>")
+        check(c == 250, "RCPT first: %r" % txt)
+        oldq = a.pids("aval-queue")
+        os.kill(oldq[0], signal.SIGKILL)
+        wait_until(lambda: [p for p in a.pids("aval-queue") if p != oldq[0]], 15,
+                   0.1, "a new aval-queue")
+        a.wait_ready()
+        time.sleep(0.5 * SLOW)
+        c, txt = r.cmd(b"RCPT TO:<second@relay.test>")
+        check(c is not None and 400 <= c < 500,
+              "RCPT after the queue restarted got %r, want 4xx" % txt)
+        c, txt = r.cmd(b"DATA")
+        check(c is not None and 400 <= c < 600 and c != 354,
+              "DATA after the queue restarted got %r, want a refusal" % txt)
+        c, txt = r.cmd(b"RSET")
+        check(c == 250, "RSET: %r" % txt)
+        for cmd in (b"MAIL FROM:<s@client.test>", b"RCPT TO:<first@relay.test>",
+                    b"RCPT TO:<second@relay.test>"):
+            c, txt = r.cmd(cmd)
+            check(c == 250, "%r: %r" % (cmd, txt))
+        c, txt = r.cmd(b"DATA")
+        check(c == 354, "DATA: %r" % txt)
+        r.send(make_message("mid1") + b".\r\n")
+        c, txt = r.reply()
+        check(c == 250, "final dot: %r" % txt)
+    sink.wait_count(1, 20)
+    a.wait_queue_empty(10)
+    time.sleep(1.0 * SLOW)
+    msgs = sink.messages()
+    check(len(msgs) == 1, "%d messages at the sink, want 1" % len(msgs))
+    rcpts = sorted(x.strip("<>") for x in msgs[0][2])
+    check(rcpts == ["first@relay.test", "second@relay.test"],
+          "recipients at the sink: %r" % rcpts)
+
+
+@test("no_loss_2000_messages_while_killing_queue", timeout=300)
+def t_no_loss(t):
+    """20 sessions push 2,000 messages; each message slot is retried (with a
+    fresh token) until it gets 250, so the load keeps going while the queue
+    is down. Each session sends at most one message per PACE seconds, so the
+    push spans at least ~5 s and a few kills; killing goes on after it
+    (while the queue delivers) up to MIN_KILLS. A slower push meets more
+    kills, and avald's restart backoff (doubling from 250 ms to 30 s, reset
+    after a minute up) then keeps the queue down for most of the run."""
+    N, SESSIONS, KILL_EVERY, PACE, LOAD_SECS, MIN_KILLS = 2000, 20, 2.0, 0.05, 60, 5
+    sink = t.sink()
+    # A short deliver command-timeout bounds how long one stuck outbound
+    # session can hold a message, so "eventually delivered" fits the wait
+    # below; the default (5m) is what every other test runs with.
+    a = t.aval(sinkport=sink.port, deliver_command_timeout="10s").start()
+    lock = threading.Lock()
+    state = {"next": 0, "acked": set(), "attempts": 0, "errors": 0, "refused": 0}
+    stop = threading.Event()
+    body = (b"x" * 76 + b"\r\n") * 24		# ~1.9 KB
+    load_deadline = time.monotonic() + LOAD_SECS
+
+    def loader(n):
+        s = None
+        while not stop.is_set() and time.monotonic() < load_deadline:
+            with lock:
+                slot = state["next"]
+                if slot >= N:
+                    break
+                state["next"] += 1
+            attempt = 0
+            while not stop.is_set() and time.monotonic() < load_deadline:
+                t_start = time.monotonic()
+                token = "tok-%05d-%d" % (slot, attempt)
+                attempt += 1
+                msg = (b"From: <load@client.test>\r\nTo: <sink@relay.test>\r\n"
+                       b"Subject: load\r\nX-Bench-Token: " + token.encode() +
+                       b"\r\n\r\n" + body)
+                try:
+                    if s is None:
+                        s = smtplib.SMTP("127.0.0.1", a.port, timeout=30 * SLOW)
+                        s.ehlo("load.test")
+                    with lock:
+                        state["attempts"] += 1
+                    code, _ = s.mail("load@client.test")
+                    if code == 250:
+                        code, _ = s.rcpt("sink@relay.test")
+                    if code == 250:
+                        code, _ = s.data(msg)
+                    if code == 250:
+                        with lock:
+                            state["acked"].add(token)
+                        time.sleep(max(0, PACE - (time.monotonic() - t_start)))
+                        break
+                    with lock:
+                        state["refused"] += 1
+                    s.rset()
+                except (smtplib.SMTPException, OSError):
+                    with lock:
+                        state["errors"] += 1
+                    try:
+                        if s is not None:
+                            s.close()
+                    except Exception:
+                        pass
+                    s = None
+                time.sleep(0.2)
+        if s is not None:
+            try:
+                s.quit()
+            except Exception:
+                s.close()
+
+    kills = []
+
+    kill_stop = threading.Event()
+
+    def killer():
+        # Every KILL_EVERY seconds, but never a queue younger than half a
+        # second: the ticks would otherwise meet avald's power-of-two
+        # restart backoff and kill each new queue as it starts.
+        first_seen, last_kill = {}, time.monotonic()
+        while not kill_stop.wait(0.1):
+            now = time.monotonic()
+            for p in a.pids("aval-queue"):
+                first_seen.setdefault(p, now)
+                if now - last_kill < KILL_EVERY or now - first_seen[p] < 0.5:
+                    continue
+                try:
+                    os.kill(p, signal.SIGKILL)
+                    kills.append(p)
+                    last_kill = now
+                except ProcessLookupError:
+                    pass
+    threads = [threading.Thread(target=loader, args=(i,), daemon=True) for i in range(SESSIONS)]
+    kt = threading.Thread(target=killer, daemon=True)
+    t0 = time.monotonic()
+    for th in threads:
+        th.start()
+    kt.start()
+    try:
+        for th in threads:
+            th.join(max(1, load_deadline - time.monotonic() + 40 * SLOW))
+        load_time = time.monotonic() - t0
+        # A quick load leaves few kills: go on killing (the queue is now
+        # delivering what it acknowledged) until MIN_KILLS or 25 s.
+        wait_until(lambda: len(kills) >= MIN_KILLS or time.monotonic() - t0 > 25, 30, 0.2)
+    finally:
+        stop.set()
+        kill_stop.set()
+        kt.join(10)
+    check(not any(th.is_alive() for th in threads), "load threads did not finish")
+    acked = set(state["acked"])
+    t.note("load: %d slots, %d attempts, %d acked (250), %d refused, %d session errors, "
+           "%d queue kills, %.1fs" % (min(state["next"], N), state["attempts"], len(acked),
+                                      state["refused"], state["errors"], len(kills), load_time))
+    check(len(acked) >= N // 10, "only %d of %d messages were acknowledged: the test proves "
+          "little" % (len(acked), N))
+    if len(acked) < N:
+        t.note("only %d of %d messages got 250 within %ds of load" % (len(acked), N, LOAD_SECS))
+
+    # Collect from the sink until every acked token is there (bounded).
+    seen = {}
+    parsed = set()
+    tok_re = re.compile(rb"X-Bench-Token: (tok-\d+-\d+)")
+
+    def scan():
+        for f in sink.files():
+            if f in parsed:
+                continue
+            try:
+                with open(os.path.join(sink.dir, f), "rb") as fh:
+                    head = fh.read(8192)
+            except OSError:
+                continue
+            m = tok_re.search(head)
+            if m:
+                parsed.add(f)
+                tok = m.group(1).decode()
+                seen[tok] = seen.get(tok, 0) + 1
+        return acked <= set(seen)
+    last_flush = [time.monotonic()]
+
+    def done():
+        if time.monotonic() - last_flush[0] > 5:
+            last_flush[0] = time.monotonic()
+            try:
+                a.flush()
+            except Fail:
+                pass
+        return scan()
+    wait_until(done, 120, 0.5)
+    time.sleep(3 * SLOW)				# late duplicates
+    scan()
+    lost = sorted(acked - set(seen))
+    dups = {k: v for k, v in seen.items() if v > 1}
+    extra = len(set(seen) - acked)
+    t.note("acked %d, delivered %d distinct (%d files), duplicates %d (%d extra copies), "
+           "delivered but not acked %d, lost %d, kills %d"
+           % (len(acked), len(set(seen) & acked), len(parsed), len(dups),
+              sum(v - 1 for v in dups.values()), extra, len(lost), len(kills)))
+    if dups:
+        t.note("duplicated tokens: %s" % ", ".join(sorted(dups)[:30]))
+    if lost:
+        try:
+            q = a.queue()
+            states = {}
+            for m in q:
+                for rc in m["recipients"]:
+                    states[rc["state"]] = states.get(rc["state"], 0) + 1
+            t.note("queue now: %d messages, recipient states %r; e.g. %s"
+                   % (len(q), states, json.dumps([m["raw"] for m in q[:3]])[:600]))
+        except Fail as e:
+            t.note("queue now: %s" % e)
+        log = a.log()
+        t.note("log: %d status=sent, %d status=deferred, %d durable, %d removed"
+               % (log.count("status=sent"), log.count("status=deferred"),
+                  log.count("(durable)"), log.count(": removed")))
+    check(len(kills) >= 3, "only %d queue kills happened" % len(kills))
+    check(not lost, "%d acknowledged message(s) never reached the sink: %s"
+          % (len(lost), ", ".join(lost[:30])))
