@@ -146,6 +146,7 @@ struct loadgen_session {
 #define LOADGEN_F_SETUP		0x0020	/* idle mode: counted in nsetup */
 #define LOADGEN_F_IDLE		0x0040	/* idle mode: counted in nidle */
 #define LOADGEN_F_HANDSHAKEN	0x0080	/* TLS handshake counted */
+#define LOADGEN_F_CORKED	0x0100	/* TLS writes held back */
 	unsigned long		 seq;		/* the message being carried */
 	unsigned long		 nsent;		/* messages on this link */
 	struct timespec		 t_mail;	/* when MAIL was written */
@@ -231,6 +232,8 @@ static void	loadgen_session_fail(struct loadgen_session *, const char *,
 static void	loadgen_session_send(struct loadgen_session *, const char *,
 		    ...) __attribute__((format(printf, 2, 3)));
 static void	loadgen_session_read(struct bufferevent *, void *);
+static void	loadgen_session_cork(struct loadgen_session *);
+static void	loadgen_session_uncork(struct loadgen_session *);
 static void	loadgen_session_event(struct bufferevent *, short, void *);
 static int	loadgen_session_reply(struct loadgen_session *, int,
 		    const char *);
@@ -851,14 +854,17 @@ loadgen_session_read(struct bufferevent *bev, void *arg)
 	int			 code, alive;
 
 	(void)bev;
+	loadgen_session_cork(s);
 	for (;;) {
 		/* STARTTLS replaces s->bev, so look it up every time. */
 		in = bufferevent_get_input(s->bev);
 		if ((line = evbuffer_readln(in, &len,
 		    EVBUFFER_EOL_CRLF)) == NULL) {
-			if (evbuffer_get_length(in) > LOADGEN_LINE_MAX)
+			if (evbuffer_get_length(in) > LOADGEN_LINE_MAX) {
 				loadgen_session_abort(s, "reply line too long");
-			return;
+				return;
+			}
+			break;
 		}
 		if (len < 3 || !isdigit((unsigned char)line[0]) ||
 		    !isdigit((unsigned char)line[1]) ||
@@ -881,6 +887,40 @@ loadgen_session_read(struct bufferevent *bev, void *arg)
 		free(line);
 		if (alive == -1)
 			return;
+	}
+	loadgen_session_uncork(s);
+}
+
+/*
+ * loadgen_session_cork - over TLS, hold back what the reply handlers write
+ * until every reply read so far is handled, so that pipelined commands
+ * leave in one TLS record as they do from a client that writes through a
+ * stream buffer: a TLS filter bufferevent writes a record for every
+ * evbuffer_add() as it happens (a command line and its CRLF would be two),
+ * where a socket bufferevent waits for the loop. Servers that read one
+ * record at a time would otherwise see the pipelined group piecemeal.
+ */
+static void
+loadgen_session_cork(struct loadgen_session *s)
+{
+	if ((s->flags & LOADGEN_F_HANDSHAKEN) &&
+	    !(s->flags & LOADGEN_F_CORKED)) {
+		s->flags |= LOADGEN_F_CORKED;
+		bufferevent_disable(s->bev, EV_WRITE);
+	}
+}
+
+/*
+ * loadgen_session_uncork - write what was held back; the session may be
+ * gone when this returns (a failed write reports through the event
+ * callback at once)
+ */
+static void
+loadgen_session_uncork(struct loadgen_session *s)
+{
+	if (s->flags & LOADGEN_F_CORKED) {
+		s->flags &= ~LOADGEN_F_CORKED;
+		bufferevent_enable(s->bev, EV_WRITE);
 	}
 }
 
@@ -1232,7 +1272,9 @@ loadgen_on_hold(evutil_socket_t fd, short ev, void *arg)
 	lg->nidle--;
 	lg->accepted++;
 	loadgen_check_done(lg);
+	loadgen_session_cork(s);
 	loadgen_session_quit(s);
+	loadgen_session_uncork(s);
 }
 
 /*
