@@ -42,6 +42,7 @@ TLS_LIBS	 = $(shell pkg-config --libs libevent_openssl libssl libcrypto)
 CHECK_CFLAGS	 = $(shell pkg-config --cflags check)
 CHECK_LIBS	 = $(shell pkg-config --libs check)
 DB_LIBS		?= -ldb-5.3		# libdb5.3-dev ships no .pc file
+CRYPT_LIBS	?= -lcrypt		# libcrypt-dev (libxcrypt): common/passwd.c
 
 ifeq ($(V),1)
 Q		 =
@@ -57,7 +58,7 @@ COMMON_SRCS	 = $(filter-out common/conf_parse.c,$(wildcard common/*.c))
 COMMON_OBJS	 = $(COMMON_SRCS:%.c=$(O)/%.o) $(O)/common/conf_parse.o
 COMMON		 = $(O)/libcommon.a
 
-MASTER_SRCS	 = $(wildcard master/*.c)
+MASTER_SRCS	 = $(wildcard master/*.c) smtpd/smtpd_limit.c
 SMTPD_SRCS	 = $(wildcard smtpd/*.c)
 QUEUE_SRCS	 = $(wildcard queue/*.c)
 DELIVER_SRCS	 = $(wildcard deliver/*.c)
@@ -75,7 +76,9 @@ UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
 
 # The unit runner links the process modules that stand alone: those that
 # need no process globals (the file with main() and what leans on it).
-UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/queue/queue_rec.o \
+UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/smtpd/smtpd_limit.o \
+		   $(O)/smtpd/smtpd_auth.o \
+		   $(O)/queue/queue_rec.o \
 		   $(O)/queue/queue_store.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 
@@ -125,11 +128,11 @@ $(COMMON): $(COMMON_OBJS)
 $(O)/avald: $(MASTER_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) \
-	    $(shell pkg-config --libs libssl libcrypto)
+	    $(shell pkg-config --libs libssl libcrypto) $(CRYPT_LIBS)
 
 $(O)/aval-smtpd: $(SMTPD_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(CRYPT_LIBS)
 
 # Only the queue links Berkeley DB.
 $(O)/aval-queue: $(QUEUE_OBJS) $(COMMON)
@@ -142,7 +145,8 @@ $(O)/aval-deliver: $(DELIVER_OBJS) $(COMMON)
 
 $(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS) \
+	    $(CRYPT_LIBS)
 
 # Keep the bench objects: make would delete them as intermediates.
 .SECONDARY: $(BENCH_SRCS:%.c=$(O)/%.o)
@@ -153,7 +157,8 @@ $(O)/aval-%: $(O)/bench/aval-%.o $(COMMON)
 
 $(UNIT_RUNNER): $(UNIT_OBJS) $(UNIT_LINK) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS) \
+	    $(CRYPT_LIBS)
 
 # --- tests -----------------------------------------------------------------
 

@@ -679,6 +679,7 @@ ipc_type_name(uint32_t type)
 	case IPC_MASTER_TLS_PEM:	return "MASTER_TLS_PEM";
 	case IPC_MASTER_TLS_END:	return "MASTER_TLS_END";
 	case IPC_MASTER_TLS_KEYS:	return "MASTER_TLS_KEYS";
+	case IPC_MASTER_LIMITS:		return "MASTER_LIMITS";
 	case IPC_SMTPD_MSG_OPEN:	return "SMTPD_MSG_OPEN";
 	case IPC_SMTPD_MSG_RCPT:	return "SMTPD_MSG_RCPT";
 	case IPC_SMTPD_MSG_DATA:	return "SMTPD_MSG_DATA";

@@ -24,6 +24,7 @@
  * Settings read: every one; avald sends each worker the whole config.
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -43,6 +44,7 @@
 #include "common/proc.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
+#include "smtpd/smtpd_limit.h"
 
 struct master	*master;
 
@@ -271,6 +273,14 @@ main(int argc, char **argv)
 	}
 	master_ctl_start();
 	master_tls_start();
+	{
+		struct smtpd_limit_table	*lt;
+
+		/* smtpd's limits have one owner: this table, shared by all. */
+		if ((master->limits_fd = smtpd_limit_create(&lt)) == -1)
+			fatal("limits table");
+		munmap(lt, sizeof(*lt));
+	}
 	master_children_start();
 	log_info("started, version %s, %zu listeners, config %s",
 	    AVAL_VERSION, master->nlisteners,

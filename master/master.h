@@ -62,6 +62,8 @@ struct master {
 	struct master_child	*children;
 	size_t			 nchildren;
 
+	int			 limits_fd;	/* smtpd_limit.h's shared table */
+
 	int			 ctl_fd;
 	char			 ctl_path[PATH_MAX];
 	char			 pid_path[PATH_MAX];

@@ -221,7 +221,7 @@ master_child_spawn(struct master_child *c)
 	struct ipc_msg		*m;
 	char			 path[PATH_MAX + 32], name[48];
 	char			*argv[4];
-	int			 sp[2], argc = 0;
+	int			 sp[2], argc = 0, lfd;
 	size_t			 i;
 	pid_t			 pid;
 
@@ -266,6 +266,12 @@ master_child_spawn(struct master_child *c)
 	switch (c->kind) {
 	case PROC_SMTPD:
 		master_tls_send(c->peer);
+		if ((lfd = dup(master->limits_fd)) == -1)
+			fatal("dup limits table");
+		m = ipc_new(IPC_MASTER_LIMITS);
+		ipc_put_u32(m, c->instance);
+		ipc_set_fd(m, lfd);
+		ipc_send(c->peer, m);
 		for (i = 0; i < master->nlisteners; i++) {
 			int	 fd = dup(master->listeners[i].fd);
 

@@ -38,7 +38,13 @@
 #include "queue/queue.h"
 #include "queue/queue_store.h"
 
-#define QUEUE_MAX_INCOMING	8192	/* open transactions per smtpd link */
+/*
+ * Open transactions per smtpd link. The limit has one owner, smtpd's
+ * max-sessions: a session holds at most one open transaction and one
+ * being committed, so a link past twice the cap (and some slack for
+ * aborts still in flight) is an smtpd that broke the protocol.
+ */
+#define QUEUE_MAX_INCOMING(c)	(2 * (size_t)(c)->smtpd_max_sessions + 64)
 #define QUEUE_TRACE_ROOM	8192	/* smtpd's Received header, beyond the size limit */
 /*
  * Bodies are held in memory from the first chunk to COMMIT. Past this many
@@ -217,7 +223,7 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		    ipc_get_str(r, &client) == -1 ||
 		    ipc_get_str(r, &helo) == -1 || ipc_end(r) == -1 ||
 		    queue_incoming_find(l, tid) != NULL ||
-		    l->nincoming >= QUEUE_MAX_INCOMING)
+		    l->nincoming >= QUEUE_MAX_INCOMING(c))
 			return -1;
 		in = xcalloc(1, sizeof(*in));
 		in->tid = tid;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -40,6 +41,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_limit.h"
 
 #define SMTPD_ACCEPTS_PER_WAKE	64
 
@@ -58,14 +60,38 @@ smtpd_queue_send(struct ipc_msg *m)
 	ipc_send(env->queue, m);
 }
 
-/* smtpd_max_sessions - this process's share of the global cap */
-static unsigned int
-smtpd_max_sessions(void)
+/*
+ * smtpd_admit - the shared limits say whether a new connection may have a
+ * session; 1 and counted, or 0 after a 421 and a log line
+ */
+static int
+smtpd_admit(int fd, const struct sockaddr *sa, socklen_t len, int *exempt)
 {
 	const struct conf	*c = env->w.conf;
+	struct smtpd_limits	 lim;
 
-	return (unsigned int)((c->smtpd_max_sessions + c->smtpd_processes - 1) /
-	    c->smtpd_processes);
+	lim.max_total = (unsigned int)c->smtpd_max_sessions;
+	lim.max_client = (unsigned int)c->smtpd_max_client_sessions;
+	lim.rate = (unsigned int)c->smtpd_client_connection_rate;
+	lim.exempt = *exempt = conf_in_relay_networks(c, sa) == 1;
+	switch (smtpd_limit_connect(env->limits, env->instance, sa, &lim,
+	    (int64_t)time(NULL))) {
+	case SMTPD_LIMIT_OK:
+		return 1;
+	case SMTPD_LIMIT_TOTAL:
+		smtpd_session_reject(fd, sa, len, "4.3.2",
+		    "too many sessions, try again later");
+		break;
+	case SMTPD_LIMIT_CLIENT:
+		smtpd_session_reject(fd, sa, len, "4.7.0",
+		    "too many sessions from your address");
+		break;
+	case SMTPD_LIMIT_RATE:
+		smtpd_session_reject(fd, sa, len, "4.7.0",
+		    "too many connections per minute from your address");
+		break;
+	}
+	return 0;
 }
 
 static void
@@ -86,7 +112,7 @@ smtpd_accept(evutil_socket_t fd, short ev, void *arg)
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { 1, 0 };
 	socklen_t		 len;
-	int			 s, i, on = 1;
+	int			 s, i, on = 1, exempt;
 
 	(void)ev;
 	for (i = 0; i < SMTPD_ACCEPTS_PER_WAKE; i++) {
@@ -113,11 +139,9 @@ smtpd_accept(evutil_socket_t fd, short ev, void *arg)
 		if (ss.ss_family != AF_UNIX)
 			(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on,
 			    sizeof(on));
-		if (env->nsessions >= smtpd_max_sessions())
-			smtpd_session_reject_busy(s, (struct sockaddr *)&ss,
-			    len);
-		else
-			smtpd_session_new(s, (struct sockaddr *)&ss, len, l);
+		if (smtpd_admit(s, (struct sockaddr *)&ss, len, &exempt))
+			smtpd_session_new(s, (struct sockaddr *)&ss, len, l,
+			    exempt);
 	}
 }
 
@@ -162,6 +186,8 @@ smtpd_start(void)
 		fatalx("START before config");
 	if (env->started)
 		fatalx("START twice");
+	if (env->limits == NULL)
+		fatalx("START before the limits table");
 	/* The master made runtime-dir/empty: root-owned, nothing in it. */
 	if ((size_t)snprintf(empty, sizeof(empty), "%s/empty",
 	    env->w.conf->runtime_dir) >= sizeof(empty))
@@ -280,6 +306,16 @@ smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		    env->started || env->w.conf == NULL)
 			break;
 		smtpd_listener_add(r->fd, addr, port);
+		r->fd = -1;
+		return;
+	case IPC_MASTER_LIMITS:
+		if (r->fd == -1 || ipc_get_u32(r, &port) == -1 ||
+		    ipc_end(r) == -1 || env->limits != NULL)
+			break;
+		if ((env->limits = smtpd_limit_attach(r->fd, port)) == NULL)
+			fatalx("cannot map the limits table");
+		env->instance = port;
+		close(r->fd);
 		r->fd = -1;
 		return;
 	case IPC_MASTER_TLS_PEM:

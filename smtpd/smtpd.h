@@ -32,6 +32,7 @@ struct tls_info;
 struct tls_server;
 struct smtpd_listener;
 struct tls_ticket_keys;
+struct smtpd_limit_table;
 
 /*
  * Session states. A session waits on the queue twice: for the queue ID
@@ -56,6 +57,8 @@ enum smtpd_data_err {
 	SMTPD_DE_LONG,		/* a text line over SMTPD_TEXT_MAX */
 	SMTPD_DE_SIZE,		/* over max-message-size */
 	SMTPD_DE_QUEUE,		/* the queue went away */
+	SMTPD_DE_NUL,		/* a NUL octet in the text */
+	SMTPD_DE_LOOP,		/* more than max-hops Received headers */
 };
 
 struct smtpd_session {
@@ -70,6 +73,9 @@ struct smtpd_session {
 #define SMTPD_F_TLS_START	0x0002	/* 220 to STARTTLS queued; handshake next */
 #define SMTPD_F_HANDSHAKE	0x0004	/* TLS handshake running */
 #define SMTPD_F_AUTH		0x0008	/* AUTH succeeded */
+#define SMTPD_F_COUNTED		0x0010	/* in the limits table */
+#define SMTPD_F_PREGREET	0x0020	/* "220-" sent, waiting to send "220 " */
+#define SMTPD_F_EXEMPT		0x0040	/* from relay-networks: per-client limits off */
 	struct tls_info		*tls;		/* NULL until TLS is up */
 	struct sockaddr_storage	 ss;
 	char			 client[96];	/* "[addr]:port" */
@@ -89,12 +95,17 @@ struct smtpd_session {
 	enum smtpd_data_err	 data_err;
 	int			 at_bol;	/* next byte starts a line */
 	int			 prev_crlf;	/* last line ended in CRLF */
+	int			 in_header;	/* still in the header section */
+	unsigned int		 hops;		/* Received headers seen */
+	time_t			 started;	/* the session's connect time */
+	time_t			 data_started;	/* 354 sent */
+	unsigned long long	 data_bytes;	/* read since the 354 */
 
 	int			 skipping;	/* dropping an overlong command */
 	int			 paused;	/* reading stopped for back-pressure */
 #define SMTPD_P_OUTPUT		0x01	/* the client is not reading its replies */
 #define SMTPD_P_QUEUE		0x02	/* the queue link is backed up */
-	struct event		*wait_ev;	/* bounds OPENING and COMMIT */
+	struct event		*wait_ev;	/* bounds OPENING and COMMIT, and the pregreet pause */
 	unsigned int		 errors;
 	unsigned int		 ncmds;
 
@@ -120,6 +131,9 @@ struct smtpd_env {
 	int			 started;
 	int			 draining;
 
+	struct smtpd_limit_table *limits;	/* shared by every smtpd */
+	unsigned int		 instance;
+
 	/* TLS: the contexts, and the PEM text the master is sending. */
 	struct tls_server	*tls;
 	struct buf		*pem[16][2];	/* [cert index][TLS_PART_CERT|KEY] */
@@ -140,7 +154,7 @@ void	 smtpd_maybe_exit(void);
 
 /* smtpd_session.c */
 void	 smtpd_session_new(int fd, const struct sockaddr *, socklen_t,
-	    const struct smtpd_listener *);
+	    const struct smtpd_listener *, int exempt);
 struct smtpd_session *smtpd_session_find(uint64_t tid);
 void	 smtpd_session_opened(struct smtpd_session *, const char *qid);
 void	 smtpd_session_durable(struct smtpd_session *);
@@ -148,7 +162,8 @@ void	 smtpd_session_failed(struct smtpd_session *, const char *why);
 void	 smtpd_session_queue_gone(void);
 void	 smtpd_session_drain(void);
 void	 smtpd_session_queue_drained(void);
-void	 smtpd_session_reject_busy(int fd, const struct sockaddr *, socklen_t);
+void	 smtpd_session_reject(int fd, const struct sockaddr *, socklen_t,
+	    const char *dsn, const char *text);
 
 /* smtpd_tls.c */
 void	 smtpd_tls_dispatch(struct ipc_msgin *);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -42,11 +43,18 @@
 #include "common/xmalloc.h"
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_cmd.h"
+#include "smtpd/smtpd_limit.h"
 
 static void	smtpd_session_input(struct smtpd_session *);
 static void	smtpd_session_free(struct smtpd_session *);
 static void	smtpd_session_bev_setup(struct smtpd_session *);
 static void	smtpd_session_tls_up(struct smtpd_session *);
+static void	smtpd_session_pregreet(struct smtpd_session *);
+static void	smtpd_session_pregreet_done(evutil_socket_t, short, void *);
+static void	smtpd_session_pregreet_fail(struct smtpd_session *);
+
+#define SMTPD_PREGREET_TTL	86400	/* a pass holds this long */
+#define SMTPD_RATE_GRACE	10	/* seconds of DATA before min-data-rate applies */
 
 static const char *smtpd_state_names[] = {
 	[SMTPD_S_HELO] = "HELO",
@@ -203,6 +211,9 @@ smtpd_session_free(struct smtpd_session *s)
 		close(s->fd);
 	}
 	free(s->tls);
+	if (s->flags & SMTPD_F_COUNTED)
+		smtpd_limit_disconnect(env->limits, env->instance,
+		    (struct sockaddr *)&s->ss);
 	if (s->wait_ev != NULL)
 		event_free(s->wait_ev);
 	buf_free(s->chunk);
@@ -322,10 +333,35 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	smtpd_session_reply(s, "250 2.1.5 Ok");
 }
 
+/*
+ * smtpd_session_early_text - 1 (and the session ended) if the client sent
+ * message text before our 354: DATA must end a pipelined group (RFC 2920
+ * 3.1), and a client that does not wait is a bot or an attack, never a
+ * client whose text we should take.
+ */
+static int
+smtpd_session_early_text(struct smtpd_session *s)
+{
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) == 0)
+		return 0;
+	log_info("%s: session=%s, client=%s, cmd=DATA, from=<%s>, dsn=5.5.0, "
+	    "status=reject (554 message text before the 354)",
+	    s->qid[0] ? s->qid : "NOQUEUE", s->idstr, s->client, s->sender);
+	smtpd_session_reset(s);
+	evbuffer_drain(bufferevent_get_input(s->bev),
+	    evbuffer_get_length(bufferevent_get_input(s->bev)));
+	smtpd_session_reply(s, "554 5.5.0 Error: message text sent before "
+	    "the 354 reply");
+	smtpd_session_close(s);
+	return 1;
+}
+
 /* smtpd_session_data_begin - the queue ID is known: 354 and go */
 static void
 smtpd_session_data_begin(struct smtpd_session *s)
 {
+	if (smtpd_session_early_text(s))
+		return;
 	if (s->chunk == NULL)
 		s->chunk = buf_new(IPC_CHUNK, IPC_CHUNK);
 	buf_reset(s->chunk);
@@ -340,6 +376,10 @@ smtpd_session_data_begin(struct smtpd_session *s)
 	 */
 	smtpd_received(s, s->chunk);
 	s->size = 0;
+	s->in_header = 1;
+	s->hops = 0;
+	s->data_started = time(NULL);
+	s->data_bytes = 0;
 	smtpd_session_enter(s, SMTPD_S_DATA);
 	smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
 	smtpd_session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -486,6 +526,8 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 			    "unavailable, try again later");
 			break;
 		}
+		if (smtpd_session_early_text(s))
+			break;
 		if (s->qid[0] == '\0')
 			smtpd_session_enter(s, SMTPD_S_OPENING);
 		else
@@ -645,6 +687,15 @@ smtpd_session_data_end(struct smtpd_session *s)
 		dsn = "4.3.0";
 		reply = "451 4.3.0 Error: queue unavailable, try again later";
 		break;
+	case SMTPD_DE_NUL:
+		dsn = "5.6.0";
+		reply = "554 5.6.0 Error: NUL octet in message text";
+		break;
+	case SMTPD_DE_LOOP:
+		dsn = "5.4.6";
+		reply = "554 5.4.6 Error: too many Received headers: mail "
+		    "loop?";
+		break;
 	}
 	log_info("%s: session=%s, client=%s, cmd=DATA, from=<%s>, dsn=%s, "
 	    "status=reject (%s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr,
@@ -678,8 +729,11 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 		/* Keep the last byte: it may be the CR of a CRLF. */
 		len = avail - 1;
 		p = (const char *)evbuffer_pullup(in, len);
+		s->data_bytes += len;
 		if (memchr(p, '\r', len) != NULL)
 			smtpd_session_data_err(s, SMTPD_DE_BARE);
+		if (memchr(p, '\0', len) != NULL)
+			smtpd_session_data_err(s, SMTPD_DE_NUL);
 		smtpd_session_data_err(s, SMTPD_DE_LONG);
 		evbuffer_drain(in, len);
 		s->at_bol = 0;
@@ -694,8 +748,19 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 		return 1;
 	}
 	body = crlf ? len - 2 : len - 1;
+	s->data_bytes += len;
 	if (!crlf || memchr(p, '\r', body) != NULL)
 		smtpd_session_data_err(s, SMTPD_DE_BARE);
+	if (memchr(p, '\0', len) != NULL)
+		smtpd_session_data_err(s, SMTPD_DE_NUL);
+	if (s->in_header && s->at_bol) {
+		/* The header ends at the first empty line. */
+		if (body == 0)
+			s->in_header = 0;
+		else if (body >= 9 && strncasecmp(p, "Received:", 9) == 0 &&
+		    ++s->hops > (unsigned int)smtpd_conf()->smtpd_max_hops)
+			smtpd_session_data_err(s, SMTPD_DE_LOOP);
+	}
 	/*
 	 * RFC 5321 4.5.3.1.6: 1000 octets with the CRLF, "not counting the
 	 * leading dot duplicated for transparency".
@@ -728,11 +793,20 @@ smtpd_session_input(struct smtpd_session *s)
 		 */
 		if (evbuffer_get_length(out) > SMTPD_OUT_HIWAT)
 			s->paused |= SMTPD_P_OUTPUT;
-		if (s->state == SMTPD_S_DATA && env->queue != NULL &&
+		/*
+		 * In every state, not only DATA: MAIL/RCPT/RSET cycles fill
+		 * the link too (OPEN, RCPT and ABORT frames).
+		 */
+		if (env->queue != NULL &&
 		    ipc_peer_queued(env->queue) > SMTPD_QUEUE_HIWAT)
 			s->paused |= SMTPD_P_QUEUE;
 		if (s->paused) {
 			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		if (s->flags & SMTPD_F_PREGREET) {
+			if (evbuffer_get_length(in) > 0)
+				smtpd_session_pregreet_fail(s);
 			return;
 		}
 		/* After STARTTLS not one more plaintext line is taken. */
@@ -768,10 +842,44 @@ smtpd_session_resume(struct smtpd_session *s)
 	smtpd_session_input(s);
 }
 
+/*
+ * smtpd_session_too_slow - the whole-session deadline, and the minimum
+ * data rate once a message has run for a grace period: a client sending
+ * a byte every few seconds never meets a read timeout, so these are
+ * checked whenever it does send. 1 if the session was ended.
+ */
+static int
+smtpd_session_too_slow(struct smtpd_session *s)
+{
+	const struct conf	*c = smtpd_conf();
+	time_t			 now = time(NULL), ran;
+	const char		*why = NULL;
+
+	if (now - s->started > c->smtpd_session_timeout)
+		why = "session deadline passed";
+	else if (s->state == SMTPD_S_DATA && c->smtpd_min_data_rate > 0 &&
+	    (ran = now - s->data_started) > SMTPD_RATE_GRACE &&
+	    s->data_bytes + evbuffer_get_length(bufferevent_get_input(s->bev)) <
+	    (unsigned long long)c->smtpd_min_data_rate *
+	    (unsigned long long)ran)
+		why = "data rate too low";
+	if (why == NULL)
+		return 0;
+	log_info("%s: session=%s, client=%s, dsn=4.4.2, status=reject (421 "
+	    "%s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr, s->client, why);
+	if (s->state == SMTPD_S_DATA)
+		smtpd_session_reset(s);
+	smtpd_session_reply(s, "421 4.4.2 %s Error: %s", c->hostname, why);
+	smtpd_session_close(s);
+	return 1;
+}
+
 static void
 smtpd_session_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
+	if (smtpd_session_too_slow(arg))
+		return;
 	smtpd_session_input(arg);
 }
 
@@ -891,7 +999,7 @@ smtpd_session_fmt_client(const struct sockaddr *sa, socklen_t len,
 /* smtpd_session_new - a new connection: greet it */
 void
 smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
-    const struct smtpd_listener *l)
+    const struct smtpd_listener *l, int exempt)
 {
 	struct smtpd_session	*s;
 
@@ -902,8 +1010,10 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 	memcpy(&s->ss, sa, len < sizeof(s->ss) ? len : sizeof(s->ss));
 	smtpd_session_fmt_client(sa, len, s->client, sizeof(s->client));
 	s->fd = fd;
+	s->started = time(NULL);
 	s->listener = l;
 	s->kind = l->kind;
+	s->flags = SMTPD_F_COUNTED | (exempt ? SMTPD_F_EXEMPT : 0);
 	/* Not BEV_OPT_CLOSE_ON_FREE: the socket outlives it at STARTTLS. */
 	s->bev = bufferevent_socket_new(env->w.base, fd, 0);
 	if (s->bev == NULL)
@@ -922,7 +1032,67 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 		return;
 	}
 	smtpd_session_bev_setup(s);
+	if (l->pregreet > 0 && !exempt && !smtpd_limit_pregreet_ok(env->limits,
+	    sa, (int64_t)time(NULL))) {
+		smtpd_session_pregreet(s);
+		return;
+	}
 	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+}
+
+/*
+ * smtpd_session_pregreet - postscreen's test: "220-" and a pause. A client
+ * that speaks before the final "220 " is a bot that does not wait for the
+ * greeting (RFC 5321 4.3.1); it gets 554 and is gone. One that waits
+ * passes, and its address skips the pause for a day.
+ */
+static void
+smtpd_session_pregreet(struct smtpd_session *s)
+{
+	struct timeval	 tv;
+
+	s->flags |= SMTPD_F_PREGREET;
+	smtpd_session_reply(s, "220-%s ESMTP aval", smtpd_conf()->hostname);
+	s->wait_ev = evtimer_new(env->w.base, smtpd_session_pregreet_done, s);
+	tv.tv_sec = s->listener->pregreet;
+	tv.tv_usec = 0;
+	evtimer_add(s->wait_ev, &tv);
+}
+
+static void
+smtpd_session_pregreet_done(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtpd_session	*s = arg;
+	int64_t			 now = (int64_t)time(NULL);
+
+	(void)fd;
+	(void)ev;
+	s->flags &= ~SMTPD_F_PREGREET;
+	/* The timer is the queue waits' from now on. */
+	event_free(s->wait_ev);
+	s->wait_ev = NULL;
+	smtpd_limit_pregreet_pass(env->limits, (struct sockaddr *)&s->ss, now,
+	    now + SMTPD_PREGREET_TTL);
+	log_debug("NOQUEUE: session=%s, client=%s (pregreet passed)",
+	    s->idstr, s->client);
+	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+	smtpd_session_input(s);
+}
+
+/* smtpd_session_pregreet_fail - input before the final 220 */
+static void
+smtpd_session_pregreet_fail(struct smtpd_session *s)
+{
+	log_info("NOQUEUE: session=%s, client=%s, dsn=5.5.0, status=reject "
+	    "(554 pregreet: spoke before the greeting)", s->idstr, s->client);
+	s->flags &= ~SMTPD_F_PREGREET;
+	event_free(s->wait_ev);
+	s->wait_ev = NULL;
+	evbuffer_drain(bufferevent_get_input(s->bev),
+	    evbuffer_get_length(bufferevent_get_input(s->bev)));
+	smtpd_session_reply(s, "554 5.5.0 %s Error: you talked before the "
+	    "greeting", smtpd_conf()->hostname);
+	smtpd_session_close(s);
 }
 
 /* smtpd_session_tls_up - the handshake is done: a new session inside TLS */
@@ -951,18 +1121,19 @@ smtpd_session_bev_setup(struct smtpd_session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
-/* smtpd_session_reject_busy - over the session cap: 421 and close */
+/* smtpd_session_reject - a connection over a limit: one 421 and close */
 void
-smtpd_session_reject_busy(int fd, const struct sockaddr *sa, socklen_t len)
+smtpd_session_reject(int fd, const struct sockaddr *sa, socklen_t len,
+    const char *dsn, const char *text)
 {
 	char	 client[96], line[300];
 	int	 n;
 
 	smtpd_session_fmt_client(sa, len, client, sizeof(client));
-	log_info("NOQUEUE: client=%s, dsn=4.3.2, status=reject (421 too many "
-	    "sessions)", client);
-	n = snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many "
-	    "sessions, try again later\r\n", smtpd_conf()->hostname);
+	log_info("NOQUEUE: client=%s, dsn=%s, status=reject (421 %s)", client,
+	    dsn, text);
+	n = snprintf(line, sizeof(line), "421 %s %s Error: %s\r\n", dsn,
+	    smtpd_conf()->hostname, text);
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);

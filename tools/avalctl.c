@@ -4,6 +4,17 @@
  *	avalctl [-f file] [-s socket] queue [--json]
  *	avalctl [-f file] [-s socket] flush
  *	avalctl [-f file] [-s socket] status [--json]
+ *	avalctl passwd [user]
+ *	avalctl passwd --check file
+ *
+ * passwd needs no avald: it reads a password (from the terminal without
+ * echo, asked twice; or one line from stdin when that is not a terminal),
+ * hashes it with yescrypt (crypt_gensalt_rn + crypt_rn, libxcrypt's
+ * default cost) and prints "user:hash", ready to append to the password
+ * file (docs/auth.md); with no user, just the hash. The line it prints is
+ * loaded back and the password verified against it before it is shown.
+ * passwd --check loads a password file as avald would and prints every
+ * error as file:line: message.
  *
  * The socket is runtime-dir/avald.sock of the same configuration avald
  * uses: -f file, else /etc/aval/aval.conf if it exists, else the embedded
@@ -13,23 +24,35 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
+#include <crypt.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "common/conf.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/passwd.h"
 #include "common/xmalloc.h"
 
 #define AVALCTL_TIMEOUT	15
+
+/*
+ * RFC 4616 makes servers take passwords of up to 255 octets; a longer one
+ * might not pass some client's PLAIN, or fit our command line limit.
+ */
+#define AVALCTL_PASS_MAX	255
 
 struct avalctl_rcpt {
 	char			*addr;
@@ -59,8 +82,234 @@ static void
 avalctl_usage(void)
 {
 	fprintf(stderr, "usage: avalctl [-f file] [-s socket] "
-	    "queue [--json] | flush | status [--json]\n");
+	    "queue [--json] | flush | status [--json]\n"
+	    "       avalctl passwd [user] | passwd --check file\n");
 	exit(2);
+}
+
+/* --- passwd -------------------------------------------------------------- */
+
+static struct termios		 avalctl_tty;
+static volatile sig_atomic_t	 avalctl_tty_off;
+
+/* Put echo back before a signal ends us in the middle of a prompt. */
+static void
+avalctl_passwd_signal(int sig)
+{
+	if (avalctl_tty_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &avalctl_tty);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * avalctl_passwd_line - one line from stdin into buf, without its newline.
+ * read() one octet at a time, so no stdio buffer keeps a copy to wipe.
+ * Returns the length, or -1 (too long, or end of input before anything).
+ */
+static ssize_t
+avalctl_passwd_line(char *buf, size_t size)
+{
+	size_t	 n = 0;
+	ssize_t	 r;
+	char	 c;
+	int	 toolong = 0;
+
+	for (;;) {
+		if ((r = read(STDIN_FILENO, &c, 1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("read");
+		}
+		if (r == 0) {
+			if (n == 0 && !toolong)
+				return -1;
+			break;
+		}
+		if (c == '\n')
+			break;
+		if (n + 1 >= size)
+			toolong = 1;
+		else
+			buf[n++] = c;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (toolong) {
+		OPENSSL_cleanse(buf, size);
+		fprintf(stderr, "avalctl: password longer than %d octets\n",
+		    AVALCTL_PASS_MAX);
+		exit(1);
+	}
+	return (ssize_t)n;
+}
+
+/* avalctl_passwd_ask - prompt on the terminal with echo off */
+static ssize_t
+avalctl_passwd_ask(const char *prompt, char *buf, size_t size)
+{
+	struct termios	 t;
+	ssize_t		 n;
+
+	fputs(prompt, stderr);
+	fflush(stderr);
+	t = avalctl_tty;
+	t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	avalctl_tty_off = 1;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == -1)
+		fatal("tcsetattr");
+	n = avalctl_passwd_line(buf, size);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &avalctl_tty);
+	avalctl_tty_off = 0;
+	fputc('\n', stderr);
+	return n;
+}
+
+/* avalctl_passwd_check - passwd --check: load file as avald would */
+static int
+avalctl_passwd_check(const char *path)
+{
+	struct passwd_errors	 errs = { NULL, 0 };
+	struct passwd		*pw = passwd_new();
+	struct stat		 st;
+	size_t			 i;
+	int			 rc = 0;
+
+	if (passwd_load_file(pw, path, &errs) == -1) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+		rc = 1;
+	} else {
+		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+			fprintf(stderr, "%s: warning: readable by every user "
+			    "(mode %04o): the hashes can be attacked offline\n",
+			    path, (unsigned)(st.st_mode & 07777));
+		printf("%s: %zu user%s OK\n", path, passwd_count(pw),
+		    passwd_count(pw) == 1 ? "" : "s");
+	}
+	passwd_errors_clear(&errs);
+	passwd_free(pw);
+	return rc;
+}
+
+/*
+ * avalctl_passwd_user - 0 if user may stand in a password file line: the
+ * loader itself decides, with a hash of the right shape standing in.
+ */
+static int
+avalctl_passwd_user(const char *user)
+{
+	static const char	 placeholder[] = "$y$j9T$"
+	    "......................$"
+	    "...........................................";
+	struct passwd_errors	 errs = { NULL, 0 };
+	struct passwd		*pw = passwd_new();
+	char			*line;
+	const char		*msg;
+	int			 rc = 0;
+
+	if (strchr(user, ':') != NULL || strchr(user, '\n') != NULL) {
+		fprintf(stderr, "avalctl: user name may not hold ':' or a "
+		    "newline\n");
+		passwd_free(pw);
+		return -1;
+	}
+	xasprintf(&line, "%s:%s\n", user, placeholder);
+	if (passwd_load_text(pw, line, strlen(line), "-", &errs) == -1) {
+		msg = errs.lines[0];
+		if (strncmp(msg, "-:1: ", 5) == 0)
+			msg += 5;
+		fprintf(stderr, "avalctl: %s\n", msg);
+		rc = -1;
+	}
+	free(line);
+	passwd_errors_clear(&errs);
+	passwd_free(pw);
+	return rc;
+}
+
+/* avalctl_passwd - passwd [user] | passwd --check file */
+static int
+avalctl_passwd(int argc, char **argv)
+{
+	struct passwd_errors	 errs = { NULL, 0 };
+	struct crypt_data	*cd;
+	struct passwd		*pw;
+	char			 pass[AVALCTL_PASS_MAX + 1];
+	char			 again[AVALCTL_PASS_MAX + 1];
+	char			 setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char		*user = NULL, *hash;
+	char			*line = NULL;
+	ssize_t			 n, m;
+	int			 tty, rc = 1;
+
+	if (argc == 3 && strcmp(argv[1], "--check") == 0)
+		return avalctl_passwd_check(argv[2]);
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		avalctl_usage();
+	if (argc == 2) {
+		user = argv[1];
+		if (avalctl_passwd_user(user) == -1)
+			return 1;
+	}
+
+	tty = isatty(STDIN_FILENO);
+	if (tty) {
+		if (tcgetattr(STDIN_FILENO, &avalctl_tty) == -1)
+			fatal("tcgetattr");
+		signal(SIGINT, avalctl_passwd_signal);
+		signal(SIGTERM, avalctl_passwd_signal);
+		signal(SIGQUIT, avalctl_passwd_signal);
+		signal(SIGHUP, avalctl_passwd_signal);
+		n = avalctl_passwd_ask("Password: ", pass, sizeof(pass));
+		if (n > 0) {
+			m = avalctl_passwd_ask("Again: ", again, sizeof(again));
+			if (m != n || memcmp(pass, again, (size_t)n) != 0) {
+				fprintf(stderr, "avalctl: the passwords do not "
+				    "match\n");
+				goto done;
+			}
+		}
+	} else
+		n = avalctl_passwd_line(pass, sizeof(pass));
+	if (n <= 0) {
+		fprintf(stderr, "avalctl: no password given\n");
+		goto done;
+	}
+	if (memchr(pass, '\0', (size_t)n) != NULL) {
+		fprintf(stderr, "avalctl: password holds a NUL\n");
+		goto done;
+	}
+
+	cd = xcalloc(1, sizeof(*cd));
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, setting, sizeof(setting)) ==
+	    NULL)
+		fatal("crypt_gensalt_rn");
+	if ((hash = crypt_rn(pass, setting, cd, sizeof(*cd))) == NULL ||
+	    hash[0] == '*')
+		fatal("crypt_rn");
+	xasprintf(&line, "%s:%s\n", user != NULL ? user : "check", hash);
+	OPENSSL_cleanse(cd, sizeof(*cd));
+	free(cd);
+
+	/* What is printed must load, and take this password. */
+	pw = passwd_new();
+	if (passwd_load_text(pw, line, strlen(line), "-", &errs) == -1 ||
+	    passwd_verify(pw, user != NULL ? user : "check", pass,
+	    (size_t)n) != 1)
+		fatalx("the hash made does not verify: libcrypt is broken");
+	passwd_free(pw);
+	fputs(user != NULL ? line : strchr(line, ':') + 1, stdout);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		fatal("stdout");
+	rc = 0;
+done:
+	free(line);
+	passwd_errors_clear(&errs);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	OPENSSL_cleanse(again, sizeof(again));
+	return rc;
 }
 
 /* avalctl_json_str - a JSON string literal, escaped (RFC 8259) */
@@ -321,6 +570,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc >= 1 && strcmp(argv[0], "passwd") == 0)
+		return avalctl_passwd(argc, argv);
 	if (argc < 1 || argc > 2)
 		avalctl_usage();
 	cmd = argv[0];

@@ -6,6 +6,10 @@
 
 #include "tests/unit/harness.h"
 
+/* Declared here until harness.h lists them with the others. */
+Suite	*passwd_suite(void);
+Suite	*smtpd_auth_suite(void);
+
 int
 main(void)
 {
@@ -20,9 +24,12 @@ main(void)
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, smtpd_cmd_suite());
+	srunner_add_suite(sr, passwd_suite());
+	srunner_add_suite(sr, smtpd_auth_suite());
 	srunner_add_suite(sr, queue_rec_suite());
 	srunner_add_suite(sr, queue_store_suite());
 	srunner_add_suite(sr, deliver_suite());
+	srunner_add_suite(sr, smtpd_limit_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	run = srunner_ntests_run(sr);

@@ -21,6 +21,7 @@ Suite	*smtpd_cmd_suite(void);
 Suite	*queue_rec_suite(void);
 Suite	*queue_store_suite(void);
 Suite	*deliver_suite(void);
+Suite	*smtpd_limit_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
