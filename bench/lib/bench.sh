@@ -1,3 +1,6 @@
+# shellcheck shell=bash disable=SC2034
+# (the variables set here are the suites' to read)
+#
 # bench.sh - what the benchmark suites share (sourced, never run)
 #
 # A suite sets "prog" to its name, parses its options, and then calls
@@ -48,7 +51,7 @@ CPU_METHOD=
 STATUS=0
 USED_PORTS=
 
-log() { printf '%s: %s\n' "$prog" "$*" >&2; }
+log() { printf '%s: %s\n' "${prog:?}" "$*" >&2; }
 die() { log "$*"; exit 1; }
 isnum() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
