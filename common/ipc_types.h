@@ -32,6 +32,8 @@ enum ipc_type {
 	IPC_MASTER_TLS_PEM,		/* ->smtpd: u32 cert index, u32 part (enum tls_part), data chunk; PEM text in order */
 	IPC_MASTER_TLS_END,		/* ->smtpd: u32 certificates; the PEM so far is the TLS config */
 	IPC_MASTER_TLS_KEYS,		/* ->smtpd: data current ticket key, data previous (empty if none) */
+	IPC_MASTER_PASSWD_LINE,		/* ->smtpd: str "user:hash[:senders]"; one password map entry */
+	IPC_MASTER_PASSWD_END,		/* ->smtpd: u32 entries; the lines so far are the map */
 	IPC_MASTER_LIMITS,		/* ->smtpd: fd (memfd of smtpd_limit.h's table), u32 instance */
 
 	/* smtpd -> queue */

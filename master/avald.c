@@ -86,10 +86,14 @@ avald_conf_load(const char *file, struct conf_errors *errs, int checkonly)
 			    "%s in %s (trust ca.crt there in test clients)",
 			    c->hostname, c->tls_certs->cert);
 	}
-	if (master_tls_load(c, file ? file : "<default>", errs) == -1) {
+	/* Both load, or neither replaces what runs. */
+	if (master_tls_load(c, file ? file : "<default>", errs) == -1 ||
+	    master_passwd_load(c, errs) == -1) {
 		conf_free(c);
 		return NULL;
 	}
+	master_tls_commit();
+	master_passwd_commit();
 	return c;
 }
 

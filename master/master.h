@@ -94,10 +94,16 @@ void	 master_listeners_open(void);
 struct conf_errors;
 int	 master_tls_load(const struct conf *, const char *file,
 	    struct conf_errors *);
+void	 master_tls_commit(void);
 void	 master_tls_send(struct ipc_peer *);
 void	 master_tls_send_keys(struct ipc_peer *);
 void	 master_tls_start(void);
 void	 master_tls_clear(void);
+
+/* master_passwd.c */
+int	 master_passwd_load(const struct conf *, struct conf_errors *);
+void	 master_passwd_commit(void);
+void	 master_passwd_send(struct ipc_peer *);
 
 /* master_ctl.c */
 void	 master_ctl_open(void);

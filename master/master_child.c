@@ -92,8 +92,10 @@ master_children_send_conf(void)
 		if (master->children[i].state == MASTER_C_RUNNING &&
 		    master->children[i].peer != NULL) {
 			master_send_conf(master->children[i].peer);
-			if (master->children[i].kind == PROC_SMTPD)
+			if (master->children[i].kind == PROC_SMTPD) {
 				master_tls_send(master->children[i].peer);
+				master_passwd_send(master->children[i].peer);
+			}
 		}
 }
 
@@ -266,6 +268,7 @@ master_child_spawn(struct master_child *c)
 	switch (c->kind) {
 	case PROC_SMTPD:
 		master_tls_send(c->peer);
+		master_passwd_send(c->peer);
 		if ((lfd = dup(master->limits_fd)) == -1)
 			fatal("dup limits table");
 		m = ipc_new(IPC_MASTER_LIMITS);

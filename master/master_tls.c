@@ -34,7 +34,7 @@ struct master_tls {
 	size_t			 calen;
 };
 
-static struct master_tls	*master_tls_cur;
+static struct master_tls	*master_tls_cur, *master_tls_new;
 static struct tls_ticket_keys	 master_tls_keys;
 static struct event		*master_tls_rotate_ev;
 
@@ -52,8 +52,8 @@ master_tls_free(struct master_tls *t)
 }
 
 /*
- * master_tls_load - read and check what c names; 0 (and the new material
- * in use), or -1 with every error in errs and the old material kept
+ * master_tls_load - read and check what c names; 0 (the new material
+ * waits for master_tls_commit), or -1 with every error in errs
  */
 int
 master_tls_load(const struct conf *c, const char *file,
@@ -95,9 +95,20 @@ master_tls_load(const struct conf *c, const char *file,
 		master_tls_free(t);
 		return -1;
 	}
-	master_tls_free(master_tls_cur);
-	master_tls_cur = t;
+	master_tls_free(master_tls_new);
+	master_tls_new = t;
 	return 0;
+}
+
+/* master_tls_commit - the loaded material replaces the running one */
+void
+master_tls_commit(void)
+{
+	if (master_tls_new == NULL)
+		return;
+	master_tls_free(master_tls_cur);
+	master_tls_cur = master_tls_new;
+	master_tls_new = NULL;
 }
 
 /* master_tls_send_part - PEM text in chunks that fit a frame */
@@ -196,6 +207,7 @@ void
 master_tls_clear(void)
 {
 	master_tls_free(master_tls_cur);
-	master_tls_cur = NULL;
+	master_tls_free(master_tls_new);
+	master_tls_cur = master_tls_new = NULL;
 	OPENSSL_cleanse(&master_tls_keys, sizeof(master_tls_keys));
 }

@@ -41,6 +41,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_auth.h"
 #include "smtpd/smtpd_limit.h"
 
 #define SMTPD_ACCEPTS_PER_WAKE	64
@@ -315,8 +316,16 @@ smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		if ((env->limits = smtpd_limit_attach(r->fd, port)) == NULL)
 			fatalx("cannot map the limits table");
 		env->instance = port;
+		env->throttle = smtpd_auth_throttle_on(env->limits->auth_mem,
+		    sizeof(env->limits->auth_mem), NULL, env->limits->auth_key);
+		if (env->throttle == NULL)
+			fatalx("AUTH throttle does not fit the limits table");
 		close(r->fd);
 		r->fd = -1;
+		return;
+	case IPC_MASTER_PASSWD_LINE:
+	case IPC_MASTER_PASSWD_END:
+		smtpd_passwd_dispatch(r);
 		return;
 	case IPC_MASTER_TLS_PEM:
 	case IPC_MASTER_TLS_END:

@@ -33,6 +33,9 @@ struct tls_server;
 struct smtpd_listener;
 struct tls_ticket_keys;
 struct smtpd_limit_table;
+struct smtpd_auth;
+struct smtpd_auth_throttle;
+struct passwd;
 
 /*
  * Session states. A session waits on the queue twice: for the queue ID
@@ -76,6 +79,10 @@ struct smtpd_session {
 #define SMTPD_F_COUNTED		0x0010	/* in the limits table */
 #define SMTPD_F_PREGREET	0x0020	/* "220-" sent, waiting to send "220 " */
 #define SMTPD_F_EXEMPT		0x0040	/* from relay-networks: per-client limits off */
+#define SMTPD_F_SASL		0x0080	/* in an AUTH exchange: lines are responses */
+#define SMTPD_F_AUTH_WAIT	0x0100	/* a failed AUTH's reply is being delayed */
+	struct smtpd_auth	*auth;		/* NULL until the first AUTH */
+	struct event		*auth_ev;	/* the delay of a failed AUTH */
 	struct tls_info		*tls;		/* NULL until TLS is up */
 	struct sockaddr_storage	 ss;
 	char			 client[96];	/* "[addr]:port" */
@@ -97,6 +104,9 @@ struct smtpd_session {
 	int			 prev_crlf;	/* last line ended in CRLF */
 	int			 in_header;	/* still in the header section */
 	unsigned int		 hops;		/* Received headers seen */
+	int			 hdr_seen;
+#define SMTPD_H_MSGID		0x01
+#define SMTPD_H_DATE		0x02
 	time_t			 started;	/* the session's connect time */
 	time_t			 data_started;	/* 354 sent */
 	unsigned long long	 data_bytes;	/* read since the 354 */
@@ -132,6 +142,9 @@ struct smtpd_env {
 	int			 draining;
 
 	struct smtpd_limit_table *limits;	/* shared by every smtpd */
+	struct smtpd_auth_throttle *throttle;	/* AUTH failures, in limits */
+	struct passwd		*passwd;	/* AUTH's map, from the master */
+	struct buf		*passwd_text;	/* being received */
 	unsigned int		 instance;
 
 	/* TLS: the contexts, and the PEM text the master is sending. */
@@ -171,6 +184,9 @@ int	 smtpd_tls_start(struct smtpd_session *);
 void	 smtpd_tls_connected(struct smtpd_session *);
 void	 smtpd_tls_shutdown(struct smtpd_session *);
 const char *smtpd_tls_failure(struct smtpd_session *, char *, size_t);
+
+/* smtpd_session.c, AUTH */
+void	 smtpd_passwd_dispatch(struct ipc_msgin *);
 
 /* smtpd_relay.c */
 int	 smtpd_relay_allowed(const struct sockaddr *, const char *rcpt);

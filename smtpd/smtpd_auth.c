@@ -89,6 +89,7 @@ struct smtpd_auth_throttle {
 	uint64_t		 key[2];
 	size_t			 nsets;
 	struct smtpd_auth_net	*net;		/* nsets * SMTPD_AUTH_WAYS */
+	int			 shared;	/* net is the caller's memory */
 };
 
 static int	 smtpd_auth_b64_value(int);
@@ -494,13 +495,54 @@ smtpd_auth_throttle_new(const struct smtpd_auth_limits *lim)
 	return t;
 }
 
-/* smtpd_auth_throttle_free - free the table */
+/* smtpd_auth_throttle_size - bytes of storage for slots networks */
+size_t
+smtpd_auth_throttle_size(unsigned slots)
+{
+	size_t	 nsets = ((slots < SMTPD_AUTH_WAYS ? SMTPD_AUTH_WAYS : slots) +
+		    SMTPD_AUTH_WAYS - 1) / SMTPD_AUTH_WAYS;
+
+	return nsets * SMTPD_AUTH_WAYS * sizeof(struct smtpd_auth_net);
+}
+
+/*
+ * smtpd_auth_throttle_on - a throttle whose table lives in mem (len
+ * bytes, zeroed by whoever made it), shared with every process that maps
+ * it and uses the same key; NULL if mem is too small. The caller
+ * serialises calls across processes (smtpd holds the limits table's lock).
+ */
+struct smtpd_auth_throttle *
+smtpd_auth_throttle_on(void *mem, size_t len,
+    const struct smtpd_auth_limits *lim, const uint64_t key[2])
+{
+	static const struct smtpd_auth_limits	 def =
+	    SMTPD_AUTH_LIMITS_DEFAULT;
+	struct smtpd_auth_throttle		*t;
+
+	t = xcalloc(1, sizeof(*t));
+	t->lim = lim != NULL ? *lim : def;
+	if (t->lim.slots < SMTPD_AUTH_WAYS)
+		t->lim.slots = SMTPD_AUTH_WAYS;
+	t->nsets = (t->lim.slots + SMTPD_AUTH_WAYS - 1) / SMTPD_AUTH_WAYS;
+	t->lim.slots = (unsigned)(t->nsets * SMTPD_AUTH_WAYS);
+	if (smtpd_auth_throttle_size(t->lim.slots) > len) {
+		free(t);
+		return NULL;
+	}
+	t->net = mem;
+	t->shared = 1;
+	memcpy(t->key, key, sizeof(t->key));
+	return t;
+}
+
+/* smtpd_auth_throttle_free - free the table (not shared storage) */
 void
 smtpd_auth_throttle_free(struct smtpd_auth_throttle *t)
 {
 	if (t == NULL)
 		return;
-	free(t->net);
+	if (!t->shared)
+		free(t->net);
 	free(t);
 }
 

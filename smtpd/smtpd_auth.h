@@ -43,9 +43,10 @@
  *    networks, 8-way set-associative under a random key), so an attacker
  *    cycling addresses evicts entries, never grows memory; the entry
  *    evicted is the least counted (a blocked one last), so flooding the
- *    table with fresh addresses does not free a blocked one. Each smtpd
- *    process keeps its own table: a client spread over N processes gets up
- *    to N times the budget. now is any clock in seconds that does not jump
+ *    table with fresh addresses does not free a blocked one. smtpd keeps
+ *    the table inside the limits table every smtpd process shares
+ *    (smtpd_auth_throttle_on), so a client spread over several processes
+ *    has one budget. now is any clock in seconds that does not jump
  *    (CLOCK_MONOTONIC); going backwards counts as no time.
  *
  * The replies (the session sends those it makes itself, marked *):
@@ -186,6 +187,14 @@ struct smtpd_auth_throttle;
 
 /* NULL limits: the defaults. Slots beyond SMTPD_AUTH_SLOTS_MAX are a bug. */
 struct smtpd_auth_throttle *smtpd_auth_throttle_new(const struct smtpd_auth_limits *);
+/*
+ * The same over storage shared between processes (smtpd's limits table):
+ * every sharer passes the same key; calls must be serialised by the
+ * caller. smtpd_auth_throttle_size() says how many bytes slots need.
+ */
+size_t	 smtpd_auth_throttle_size(unsigned slots);
+struct smtpd_auth_throttle *smtpd_auth_throttle_on(void *mem, size_t len,
+	    const struct smtpd_auth_limits *, const uint64_t key[2]);
 void		 smtpd_auth_throttle_free(struct smtpd_auth_throttle *);	/* NULL is fine */
 
 /* 1: client may start AUTH; 0: blocked, pass SMTPD_AUTH_C_BLOCKED (454). */

@@ -2,6 +2,7 @@
  * smtpd_limit - the session limits table shared by every smtpd
  */
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -45,7 +46,8 @@ smtpd_limit_hash(const uint8_t key[16])
 	return h;
 }
 
-static void
+/* smtpd_limit_lock - take the table's lock (robust: a dead holder frees it) */
+void
 smtpd_limit_lock(struct smtpd_limit_table *t)
 {
 	int	 rc = pthread_mutex_lock(&t->lock);
@@ -57,7 +59,7 @@ smtpd_limit_lock(struct smtpd_limit_table *t)
 		fatalx("limit table lock: %s", strerror(rc));
 }
 
-static void
+void
 smtpd_limit_unlock(struct smtpd_limit_table *t)
 {
 	pthread_mutex_unlock(&t->lock);
@@ -118,6 +120,10 @@ smtpd_limit_init(struct smtpd_limit_table *t)
 	pthread_mutexattr_t	 a;
 
 	memset(t, 0, sizeof(*t));
+	/* The throttle's set index is keyed: nobody outside can crowd a set. */
+	if (getrandom(t->auth_key, sizeof(t->auth_key), 0) !=
+	    (ssize_t)sizeof(t->auth_key))
+		fatal("getrandom");
 	t->magic = SMTPD_LIMIT_MAGIC;
 	t->version = SMTPD_LIMIT_VERSION;
 	if (pthread_mutexattr_init(&a) != 0 ||

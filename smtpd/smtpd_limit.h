@@ -34,7 +34,9 @@
 #define SMTPD_LIMIT_PROBE	16
 #define SMTPD_LIMIT_PROCS	64	/* smtpd processes; conf's maximum */
 #define SMTPD_LIMIT_MAGIC	0x6176616cU	/* "aval" */
-#define SMTPD_LIMIT_VERSION	1
+#define SMTPD_LIMIT_VERSION	2
+#define SMTPD_LIMIT_AUTH_SLOTS	4096	/* networks the AUTH throttle tracks */
+#define SMTPD_LIMIT_AUTH_BYTES	(SMTPD_LIMIT_AUTH_SLOTS * 64)
 
 struct smtpd_limit_slot {
 	uint8_t		 key[16];	/* v4-mapped, or v6 /64 */
@@ -52,6 +54,9 @@ struct smtpd_limit_table {
 	pthread_mutex_t		 lock;
 	uint32_t		 total[SMTPD_LIMIT_PROCS];	/* sessions per smtpd */
 	struct smtpd_limit_slot	 slot[SMTPD_LIMIT_SLOTS];
+	/* smtpd_auth's failure throttle, under the same lock. */
+	uint64_t		 auth_key[2];
+	unsigned char		 auth_mem[SMTPD_LIMIT_AUTH_BYTES];
 };
 
 enum smtpd_limit_verdict {
@@ -96,6 +101,10 @@ int	 smtpd_limit_pregreet_ok(struct smtpd_limit_table *,
 	    const struct sockaddr *, int64_t now);
 void	 smtpd_limit_pregreet_pass(struct smtpd_limit_table *,
 	    const struct sockaddr *, int64_t now, int64_t until);
+
+/* The table's lock, for users of auth_mem. */
+void	 smtpd_limit_lock(struct smtpd_limit_table *);
+void	 smtpd_limit_unlock(struct smtpd_limit_table *);
 
 /* smtpd_limit_sessions - sessions in all, or of one client (tests, status) */
 unsigned int smtpd_limit_total(struct smtpd_limit_table *);

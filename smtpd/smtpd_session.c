@@ -34,14 +34,17 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/passwd.h"
 #include "common/smtpline.h"
 #include "common/xmalloc.h"
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_auth.h"
 #include "smtpd/smtpd_cmd.h"
 #include "smtpd/smtpd_limit.h"
 
@@ -50,6 +53,11 @@ static void	smtpd_session_free(struct smtpd_session *);
 static void	smtpd_session_bev_setup(struct smtpd_session *);
 static void	smtpd_session_tls_up(struct smtpd_session *);
 static void	smtpd_session_pregreet(struct smtpd_session *);
+static int	smtpd_session_auth_ctx(struct smtpd_session *);
+static void	smtpd_session_resume(struct smtpd_session *);
+static void	smtpd_session_chunk_add(struct smtpd_session *, const char *,
+		    size_t);
+static void	smtpd_session_header_end(struct smtpd_session *);
 static void	smtpd_session_pregreet_done(evutil_socket_t, short, void *);
 static void	smtpd_session_pregreet_fail(struct smtpd_session *);
 
@@ -109,6 +117,25 @@ smtpd_session_reply(struct smtpd_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	smtp_vline(bufferevent_get_output(s->bev), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * smtpd_session_quote - a client-chosen string (a SASL user name) fit for
+ * a log line or a reply inside quotes: printable ASCII, no quote or
+ * backslash, at most outlen - 1 octets
+ */
+static void
+smtpd_session_quote(const char *in, char *out, size_t outlen)
+{
+	size_t	 i;
+
+	if (in == NULL)
+		in = "";
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (unsigned char)in[i] >= 0x20 &&
+		    (unsigned char)in[i] < 0x7f && in[i] != '"' &&
+		    in[i] != '\\' ? in[i] : '?';
+	out[i] = '\0';
 }
 
 /* smtpd_session_close - stop reading; free once the last reply is out */
@@ -211,6 +238,9 @@ smtpd_session_free(struct smtpd_session *s)
 		close(s->fd);
 	}
 	free(s->tls);
+	smtpd_auth_free(s->auth);
+	if (s->auth_ev != NULL)
+		event_free(s->auth_ev);
 	if (s->flags & SMTPD_F_COUNTED)
 		smtpd_limit_disconnect(env->limits, env->instance,
 		    (struct sockaddr *)&s->ss);
@@ -261,11 +291,15 @@ static void
 smtpd_session_ehlo(struct smtpd_session *s)
 {
 	const struct conf	*c = smtpd_conf();
+	const char		*kw;
 
 	smtpd_session_reply(s, "250-%s", c->hostname);
 	smtpd_session_reply(s, "250-PIPELINING");
 	if (env->tls != NULL && !(s->flags & SMTPD_F_TLS))
 		smtpd_session_reply(s, "250-STARTTLS");
+	if ((kw = smtpd_auth_ehlo(smtpd_session_auth_ctx(s))) != NULL &&
+	    !(s->flags & SMTPD_F_AUTH))
+		smtpd_session_reply(s, "250-%s", kw);
 	smtpd_session_reply(s, "250-SIZE %lld", c->queue_max_message_size);
 	smtpd_session_reply(s, "250-8BITMIME");
 	smtpd_session_reply(s, "250 ENHANCEDSTATUSCODES");
@@ -377,6 +411,7 @@ smtpd_session_data_begin(struct smtpd_session *s)
 	smtpd_received(s, s->chunk);
 	s->size = 0;
 	s->in_header = 1;
+	s->hdr_seen = 0;
 	s->hops = 0;
 	s->data_started = time(NULL);
 	s->data_bytes = 0;
@@ -454,6 +489,237 @@ smtpd_session_submission_gate(struct smtpd_session *s)
 	return 0;
 }
 
+/* --- AUTH (RFC 4954) ------------------------------------------------- */
+
+/* smtpd_passwd_dispatch - PASSWD_LINE, PASSWD_END from the master */
+void
+smtpd_passwd_dispatch(struct ipc_msgin *r)
+{
+	struct passwd_errors	 pe = { NULL, 0 };
+	struct passwd		*pw;
+	const char		*line;
+	uint32_t		 n;
+
+	switch (r->type) {
+	case IPC_MASTER_PASSWD_LINE:
+		if (ipc_get_str(r, &line) == -1 || ipc_end(r) == -1)
+			break;
+		if (env->passwd_text == NULL)
+			env->passwd_text = buf_new(4096, PASSWD_FILE_MAX);
+		if (buf_printf(env->passwd_text, "%s\n", line) == -1)
+			fatalx("password map over %d bytes", PASSWD_FILE_MAX);
+		return;
+	case IPC_MASTER_PASSWD_END:
+		if (ipc_get_u32(r, &n) == -1 || ipc_end(r) == -1)
+			break;
+		pw = passwd_new();
+		if (env->passwd_text != NULL && passwd_load_text(pw,
+		    buf_data(env->passwd_text), buf_len(env->passwd_text),
+		    "<master>", &pe) == -1) {
+			log_warnx("password map from the master refused (%s); "
+			    "keeping the previous one", pe.n ? pe.lines[0] : "?");
+			passwd_errors_clear(&pe);
+			passwd_free(pw);
+		} else {
+			passwd_free(env->passwd);
+			env->passwd = pw;
+		}
+		if (env->passwd_text != NULL) {
+			size_t	 len = buf_len(env->passwd_text);
+			char	*p = buf_release(env->passwd_text);
+
+			OPENSSL_cleanse(p, len);
+			free(p);
+			env->passwd_text = NULL;
+		}
+		return;
+	}
+	fatalx("malformed %s from master", ipc_type_name(r->type));
+}
+
+/* smtpd_session_auth_ctx - what the exchange must know of the session */
+static int
+smtpd_session_auth_ctx(struct smtpd_session *s)
+{
+	int	 ctx = 0;
+
+	if (s->listener->kind != CONF_L_MX && env->passwd != NULL &&
+	    passwd_count(env->passwd) > 0)
+		ctx |= SMTPD_AUTH_C_OFFER;
+	if (s->esmtp)
+		ctx |= SMTPD_AUTH_C_EHLO;
+	if (s->flags & SMTPD_F_TLS)
+		ctx |= SMTPD_AUTH_C_TLS;
+	if (s->state > SMTPD_S_READY)
+		ctx |= SMTPD_AUTH_C_MAIL;
+	return ctx;
+}
+
+static struct timespec
+smtpd_session_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+/* smtpd_session_auth_delayed - a failed AUTH's delay is over: answer it */
+static void
+smtpd_session_auth_delayed(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtpd_session	*s = arg;
+
+	(void)fd;
+	(void)ev;
+	s->flags &= ~SMTPD_F_AUTH_WAIT;
+	smtpd_session_resume(s);
+}
+
+/*
+ * smtpd_session_auth_done - act on what the exchange says. A DENY counts
+ * against the client's network in the shared throttle, and its 535 waits
+ * the penalty (reading stops meanwhile, so nothing pipelined behind it is
+ * answered early); too many in one session end it.
+ */
+static void
+smtpd_session_auth_done(struct smtpd_session *s, enum smtpd_auth_status st,
+    const char *reply)
+{
+	struct smtpd_auth_penalty	 pen;
+	struct timeval			 tv;
+	char				 user[96];
+
+	switch (st) {
+	case SMTPD_AUTH_S_MORE:
+		s->flags |= SMTPD_F_SASL;
+		smtpd_session_reply(s, "%s", reply);
+		return;
+	case SMTPD_AUTH_S_CHECK:
+		fatalx("%s: CHECK not verified", __func__);
+	case SMTPD_AUTH_S_OK:
+		s->flags &= ~SMTPD_F_SASL;
+		s->flags |= SMTPD_F_AUTH;
+		smtpd_session_quote(smtpd_auth_login(s->auth), user,
+		    sizeof(user));
+		log_info("NOQUEUE: session=%s, client=%s, sasl_method=%s, "
+		    "sasl_username=\"%s\"", s->idstr, s->client,
+		    smtpd_auth_mech(s->auth), user);
+		smtpd_session_reply(s, "%s", reply);
+		return;
+	case SMTPD_AUTH_S_FAIL:
+		s->flags &= ~SMTPD_F_SASL;
+		smtpd_session_error(s, reply);
+		return;
+	case SMTPD_AUTH_S_DENY:
+		break;
+	}
+	s->flags &= ~SMTPD_F_SASL;
+	smtpd_session_quote(smtpd_auth_user(s->auth), user, sizeof(user));
+	smtpd_limit_lock(env->limits);
+	smtpd_auth_throttle_fail(env->throttle, (struct sockaddr *)&s->ss,
+	    smtpd_session_mono().tv_sec, smtpd_auth_failures(s->auth), &pen);
+	smtpd_limit_unlock(env->limits);
+	log_info("NOQUEUE: session=%s, client=%s, cmd=AUTH, sasl_method=%s, "
+	    "sasl_username=\"%s\", dsn=5.7.8, status=reject (%s; reply "
+	    "delayed %us)", s->idstr, s->client, smtpd_auth_mech(s->auth),
+	    user, pen.close ? "too many failures, closing" : "authentication "
+	    "failed", pen.delay);
+	if (pen.close) {
+		smtpd_session_reply(s, SMTPD_AUTH_421_FMT,
+		    smtpd_conf()->hostname);
+		smtpd_session_close(s);
+		return;
+	}
+	smtpd_session_reply(s, "%s", pen.reply ? pen.reply : reply);
+	if (pen.delay == 0)
+		return;
+	/* The reply is queued but the output is held until the delay ends. */
+	s->flags |= SMTPD_F_AUTH_WAIT;
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	if (s->auth_ev == NULL)
+		s->auth_ev = evtimer_new(env->w.base,
+		    smtpd_session_auth_delayed, s);
+	tv.tv_sec = pen.delay;
+	tv.tv_usec = 0;
+	evtimer_add(s->auth_ev, &tv);
+}
+
+/* smtpd_session_auth_verify - the exchange has a user and a password */
+static void
+smtpd_session_auth_verify(struct smtpd_session *s)
+{
+	const char		*pass, *reply;
+	enum smtpd_auth_status	 st;
+	size_t			 len;
+	int			 v;
+
+	pass = smtpd_auth_pass(s->auth, &len);
+	v = passwd_verify(env->passwd, smtpd_auth_user(s->auth), pass, len);
+	st = smtpd_auth_finish(s->auth, v, &reply);
+	smtpd_session_auth_done(s, st, reply);
+}
+
+/* smtpd_session_auth - the AUTH command */
+static void
+smtpd_session_auth(struct smtpd_session *s, const char *args)
+{
+	const char		*reply;
+	enum smtpd_auth_status	 st;
+	int			 ctx = smtpd_session_auth_ctx(s);
+
+	if (s->auth == NULL)
+		s->auth = smtpd_auth_new();
+	smtpd_limit_lock(env->limits);
+	if (smtpd_auth_throttle_check(env->throttle, (struct sockaddr *)&s->ss,
+	    smtpd_session_mono().tv_sec) == 0)
+		ctx |= SMTPD_AUTH_C_BLOCKED;
+	smtpd_limit_unlock(env->limits);
+	if (ctx & SMTPD_AUTH_C_BLOCKED)
+		log_info("NOQUEUE: session=%s, client=%s, cmd=AUTH, dsn=4.7.0, "
+		    "status=reject (454 too many failures from this network)",
+		    s->idstr, s->client);
+	st = smtpd_auth_start(s->auth, args, ctx, &reply);
+	if (st == SMTPD_AUTH_S_CHECK)
+		smtpd_session_auth_verify(s);
+	else
+		smtpd_session_auth_done(s, st, reply);
+}
+
+/* smtpd_session_auth_line - one response line inside the exchange */
+static void
+smtpd_session_auth_line(struct smtpd_session *s, const char *line)
+{
+	const char		*reply;
+	enum smtpd_auth_status	 st;
+
+	st = smtpd_auth_step(s->auth, line, &reply);
+	if (st == SMTPD_AUTH_S_CHECK)
+		smtpd_session_auth_verify(s);
+	else
+		smtpd_session_auth_done(s, st, reply);
+}
+
+/* smtpd_session_sender_ok - may the authenticated user send as addr? */
+static int
+smtpd_session_sender_ok(struct smtpd_session *s, const char *addr)
+{
+	char	 user[96], reply[ADDR_MAX + 160];
+
+	if (s->listener->kind == CONF_L_MX || !(s->flags & SMTPD_F_AUTH) ||
+	    passwd_sender_allowed(env->passwd, smtpd_auth_login(s->auth),
+	    addr) == 1)
+		return 1;
+	smtpd_session_quote(smtpd_auth_login(s->auth), user, sizeof(user));
+	log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, from=<%s>, "
+	    "sasl_username=\"%s\", dsn=5.7.1, status=reject (553 sender not "
+	    "owned by user)", s->idstr, s->client, addr, user);
+	snprintf(reply, sizeof(reply), "553 5.7.1 <%s>: Sender address "
+	    "rejected: not owned by user %s", addr, user);
+	smtpd_session_error(s, reply);
+	return 0;
+}
+
 static void
 smtpd_session_command(struct smtpd_session *s, const char *line)
 {
@@ -463,6 +729,11 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 
 	if (strcasecmp(line, "STARTTLS") == 0) {
 		smtpd_session_starttls(s);
+		return;
+	}
+	if (strncasecmp(line, "AUTH", 4) == 0 && (line[4] == ' ' ||
+	    line[4] == '\0')) {
+		smtpd_session_auth(s, line[4] == ' ' ? line + 5 : "");
 		return;
 	}
 	if (smtpd_cmd_parse(line, (unsigned long long)c->queue_max_message_size,
@@ -494,7 +765,8 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 			    "command");
 			break;
 		}
-		if (smtpd_session_submission_gate(s) == -1)
+		if (smtpd_session_submission_gate(s) == -1 ||
+		    !smtpd_session_sender_ok(s, cmd.addr))
 			break;
 		strlcpy(s->sender, cmd.addr, sizeof(s->sender));
 		s->nrcpt = 0;
@@ -582,6 +854,13 @@ smtpd_session_cmdline(struct smtpd_session *s, struct evbuffer *in)
 	if (s->skipping || len > SMTPD_CMD_MAX) {
 		evbuffer_drain(in, len);
 		s->skipping = 0;
+		if (s->flags & SMTPD_F_SASL) {
+			s->flags &= ~SMTPD_F_SASL;
+			smtpd_auth_cancel(s->auth);
+			smtpd_session_error(s, "500 5.5.6 Authentication "
+			    "Exchange line is too long");
+			return 1;
+		}
 		smtpd_session_error(s, "500 5.5.2 Error: command line too long");
 		return 1;
 	}
@@ -597,10 +876,18 @@ smtpd_session_cmdline(struct smtpd_session *s, struct evbuffer *in)
 		return 1;
 	}
 	if (memchr(line, '\0', len) != NULL) {
+		if (s->flags & SMTPD_F_SASL) {
+			s->flags &= ~SMTPD_F_SASL;
+			smtpd_auth_cancel(s->auth);
+		}
 		smtpd_session_error(s, "500 5.5.2 Error: NUL in command");
 		return 1;
 	}
-	smtpd_session_command(s, line);
+	if (s->flags & SMTPD_F_SASL)
+		smtpd_session_auth_line(s, line);
+	else
+		smtpd_session_command(s, line);
+	OPENSSL_cleanse(line, len);
 	return 1;
 }
 
@@ -623,8 +910,6 @@ smtpd_session_chunk_flush(struct smtpd_session *s)
 static void
 smtpd_session_text(struct smtpd_session *s, const char *p, size_t n)
 {
-	size_t	 room;
-
 	if (s->data_err != SMTPD_DE_NONE)
 		return;
 	if (n > (unsigned long long)smtpd_conf()->queue_max_message_size -
@@ -634,6 +919,18 @@ smtpd_session_text(struct smtpd_session *s, const char *p, size_t n)
 		return;
 	}
 	s->size += n;
+	smtpd_session_chunk_add(s, p, n);
+}
+
+/*
+ * smtpd_session_chunk_add - bytes for the queue, in IPC_CHUNK pieces; our
+ * own header lines come here directly, not counted against the size limit
+ */
+static void
+smtpd_session_chunk_add(struct smtpd_session *s, const char *p, size_t n)
+{
+	size_t	 room;
+
 	while (n > 0) {
 		room = IPC_CHUNK - buf_len(s->chunk);
 		if (room > n)
@@ -654,6 +951,35 @@ smtpd_session_data_err(struct smtpd_session *s, enum smtpd_data_err e)
 		s->data_err = e;
 }
 
+/*
+ * smtpd_session_header_end - the header is over: a submission server adds
+ * Message-ID and Date when the client left them out (RFC 6409 8.2, 8.3)
+ */
+static void
+smtpd_session_header_end(struct smtpd_session *s)
+{
+	char		 line[400], date[64];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	int		 n;
+
+	s->in_header = 0;
+	if (s->listener->kind == CONF_L_MX || s->data_err != SMTPD_DE_NONE)
+		return;
+	if (!(s->hdr_seen & SMTPD_H_DATE)) {
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+		n = snprintf(line, sizeof(line), "Date: %s\r\n", date);
+		smtpd_session_chunk_add(s, line, (size_t)n);
+	}
+	if (!(s->hdr_seen & SMTPD_H_MSGID)) {
+		n = snprintf(line, sizeof(line), "Message-ID: <%s.%s@%s>\r\n",
+		    s->qid, s->idstr, smtpd_conf()->hostname);
+		if (n > 0 && (size_t)n < sizeof(line))
+			smtpd_session_chunk_add(s, line, (size_t)n);
+	}
+}
+
 /* smtpd_session_data_end - the final dot: commit, or refuse */
 static void
 smtpd_session_data_end(struct smtpd_session *s)
@@ -663,6 +989,9 @@ smtpd_session_data_end(struct smtpd_session *s)
 	int		 ours;
 
 	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
+	/* A header without a body: what we add goes at its end. */
+	if (s->in_header)
+		smtpd_session_header_end(s);
 	switch (s->data_err) {
 	case SMTPD_DE_NONE:
 		smtpd_session_chunk_flush(s);
@@ -756,10 +1085,14 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 	if (s->in_header && s->at_bol) {
 		/* The header ends at the first empty line. */
 		if (body == 0)
-			s->in_header = 0;
+			smtpd_session_header_end(s);
 		else if (body >= 9 && strncasecmp(p, "Received:", 9) == 0 &&
 		    ++s->hops > (unsigned int)smtpd_conf()->smtpd_max_hops)
 			smtpd_session_data_err(s, SMTPD_DE_LOOP);
+		else if (body >= 11 && strncasecmp(p, "Message-ID:", 11) == 0)
+			s->hdr_seen |= SMTPD_H_MSGID;
+		else if (body >= 5 && strncasecmp(p, "Date:", 5) == 0)
+			s->hdr_seen |= SMTPD_H_DATE;
 	}
 	/*
 	 * RFC 5321 4.5.3.1.6: 1000 octets with the CRLF, "not counting the
@@ -810,7 +1143,8 @@ smtpd_session_input(struct smtpd_session *s)
 			return;
 		}
 		/* After STARTTLS not one more plaintext line is taken. */
-		if (s->flags & (SMTPD_F_TLS_START | SMTPD_F_HANDSHAKE))
+		if (s->flags & (SMTPD_F_TLS_START | SMTPD_F_HANDSHAKE |
+		    SMTPD_F_AUTH_WAIT))
 			return;
 		switch (s->state) {
 		case SMTPD_S_OPENING:
@@ -836,9 +1170,10 @@ smtpd_session_input(struct smtpd_session *s)
 static void
 smtpd_session_resume(struct smtpd_session *s)
 {
-	if (s->state == SMTPD_S_CLOSING || s->paused)
+	if (s->state == SMTPD_S_CLOSING || s->paused ||
+	    (s->flags & SMTPD_F_AUTH_WAIT))
 		return;
-	bufferevent_enable(s->bev, EV_READ);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtpd_session_input(s);
 }
 
@@ -1103,6 +1438,8 @@ smtpd_session_tls_up(struct smtpd_session *s)
 	/* RFC 3207 4.2: forget what the client said before TLS. */
 	s->helo[0] = '\0';
 	s->esmtp = 0;
+	if (s->auth != NULL)
+		smtpd_auth_reset(s->auth);
 	smtpd_session_reset(s);
 	if (s->listener->kind == CONF_L_SUBMISSIONS)
 		smtpd_session_reply(s, "220 %s ESMTP aval",
