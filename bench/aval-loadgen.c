@@ -21,9 +21,30 @@
  * messages over the seconds from the first connection attempt to the last
  * final reply.
  *
+ * With -T every session runs STARTTLS. -V pins the protocol version (1.2
+ * or 1.3) and -A the signature algorithms the client accepts, which is how
+ * a run picks the ECDSA or the RSA certificate of a server that has both.
+ * With -R the client keeps the newest session it was given (with TLS 1.3
+ * the ticket arrives after the handshake, so it is taken from the
+ * new-session callback) and offers it on the next connection; the report
+ * says how many handshakes were full and how many resumed.
+ *
+ * Idle mode (-I S): no mail at all. Each of the N sessions connects, greets
+ * (and runs STARTTLS with -T), then holds the connection idle for S seconds
+ * and quits; at most LOADGEN_SETUP_MAX sessions are being set up at once,
+ * so that C sessions do not arrive as one burst of C SYNs. When C sessions
+ * (or N, if fewer) are idle at the same moment, "all C sessions idle" goes
+ * to stderr, even with -q: a benchmark script waits for that line. -I 0
+ * makes a session a bare handshake benchmark: connect, EHLO, STARTTLS,
+ * EHLO, QUIT.
+ *
  * On stdout, one "key: value" a line: sent, accepted, failed, seconds,
  * msgs_per_sec, latency_ms_p50, latency_ms_p90, latency_ms_p99,
- * latency_ms_max. Exit status 0 when every message was accepted, 1 when
+ * latency_ms_max; then, with -T, tls_full, tls_resumed, tls_offered (with
+ * -R), tls_protocol and tls_peer_key; then, in idle mode, idle_peak. In
+ * idle mode a "message" is a session: accepted means it held for S seconds
+ * and its latency is from the connection attempt to the reply to the last
+ * EHLO. Exit status 0 when every message (session) was accepted, 1 when
  * not, 2 on a usage error.
  *
  * Trust: the server is the system under test, not an adversary, but its
@@ -32,16 +53,19 @@
  *
  * Standards: RFC 5321 (client side), RFC 5322 (the generated messages),
  * RFC 2920 (PIPELINING: MAIL, RCPT and DATA in one write when offered,
- * lock-step otherwise), RFC 3207 (STARTTLS, TLS 1.2 or newer).
+ * lock-step otherwise), RFC 3207 (STARTTLS, TLS 1.2 or newer), RFC 8446
+ * 4.6.1 and RFC 5077 (resumption with tickets).
  *
  * Settings: only the command line.
  *
- *	aval-loadgen [-qT] [-s host:port] [-c sessions] [-n messages]
+ *	aval-loadgen [-qRT] [-s host:port] [-c sessions] [-n messages]
  *	    [-S bytes] [-m per-connection] [-f sender] [-t rcpt]
- *	    [-L file] [-w seconds]
+ *	    [-L file] [-w seconds] [-V 1.2|1.3] [-A ecdsa|rsa|sigalgs]
+ *	    [-I seconds]
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -62,7 +86,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -79,6 +106,13 @@
 #define LOADGEN_ERRORS_SHOWN	10	/* failures described on stderr */
 #define LOADGEN_TEXT_WIDTH	76	/* body line length, CRLF excluded */
 #define LOADGEN_TOKEN_MAX	64
+#define LOADGEN_SETUP_MAX	128	/* idle mode: sessions connecting */
+#define LOADGEN_SESSIONS_MAX	100000	/* -c */
+#define LOADGEN_FD_SPARE	64	/* descriptors beyond one a session */
+
+/* -A shorthands: what a client that takes only one key type offers. */
+#define LOADGEN_SIGALGS_ECDSA	"ECDSA+SHA256"
+#define LOADGEN_SIGALGS_RSA	"RSA-PSS+SHA256:RSA+SHA256"
 
 enum loadgen_state {
 	LOADGEN_S_CONNECT,	/* connecting */
@@ -91,6 +125,7 @@ enum loadgen_state {
 	LOADGEN_S_DATA,		/* waiting for 354 */
 	LOADGEN_S_DOT,		/* body sent, waiting for the final reply */
 	LOADGEN_S_RSET,		/* RSET sent after a failed transaction */
+	LOADGEN_S_IDLE,		/* idle mode: greeted, holding the link */
 	LOADGEN_S_QUIT,		/* QUIT sent, waiting for 221 or EOF */
 };
 
@@ -100,6 +135,7 @@ struct loadgen_session {
 	TAILQ_ENTRY(loadgen_session) entry;
 	struct loadgen		*lg;
 	struct bufferevent	*bev;
+	struct event		*ev_hold;	/* idle mode: end of the hold */
 	enum loadgen_state	 state;
 	int			 flags;
 #define LOADGEN_F_PIPELINING	0x0001	/* server offered PIPELINING */
@@ -107,6 +143,10 @@ struct loadgen_session {
 #define LOADGEN_F_TLS		0x0004	/* TLS is running */
 #define LOADGEN_F_HASMSG	0x0008	/* carrying message seq */
 #define LOADGEN_F_MSGFAIL	0x0010	/* a step of seq already failed */
+#define LOADGEN_F_SETUP		0x0020	/* idle mode: counted in nsetup */
+#define LOADGEN_F_IDLE		0x0040	/* idle mode: counted in nidle */
+#define LOADGEN_F_HANDSHAKEN	0x0080	/* TLS handshake counted */
+#define LOADGEN_F_CORKED	0x0100	/* TLS writes held back */
 	unsigned long		 seq;		/* the message being carried */
 	unsigned long		 nsent;		/* messages on this link */
 	struct timespec		 t_mail;	/* when MAIL was written */
@@ -126,6 +166,19 @@ struct loadgen {
 	socklen_t		 sslen;
 	char			 host[256];	/* for SNI */
 	SSL_CTX			*ssl_ctx;	/* -T */
+	SSL_SESSION		*tls_sess;	/* -R: the newest one given */
+	int			 resume;	/* -R */
+	int			 idle;		/* -I given */
+	int			 hold;		/* -I seconds */
+	int			 nsetup;	/* idle mode: not idle yet */
+	int			 nidle;		/* idle mode: holding now */
+	int			 idle_peak;
+	int			 idle_told;	/* "all idle" was said */
+	unsigned long		 tls_full;	/* handshakes done */
+	unsigned long		 tls_resumed;
+	unsigned long		 tls_offered;	/* sessions offered (-R) */
+	char			 tls_protocol[32];	/* of the handshakes */
+	char			 tls_peer_key[32];
 	const char		*from;
 	const char		*rcpt;
 	FILE			*logfp;		/* -L */
@@ -164,6 +217,10 @@ static void	loadgen_on_limit(evutil_socket_t, short, void *);
 static void	loadgen_on_signal(evutil_socket_t, short, void *);
 static void	loadgen_on_grace(evutil_socket_t, short, void *);
 static void	loadgen_report(struct loadgen *);
+static void	loadgen_raise_nofile(int);
+static void	loadgen_tls_setup(struct loadgen *, int, const char *);
+static int	loadgen_tls_new_session(SSL *, SSL_SESSION *);
+static void	loadgen_tls_describe(SSL *, char *, size_t, char *, size_t);
 static int	loadgen_cmp_double(const void *, const void *);
 static double	loadgen_percentile(const double *, size_t, double);
 static int	loadgen_session_new(struct loadgen *);
@@ -175,6 +232,8 @@ static void	loadgen_session_fail(struct loadgen_session *, const char *,
 static void	loadgen_session_send(struct loadgen_session *, const char *,
 		    ...) __attribute__((format(printf, 2, 3)));
 static void	loadgen_session_read(struct bufferevent *, void *);
+static void	loadgen_session_cork(struct loadgen_session *);
+static void	loadgen_session_uncork(struct loadgen_session *);
 static void	loadgen_session_event(struct bufferevent *, short, void *);
 static int	loadgen_session_reply(struct loadgen_session *, int,
 		    const char *);
@@ -182,6 +241,9 @@ static void	loadgen_session_capa(struct loadgen_session *, const char *);
 static void	loadgen_session_ehlo(struct loadgen_session *);
 static int	loadgen_session_starttls(struct loadgen_session *);
 static int	loadgen_session_ready(struct loadgen_session *);
+static void	loadgen_session_handshaken(struct loadgen_session *);
+static int	loadgen_session_hold(struct loadgen_session *);
+static void	loadgen_on_hold(evutil_socket_t, short, void *);
 static void	loadgen_session_mail(struct loadgen_session *);
 static void	loadgen_session_body(struct loadgen_session *);
 static int	loadgen_session_finish(struct loadgen_session *, int,
@@ -192,10 +254,11 @@ static void	loadgen_session_quit(struct loadgen_session *);
 static void
 loadgen_usage(void)
 {
-	fprintf(stderr, "usage: aval-loadgen [-qT] [-s host:port] "
+	fprintf(stderr, "usage: aval-loadgen [-qRT] [-s host:port] "
 	    "[-c sessions] [-n messages] [-S bytes]\n"
 	    "\t[-m per-connection] [-f sender] [-t rcpt] [-L file] "
-	    "[-w seconds]\n");
+	    "[-w seconds]\n"
+	    "\t[-V 1.2|1.3] [-A ecdsa|rsa|sigalgs] [-I seconds]\n");
 	exit(2);
 }
 
@@ -368,7 +431,8 @@ static void
 loadgen_fill(struct loadgen *lg)
 {
 	while (!lg->stopping && lg->active < lg->concurrency &&
-	    lg->next < lg->total) {
+	    lg->next < lg->total &&
+	    (!lg->idle || lg->nsetup < LOADGEN_SETUP_MAX)) {
 		if (loadgen_session_new(lg) == -1) {
 			lg->failed++;
 			loadgen_check_done(lg);
@@ -499,7 +563,142 @@ loadgen_report(struct loadgen *lg)
 	    loadgen_percentile(lg->latency, lg->nlatency, 0.99));
 	printf("latency_ms_max: %.3f\n", lg->nlatency > 0 ?
 	    lg->latency[lg->nlatency - 1] : 0.0);
+	if (lg->ssl_ctx != NULL) {
+		printf("tls_full: %lu\n", lg->tls_full);
+		printf("tls_resumed: %lu\n", lg->tls_resumed);
+		if (lg->resume)
+			printf("tls_offered: %lu\n", lg->tls_offered);
+		printf("tls_protocol: %s\n", lg->tls_protocol[0] != '\0' ?
+		    lg->tls_protocol : "none");
+		printf("tls_peer_key: %s\n", lg->tls_peer_key[0] != '\0' ?
+		    lg->tls_peer_key : "none");
+	}
+	if (lg->idle)
+		printf("idle_peak: %d\n", lg->idle_peak);
 	fflush(stdout);
+}
+
+/*
+ * loadgen_raise_nofile - make room for "sessions" sockets: raise the soft
+ * descriptor limit toward the hard one when it is too low (a warning, not
+ * an error, when even the hard limit is too low: the run then shows the
+ * failed connections)
+ */
+static void
+loadgen_raise_nofile(int sessions)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = (rlim_t)sessions + LOADGEN_FD_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
+	    want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+	else if (rl.rlim_cur < want)
+		log_warnx("%d sessions need %llu descriptors, the hard limit "
+		    "is %llu (raise it with ulimit -n)", sessions,
+		    (unsigned long long)want,
+		    (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * loadgen_tls_setup - the client context of -T: TLS 1.2 or newer (exactly
+ * "version" when not 0), no certificate checks, "sigalgs" when given, and
+ * with -R a client-side session cache of one entry that we keep ourselves
+ */
+static void
+loadgen_tls_setup(struct loadgen *lg, int version, const char *sigalgs)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, version != 0 ? version :
+	    TLS1_2_VERSION) != 1 ||
+	    (version != 0 && SSL_CTX_set_max_proto_version(ctx,
+	    version) != 1))
+		fatalx("cannot set up a TLS context");
+	/* A benchmark, not a delivery: no certificate checks. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (sigalgs != NULL && SSL_CTX_set1_sigalgs_list(ctx, sigalgs) != 1)
+		fatalx("-A %s: not a signature algorithm list OpenSSL takes",
+		    sigalgs);
+	/*
+	 * Thousands of idle sessions would otherwise hold two 16 KiB record
+	 * buffers each on this side; the server's memory is what is
+	 * measured, not ours.
+	 */
+	if (lg->idle)
+		SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (lg->resume) {
+		/*
+		 * OpenSSL's own client cache is keyed by nothing useful here,
+		 * so we store nothing there and keep the newest session from
+		 * the callback instead. With TLS 1.3 that is the only way to
+		 * get one: the tickets arrive after the handshake.
+		 */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, loadgen_tls_new_session);
+	}
+	SSL_CTX_set_app_data(ctx, lg);
+	lg->ssl_ctx = ctx;
+}
+
+/*
+ * loadgen_tls_new_session - OpenSSL has a new session (TLS 1.2: at the end
+ * of the handshake; TLS 1.3: a ticket, any time after it): keep it as the
+ * one to offer next, and take its reference (return 1)
+ */
+static int
+loadgen_tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct loadgen	*lg = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	if (lg == NULL || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	SSL_SESSION_free(lg->tls_sess);
+	lg->tls_sess = sess;
+	return 1;
+}
+
+/*
+ * loadgen_tls_describe - the protocol ("TLSv1.3") and the server's key
+ * ("EC-256", "RSA-2048") of a finished handshake, for the report
+ */
+static void
+loadgen_tls_describe(SSL *ssl, char *proto, size_t protolen, char *key,
+    size_t keylen)
+{
+	X509		*x;
+	EVP_PKEY	*pk;
+	const char	*type;
+	int		 id;
+
+	snprintf(proto, protolen, "%s", SSL_get_version(ssl));
+	if ((x = SSL_get0_peer_certificate(ssl)) == NULL ||
+	    (pk = X509_get0_pubkey(x)) == NULL) {
+		snprintf(key, keylen, "none");
+		return;
+	}
+	switch ((id = EVP_PKEY_get_base_id(pk))) {
+	case EVP_PKEY_EC:
+		type = "EC";
+		break;
+	case EVP_PKEY_RSA:
+		type = "RSA";
+		break;
+	default:
+		type = OBJ_nid2sn(id);
+		break;
+	}
+	snprintf(key, keylen, "%s-%d", type != NULL ? type : "?",
+	    EVP_PKEY_get_bits(pk));
 }
 
 /*
@@ -536,6 +735,12 @@ loadgen_session_new(struct loadgen *lg)
 	}
 	s->seq = lg->next++;
 	s->flags |= LOADGEN_F_HASMSG;
+	if (lg->idle) {
+		/* The latency of a session is its set-up time. */
+		clock_gettime(CLOCK_MONOTONIC, &s->t_mail);
+		s->flags |= LOADGEN_F_SETUP;
+		lg->nsetup++;
+	}
 	TAILQ_INSERT_TAIL(&lg->sessions, s, entry);
 	lg->active++;
 	return 0;
@@ -546,11 +751,29 @@ static void
 loadgen_session_free(struct loadgen_session *s)
 {
 	struct loadgen	*lg = s->lg;
+	SSL		*ssl;
 
+	/*
+	 * A TLS link that ends after QUIT ends cleanly: say close_notify.
+	 * Freed without it, OpenSSL marks the link's session as not
+	 * resumable, and with TLS 1.3 that is the very session the newest
+	 * ticket came in, the one -R keeps to offer next.
+	 */
+	if ((s->flags & LOADGEN_F_TLS) && s->state == LOADGEN_S_QUIT &&
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL) {
+		SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
 	if (s->flags & LOADGEN_F_HASMSG)
 		fatalx("%s: message %lu not settled", __func__, s->seq);
 	if (s->state != LOADGEN_S_QUIT)
 		lg->active--;
+	if (s->flags & LOADGEN_F_SETUP)
+		lg->nsetup--;
+	if (s->flags & LOADGEN_F_IDLE)
+		lg->nidle--;
+	if (s->ev_hold != NULL)
+		event_free(s->ev_hold);
 	TAILQ_REMOVE(&lg->sessions, s, entry);
 	bufferevent_free(s->bev);
 	free(s);
@@ -631,14 +854,17 @@ loadgen_session_read(struct bufferevent *bev, void *arg)
 	int			 code, alive;
 
 	(void)bev;
+	loadgen_session_cork(s);
 	for (;;) {
 		/* STARTTLS replaces s->bev, so look it up every time. */
 		in = bufferevent_get_input(s->bev);
 		if ((line = evbuffer_readln(in, &len,
 		    EVBUFFER_EOL_CRLF)) == NULL) {
-			if (evbuffer_get_length(in) > LOADGEN_LINE_MAX)
+			if (evbuffer_get_length(in) > LOADGEN_LINE_MAX) {
 				loadgen_session_abort(s, "reply line too long");
-			return;
+				return;
+			}
+			break;
 		}
 		if (len < 3 || !isdigit((unsigned char)line[0]) ||
 		    !isdigit((unsigned char)line[1]) ||
@@ -661,6 +887,40 @@ loadgen_session_read(struct bufferevent *bev, void *arg)
 		free(line);
 		if (alive == -1)
 			return;
+	}
+	loadgen_session_uncork(s);
+}
+
+/*
+ * loadgen_session_cork - over TLS, hold back what the reply handlers write
+ * until every reply read so far is handled, so that pipelined commands
+ * leave in one TLS record as they do from a client that writes through a
+ * stream buffer: a TLS filter bufferevent writes a record for every
+ * evbuffer_add() as it happens (a command line and its CRLF would be two),
+ * where a socket bufferevent waits for the loop. Servers that read one
+ * record at a time would otherwise see the pipelined group piecemeal.
+ */
+static void
+loadgen_session_cork(struct loadgen_session *s)
+{
+	if ((s->flags & LOADGEN_F_HANDSHAKEN) &&
+	    !(s->flags & LOADGEN_F_CORKED)) {
+		s->flags |= LOADGEN_F_CORKED;
+		bufferevent_disable(s->bev, EV_WRITE);
+	}
+}
+
+/*
+ * loadgen_session_uncork - write what was held back; the session may be
+ * gone when this returns (a failed write reports through the event
+ * callback at once)
+ */
+static void
+loadgen_session_uncork(struct loadgen_session *s)
+{
+	if (s->flags & LOADGEN_F_CORKED) {
+		s->flags &= ~LOADGEN_F_CORKED;
+		bufferevent_enable(s->bev, EV_WRITE);
 	}
 }
 
@@ -686,8 +946,11 @@ loadgen_session_event(struct bufferevent *bev, short what, void *arg)
 	int			 on = 1, saved = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (s->state != LOADGEN_S_CONNECT)
-			return;		/* the TLS handshake is done */
+		if (s->state != LOADGEN_S_CONNECT) {
+			/* The TLS handshake is done. */
+			loadgen_session_handshaken(s);
+			return;
+		}
 		if (setsockopt(bufferevent_getfd(bev), IPPROTO_TCP,
 		    TCP_NODELAY, &on, sizeof(on)) == -1)
 			log_warn("setsockopt TCP_NODELAY");
@@ -822,6 +1085,7 @@ loadgen_session_reply(struct loadgen_session *s, int code, const char *text)
 	case LOADGEN_S_QUIT:
 		loadgen_session_abort(s, "closed after QUIT");
 		return -1;
+	case LOADGEN_S_IDLE:
 	case LOADGEN_S_CONNECT:
 		break;
 	}
@@ -850,6 +1114,7 @@ loadgen_session_starttls(struct loadgen_session *s)
 	struct timeval		 tv = { LOADGEN_TIMEOUT, 0 };
 	struct in6_addr		 a6;
 	SSL			*ssl;
+	SSL_SESSION		*copy = NULL;
 
 	/* Anything after the 220 was sent in clear text: refuse it. */
 	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
@@ -859,6 +1124,24 @@ loadgen_session_starttls(struct loadgen_session *s)
 	if ((ssl = SSL_new(lg->ssl_ctx)) == NULL) {
 		loadgen_session_abort(s, "SSL_new failed");
 		return -1;
+	}
+	/*
+	 * Each link gets a copy: a TLS 1.3 client marks the session it
+	 * resumed with as used up, and the kept one must stay fresh until a
+	 * newer ticket replaces it (a server that issues none after a
+	 * resumption sees the same ticket again, as it would from Postfix's
+	 * client with its session cache).
+	 */
+	if (lg->resume && lg->tls_sess != NULL) {
+		if ((copy = SSL_SESSION_dup(lg->tls_sess)) == NULL ||
+		    SSL_set_session(ssl, copy) != 1) {
+			SSL_SESSION_free(copy);
+			SSL_free(ssl);
+			loadgen_session_abort(s, "cannot offer the session");
+			return -1;
+		}
+		SSL_SESSION_free(copy);
+		lg->tls_offered++;
 	}
 	/* SNI carries host names, never address literals. */
 	if (inet_pton(AF_INET, lg->host, &a6) != 1 &&
@@ -882,14 +1165,116 @@ loadgen_session_starttls(struct loadgen_session *s)
 	return 0;
 }
 
-/* loadgen_session_ready - greeted: start the message taken at connect */
+/*
+ * loadgen_session_handshaken - count a finished TLS handshake as full or
+ * resumed, once, and note what it negotiated ("mixed" when handshakes of
+ * one run differ)
+ */
+static void
+loadgen_session_handshaken(struct loadgen_session *s)
+{
+	struct loadgen	*lg = s->lg;
+	SSL		*ssl;
+	char		 proto[sizeof(lg->tls_protocol)];
+	char		 key[sizeof(lg->tls_peer_key)];
+
+	if (!(s->flags & LOADGEN_F_TLS) || (s->flags & LOADGEN_F_HANDSHAKEN) ||
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) == NULL)
+		return;
+	s->flags |= LOADGEN_F_HANDSHAKEN;
+	if (SSL_session_reused(ssl))
+		lg->tls_resumed++;
+	else
+		lg->tls_full++;
+	loadgen_tls_describe(ssl, proto, sizeof(proto), key, sizeof(key));
+	if (lg->tls_protocol[0] == '\0')
+		snprintf(lg->tls_protocol, sizeof(lg->tls_protocol), "%s",
+		    proto);
+	else if (strcmp(lg->tls_protocol, proto) != 0)
+		snprintf(lg->tls_protocol, sizeof(lg->tls_protocol), "mixed");
+	if (lg->tls_peer_key[0] == '\0')
+		snprintf(lg->tls_peer_key, sizeof(lg->tls_peer_key), "%s",
+		    key);
+	else if (strcmp(lg->tls_peer_key, key) != 0)
+		snprintf(lg->tls_peer_key, sizeof(lg->tls_peer_key), "mixed");
+}
+
+/*
+ * loadgen_session_ready - greeted: start the message taken at connect, or
+ * in idle mode start holding the connection
+ */
 static int
 loadgen_session_ready(struct loadgen_session *s)
 {
+	if (s->lg->idle)
+		return loadgen_session_hold(s);
 	if (!(s->flags & LOADGEN_F_HASMSG))
 		return loadgen_session_next(s);
 	loadgen_session_mail(s);
 	return 0;
+}
+
+/*
+ * loadgen_session_hold - idle mode: the session is set up; note its set-up
+ * time, keep it open and silent for -I seconds, and let the next one start
+ * setting up
+ */
+static int
+loadgen_session_hold(struct loadgen_session *s)
+{
+	struct loadgen	*lg = s->lg;
+	struct timeval	 tv = { lg->hold, 0 };
+	struct timeval	 to = { lg->hold + LOADGEN_TIMEOUT, 0 };
+	struct timespec	 now;
+	int		 want;
+
+	/* A session that lost TLS before its EHLO is not a full one. */
+	if (lg->ssl_ctx != NULL && !(s->flags & LOADGEN_F_HANDSHAKEN))
+		loadgen_session_handshaken(s);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (lg->nlatency < lg->total)
+		lg->latency[lg->nlatency++] = loadgen_ms(&s->t_mail, &now);
+	if ((s->ev_hold = evtimer_new(lg->base, loadgen_on_hold, s)) == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
+	s->flags &= ~LOADGEN_F_SETUP;
+	lg->nsetup--;
+	s->flags |= LOADGEN_F_IDLE;
+	s->state = LOADGEN_S_IDLE;
+	if (++lg->nidle > lg->idle_peak)
+		lg->idle_peak = lg->nidle;
+	want = (unsigned long)lg->concurrency < lg->total ?
+	    lg->concurrency : (int)lg->total;
+	if (!lg->idle_told && lg->nidle >= want) {
+		lg->idle_told = 1;
+		/* Said even with -q: a benchmark script waits for it. */
+		log_info("all %d sessions idle", lg->nidle);
+	}
+	/* The server may close an idle link; our own timeout waits longer. */
+	bufferevent_set_timeouts(s->bev, &to, &to);
+	evtimer_add(s->ev_hold, &tv);
+	loadgen_fill(lg);
+	return 0;
+}
+
+/*
+ * loadgen_on_hold - the hold is over: the session counts as accepted, and
+ * says QUIT
+ */
+static void
+loadgen_on_hold(evutil_socket_t fd, short ev, void *arg)
+{
+	struct loadgen_session	*s = arg;
+	struct loadgen		*lg = s->lg;
+
+	(void)fd;
+	(void)ev;
+	s->flags &= ~(LOADGEN_F_IDLE | LOADGEN_F_HASMSG);
+	lg->nidle--;
+	lg->accepted++;
+	loadgen_check_done(lg);
+	loadgen_session_cork(s);
+	loadgen_session_quit(s);
+	loadgen_session_uncork(s);
 }
 
 /*
@@ -1009,8 +1394,9 @@ main(int argc, char *argv[])
 	struct loadgen	 lg;
 	struct timeval	 tv;
 	const char	*target = "127.0.0.1:25", *logfile = NULL;
+	const char	*sigalgs = NULL;
 	long long	 limit = 300, size = 2048;
-	int		 ch, tls = 0, n;
+	int		 ch, tls = 0, version = 0, n;
 
 	memset(&lg, 0, sizeof(lg));
 	TAILQ_INIT(&lg.sessions);
@@ -1021,11 +1407,25 @@ main(int argc, char *argv[])
 	lg.rcpt = "bench@example.test";
 	log_init("loadgen", LOG_TO_STDERR);
 
-	while ((ch = getopt(argc, argv, "c:f:hL:m:n:qS:s:Tt:w:")) != -1) {
+	while ((ch = getopt(argc, argv,
+	    "A:c:f:hI:L:m:n:qRS:s:Tt:V:w:")) != -1) {
 		switch (ch) {
+		case 'A':
+			if (strcmp(optarg, "ecdsa") == 0)
+				sigalgs = LOADGEN_SIGALGS_ECDSA;
+			else if (strcmp(optarg, "rsa") == 0)
+				sigalgs = LOADGEN_SIGALGS_RSA;
+			else
+				sigalgs = optarg;
+			break;
 		case 'c':
 			lg.concurrency = (int)loadgen_parse_num(optarg, 1,
-			    10000, "-c");
+			    LOADGEN_SESSIONS_MAX, "-c");
+			break;
+		case 'I':
+			lg.idle = 1;
+			lg.hold = (int)loadgen_parse_num(optarg, 0, 86400,
+			    "-I");
 			break;
 		case 'f':
 			lg.from = optarg;
@@ -1044,6 +1444,9 @@ main(int argc, char *argv[])
 		case 'q':
 			lg.quiet = 1;
 			break;
+		case 'R':
+			lg.resume = 1;
+			break;
 		case 'S':
 			size = loadgen_parse_num(optarg, 0, 64 << 20, "-S");
 			break;
@@ -1056,6 +1459,17 @@ main(int argc, char *argv[])
 		case 't':
 			lg.rcpt = optarg;
 			break;
+		case 'V':
+			if (strcmp(optarg, "1.2") == 0)
+				version = TLS1_2_VERSION;
+			else if (strcmp(optarg, "1.3") == 0)
+				version = TLS1_3_VERSION;
+			else {
+				fprintf(stderr, "aval-loadgen: -V: want 1.2 "
+				    "or 1.3\n");
+				exit(2);
+			}
+			break;
 		case 'w':
 			limit = loadgen_parse_num(optarg, 1, 86400, "-w");
 			break;
@@ -1065,6 +1479,10 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		loadgen_usage();
+	if (!tls && (lg.resume || version != 0 || sigalgs != NULL)) {
+		fprintf(stderr, "aval-loadgen: -R, -V and -A need -T\n");
+		exit(2);
+	}
 	if (strpbrk(lg.from, "<> \r\n") != NULL ||
 	    strpbrk(lg.rcpt, "<> \r\n") != NULL || lg.rcpt[0] == '\0')
 		fatalx("sender and recipient must be bare addresses");
@@ -1078,14 +1496,9 @@ main(int argc, char *argv[])
 	lg.latency = xcalloc(lg.total, sizeof(double));
 	if (logfile != NULL && (lg.logfp = fopen(logfile, "w")) == NULL)
 		fatal("-L %s", logfile);
-	if (tls) {
-		if ((lg.ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
-		    SSL_CTX_set_min_proto_version(lg.ssl_ctx,
-		    TLS1_2_VERSION) != 1)
-			fatalx("cannot set up a TLS context");
-		/* A benchmark, not a delivery: no certificate checks. */
-		SSL_CTX_set_verify(lg.ssl_ctx, SSL_VERIFY_NONE, NULL);
-	}
+	if (tls)
+		loadgen_tls_setup(&lg, version, sigalgs);
+	loadgen_raise_nofile(lg.concurrency);
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((lg.base = event_base_new()) == NULL)
@@ -1127,6 +1540,7 @@ main(int argc, char *argv[])
 	event_free(lg.ev_term);
 	event_free(lg.ev_int);
 	event_base_free(lg.base);
+	SSL_SESSION_free(lg.tls_sess);
 	SSL_CTX_free(lg.ssl_ctx);
 	free(lg.latency);
 	free(lg.body);
