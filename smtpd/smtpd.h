@@ -16,6 +16,7 @@
 #include "common/addr.h"
 #include "common/proc.h"
 #include "common/qid.h"
+#include "smtpd/smtpd_data.h"
 
 #define SMTPD_CMD_MAX		512	/* command line, CRLF included (RFC 5321 4.5.3.1.4) */
 #define SMTPD_TEXT_MAX		1000	/* text line, CRLF included (4.5.3.1.6) */
@@ -53,17 +54,6 @@ enum smtpd_state {
 	SMTPD_S_CLOSING,	/* last reply queued; close when written */
 };
 
-/* Why a message is refused at the final dot; the first one wins. */
-enum smtpd_data_err {
-	SMTPD_DE_NONE = 0,
-	SMTPD_DE_BARE,		/* bare CR or LF in the text */
-	SMTPD_DE_LONG,		/* a text line over SMTPD_TEXT_MAX */
-	SMTPD_DE_SIZE,		/* over max-message-size */
-	SMTPD_DE_QUEUE,		/* the queue went away */
-	SMTPD_DE_NUL,		/* a NUL octet in the text */
-	SMTPD_DE_LOOP,		/* more than max-hops Received headers */
-};
-
 struct smtpd_session {
 	uint64_t		 id;
 	char			 idstr[24];	/* "s" + hex, for log lines */
@@ -98,15 +88,9 @@ struct smtpd_session {
 
 	/* Message text. */
 	struct buf		*chunk;		/* unsent part, < IPC_CHUNK */
-	unsigned long long	 size;
-	enum smtpd_data_err	 data_err;
+	struct smtpd_data	 data;		/* the content checks */
 	int			 at_bol;	/* next byte starts a line */
 	int			 prev_crlf;	/* last line ended in CRLF */
-	int			 in_header;	/* still in the header section */
-	unsigned int		 hops;		/* Received headers seen */
-	int			 hdr_seen;
-#define SMTPD_H_MSGID		0x01
-#define SMTPD_H_DATE		0x02
 	time_t			 started;	/* the session's connect time */
 	time_t			 data_started;	/* 354 sent */
 	unsigned long long	 data_bytes;	/* read since the 354 */

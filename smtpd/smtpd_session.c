@@ -46,6 +46,7 @@
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_auth.h"
 #include "smtpd/smtpd_cmd.h"
+#include "smtpd/smtpd_data.h"
 #include "smtpd/smtpd_limit.h"
 
 static void	smtpd_session_input(struct smtpd_session *);
@@ -201,8 +202,7 @@ smtpd_session_reset(struct smtpd_session *s)
 	s->sender[0] = '\0';
 	s->qid[0] = '\0';
 	s->nrcpt = 0;
-	s->size = 0;
-	s->data_err = SMTPD_DE_NONE;
+	smtpd_data_init(&s->data, 0, 0);
 	if (s->chunk != NULL)
 		buf_reset(s->chunk);
 	smtpd_session_enter(s, s->helo[0] ? SMTPD_S_READY : SMTPD_S_HELO);
@@ -399,8 +399,6 @@ smtpd_session_data_begin(struct smtpd_session *s)
 	if (s->chunk == NULL)
 		s->chunk = buf_new(IPC_CHUNK, IPC_CHUNK);
 	buf_reset(s->chunk);
-	s->size = 0;
-	s->data_err = SMTPD_DE_NONE;
 	s->prev_crlf = 1;
 	s->at_bol = 1;
 	/*
@@ -409,10 +407,9 @@ smtpd_session_data_begin(struct smtpd_session *s)
 	 * may send max octets.
 	 */
 	smtpd_received(s, s->chunk);
-	s->size = 0;
-	s->in_header = 1;
-	s->hdr_seen = 0;
-	s->hops = 0;
+	smtpd_data_init(&s->data,
+	    (unsigned long long)smtpd_conf()->queue_max_message_size,
+	    (unsigned int)smtpd_conf()->smtpd_max_hops);
 	s->data_started = time(NULL);
 	s->data_bytes = 0;
 	smtpd_session_enter(s, SMTPD_S_DATA);
@@ -906,20 +903,26 @@ smtpd_session_chunk_flush(struct smtpd_session *s)
 	buf_reset(s->chunk);
 }
 
-/* smtpd_session_text - add unstuffed message bytes */
+static void
+smtpd_session_data_out(void *arg, const char *p, size_t n)
+{
+	smtpd_session_chunk_add(arg, p, n);
+}
+
+static void
+smtpd_session_data_hdr_end(void *arg)
+{
+	smtpd_session_header_end(arg);
+}
+
+/* smtpd_session_text - message octets (unstuffed, or a BDAT chunk's) */
 static void
 smtpd_session_text(struct smtpd_session *s, const char *p, size_t n)
 {
-	if (s->data_err != SMTPD_DE_NONE)
-		return;
-	if (n > (unsigned long long)smtpd_conf()->queue_max_message_size -
-	    s->size || s->size > (unsigned long long)
-	    smtpd_conf()->queue_max_message_size) {
-		s->data_err = SMTPD_DE_SIZE;
-		return;
-	}
-	s->size += n;
-	smtpd_session_chunk_add(s, p, n);
+	struct smtpd_data_sink	 sink = { smtpd_session_data_out,
+				    smtpd_session_data_hdr_end, s };
+
+	smtpd_data_feed(&s->data, p, n, &sink);
 }
 
 /*
@@ -944,13 +947,6 @@ smtpd_session_chunk_add(struct smtpd_session *s, const char *p, size_t n)
 	}
 }
 
-static void
-smtpd_session_data_err(struct smtpd_session *s, enum smtpd_data_err e)
-{
-	if (s->data_err == SMTPD_DE_NONE)
-		s->data_err = e;
-}
-
 /*
  * smtpd_session_header_end - the header is over: a submission server adds
  * Message-ID and Date when the client left them out (RFC 6409 8.2, 8.3)
@@ -963,16 +959,15 @@ smtpd_session_header_end(struct smtpd_session *s)
 	time_t		 now = time(NULL);
 	int		 n;
 
-	s->in_header = 0;
-	if (s->listener->kind == CONF_L_MX || s->data_err != SMTPD_DE_NONE)
+	if (s->listener->kind == CONF_L_MX || s->data.err != SMTPD_DE_NONE)
 		return;
-	if (!(s->hdr_seen & SMTPD_H_DATE)) {
+	if (!(s->data.hdr_seen & SMTPD_DATA_H_DATE)) {
 		localtime_r(&now, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 		n = snprintf(line, sizeof(line), "Date: %s\r\n", date);
 		smtpd_session_chunk_add(s, line, (size_t)n);
 	}
-	if (!(s->hdr_seen & SMTPD_H_MSGID)) {
+	if (!(s->data.hdr_seen & SMTPD_DATA_H_MSGID)) {
 		n = snprintf(line, sizeof(line), "Message-ID: <%s.%s@%s>\r\n",
 		    s->qid, s->idstr, smtpd_conf()->hostname);
 		if (n > 0 && (size_t)n < sizeof(line))
@@ -987,12 +982,11 @@ smtpd_session_data_end(struct smtpd_session *s)
 	const char	*reply = NULL, *dsn = NULL;
 	struct ipc_msg	*m;
 	int		 ours;
+	struct smtpd_data_sink	 sink = { smtpd_session_data_out,
+				    smtpd_session_data_hdr_end, s };
 
 	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
-	/* A header without a body: what we add goes at its end. */
-	if (s->in_header)
-		smtpd_session_header_end(s);
-	switch (s->data_err) {
+	switch (smtpd_data_finish(&s->data, &sink)) {
 	case SMTPD_DE_NONE:
 		smtpd_session_chunk_flush(s);
 		m = ipc_new(IPC_SMTPD_MSG_COMMIT);
@@ -1029,7 +1023,7 @@ smtpd_session_data_end(struct smtpd_session *s)
 	log_info("%s: session=%s, client=%s, cmd=DATA, from=<%s>, dsn=%s, "
 	    "status=reject (%s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr,
 	    s->client, s->sender, dsn, reply);
-	ours = s->data_err == SMTPD_DE_QUEUE;
+	ours = s->data.err == SMTPD_DE_QUEUE;
 	smtpd_session_reset(s);
 	if (ours)
 		smtpd_session_tempfail(s, reply);
@@ -1047,7 +1041,7 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 {
 	struct evbuffer_ptr	 eol;
 	const char		*p;
-	size_t			 avail = evbuffer_get_length(in), len, body;
+	size_t			 avail = evbuffer_get_length(in), len;
 	int			 crlf;
 
 	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
@@ -1055,15 +1049,17 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 		/* One more: a stuffed line may carry an extra leading dot. */
 		if (avail <= SMTPD_TEXT_MAX + 1)
 			return 0;
-		/* Keep the last byte: it may be the CR of a CRLF. */
+		/*
+		 * Overlong: take it in pieces as it comes. Keep the last
+		 * byte: it may be the CR of a CRLF.
+		 */
 		len = avail - 1;
 		p = (const char *)evbuffer_pullup(in, len);
 		s->data_bytes += len;
-		if (memchr(p, '\r', len) != NULL)
-			smtpd_session_data_err(s, SMTPD_DE_BARE);
-		if (memchr(p, '\0', len) != NULL)
-			smtpd_session_data_err(s, SMTPD_DE_NUL);
-		smtpd_session_data_err(s, SMTPD_DE_LONG);
+		if (s->at_bol && p[0] == '.')
+			smtpd_session_text(s, p + 1, len - 1);
+		else
+			smtpd_session_text(s, p, len);
 		evbuffer_drain(in, len);
 		s->at_bol = 0;
 		return 1;
@@ -1076,30 +1072,11 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 		smtpd_session_data_end(s);
 		return 1;
 	}
-	body = crlf ? len - 2 : len - 1;
 	s->data_bytes += len;
-	if (!crlf || memchr(p, '\r', body) != NULL)
-		smtpd_session_data_err(s, SMTPD_DE_BARE);
-	if (memchr(p, '\0', len) != NULL)
-		smtpd_session_data_err(s, SMTPD_DE_NUL);
-	if (s->in_header && s->at_bol) {
-		/* The header ends at the first empty line. */
-		if (body == 0)
-			smtpd_session_header_end(s);
-		else if (body >= 9 && strncasecmp(p, "Received:", 9) == 0 &&
-		    ++s->hops > (unsigned int)smtpd_conf()->smtpd_max_hops)
-			smtpd_session_data_err(s, SMTPD_DE_LOOP);
-		else if (body >= 11 && strncasecmp(p, "Message-ID:", 11) == 0)
-			s->hdr_seen |= SMTPD_H_MSGID;
-		else if (body >= 5 && strncasecmp(p, "Date:", 5) == 0)
-			s->hdr_seen |= SMTPD_H_DATE;
-	}
 	/*
-	 * RFC 5321 4.5.3.1.6: 1000 octets with the CRLF, "not counting the
-	 * leading dot duplicated for transparency".
+	 * The dot of transparency goes (RFC 5321 4.5.2); the content rules,
+	 * line length among them, apply to what is left.
 	 */
-	if (!s->at_bol || len - (p[0] == '.') > SMTPD_TEXT_MAX)
-		smtpd_session_data_err(s, SMTPD_DE_LONG);
 	if (s->at_bol && p[0] == '.')
 		smtpd_session_text(s, p + 1, len - 1);
 	else
@@ -1497,7 +1474,7 @@ smtpd_session_durable(struct smtpd_session *s)
 		return;
 	}
 	log_info("%s: session=%s, client=%s, from=<%s>, size=%llu, nrcpt=%u "
-	    "(queued)", s->qid, s->idstr, s->client, s->sender, s->size,
+	    "(queued)", s->qid, s->idstr, s->client, s->sender, s->data.size,
 	    s->nrcpt);
 	smtpd_session_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 	/* The message is the queue's now; there is nothing to abort. */
@@ -1522,7 +1499,7 @@ smtpd_session_failed(struct smtpd_session *s, const char *why)
 	s->opened = 0;
 	switch (s->state) {
 	case SMTPD_S_DATA:
-		smtpd_session_data_err(s, SMTPD_DE_QUEUE);
+		smtpd_data_fail(&s->data, SMTPD_DE_QUEUE);
 		break;
 	case SMTPD_S_OPENING:
 	case SMTPD_S_COMMIT:
