@@ -255,7 +255,7 @@ smtpd_cmd_parse_path(const struct smtpd_cmd_verb *v,
 	if (p == a->end)
 		return v->syntax;
 	if (addr_parse_path(p, flags, cmd->addr, sizeof(cmd->addr), &rest,
-	    NULL) == -1)
+	    NULL, NULL) == -1)
 		return badaddr;
 	return smtpd_cmd_parse_params(rest, a->end, a->max_size, cmd,
 	    cmd->verb == SMTPD_C_MAIL);

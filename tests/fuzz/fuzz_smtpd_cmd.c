@@ -65,7 +65,7 @@ fuzz_smtpd_cmd_check(const char *line, unsigned long long max_size)
 		memcpy(path + 1 + n, ">", 2);
 		if (addr_parse_path(path, ADDR_F_NULL_OK |
 		    ADDR_F_POSTMASTER_OK, again, sizeof(again), NULL,
-		    NULL) == -1 || strcmp(again, cmd.addr) != 0)
+		    NULL, NULL) == -1 || strcmp(again, cmd.addr) != 0)
 			abort();
 		break;
 	default:
