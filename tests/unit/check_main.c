@@ -6,6 +6,8 @@
 
 #include "tests/unit/harness.h"
 
+Suite	*xtext_suite(void);	/* until harness.h declares it */
+
 int
 main(void)
 {
@@ -19,6 +21,7 @@ main(void)
 	srunner_add_suite(sr, qid_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, addr_suite());
+	srunner_add_suite(sr, xtext_suite());
 	srunner_add_suite(sr, smtpd_cmd_suite());
 	srunner_add_suite(sr, queue_rec_suite());
 	srunner_add_suite(sr, queue_store_suite());
