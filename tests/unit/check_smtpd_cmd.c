@@ -747,6 +747,79 @@ START_TEST(rcpt_reads_notify_and_orcpt_and_utf8_by_flag)
 }
 END_TEST
 
+/*
+ * The classic open-relay tests, with ours.example and [192.0.2.1] our own
+ * domain and address and ext.example the victim: each trick either does
+ * not parse (code) or is flagged (info), so that a session that does not
+ * relay for this client refuses it even though the domain is ours.
+ */
+struct relay_case {
+	const char	*rcpt;		/* the forward-path as sent */
+	int		 code;		/* 0: accepted and flagged */
+	const char	*dsn;
+	unsigned int	 info;		/* ADDR_I_ROUTE, ADDR_I_ROUTING */
+};
+
+static const struct relay_case relay_cases[] = {
+	{ "<user%ext.example@ours.example>", 0, NULL, IL },
+	{ "<user%ext.example@[192.0.2.1]>", 0, NULL, IL },
+	{ "<user%ext.example%ours.example@ours.example>", 0, NULL, IL },
+	{ "<ext.example!user@ours.example>", 0, NULL, IL },
+	{ "<ext.example!user@[192.0.2.1]>", 0, NULL, IL },
+	{ "<ours.example!ext.example!user@ours.example>", 0, NULL, IL },
+	{ "<\"user@ext.example\"@ours.example>", 0, NULL, IL },
+	{ "<\"user@ext.example\"@[192.0.2.1]>", 0, NULL, IL },
+	{ "<\"user%ext.example\"@ours.example>", 0, NULL, IL },
+	{ "<\"ext.example!user\"@ours.example>", 0, NULL, IL },
+	{ "<\"user\\@ext.example\"@ours.example>", 0, NULL, IL },
+	{ "<@ours.example:user@ext.example>", 0, NULL, IR },
+	{ "<@ours.example,@ext.example:user@ext.example>", 0, NULL, IR },
+	{ "<@ours.example:user%ext.example@ours.example>", 0, NULL, IR | IL },
+	{ "<@[192.0.2.1]:user@ext.example>", 501, "5.1.3", 0 },
+	{ "<user@ext.example@ours.example>", 501, "5.1.3", 0 },
+	{ "<user@ext.example@[192.0.2.1]>", 501, "5.1.3", 0 },
+	{ "<user\\@ext.example@ours.example>", 501, "5.1.3", 0 },
+	{ "<ext.example!user>", 501, "5.1.3", 0 },
+	{ "<user%ext.example>", 501, "5.1.3", 0 },
+	{ "<\"user@ext.example\">", 501, "5.1.3", 0 },
+	{ "user@ext.example", 501, "5.1.3", 0 },
+	/* and a few more of the same families */
+	{ "<user%ext.example@[IPv6:2001:db8::1]>", 0, NULL, IL },
+	{ "<user%ext.example@ours.example.>", 501, "5.1.3", 0 },
+	{ "<user@ext.example>@ours.example", 501, "5.5.4", 0 },
+	{ "<<user@ext.example>>", 501, "5.1.3", 0 },
+	{ "<user@ext.example%ours.example>", 501, "5.1.3", 0 },
+	{ "<@ours.example:@ext.example:user@ext.example>", 501, "5.1.3", 0 },
+	/* not a trick: plain relaying, which the relay check refuses */
+	{ "<user@ext.example>", 0, NULL, 0 },
+};
+
+START_TEST(relay_tricks_fail_to_parse_or_are_flagged)
+{
+	const struct relay_case	*c = &relay_cases[_i];
+	struct smtpd_cmd	 cmd;
+	char			 line[512], reply[64], want[64];
+	int			 r;
+
+	snprintf(line, sizeof(line), "RCPT TO:%s", c->rcpt);
+	r = smtpd_cmd_parse(line, 0, 0, &cmd, reply, sizeof(reply));
+	if (c->code != 0) {
+		ck_assert_msg(r == -1, "row %d: %s accepted as %s", _i,
+		    c->rcpt, cmd.addr);
+		snprintf(want, sizeof(want), "%d %s ", c->code, c->dsn);
+		ck_assert_msg(strncmp(reply, want, strlen(want)) == 0,
+		    "row %d: %s got \"%s\", want \"%s...\"", _i, c->rcpt,
+		    reply, want);
+		return;
+	}
+	ck_assert_msg(r == 0, "row %d: %s refused: %s", _i, c->rcpt, reply);
+	ck_assert_msg((cmd.addr_info & (IR | IL)) == c->info,
+	    "row %d: %s info %#x, want %#x", _i, c->rcpt, cmd.addr_info,
+	    c->info);
+	ck_assert_int_eq(addr_has_routing(cmd.addr), (c->info & IL) != 0);
+}
+END_TEST
+
 struct reply_case {
 	const char	*line;
 	const char	*reply;
@@ -875,6 +948,8 @@ smtpd_cmd_suite(void)
 	    0, NROWS(mail_ext_cases));
 	tcase_add_loop_test(tc, rcpt_reads_notify_and_orcpt_and_utf8_by_flag,
 	    0, NROWS(rcpt_ext_cases));
+	tcase_add_loop_test(tc, relay_tricks_fail_to_parse_or_are_flagged, 0,
+	    NROWS(relay_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("state");
