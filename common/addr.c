@@ -4,7 +4,9 @@
  * The grammar is RFC 5321 section 4.1.2, read strictly where it matters
  * for safety and liberally nowhere: every octet of a path is checked
  * against the production it belongs to, and anything outside printable
- * US-ASCII is refused (SMTPUTF8 comes later).
+ * US-ASCII is refused unless the caller passes ADDR_F_UTF8 (the client
+ * said SMTPUTF8, RFC 6531), which adds well-formed UTF-8 to atext, qtext
+ * and domain labels as RFC 6531 section 3.3 does.
  *
  * Where the RFC leaves room, this module decides:
  *
@@ -25,6 +27,18 @@
  *    kept), '@', the domain in lowercase. For an IPv6 literal the tag is
  *    written "IPv6:" as the RFC spells it and the address is lowercased.
  *    "<postmaster>" becomes "postmaster"; "<>" becomes "".
+ *  - UTF-8 is strict (RFC 3629): no overlong forms, no surrogates, nothing
+ *    above U+10FFFF, and no C1 controls, which are characters to Unicode
+ *    but as dangerous in a log line as their C0 cousins. It may stand in
+ *    a local part, quoted or not, and in the labels of a domain, not in a
+ *    quoted pair, an address literal or a source route.
+ *  - A label with non-ASCII in it is a U-label: it is not lowercased (that
+ *    needs Unicode tables) and not checked against IDNA2008, only for the
+ *    necessary condition that its A-label can fit in 63 octets ("xn--"
+ *    and at least one octet per character, so at most 59 characters).
+ *    Whoever looks it up in the DNS converts it and may still fail.
+ *  - Routing in the local part ('%', '!', a quoted '@') is grammatical
+ *    and accepted; ADDR_I_ROUTING tells the caller, who decides.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -42,11 +56,14 @@ static int	 addr_is_atext(int);
 static int	 addr_is_qtext(int);
 static int	 addr_is_dcontent(int);
 static int	 addr_lower(int);
-static int	 addr_scan_domain(const char *, const char **, const char **);
-static int	 addr_scan_literal(const char *, const char **, const char **);
-static int	 addr_scan_any_domain(const char *, const char **,
+static size_t	 addr_scan_utf8(const char *, int, const char **);
+static int	 addr_scan_domain(const char *, int, const char **,
 		    const char **);
-static int	 addr_scan_local(const char *, const char **, const char **);
+static int	 addr_scan_literal(const char *, const char **, const char **);
+static int	 addr_scan_any_domain(const char *, int, const char **,
+		    const char **);
+static int	 addr_scan_local(const char *, int, const char **,
+		    const char **);
 static int	 addr_scan_route(const char *, const char **, const char **);
 static int	 addr_put(char *, size_t, size_t *, const char *, size_t,
 		    int);
@@ -88,19 +105,48 @@ addr_lower(int c)
 }
 
 /*
+ * addr_scan_utf8 - the length of the UTF-8 character at p if flags allow
+ * one and it is well-formed; 0 with *why if p starts a non-ASCII octet
+ * that may not stand here, and 0 without touching *why for ASCII.
+ */
+static size_t
+addr_scan_utf8(const char *p, int flags, const char **why)
+{
+	size_t	 n;
+
+	if ((unsigned char)*p < 0x80)
+		return 0;
+	if ((flags & ADDR_F_UTF8) == 0) {
+		*why = "non-ASCII character without SMTPUTF8";
+		return 0;
+	}
+	if ((n = addr_utf8_len(p, 4)) == 0)
+		*why = "malformed UTF-8";
+	return n;
+}
+
+/*
  * addr_scan_domain - read Domain (labels of letters, digits and inner
  * hyphens, 1..63 octets each, 255 in all) starting at p; *end is set to
- * the first octet after it. Returns 0 or -1 with *why.
+ * the first octet after it. With ADDR_F_UTF8 a label may also hold UTF-8
+ * (a U-label, at most 59 characters). Returns 0 or -1 with *why.
  */
 static int
-addr_scan_domain(const char *p, const char **end, const char **why)
+addr_scan_domain(const char *p, int flags, const char **end,
+    const char **why)
 {
 	const char	*start = p;
 
 	for (;;) {
 		const char	*label = p;
+		size_t		 n, nchar = 0;
+		int		 utf8 = 0;
 
-		if (!addr_is_alnum((unsigned char)*p)) {
+		*why = NULL;
+		if (!addr_is_alnum((unsigned char)*p) &&
+		    addr_scan_utf8(p, flags, why) == 0) {
+			if (*why != NULL)
+				return -1;	/* non-ASCII: said why */
 			if (*p == '-')
 				*why = "domain label starts with '-'";
 			else if (p == start && *p != '.')
@@ -109,14 +155,28 @@ addr_scan_domain(const char *p, const char **end, const char **why)
 				*why = "empty domain label";
 			return -1;
 		}
-		while (addr_is_alnum((unsigned char)*p) || *p == '-')
-			p++;
+		for (;;) {
+			if (addr_is_alnum((unsigned char)*p) || *p == '-')
+				p++;
+			else if ((n = addr_scan_utf8(p, flags, why)) > 0) {
+				p += n;
+				utf8 = 1;
+			} else if (*why != NULL)
+				return -1;
+			else
+				break;
+			nchar++;
+		}
 		if (p[-1] == '-') {
 			*why = "domain label ends with '-'";
 			return -1;
 		}
-		if (p - label > ADDR_LABEL_MAX) {
+		if (p - label > ADDR_LABEL_MAX && !utf8) {
 			*why = "domain label longer than 63";
+			return -1;
+		}
+		if (utf8 && nchar + 4 > ADDR_LABEL_MAX) {
+			*why = "domain label longer than 63 as an A-label";
 			return -1;
 		}
 		if (p - start > ADDR_DOMAIN_MAX) {
@@ -183,11 +243,12 @@ addr_scan_literal(const char *p, const char **end, const char **why)
 
 /* addr_scan_any_domain - Domain or address-literal */
 static int
-addr_scan_any_domain(const char *p, const char **end, const char **why)
+addr_scan_any_domain(const char *p, int flags, const char **end,
+    const char **why)
 {
 	if (*p == '[')
 		return addr_scan_literal(p, end, why);
-	return addr_scan_domain(p, end, why);
+	return addr_scan_domain(p, flags, end, why);
 }
 
 /*
@@ -195,10 +256,13 @@ addr_scan_any_domain(const char *p, const char **end, const char **why)
  * at p; *end is set to the first octet after it.
  */
 static int
-addr_scan_local(const char *p, const char **end, const char **why)
+addr_scan_local(const char *p, int flags, const char **end,
+    const char **why)
 {
 	const char	*start = p;
+	size_t		 n;
 
+	*why = NULL;
 	if (*p == '"') {
 		for (p++; *p != '"'; p++) {
 			if (*p == '\\') {
@@ -208,7 +272,11 @@ addr_scan_local(const char *p, const char **end, const char **why)
 					*why = "bad quoted pair in local part";
 					return -1;
 				}
-			} else if (!addr_is_qtext((unsigned char)*p)) {
+			} else if ((n = addr_scan_utf8(p, flags, why)) > 0)
+				p += n - 1;
+			else if (*why != NULL)
+				return -1;
+			else if (!addr_is_qtext((unsigned char)*p)) {
 				*why = *p == '\0' ?
 				    "unterminated quoted local part" :
 				    "bad character in quoted local part";
@@ -219,7 +287,10 @@ addr_scan_local(const char *p, const char **end, const char **why)
 	} else {
 		for (;;) {
 			/* Here p starts an atom: at the start or after '.'. */
-			if (!addr_is_atext((unsigned char)*p)) {
+			if (!addr_is_atext((unsigned char)*p) &&
+			    addr_scan_utf8(p, flags, why) == 0) {
+				if (*why != NULL)
+					return -1;	/* non-ASCII */
 				if (*p == '.')
 					*why = p == start ?
 					    "local part starts with '.'" :
@@ -232,8 +303,17 @@ addr_scan_local(const char *p, const char **end, const char **why)
 					*why = "bad character in local part";
 				return -1;
 			}
-			while (addr_is_atext((unsigned char)*p))
-				p++;
+			for (;;) {
+				if (addr_is_atext((unsigned char)*p))
+					p++;
+				else if ((n = addr_scan_utf8(p, flags,
+				    why)) > 0)
+					p += n;
+				else if (*why != NULL)
+					return -1;
+				else
+					break;
+			}
 			if (*p != '.')
 				break;
 			p++;
@@ -259,7 +339,8 @@ addr_scan_route(const char *p, const char **end, const char **why)
 			*why = "bad source route";
 			return -1;
 		}
-		if (addr_scan_domain(p + 1, &p, why) == -1)
+		/* Route domains stay ASCII: they are dropped unread. */
+		if (addr_scan_domain(p + 1, 0, &p, why) == -1)
 			return -1;
 		if (*p == ':')
 			break;
@@ -293,14 +374,18 @@ addr_put(char *out, size_t outlen, size_t *off, const char *s, size_t n,
 /* addr_parse_path - read a reverse- or forward-path into canonical form */
 int
 addr_parse_path(const char *in, int flags, char *out, size_t outlen,
-    const char **rest, const char **why)
+    const char **rest, unsigned int *info, const char **why)
 {
 	const char	*p, *lp, *le, *dp, *de, *dummy;
-	size_t		 off = 0;
+	unsigned int	 dummyinfo, route = 0;
+	size_t		 off = 0, i;
 
 	if (why == NULL)
 		why = &dummy;
+	if (info == NULL)
+		info = &dummyinfo;
 	*why = NULL;
+	*info = 0;
 	if (outlen == 0) {
 		*why = "no room for the address";
 		return -1;
@@ -338,10 +423,13 @@ addr_parse_path(const char *in, int flags, char *out, size_t outlen,
 		return 0;
 	}
 
-	if (*p == '@' && addr_scan_route(p, &p, why) == -1)
-		goto fail;
+	if (*p == '@') {
+		if (addr_scan_route(p, &p, why) == -1)
+			goto fail;
+		route = ADDR_I_ROUTE;
+	}
 	lp = p;
-	if (addr_scan_local(lp, &le, why) == -1)
+	if (addr_scan_local(lp, flags, &le, why) == -1)
 		goto fail;
 	if (*le != '@') {
 		*why = *le == '>' ? "missing domain" :
@@ -349,7 +437,7 @@ addr_parse_path(const char *in, int flags, char *out, size_t outlen,
 		goto fail;
 	}
 	dp = le + 1;
-	if (addr_scan_any_domain(dp, &de, why) == -1)
+	if (addr_scan_any_domain(dp, flags, &de, why) == -1)
 		goto fail;
 	if (*de != '>') {
 		*why = "bad character in domain";
@@ -372,6 +460,14 @@ addr_parse_path(const char *in, int flags, char *out, size_t outlen,
 	}
 	if (addr_put(out, outlen, &off, dp, (size_t)(de - dp), 1) == -1)
 		goto toolong;
+	*info = route;
+	if (addr_has_routing(out))
+		*info |= ADDR_I_ROUTING;
+	for (i = 0; i < off; i++)
+		if ((unsigned char)out[i] >= 0x80) {
+			*info |= ADDR_I_UTF8;
+			break;
+		}
 	if (rest != NULL)
 		*rest = de + 1;
 	return 0;
@@ -404,7 +500,7 @@ addr_is_domain(const char *s)
 {
 	const char	*end, *why;
 
-	if (addr_scan_any_domain(s, &end, &why) == -1)
+	if (addr_scan_any_domain(s, 0, &end, &why) == -1)
 		return 0;
 	return *end == '\0';
 }
@@ -428,4 +524,61 @@ addr_local_safe(const char *mailbox)
 		    *p == '/')
 			return 0;
 	return 1;
+}
+
+/* addr_has_routing - 1 if the local part asks for relaying beyond us */
+int
+addr_has_routing(const char *mailbox)
+{
+	const char	*at, *p;
+
+	/*
+	 * The last '@' separates local part and domain (see addr_domain), so
+	 * any '@' before it stands in a quoted local part: "u@ext"@ours, or
+	 * "u\@ext"@ours, which a quote-stripping MTA reads as u@ext too.
+	 */
+	if ((at = strrchr(mailbox, '@')) == NULL)
+		at = mailbox + strlen(mailbox);
+	for (p = mailbox; p < at; p++)
+		if (*p == '%' || *p == '!' || *p == '@')
+			return 1;
+	return 0;
+}
+
+/* addr_utf8_len - length of one strict, non-ASCII UTF-8 character */
+size_t
+addr_utf8_len(const char *s, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned int		 cp, min;
+	size_t			 len, i;
+
+	if (n == 0)
+		return 0;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+		min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+		min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+		min = 0x10000;
+	} else
+		return 0;	/* ASCII, a continuation, 0xc0, 0xc1, > 0xf4 */
+	if (len > n)
+		return 0;
+	/* A NUL is no continuation octet: the loop stops at it. */
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    cp <= 0x9f)
+		return 0;
+	return len;
 }

@@ -12,7 +12,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	3
+#define IPC_VERSION	4
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -37,8 +37,10 @@ enum ipc_type {
 	IPC_MASTER_LIMITS,		/* ->smtpd: fd (memfd of smtpd_limit.h's table), u32 instance */
 
 	/* smtpd -> queue */
-	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo; reply QUEUE_MSG_OPENED */
-	IPC_SMTPD_MSG_RCPT,		/* u64 sid, str rcpt; no reply */
+	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo, u32 txflags (SMTPUTF8 1, 8BITMIME 2, BDAT 4),
+					   u32 ret (DSN RET: 0 none, 1 FULL, 2 HDRS), str envid (xtext, "" none); reply QUEUE_MSG_OPENED */
+	IPC_SMTPD_MSG_RCPT,		/* u64 sid, str rcpt, u32 notify (NEVER 1 SUCCESS 2 FAILURE 4 DELAY 8),
+					   u32 orcpt type (0 none, 1 rfc822, 2 utf-8), str orcpt (xtext); no reply */
 	IPC_SMTPD_MSG_DATA,		/* u64 sid, data chunk (<= IPC_CHUNK); no reply */
 	IPC_SMTPD_MSG_COMMIT,		/* u64 sid; reply QUEUE_MSG_DURABLE | QUEUE_MSG_FAILED */
 	IPC_SMTPD_MSG_ABORT,		/* u64 sid; no reply */

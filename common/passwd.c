@@ -321,7 +321,7 @@ passwd_add_sender(struct passwd_entry *e, const char *s, size_t n,
 		    memchr(s, '>', n) != NULL ||
 		    snprintf(path, sizeof(path), "<%.*s>", (int)n, s) >=
 		    (int)sizeof(path) || addr_parse_path(path, 0, canon,
-		    sizeof(canon), &rest, &why) == -1 || *rest != '\0') {
+		    sizeof(canon), &rest, NULL, &why) == -1 || *rest != '\0') {
 			snprintf(err, errlen, "sender \"%.*s\" is not a "
 			    "mailbox or @domain", (int)(n > 80 ? 80 : n), s);
 			return -1;
@@ -370,7 +370,7 @@ passwd_parse_line(struct passwd_entry *e, char *line, char *err,
 			return 0;
 		if (snprintf(path, sizeof(path), "<%s>", e->user) >=
 		    (int)sizeof(path) || addr_parse_path(path, 0, canon,
-		    sizeof(canon), &rest, &why) == -1 || *rest != '\0' ||
+		    sizeof(canon), &rest, NULL, &why) == -1 || *rest != '\0' ||
 		    strcmp(canon, e->user) != 0) {
 			snprintf(err, errlen, "user name \"%s\" has '@' but is "
 			    "not a mailbox: give a sender list", e->user);

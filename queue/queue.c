@@ -203,6 +203,22 @@ queue_commit(struct queue_link *l, struct queue_incoming *in)
 	queue_flush_soon();
 }
 
+/*
+ * queue_xtext_ok - a DSN value as smtpd sends it (ENVID, ORCPT: xtext as
+ * the client sent it, RFC 3461 4; ORCPT utf-8 may hold UTF-8, RFC 6533)
+ * holds no blank and no control octet. The DSN
+ * fields are checked here and, until the queue records carry them (the
+ * queue issue), not kept: smtpd already validated what they decode to.
+ */
+static int
+queue_xtext_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* queue_dispatch_smtpd - one frame from an smtpd; 0 or -1 (malformed) */
 static int
 queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
@@ -210,10 +226,11 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 	const struct conf	*c = queue->w.conf;
 	struct queue_incoming	*in;
 	struct ipc_msg		*m;
-	const char		*sender, *client, *helo, *rcpt;
+	const char		*sender, *client, *helo, *rcpt, *envid, *orcpt;
 	const void		*data;
 	size_t			 len;
 	uint64_t		 tid;
+	uint32_t		 txflags, ret, notify, orcpt_type;
 
 	if (ipc_get_u64(r, &tid) == -1)
 		return -1;
@@ -221,7 +238,11 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 	case IPC_SMTPD_MSG_OPEN:
 		if (ipc_get_str(r, &sender) == -1 ||
 		    ipc_get_str(r, &client) == -1 ||
-		    ipc_get_str(r, &helo) == -1 || ipc_end(r) == -1 ||
+		    ipc_get_str(r, &helo) == -1 ||
+		    ipc_get_u32(r, &txflags) == -1 ||
+		    ipc_get_u32(r, &ret) == -1 ||
+		    ipc_get_str(r, &envid) == -1 || ipc_end(r) == -1 ||
+		    txflags > 0x7 || ret > 2 || !queue_xtext_ok(envid) ||
 		    queue_incoming_find(l, tid) != NULL ||
 		    l->nincoming >= QUEUE_MAX_INCOMING(c))
 			return -1;
@@ -241,7 +262,11 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		ipc_send(l->peer, m);
 		return 0;
 	case IPC_SMTPD_MSG_RCPT:
-		if (ipc_get_str(r, &rcpt) == -1 || ipc_end(r) == -1 ||
+		if (ipc_get_str(r, &rcpt) == -1 ||
+		    ipc_get_u32(r, &notify) == -1 ||
+		    ipc_get_u32(r, &orcpt_type) == -1 ||
+		    ipc_get_str(r, &orcpt) == -1 || ipc_end(r) == -1 ||
+		    notify > 0xf || orcpt_type > 2 || !queue_xtext_ok(orcpt) ||
 		    (in = queue_incoming_find(l, tid)) == NULL ||
 		    in->env.nrcpt >= QUEUE_REC_MAX_RCPT)
 			return -1;

@@ -19,6 +19,7 @@
 #include "smtpd/smtpd_data.h"
 
 #define SMTPD_CMD_MAX		512	/* command line, CRLF included (RFC 5321 4.5.3.1.4) */
+#define SMTPD_CMD_EXT_MAX	2048	/* MAIL and RCPT, which DSN and AUTH= lengthen */
 #define SMTPD_TEXT_MAX		1000	/* text line, CRLF included (4.5.3.1.6) */
 #define SMTPD_READ_HIWAT	(64 * 1024)	/* input taken per wake-up */
 #define SMTPD_OUT_HIWAT		(64 * 1024)	/* replies a client has not read */
@@ -51,6 +52,7 @@ enum smtpd_state {
 	SMTPD_S_OPENING,	/* DATA given, waiting for the queue ID */
 	SMTPD_S_DATA,		/* reading message text */
 	SMTPD_S_COMMIT,		/* final dot seen, waiting for durability */
+	SMTPD_S_BDAT,		/* reading a BDAT chunk's octets */
 	SMTPD_S_CLOSING,	/* last reply queued; close when written */
 };
 
@@ -82,6 +84,17 @@ struct smtpd_session {
 	char			 helo[ADDR_DOMAIN_MAX + 1];
 	int			 esmtp;
 	char			 sender[ADDR_MAX + 1];
+	int			 txflags;	/* of this transaction */
+#define SMTPD_TX_SMTPUTF8	0x01	/* MAIL said SMTPUTF8 */
+#define SMTPD_TX_8BITMIME	0x02	/* MAIL said BODY=8BITMIME */
+#define SMTPD_TX_BDAT		0x04	/* the message comes in BDAT chunks */
+	int			 ret;		/* DSN RET=, SMTPD_RET_* */
+	char			*envid;		/* DSN ENVID= as sent (xtext), or NULL */
+	/* BDAT: the chunk being read. */
+	unsigned long long	 bdat_left;	/* octets still to read */
+	unsigned long long	 bdat_size;	/* of the chunk, for the reply */
+	int			 bdat_last;
+	const char		*bdat_refuse;	/* read and drop the chunk, then this */
 	unsigned int		 nrcpt;
 	char			 qid[QID_SIZE];	/* "" until the queue says */
 	int			 opened;	/* the queue holds a transaction for us */

@@ -59,6 +59,11 @@ static void	smtpd_session_resume(struct smtpd_session *);
 static void	smtpd_session_chunk_add(struct smtpd_session *, const char *,
 		    size_t);
 static void	smtpd_session_header_end(struct smtpd_session *);
+static void	smtpd_session_data_end(struct smtpd_session *);
+static void	smtpd_session_msg_begin(struct smtpd_session *);
+static void	smtpd_session_text(struct smtpd_session *, const char *, size_t);
+static void	smtpd_session_bdat(struct smtpd_session *,
+		    const struct smtpd_cmd *);
 static void	smtpd_session_pregreet_done(evutil_socket_t, short, void *);
 static void	smtpd_session_pregreet_fail(struct smtpd_session *);
 
@@ -73,6 +78,7 @@ static const char *smtpd_state_names[] = {
 	[SMTPD_S_OPENING] = "OPENING",
 	[SMTPD_S_DATA] = "DATA",
 	[SMTPD_S_COMMIT] = "COMMIT",
+	[SMTPD_S_BDAT] = "BDAT",
 	[SMTPD_S_CLOSING] = "CLOSING",
 };
 
@@ -200,6 +206,10 @@ smtpd_session_reset(struct smtpd_session *s)
 {
 	smtpd_session_abort(s);
 	s->sender[0] = '\0';
+	s->txflags = 0;
+	s->ret = SMTPD_RET_NONE;
+	free(s->envid);
+	s->envid = NULL;
 	s->qid[0] = '\0';
 	s->nrcpt = 0;
 	smtpd_data_init(&s->data, 0, 0);
@@ -238,6 +248,7 @@ smtpd_session_free(struct smtpd_session *s)
 		close(s->fd);
 	}
 	free(s->tls);
+	free(s->envid);
 	smtpd_auth_free(s->auth);
 	if (s->auth_ev != NULL)
 		event_free(s->auth_ev);
@@ -302,6 +313,9 @@ smtpd_session_ehlo(struct smtpd_session *s)
 		smtpd_session_reply(s, "250-%s", kw);
 	smtpd_session_reply(s, "250-SIZE %lld", c->queue_max_message_size);
 	smtpd_session_reply(s, "250-8BITMIME");
+	smtpd_session_reply(s, "250-SMTPUTF8");
+	smtpd_session_reply(s, "250-DSN");
+	smtpd_session_reply(s, "250-CHUNKING");
 	smtpd_session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -318,7 +332,27 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		smtpd_session_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (!smtpd_relay_allowed((struct sockaddr *)&s->ss, cmd->addr)) {
+	/*
+	 * Sender-specified routing (u%ext@ours, ext!u@ours, "u@ext"@ours,
+	 * @ours:u@ext) would make us relay for a client that may not: only
+	 * clients that may relay anyway may use it (Postfix's
+	 * allow_untrusted_routing = no).
+	 */
+	if ((cmd->addr_info & (ADDR_I_ROUTE | ADDR_I_ROUTING) ||
+	    addr_has_routing(cmd->addr)) && !(s->flags & SMTPD_F_AUTH) &&
+	    conf_in_relay_networks(c, (struct sockaddr *)&s->ss) != 1) {
+		log_info("NOQUEUE: session=%s, client=%s, cmd=RCPT, "
+		    "from=<%s>, to=<%s>, dsn=5.7.1, status=reject "
+		    "(550 sender-specified routing)", s->idstr, s->client,
+		    s->sender, cmd->addr);
+		snprintf(reply, sizeof(reply), "550 5.7.1 <%s>: Recipient "
+		    "address rejected: sender-specified routing not allowed",
+		    cmd->addr);
+		smtpd_session_error(s, reply);
+		return;
+	}
+	if (!smtpd_relay_allowed((struct sockaddr *)&s->ss, cmd->addr) &&
+	    !(s->flags & SMTPD_F_AUTH)) {
 		log_info("NOQUEUE: session=%s, client=%s, cmd=RCPT, "
 		    "from=<%s>, to=<%s>, dsn=5.7.1, status=reject "
 		    "(554 relay access denied)", s->idstr, s->client,
@@ -356,11 +390,17 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		ipc_put_str(m, s->sender);
 		ipc_put_str(m, s->client);
 		ipc_put_str(m, s->helo);
+		ipc_put_u32(m, (uint32_t)s->txflags);
+		ipc_put_u32(m, (uint32_t)s->ret);
+		ipc_put_str(m, s->envid);
 		smtpd_queue_send(m);
 	}
 	m = ipc_new(IPC_SMTPD_MSG_RCPT);
 	ipc_put_u64(m, s->tid);
 	ipc_put_str(m, cmd->addr);
+	ipc_put_u32(m, cmd->notify);
+	ipc_put_u32(m, (uint32_t)cmd->orcpt_type);
+	ipc_put_str(m, cmd->orcpt_x);
 	smtpd_queue_send(m);
 	s->nrcpt++;
 	smtpd_session_enter(s, SMTPD_S_RCPT);
@@ -390,12 +430,10 @@ smtpd_session_early_text(struct smtpd_session *s)
 	return 1;
 }
 
-/* smtpd_session_data_begin - the queue ID is known: 354 and go */
+/* smtpd_session_msg_begin - the queue ID is known: the message starts */
 static void
-smtpd_session_data_begin(struct smtpd_session *s)
+smtpd_session_msg_begin(struct smtpd_session *s)
 {
-	if (smtpd_session_early_text(s))
-		return;
 	if (s->chunk == NULL)
 		s->chunk = buf_new(IPC_CHUNK, IPC_CHUNK);
 	buf_reset(s->chunk);
@@ -412,6 +450,15 @@ smtpd_session_data_begin(struct smtpd_session *s)
 	    (unsigned int)smtpd_conf()->smtpd_max_hops);
 	s->data_started = time(NULL);
 	s->data_bytes = 0;
+}
+
+/* smtpd_session_data_begin - the queue ID is known: 354 and go */
+static void
+smtpd_session_data_begin(struct smtpd_session *s)
+{
+	if (smtpd_session_early_text(s))
+		return;
+	smtpd_session_msg_begin(s);
 	smtpd_session_enter(s, SMTPD_S_DATA);
 	smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
 	smtpd_session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -484,6 +531,104 @@ smtpd_session_submission_gate(struct smtpd_session *s)
 		return -1;
 	}
 	return 0;
+}
+
+/* --- BDAT (RFC 3030) ------------------------------------------------- */
+
+/*
+ * smtpd_session_bdat - a BDAT command. Its chunk is always read whole,
+ * exactly chunk_size octets and nothing more, whatever the answer: a
+ * refused chunk is read and dropped (bdat_refuse), so the octets after it
+ * are a command again. The first chunk of a message waits for the queue
+ * ID, like DATA, before its octets are taken.
+ */
+static void
+smtpd_session_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	s->bdat_left = s->bdat_size = cmd->chunk_size;
+	s->bdat_last = cmd->chunk_last;
+	s->bdat_refuse = NULL;
+	if (s->state == SMTPD_S_HELO || s->state == SMTPD_S_READY)
+		s->bdat_refuse = "503 5.5.1 Error: need MAIL command";
+	else if (s->state == SMTPD_S_MAIL)
+		s->bdat_refuse = "554 5.5.1 Error: no valid recipients";
+	else if (!s->opened)
+		s->bdat_refuse = "451 4.3.0 Error: queue unavailable, try "
+		    "again later";
+	if (s->bdat_refuse != NULL) {
+		smtpd_session_enter(s, SMTPD_S_BDAT);
+		smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
+		return;
+	}
+	if (!(s->txflags & SMTPD_TX_BDAT)) {
+		s->txflags |= SMTPD_TX_BDAT;
+		if (s->qid[0] == '\0') {
+			smtpd_session_enter(s, SMTPD_S_OPENING);
+			return;
+		}
+		smtpd_session_msg_begin(s);
+	}
+	smtpd_session_enter(s, SMTPD_S_BDAT);
+	smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
+}
+
+/* smtpd_session_bdat_done - the chunk is read: answer it */
+static void
+smtpd_session_bdat_done(struct smtpd_session *s)
+{
+	const char	*refuse = s->bdat_refuse;
+
+	smtpd_session_timeouts(s, smtpd_conf()->smtpd_command_timeout);
+	if (refuse != NULL) {
+		s->bdat_refuse = NULL;
+		log_info("%s: session=%s, client=%s, cmd=BDAT, from=<%s>, "
+		    "status=reject (%s)", s->qid[0] ? s->qid : "NOQUEUE",
+		    s->idstr, s->client, s->sender, refuse);
+		smtpd_session_reset(s);
+		if (refuse[0] == '4')
+			smtpd_session_tempfail(s, refuse);
+		else
+			smtpd_session_error(s, refuse);
+		return;
+	}
+	/*
+	 * The last chunk, or a fault already (RFC 3030: the transaction
+	 * fails at the first chunk that breaks a rule): commit or refuse.
+	 */
+	if (s->bdat_last || (s->data.err != SMTPD_DE_NONE &&
+	    s->data.err != SMTPD_DE_QUEUE)) {
+		smtpd_session_data_end(s);
+		return;
+	}
+	smtpd_session_enter(s, SMTPD_S_RCPT);
+	smtpd_session_reply(s, "250 2.0.0 %llu octets received",
+	    s->bdat_size);
+}
+
+/* smtpd_session_bdat_read - take chunk octets; 0 if more input is needed */
+static int
+smtpd_session_bdat_read(struct smtpd_session *s, struct evbuffer *in)
+{
+	size_t		 n = evbuffer_get_length(in);
+	const char	*p;
+
+	if (s->bdat_left == 0) {
+		smtpd_session_bdat_done(s);
+		return 1;
+	}
+	if (n == 0)
+		return 0;
+	if (n > s->bdat_left)
+		n = (size_t)s->bdat_left;
+	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+	s->data_bytes += n;
+	if (s->bdat_refuse == NULL)
+		smtpd_session_text(s, p, n);
+	evbuffer_drain(in, n);
+	s->bdat_left -= n;
+	if (s->bdat_left == 0)
+		smtpd_session_bdat_done(s);
+	return 1;
 }
 
 /* --- AUTH (RFC 4954) ------------------------------------------------- */
@@ -723,22 +868,40 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 	const struct conf	*c = smtpd_conf();
 	struct smtpd_cmd	 cmd;
 	char			 reply[256];
+	char			 args[SMTPD_SASL_MECH_MAX + SMTPD_SASL_RESP_MAX + 2];
 
-	if (strcasecmp(line, "STARTTLS") == 0) {
-		smtpd_session_starttls(s);
-		return;
-	}
-	if (strncasecmp(line, "AUTH", 4) == 0 && (line[4] == ' ' ||
-	    line[4] == '\0')) {
-		smtpd_session_auth(s, line[4] == ' ' ? line + 5 : "");
-		return;
-	}
 	if (smtpd_cmd_parse(line, (unsigned long long)c->queue_max_message_size,
-	    &cmd, reply, sizeof(reply)) == -1) {
+	    (s->txflags & SMTPD_TX_SMTPUTF8) ? SMTPD_CMD_F_UTF8 : 0, &cmd,
+	    reply, sizeof(reply)) == -1) {
+		/*
+		 * A BDAT we cannot parse leaves no way to tell where its
+		 * chunk ends: what follows cannot be read as commands.
+		 */
+		if (strncmp(reply, "521", 3) == 0) {
+			log_info("NOQUEUE: session=%s, client=%s, cmd=BDAT, "
+			    "dsn=5.5.4, status=reject (%s)", s->idstr,
+			    s->client, reply);
+			smtpd_session_reply(s, "%s", reply);
+			smtpd_session_close(s);
+			return;
+		}
 		smtpd_session_error(s, reply);
 		return;
 	}
 	switch (cmd.verb) {
+	case SMTPD_C_STARTTLS:
+		smtpd_session_starttls(s);
+		break;
+	case SMTPD_C_AUTH:
+		snprintf(args, sizeof(args), "%s%s%s", cmd.sasl_mech,
+		    cmd.sasl_resp[0] ? " " : "", cmd.sasl_resp);
+		smtpd_session_auth(s, args);
+		OPENSSL_cleanse(&cmd, sizeof(cmd));
+		OPENSSL_cleanse(args, sizeof(args));
+		break;
+	case SMTPD_C_BDAT:
+		smtpd_session_bdat(s, &cmd);
+		break;
 	case SMTPD_C_HELO:
 	case SMTPD_C_EHLO:
 		if (s->state > SMTPD_S_READY)
@@ -765,12 +928,33 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 		if (smtpd_session_submission_gate(s) == -1 ||
 		    !smtpd_session_sender_ok(s, cmd.addr))
 			break;
+		if (cmd.body == SMTPD_BODY_BINARYMIME) {
+			smtpd_session_error(s, "555 5.5.4 Error: BODY=BINARYMIME "
+			    "is not supported");
+			break;
+		}
+		s->txflags = 0;
+		if (cmd.params & SMTPD_P_SMTPUTF8)
+			s->txflags |= SMTPD_TX_SMTPUTF8;
+		if (cmd.body == SMTPD_BODY_8BITMIME)
+			s->txflags |= SMTPD_TX_8BITMIME;
+		s->ret = cmd.ret;
+		free(s->envid);
+		s->envid = (cmd.params & SMTPD_P_ENVID) ?
+		    xstrdup(cmd.envid_x) : NULL;
+		/* AUTH= (RFC 4954 5) is checked by the parser; as we relay
+		 * for nobody by it, it is otherwise ignored. */
 		strlcpy(s->sender, cmd.addr, sizeof(s->sender));
 		s->nrcpt = 0;
 		smtpd_session_enter(s, SMTPD_S_MAIL);
 		smtpd_session_reply(s, "250 2.1.0 Ok");
 		break;
 	case SMTPD_C_RCPT:
+		if (s->txflags & SMTPD_TX_BDAT) {
+			smtpd_session_error(s, "503 5.5.1 Error: BDAT in "
+			    "progress");
+			break;
+		}
 		if (s->state != SMTPD_S_MAIL && s->state != SMTPD_S_RCPT) {
 			smtpd_session_error(s, "503 5.5.1 Error: need MAIL "
 			    "command");
@@ -779,6 +963,11 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 		smtpd_session_rcpt(s, &cmd);
 		break;
 	case SMTPD_C_DATA:
+		if (s->txflags & SMTPD_TX_BDAT) {
+			smtpd_session_error(s, "503 5.5.1 Error: BDAT in "
+			    "progress; DATA cannot follow");
+			break;
+		}
 		if (s->state == SMTPD_S_MAIL) {
 			smtpd_session_error(s, "554 5.5.1 Error: no valid "
 			    "recipients");
@@ -819,9 +1008,28 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 		break;
 	case SMTPD_C_HELP:
 		smtpd_session_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL "
-		    "RCPT DATA RSET NOOP QUIT VRFY HELP");
+		    "RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
 		break;
 	}
+}
+
+/*
+ * smtpd_session_cmdmax - the longest line the next command may be: 512
+ * octets (RFC 5321 4.5.3.1.4), more for MAIL and RCPT, whose DSN and
+ * AUTH= parameters lengthen them (RFC 3461 5, RFC 4954 5); an AUTH
+ * response line keeps the command limit
+ */
+static size_t
+smtpd_session_cmdmax(struct smtpd_session *s, struct evbuffer *in)
+{
+	char	 verb[5];
+
+	if (s->flags & SMTPD_F_SASL || evbuffer_copyout(in, verb, 5) != 5)
+		return SMTPD_CMD_MAX;
+	if ((strncasecmp(verb, "MAIL ", 5) == 0 ||
+	    strncasecmp(verb, "RCPT ", 5) == 0))
+		return SMTPD_CMD_EXT_MAX;
+	return SMTPD_CMD_MAX;
 }
 
 /*
@@ -834,12 +1042,13 @@ static int
 smtpd_session_cmdline(struct smtpd_session *s, struct evbuffer *in)
 {
 	struct evbuffer_ptr	 eol;
-	char			 line[SMTPD_CMD_MAX + 1];
-	size_t			 avail = evbuffer_get_length(in), len;
+	char			 line[SMTPD_CMD_EXT_MAX + 1];
+	size_t			 avail = evbuffer_get_length(in), len, max;
 
+	max = smtpd_session_cmdmax(s, in);
 	eol = evbuffer_search(in, "\r\n", 2, NULL);
 	if (eol.pos == -1) {
-		if (avail > SMTPD_CMD_MAX) {
+		if (avail > max) {
 			/* Keep a last CR: it may start the CRLF. */
 			evbuffer_drain(in, avail - 1);
 			s->skipping = 1;
@@ -848,7 +1057,7 @@ smtpd_session_cmdline(struct smtpd_session *s, struct evbuffer *in)
 	}
 	len = (size_t)eol.pos + 2;
 	s->ncmds++;
-	if (s->skipping || len > SMTPD_CMD_MAX) {
+	if (s->skipping || len > max) {
 		evbuffer_drain(in, len);
 		s->skipping = 0;
 		if (s->flags & SMTPD_F_SASL) {
@@ -1020,9 +1229,10 @@ smtpd_session_data_end(struct smtpd_session *s)
 		    "loop?";
 		break;
 	}
-	log_info("%s: session=%s, client=%s, cmd=DATA, from=<%s>, dsn=%s, "
+	log_info("%s: session=%s, client=%s, cmd=%s, from=<%s>, dsn=%s, "
 	    "status=reject (%s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr,
-	    s->client, s->sender, dsn, reply);
+	    s->client, (s->txflags & SMTPD_TX_BDAT) ? "BDAT" : "DATA",
+	    s->sender, dsn, reply);
 	ours = s->data.err == SMTPD_DE_QUEUE;
 	smtpd_session_reset(s);
 	if (ours)
@@ -1133,6 +1343,10 @@ smtpd_session_input(struct smtpd_session *s)
 			return;
 		case SMTPD_S_DATA:
 			if (smtpd_session_textline(s, in) == 0)
+				return;
+			break;
+		case SMTPD_S_BDAT:
+			if (smtpd_session_bdat_read(s, in) == 0)
 				return;
 			break;
 		default:
@@ -1459,7 +1673,13 @@ smtpd_session_opened(struct smtpd_session *s, const char *qid)
 {
 	strlcpy(s->qid, qid, sizeof(s->qid));
 	if (s->state == SMTPD_S_OPENING) {
-		smtpd_session_data_begin(s);
+		if (s->txflags & SMTPD_TX_BDAT) {
+			smtpd_session_msg_begin(s);
+			smtpd_session_enter(s, SMTPD_S_BDAT);
+			smtpd_session_timeouts(s,
+			    smtpd_conf()->smtpd_data_timeout);
+		} else
+			smtpd_session_data_begin(s);
 		smtpd_session_resume(s);
 	}
 }
@@ -1499,6 +1719,7 @@ smtpd_session_failed(struct smtpd_session *s, const char *why)
 	s->opened = 0;
 	switch (s->state) {
 	case SMTPD_S_DATA:
+	case SMTPD_S_BDAT:
 		smtpd_data_fail(&s->data, SMTPD_DE_QUEUE);
 		break;
 	case SMTPD_S_OPENING:

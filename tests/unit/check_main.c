@@ -6,9 +6,6 @@
 
 #include "tests/unit/harness.h"
 
-/* Declared here until harness.h lists them with the others. */
-Suite	*passwd_suite(void);
-Suite	*smtpd_auth_suite(void);
 
 int
 main(void)
@@ -23,6 +20,7 @@ main(void)
 	srunner_add_suite(sr, qid_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, addr_suite());
+	srunner_add_suite(sr, xtext_suite());
 	srunner_add_suite(sr, smtpd_cmd_suite());
 	srunner_add_suite(sr, passwd_suite());
 	srunner_add_suite(sr, smtpd_auth_suite());

@@ -23,6 +23,9 @@ Suite	*queue_store_suite(void);
 Suite	*deliver_suite(void);
 Suite	*smtpd_limit_suite(void);
 Suite	*tls_suite(void);
+Suite	*passwd_suite(void);
+Suite	*smtpd_auth_suite(void);
+Suite	*xtext_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
