@@ -51,13 +51,21 @@ smtpd_data_feed(struct smtpd_data *d, const char *p, size_t n,
     const struct smtpd_data_sink *sink)
 {
 	const char	*run = p;
-	size_t		 i;
+	size_t		 i, room;
+	int		 over = 0;
 
-	if (d->err == SMTPD_DE_NONE && n > d->max_size - d->size)
-		smtpd_data_fail(d, SMTPD_DE_SIZE);
+	/*
+	 * Octets up to the limit are checked as any others, so the first
+	 * fault is the same however the message was cut into pieces.
+	 */
+	room = d->size >= d->max_size ? 0 : (size_t)(d->max_size - d->size) <
+	    n ? (size_t)(d->max_size - d->size) : n;
+	if (room < n)
+		over = 1;
 	d->size += n;
 	if (d->err != SMTPD_DE_NONE)
 		return;
+	n = room;
 	for (i = 0; i < n; i++) {
 		char	 c = p[i];
 
@@ -94,6 +102,8 @@ smtpd_data_feed(struct smtpd_data *d, const char *p, size_t n,
 	}
 	if (d->err == SMTPD_DE_NONE && &p[n] > run)
 		sink->out(sink->arg, run, (size_t)(&p[n] - run));
+	if (over)
+		smtpd_data_fail(d, SMTPD_DE_SIZE);
 }
 
 /* smtpd_data_finish - the end: a trailing CR or unfinished line is bare */
