@@ -146,6 +146,11 @@ def t_privileges(t):
     a = t.aval().start()
     pw = pwd.getpwnam(RUN_USER)
     problems = []
+    # A worker drops privileges when its config, TLS material and links
+    # are in: under the sanitizers one may still be on its way.
+    wait_until(lambda: all(proc_status(p)["Uid"].split()[0] != "0"
+                           for p, _ in a.workers()), 20 * SLOW, 0.1,
+               "every worker to drop privileges")
     workers = a.workers()
     check({k for _, k in workers} == set(WORKER_KINDS), "workers: %r" % workers)
     for pid, kind in workers:
