@@ -30,8 +30,8 @@ def t_finger(t):
     env = postfix_env(t)
     out = subprocess.run(
         ["posttls-finger", "-c", "-l", "secure", "-F",
-         os.path.join(certs(), "ca.crt"), "-d", "mx.test", "-r", "1",
-         "[127.0.0.1]:%d" % a.port],
+         os.path.join(certs(), "ca.crt"), "-r", "1",
+         "[127.0.0.1]:%d" % a.port, "mx.test"],
         capture_output=True, text=True, timeout=60 * SLOW, env=env)
     txt = out.stdout + out.stderr
     check("Verified TLS connection established" in txt
