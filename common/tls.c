@@ -57,6 +57,7 @@ struct tls_server {
 	int			 flags;
 	struct tls_ticket_keys	 keys;
 	int			 have_keys;
+	EVP_CIPHER		*aes;		/* fetched once, not per ticket */
 };
 
 static int	tls_ex_server = -1;
@@ -400,13 +401,11 @@ tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	if (EVP_MAC_init(hctx, k + 16, 32, params) != 1)
 		return -1;
 	if (enc) {
-		if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 48,
-		    iv) != 1)
+		if (EVP_EncryptInit_ex(cctx, ts->aes, NULL, k + 48, iv) != 1)
 			return -1;
 		return 1;
 	}
-	if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 48,
-	    iv) != 1)
+	if (EVP_DecryptInit_ex(cctx, ts->aes, NULL, k + 48, iv) != 1)
 		return -1;
 	return 2;
 }
@@ -482,6 +481,11 @@ tls_server_new(const struct tls_pem *pems, size_t n, const char *ca,
 		    NULL);
 	ts = xcalloc(1, sizeof(*ts));
 	ts->flags = flags;
+	if ((ts->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) == NULL) {
+		snprintf(err, errlen, "AES-256-CBC: %s", tls_error(e,
+		    sizeof(e)));
+		goto fail;
+	}
 	if (n == 0 || n > TLS_MAX_CTX) {
 		snprintf(err, errlen, "between 1 and %d certificates, not %zu",
 		    TLS_MAX_CTX, n);
@@ -578,6 +582,7 @@ tls_server_free(struct tls_server *ts)
 		tls_server_ctx_clear(&ts->c[i]);
 	}
 	OPENSSL_cleanse(&ts->keys, sizeof(ts->keys));
+	EVP_CIPHER_free(ts->aes);
 	free(ts);
 }
 
