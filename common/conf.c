@@ -1115,46 +1115,6 @@ conf_transport_lookup(const struct conf *c, const char *domain)
 
 /* --- loading ------------------------------------------------------------- */
 
-/* conf_errors_add - append "file:line: message" */
-void
-conf_errors_add(struct conf_errors *errs, const char *file, int line,
-    const char *fmt, ...)
-{
-	va_list	 ap;
-	char	 msg[CONF_ERR_MAX];
-	char	*s;
-
-	if (errs == NULL || errs->n > CONF_ERRORS_MAX)
-		return;
-	if (errs->n == CONF_ERRORS_MAX) {
-		xasprintf(&s, "%s:%d: too many errors; not reporting more",
-		    file, line);
-	} else {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		xasprintf(&s, "%s:%d: %s", file, line, msg);
-	}
-	errs->lines = xreallocarray(errs->lines, errs->n + 1,
-	    sizeof(*errs->lines));
-	errs->lines[errs->n++] = s;
-}
-
-/* conf_errors_clear - free the collected lines; errs may be reused */
-void
-conf_errors_clear(struct conf_errors *errs)
-{
-	size_t	 i;
-
-	if (errs == NULL)
-		return;
-	for (i = 0; i < errs->n; i++)
-		free(errs->lines[i]);
-	free(errs->lines);
-	errs->lines = NULL;
-	errs->n = 0;
-}
-
 /*
  * conf_check - what only the whole file can tell. Returns the number of
  * errors. Errors about the file as a whole are reported on line 0.

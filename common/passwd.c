@@ -22,6 +22,7 @@
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/conf_priv.h"
 #include "common/passwd.h"
 #include "common/xmalloc.h"
 
@@ -59,8 +60,6 @@ struct passwd {
 
 static void	 passwd_entry_clear(struct passwd_entry *);
 static void	 passwd_entries_free(struct passwd_entry *, size_t);
-static void	 passwd_error(struct passwd_errors *, const char *, int,
-		    const char *, ...) __attribute__((format(printf, 4, 5)));
 static int	 passwd_is_b64(int);
 static int	 passwd_b64_run(const char *, size_t);
 static const char *passwd_check_hash(const char *);
@@ -113,46 +112,6 @@ passwd_free(struct passwd *pw)
 		return;
 	passwd_entries_free(pw->e, pw->n);
 	free(pw);
-}
-
-/* passwd_error - append "file:line: message"; past the cap only a final note */
-static void
-passwd_error(struct passwd_errors *errs, const char *file, int line,
-    const char *fmt, ...)
-{
-	va_list	 ap;
-	char	 msg[PASSWD_ERR_MAX];
-	char	*s;
-
-	if (errs == NULL || errs->n > PASSWD_ERRORS_MAX)
-		return;
-	if (errs->n == PASSWD_ERRORS_MAX) {
-		xasprintf(&s, "%s:%d: too many errors; not reporting more",
-		    file, line);
-	} else {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		xasprintf(&s, "%s:%d: %s", file, line, msg);
-	}
-	errs->lines = xreallocarray(errs->lines, errs->n + 1,
-	    sizeof(*errs->lines));
-	errs->lines[errs->n++] = s;
-}
-
-/* passwd_errors_clear - free the collected lines; errs may be reused */
-void
-passwd_errors_clear(struct passwd_errors *errs)
-{
-	size_t	 i;
-
-	if (errs == NULL)
-		return;
-	for (i = 0; i < errs->n; i++)
-		free(errs->lines[i]);
-	free(errs->lines);
-	errs->lines = NULL;
-	errs->n = 0;
 }
 
 /* The crypt alphabet ("./0-9A-Za-z"); bcrypt orders it otherwise, same set. */
@@ -412,7 +371,7 @@ passwd_cmp(const void *a, const void *b)
 /* passwd_load_text - replace the entries with those of text, or change nothing */
 int
 passwd_load_text(struct passwd *pw, const char *text, size_t len,
-    const char *filename, struct passwd_errors *errs)
+    const char *filename, struct conf_errors *errs)
 {
 	struct passwd_entry	*e = NULL, ent;
 	const char		*p, *nl, *end = text + len;
@@ -427,13 +386,13 @@ passwd_load_text(struct passwd *pw, const char *text, size_t len,
 			nl = end;
 		llen = (size_t)(nl - p);
 		if (llen > PASSWD_LINE_MAX) {
-			passwd_error(errs, filename, lineno, "line longer "
+			conf_errors_add(errs, filename, lineno, "line longer "
 			    "than %d octets", PASSWD_LINE_MAX);
 			bad = 1;
 			continue;
 		}
 		if (memchr(p, '\0', llen) != NULL) {
-			passwd_error(errs, filename, lineno, "NUL octet in "
+			conf_errors_add(errs, filename, lineno, "NUL octet in "
 			    "the line");
 			bad = 1;
 			continue;
@@ -451,7 +410,7 @@ passwd_load_text(struct passwd *pw, const char *text, size_t len,
 		memset(&ent, 0, sizeof(ent));
 		ent.line = lineno;
 		if (passwd_parse_line(&ent, s, err, sizeof(err)) == -1) {
-			passwd_error(errs, filename, lineno, "%s", err);
+			conf_errors_add(errs, filename, lineno, "%s", err);
 			passwd_entry_clear(&ent);
 			bad = 1;
 			continue;
@@ -466,7 +425,7 @@ passwd_load_text(struct passwd *pw, const char *text, size_t len,
 		qsort(e, n, sizeof(*e), passwd_cmp);
 	for (i = 1; i < n; i++)
 		if (strcmp(e[i - 1].user, e[i].user) == 0) {
-			passwd_error(errs, filename, e[i].line, "duplicate "
+			conf_errors_add(errs, filename, e[i].line, "duplicate "
 			    "user \"%s\" (first on line %d)", e[i].user,
 			    e[i - 1].line);
 			bad = 1;
@@ -484,7 +443,7 @@ passwd_load_text(struct passwd *pw, const char *text, size_t len,
 /* passwd_load_file - read path (at most PASSWD_FILE_MAX) and load its text */
 int
 passwd_load_file(struct passwd *pw, const char *path,
-    struct passwd_errors *errs)
+    struct conf_errors *errs)
 {
 	struct buf	*b;
 	char		 chunk[8192];
@@ -492,7 +451,7 @@ passwd_load_file(struct passwd *pw, const char *path,
 	int		 fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		passwd_error(errs, path, 0, "cannot open: %s",
+		conf_errors_add(errs, path, 0, "cannot open: %s",
 		    strerror(errno));
 		return -1;
 	}
@@ -501,14 +460,14 @@ passwd_load_file(struct passwd *pw, const char *path,
 		if ((r = read(fd, chunk, sizeof(chunk))) == -1) {
 			if (errno == EINTR)
 				continue;
-			passwd_error(errs, path, 0, "cannot read: %s",
+			conf_errors_add(errs, path, 0, "cannot read: %s",
 			    strerror(errno));
 			goto fail;
 		}
 		if (r == 0)
 			break;
 		if (buf_add(b, chunk, (size_t)r) == -1) {
-			passwd_error(errs, path, 0, "larger than %d bytes",
+			conf_errors_add(errs, path, 0, "larger than %d bytes",
 			    PASSWD_FILE_MAX);
 			goto fail;
 		}

@@ -55,13 +55,13 @@
 #define PASSWD_PASS_MAX		511	/* octets of a password (libxcrypt's limit) */
 #define PASSWD_LINE_MAX		4096	/* octets of a line, without its newline */
 #define PASSWD_FILE_MAX		(16 * 1024 * 1024)	/* passwd_load_file() reads no more */
-#define PASSWD_ERRORS_MAX	1000	/* then one "too many errors" line */
 
-/* Errors collected while loading; each line is "file:line: message". */
-struct passwd_errors {
-	char		**lines;
-	size_t		  n;
-};
+/*
+ * Errors are collected as the configuration's are (struct conf_errors of
+ * common/conf.h, freed with conf_errors_clear()): each line is
+ * "file:line: message", and past CONF_ERRORS_MAX one last line says so.
+ */
+struct conf_errors;
 
 struct passwd;
 
@@ -72,13 +72,12 @@ void		 passwd_free(struct passwd *);		/* NULL is fine */
  * Loading. text need not be NUL-terminated (len octets; a NUL in it is an
  * error). filename is what the errors name. Returns 0 with the entries
  * replaced, or -1 with every error appended to errs and the map unchanged.
- * The caller clears errs with passwd_errors_clear().
+ * The caller clears errs with conf_errors_clear().
  */
 int		 passwd_load_text(struct passwd *, const char *text, size_t len,
-		    const char *filename, struct passwd_errors *errs);
+		    const char *filename, struct conf_errors *errs);
 int		 passwd_load_file(struct passwd *, const char *path,
-		    struct passwd_errors *errs);	/* cannot open: "path:0: ..." */
-void		 passwd_errors_clear(struct passwd_errors *);	/* errs may be reused */
+		    struct conf_errors *errs);	/* cannot open: "path:0: ..." */
 
 size_t		 passwd_count(const struct passwd *);	/* users in the map */
 typedef void	(*passwd_item_cb)(const char *line, void *);

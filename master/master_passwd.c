@@ -25,7 +25,7 @@ static struct passwd	*master_passwd_cur, *master_passwd_new;
 int
 master_passwd_load(const struct conf *c, struct conf_errors *errs)
 {
-	struct passwd_errors	 pe = { NULL, 0 };
+	struct conf_errors	 pe = { NULL, 0 };
 	struct passwd		*pw;
 	size_t			 i;
 
@@ -35,7 +35,7 @@ master_passwd_load(const struct conf *c, struct conf_errors *errs)
 		for (i = 0; i < pe.n; i++)
 			conf_errors_add(errs, "smtpd password-file", 0, "%s",
 			    pe.lines[i]);
-		passwd_errors_clear(&pe);
+		conf_errors_clear(&pe);
 		passwd_free(pw);
 		return -1;
 	}

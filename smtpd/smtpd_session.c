@@ -637,7 +637,7 @@ smtpd_session_bdat_read(struct smtpd_session *s, struct evbuffer *in)
 void
 smtpd_passwd_dispatch(struct ipc_msgin *r)
 {
-	struct passwd_errors	 pe = { NULL, 0 };
+	struct conf_errors	 pe = { NULL, 0 };
 	struct passwd		*pw;
 	const char		*line;
 	uint32_t		 n;
@@ -660,7 +660,7 @@ smtpd_passwd_dispatch(struct ipc_msgin *r)
 		    "<master>", &pe) == -1) {
 			log_warnx("password map from the master refused (%s); "
 			    "keeping the previous one", pe.n ? pe.lines[0] : "?");
-			passwd_errors_clear(&pe);
+			conf_errors_clear(&pe);
 			passwd_free(pw);
 		} else {
 			passwd_free(env->passwd);

@@ -170,7 +170,7 @@ avalctl_passwd_ask(const char *prompt, char *buf, size_t size)
 static int
 avalctl_passwd_check(const char *path)
 {
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 	struct stat		 st;
 	size_t			 i;
@@ -188,7 +188,7 @@ avalctl_passwd_check(const char *path)
 		printf("%s: %zu user%s OK\n", path, passwd_count(pw),
 		    passwd_count(pw) == 1 ? "" : "s");
 	}
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	passwd_free(pw);
 	return rc;
 }
@@ -203,7 +203,7 @@ avalctl_passwd_user(const char *user)
 	static const char	 placeholder[] = "$y$j9T$"
 	    "......................$"
 	    "...........................................";
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 	char			*line;
 	const char		*msg;
@@ -224,7 +224,7 @@ avalctl_passwd_user(const char *user)
 		rc = -1;
 	}
 	free(line);
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	passwd_free(pw);
 	return rc;
 }
@@ -233,7 +233,7 @@ avalctl_passwd_user(const char *user)
 static int
 avalctl_passwd(int argc, char **argv)
 {
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct crypt_data	*cd;
 	struct passwd		*pw;
 	char			 pass[AVALCTL_PASS_MAX + 1];
@@ -306,7 +306,7 @@ avalctl_passwd(int argc, char **argv)
 	rc = 0;
 done:
 	free(line);
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	OPENSSL_cleanse(again, sizeof(again));
 	return rc;

@@ -18,7 +18,7 @@
  *     to the same entries; a refusal leaves the map as it was and every
  *     error names the file.
  *
- * link: smtpd/smtpd_auth.c common/passwd.c common/addr.c common/buf.c common/log.c common/xmalloc.c -lcrypt -lcrypto
+ * link: smtpd/smtpd_auth.c common/passwd.c common/conf_errors.c common/addr.c common/buf.c common/log.c common/xmalloc.c -lcrypt -lcrypto
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -32,6 +32,7 @@
 #include <openssl/evp.h>
 
 #include "common/buf.h"
+#include "common/conf.h"
 #include "common/passwd.h"
 #include "smtpd/smtpd_auth.h"
 
@@ -297,7 +298,7 @@ fuzz_auth_passwd(const char *s, size_t n)
 {
 	static const char	 seed[] = "seed:$2b$04$K/ShZDpbthqsYNMcPMAu/"
 	    "uRaX1dOBhtkjqfJJgAFda3vy9n12z7Nq\n";
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new(), *again = passwd_new();
 	struct buf		*b1 = buf_new(256, 64 * 1024 * 1024);
 	struct buf		*b2 = buf_new(256, 64 * 1024 * 1024);
@@ -323,7 +324,7 @@ fuzz_auth_passwd(const char *s, size_t n)
 		    memcmp(buf_data(b1), buf_data(b2), buf_len(b1)) != 0)
 			abort();
 	}
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	buf_free(b1);
 	buf_free(b2);
 	passwd_free(pw);

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/conf.h"
+#include "common/conf_priv.h"
 #include "common/passwd.h"
 #include "tests/unit/harness.h"
 
@@ -107,7 +109,7 @@ static const struct line_case line_cases[] = {
 START_TEST(passwd_lines_load_or_say_why)
 {
 	const struct line_case	*c = &line_cases[_i];
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 	int			 rc;
 
@@ -124,7 +126,7 @@ START_TEST(passwd_lines_load_or_say_why)
 			    errs.lines[0], c->error);
 		ck_assert_uint_eq(passwd_count(pw), 0);
 	}
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	passwd_free(pw);
 }
 END_TEST
@@ -134,7 +136,7 @@ START_TEST(passwd_reports_every_bad_line_and_keeps_the_old_map)
 	static const char	 good[] = "ana:" H_Y "\nbob:" H_B "\n";
 	static const char	 bad[] = "carl:" H_Y "\nx\n\nbob:\n# c\n"
 	    "ana:" H_DES "\n";
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 
 	ck_assert_int_eq(passwd_load_text(pw, good, strlen(good), "f", &errs),
@@ -149,7 +151,7 @@ START_TEST(passwd_reports_every_bad_line_and_keeps_the_old_map)
 	ck_assert_uint_eq(passwd_count(pw), 2);
 	ck_assert_int_eq(passwd_verify(pw, "bob", PW, strlen(PW)), 1);
 	ck_assert_int_eq(passwd_verify(pw, "carl", PW, strlen(PW)), 0);
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	ck_assert_uint_eq(errs.n, 0);
 	passwd_free(pw);
 }
@@ -159,7 +161,7 @@ START_TEST(passwd_load_replaces_the_entries)
 {
 	static const char	 one[] = "ana:" H_Y "\n";
 	static const char	 two[] = "bob:" H_Y "\n";
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 
 	ck_assert_int_eq(passwd_verify(pw, "ana", PW, strlen(PW)), 0);
@@ -176,7 +178,7 @@ END_TEST
 
 START_TEST(passwd_load_refuses_overlong_lines_and_names)
 {
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 	struct buf		*b = buf_new(8192, 16384);
 	int			 i;
@@ -193,7 +195,7 @@ START_TEST(passwd_load_refuses_overlong_lines_and_names)
 	ck_assert_int_eq(passwd_load_text(pw, buf_data(b), buf_len(b), "f",
 	    &errs), -1);
 	ck_assert_ptr_nonnull(strstr(errs.lines[0], "f:1: user name longer"));
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	buf_reset(b);
 	buf_addstr(b, "ana:" H_Y ":");
 	while (buf_len(b) <= PASSWD_LINE_MAX)
@@ -202,7 +204,7 @@ START_TEST(passwd_load_refuses_overlong_lines_and_names)
 	ck_assert_int_eq(passwd_load_text(pw, buf_data(b), buf_len(b), "f",
 	    &errs), -1);
 	ck_assert_ptr_nonnull(strstr(errs.lines[0], "f:1: line longer than"));
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	buf_free(b);
 	passwd_free(pw);
 }
@@ -210,19 +212,19 @@ END_TEST
 
 START_TEST(passwd_stops_reporting_after_the_error_cap)
 {
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 	struct buf		*b = buf_new(8192, 1 << 20);
 	int			 i;
 
-	for (i = 0; i < PASSWD_ERRORS_MAX + 50; i++)
+	for (i = 0; i < CONF_ERRORS_MAX + 50; i++)
 		buf_addstr(b, "x\n");
 	ck_assert_int_eq(passwd_load_text(pw, buf_data(b), buf_len(b), "f",
 	    &errs), -1);
-	ck_assert_uint_eq(errs.n, PASSWD_ERRORS_MAX + 1);
-	ck_assert_ptr_nonnull(strstr(errs.lines[PASSWD_ERRORS_MAX],
+	ck_assert_uint_eq(errs.n, CONF_ERRORS_MAX + 1);
+	ck_assert_ptr_nonnull(strstr(errs.lines[CONF_ERRORS_MAX],
 	    "too many errors"));
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	buf_free(b);
 	passwd_free(pw);
 }
@@ -260,7 +262,7 @@ check_passwd_map(void)
 {
 	static const char	 text[] = "ana:" H_Y "\nbob:" H_B "\ncarl:" H_6
 	    "\ndora@Uni-A.ES:" H_Y "\n";
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 
 	ck_assert_int_eq(passwd_load_text(pw, text, strlen(text), "f", &errs),
@@ -322,7 +324,7 @@ check_passwd_time(const struct passwd *pw, const char *user)
 START_TEST(passwd_verify_of_an_unknown_user_costs_a_hash)
 {
 	static const char	 text[] = "ana:" H_Y0 "\n";
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 	double			 known, unknown;
 
@@ -384,7 +386,7 @@ START_TEST(passwd_grants_senders_by_list_or_name)
 	    "luis@uni-a.es:" H_Y ":l.perez@Uni-A.es,@Uni-B.es\n"
 	    "relay:" H_Y ":@uni-c.es\n";
 	const struct sender_case	*c = &sender_cases[_i];
-	struct passwd_errors		 errs = { NULL, 0 };
+	struct conf_errors		 errs = { NULL, 0 };
 	struct passwd			*pw = passwd_new();
 
 	ck_assert_int_eq(passwd_load_text(pw, text, strlen(text), "f", &errs),
@@ -406,7 +408,7 @@ START_TEST(passwd_items_load_back_to_the_same_map)
 	static const char	 text[] = "# users\nzed:" H_B "\n"
 	    "  ana@Uni-A.ES:" H_Y ": ana@Uni-A.ES , @Uni-B.es\r\n"
 	    "bob:" H_6 "\n";
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new(), *again = passwd_new();
 	struct buf		*b1 = buf_new(1024, 65536);
 	struct buf		*b2 = buf_new(1024, 65536);
@@ -432,7 +434,7 @@ END_TEST
 
 START_TEST(passwd_load_file_reads_a_file_or_says_why_not)
 {
-	struct passwd_errors	 errs = { NULL, 0 };
+	struct conf_errors	 errs = { NULL, 0 };
 	struct passwd		*pw = passwd_new();
 	char			*dir = harness_tmpdir(), path[512];
 	FILE			*f;
@@ -441,14 +443,14 @@ START_TEST(passwd_load_file_reads_a_file_or_says_why_not)
 	ck_assert_int_eq(passwd_load_file(pw, path, &errs), -1);
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_nonnull(strstr(errs.lines[0], ":0: cannot open: "));
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fprintf(f, "ana:%s\nbad\n", H_Y);
 	fclose(f);
 	ck_assert_int_eq(passwd_load_file(pw, path, &errs), -1);
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_nonnull(strstr(errs.lines[0], "/passwd:2: no ':'"));
-	passwd_errors_clear(&errs);
+	conf_errors_clear(&errs);
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fprintf(f, "ana:%s\n", H_Y);
 	fclose(f);
@@ -463,7 +465,7 @@ END_TEST
 START_TEST(passwd_free_takes_null)
 {
 	passwd_free(NULL);
-	passwd_errors_clear(NULL);
+	conf_errors_clear(NULL);
 }
 END_TEST
 
