@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import time
 
-from harness import (BUILD, SLOW, check, test, certs, free_port, Raw,
+from harness import (BUILD, SLOW, Skip, check, test, certs, free_port, Raw,
                      make_message)
 
 USERS = (("ana@uni-a.test", "correct horse", ""),
@@ -151,3 +151,30 @@ def t_failures(t):
     log = open(a.logpath, errors="replace").read()
     check("authentication failed" in log, "no log line for a failure")
     check("wrong0" not in log, "a password reached the log")
+
+
+@test("auth_swaks_plain_and_login_over_starttls")
+def t_swaks(t):
+    import shutil
+    if shutil.which("swaks") is None:
+        raise Skip("no swaks")
+    sink, a = auth_aval(t)
+    for mech in ("PLAIN", "LOGIN"):
+        out = subprocess.run(
+            ["swaks", "--server", "127.0.0.1:%d" % a.subport, "--tls",
+             "--auth", mech, "--auth-user", "ana@uni-a.test",
+             "--auth-password", "correct horse", "--from",
+             "ana@uni-a.test", "--to", "z@relay.test", "--timeout", "30"],
+            capture_output=True, text=True, timeout=60 * SLOW)
+        check(out.returncode == 0 and "235 2.7.0" in out.stdout,
+              "swaks --auth %s: rc %d\n%s" % (mech, out.returncode,
+                                             out.stdout[-1200:]))
+    sink.wait_count(2, 30)
+    # A wrong password: swaks exits non-zero, and no mail.
+    out = subprocess.run(
+        ["swaks", "--server", "127.0.0.1:%d" % a.subport, "--tls", "--auth",
+         "PLAIN", "--auth-user", "ana@uni-a.test", "--auth-password", "nope",
+         "--from", "ana@uni-a.test", "--to", "z@relay.test"],
+        capture_output=True, text=True, timeout=60 * SLOW)
+    check(out.returncode != 0 and "535 5.7.8" in out.stdout,
+          "swaks with a wrong password: %s" % out.stdout[-600:])
