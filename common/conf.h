@@ -101,6 +101,7 @@ struct conf {
 	long long	 queue_max_message_size;	/* bytes */
 	long long	 queue_retry_min;	/* seconds */
 	long long	 queue_retry_max;	/* seconds */
+	long long	 queue_min_free_space;	/* bytes */
 
 	/* deliver { } */
 	long long	 deliver_processes;

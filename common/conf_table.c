@@ -102,6 +102,10 @@ const struct conf_row conf_table[] = {
 	    1, 7 * CONF_DAY,
 	    "Longest delay between retries; must not be below retry-min." },
 
+	{ "queue", "min-free-space", CONF_SIZE,
+	    CONF_OFF(queue_min_free_space), "100M", 0, 1024 * CONF_GB,
+	    "Free space the spool must keep; below it MAIL gets 452 4.3.1." },
+
 	{ "deliver", "processes", CONF_COUNT, CONF_OFF(deliver_processes), "2",
 	    1, 64,
 	    "deliver worker processes making outbound deliveries." },

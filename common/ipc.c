@@ -698,6 +698,7 @@ ipc_type_name(uint32_t type)
 	case IPC_QUEUE_CTL_RCPT:	return "QUEUE_CTL_RCPT";
 	case IPC_QUEUE_CTL_END:		return "QUEUE_CTL_END";
 	case IPC_QUEUE_CTL_FLUSHED:	return "QUEUE_CTL_FLUSHED";
+	case IPC_QUEUE_SPACE:		return "QUEUE_SPACE";
 	case IPC_QUEUE_PEER_BAD:	return "QUEUE_PEER_BAD";
 	case IPC_DELIVER_RCPT_RESULT:	return "DELIVER_RCPT_RESULT";
 	case IPC_DELIVER_JOB_DONE:	return "DELIVER_JOB_DONE";

@@ -58,6 +58,7 @@ enum ipc_type {
 	IPC_QUEUE_CTL_END,		/* ->master: u32 req, u32 messages */
 	IPC_QUEUE_CTL_FLUSHED,		/* ->master: u32 req, u32 recipients made due */
 	IPC_QUEUE_PEER_BAD,		/* ->master: u32 proc kind, u32 instance; I closed its link, restart it */
+	IPC_QUEUE_SPACE,		/* ->smtpd: u32 low (1: spool below min-free-space, refuse MAIL 452 4.3.1) */
 
 	/* deliver -> queue */
 	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text */

@@ -22,6 +22,7 @@
  * retry-min retry-max }, deliver { max-jobs }.
  */
 #include <sys/types.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -376,6 +377,49 @@ queue_link_closed(struct ipc_peer *p, void *arg)
 	queue_sched_run();
 }
 
+/* queue_space_send - tell one smtpd whether new mail may come */
+static void
+queue_space_send(struct queue_link *l)
+{
+	struct ipc_msg	*m;
+
+	m = ipc_new(IPC_QUEUE_SPACE);
+	ipc_put_u32(m, (uint32_t)queue->space_low);
+	ipc_send(l->peer, m);
+}
+
+/*
+ * queue_space_check - once a tick: is the spool's file system below
+ * queue { min-free-space }? smtpd answers MAIL with 452 4.3.1 while it
+ * is, so no client is told 250 for a message the disk may not hold, and
+ * mail flows again, without a restart, once space returns. A statvfs
+ * that fails counts as low: better "try later" than a lost message.
+ */
+static void
+queue_space_check(void)
+{
+	struct statvfs		 sv;
+	struct queue_link	*l;
+	unsigned long long	 avail = 0;
+	int			 low;
+
+	if (statvfs(".", &sv) == 0)
+		avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	low = avail < (unsigned long long)queue->w.conf->queue_min_free_space;
+	if (low == queue->space_low)
+		return;
+	queue->space_low = low;
+	if (low)
+		log_warnx("spool has %llu MB free, below min-free-space: new "
+		    "mail is refused with 452 4.3.1", avail >> 20);
+	else
+		log_info("spool has %llu MB free again: mail is accepted",
+		    avail >> 20);
+	TAILQ_FOREACH(l, &queue->links, entry)
+		if (l->kind == PROC_SMTPD)
+			queue_space_send(l);
+}
+
 static void
 queue_link_add(int fd, uint32_t kind, uint32_t instance)
 {
@@ -394,6 +438,8 @@ queue_link_add(int fd, uint32_t kind, uint32_t instance)
 	TAILQ_INSERT_TAIL(&queue->links, l, entry);
 	if (kind == PROC_DELIVER)
 		queue_sched_run();
+	else
+		queue_space_send(l);
 }
 
 static void
@@ -402,6 +448,7 @@ queue_tick(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
+	queue_space_check();
 	if (queue->dirty)
 		queue_flush(-1, 0, NULL);
 	if (time(NULL) - queue->last_checkpoint >= QUEUE_CHECKPOINT_SECS) {
@@ -433,6 +480,7 @@ queue_start(void)
 	if ((n = queue_store_walk(queue->store, queue_load_one, NULL)) == -1)
 		fatalx("cannot read the queue");
 	log_info("queue opened: %ld messages waiting", n);
+	queue_space_check();
 	queue->tick_ev = event_new(queue->w.base, -1, EV_PERSIST, queue_tick,
 	    NULL);
 	event_add(queue->tick_ev, &tv);

@@ -94,6 +94,7 @@ struct queue_state {
 	struct proc_worker	 w;
 	struct queue_store	*store;
 	int			 started;
+	int			 space_low;	/* spool below min-free-space */
 
 	struct queue_links	 links;
 	struct queue_msgs	 all;

@@ -240,6 +240,7 @@ smtpd_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 	struct smtpd_session	*s;
 	const char		*str;
 	uint64_t		 sid;
+	uint32_t		 low;
 
 	(void)arg;
 	switch (r->type) {
@@ -255,6 +256,11 @@ smtpd_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 			break;
 		if ((s = smtpd_session_find(sid)) != NULL)
 			smtpd_session_durable(s);
+		return;
+	case IPC_QUEUE_SPACE:
+		if (ipc_get_u32(r, &low) == -1 || ipc_end(r) == -1 || low > 1)
+			break;
+		env->queue_low = (int)low;
 		return;
 	case IPC_QUEUE_MSG_FAILED:
 		if (ipc_get_u64(r, &sid) == -1 || ipc_get_str(r, &str) == -1 ||
@@ -284,6 +290,7 @@ smtpd_queue_closed(struct ipc_peer *p, void *arg)
 		return;
 	log_warnx("queue link closed");
 	env->queue = NULL;
+	env->queue_low = 0;	/* the next queue says */
 	smtpd_session_queue_gone();
 }
 

@@ -133,6 +133,7 @@ struct smtpd_listener {
 struct smtpd_env {
 	struct proc_worker	 w;
 	struct ipc_peer		*queue;
+	int			 queue_low;	/* the spool is short of space */
 	struct smtpd_listener	*listeners;
 	size_t			 nlisteners;
 	int			 started;

@@ -928,6 +928,14 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 		if (smtpd_session_submission_gate(s) == -1 ||
 		    !smtpd_session_sender_ok(s, cmd.addr))
 			break;
+		if (env->queue_low) {
+			log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, "
+			    "from=<%s>, dsn=4.3.1, status=reject (452 spool "
+			    "short of space)", s->idstr, s->client, cmd.addr);
+			smtpd_session_tempfail(s, "452 4.3.1 Error: "
+			    "insufficient system storage, try again later");
+			break;
+		}
 		if (cmd.body == SMTPD_BODY_BINARYMIME) {
 			smtpd_session_error(s, "555 5.5.4 Error: BODY=BINARYMIME "
 			    "is not supported");

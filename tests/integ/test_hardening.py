@@ -167,3 +167,28 @@ def t_flood(t):
               "flood, want under %d KiB" % (peak, sent, limit))
     t.note("flood: %d bytes sent in %.1fs, smtpd RSS %s KiB"
            % (sent, time.time() - t0, peak))
+
+
+@test("hardening_low_spool_space_452_then_recovers")
+def t_space(t):
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port)
+    text = a.config_text().replace("queue {\n",
+                                   "queue {\n\tmin-free-space\t1000G\n", 1)
+    a.write_config(text)
+    a.start()
+    r = greet(a.port)
+    c, txt = r.cmd(b"MAIL FROM:<a@client.test>")
+    check(c == 452 and b"4.3.1" in txt, "MAIL with the spool short of space: "
+          "%r, want 452 4.3.1" % txt)
+    r.close()
+    check("below min-free-space" in open(a.logpath).read(),
+          "no log line for the low spool")
+    # Space "returns": a reload with a small threshold; mail flows again.
+    a.write_config(text.replace("min-free-space\t1000G", "min-free-space\t1M"))
+    import signal
+    a.signal(signal.SIGHUP)
+    def accepted():
+        with greet(a.port) as r2:
+            return r2.cmd(b"MAIL FROM:<a@client.test>")[0] == 250
+    wait_until(accepted, 10 * SLOW, 0.3, "MAIL accepted once space is back")
