@@ -7,7 +7,8 @@ test in TESTS, process bookkeeping (a child subreaper, /proc readers,
 reaping of orphaned workers, free ports), Ctx (what one test owns, torn
 down newest first), the Aval class (one avald with its generated config
 and folders, avalctl), and SMTP clients and message helpers (Raw, greet,
-make_message, smtp_send, ...). The sinks a message is relayed to are in
+make_message, smtp_send, ...), and outside programs (avald_check,
+need_tool, run_tool). The sinks a message is relayed to are in
 sinks.py; Ctx.sink() starts them.
 
 The environment (AVAL_BUILD, AVAL_SANITIZE, ...) is described in run.py,
@@ -802,6 +803,44 @@ def describe_diff(got, want):
     return ("lengths %d vs %d, first difference at byte %d: got %r, want %r"
             % (len(got), len(want), i, got[max(0, i - 20):i + 40],
                want[max(0, i - 20):i + 40]))
+
+
+# --- outside programs -----------------------------------------------------
+
+def avald_check(conf):
+    """avald -n -f conf: (exit status, stdout and stderr as text)."""
+    binp = os.path.join(BUILD, "avald")
+    if not os.access(binp, os.X_OK):
+        raise Fail("no %s (is the tree built?)" % binp)
+    try:
+        r = subprocess.run([binp, "-n", "-f", conf], capture_output=True,
+                           timeout=20 * SLOW, env=sanitizer_env(),
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Fail("avald -n -f %s did not finish in %.0fs" % (conf, 20 * SLOW))
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def need_tool(name, package):
+    """The path of an outside program, or Skip naming its Debian package."""
+    p = shutil.which(name)
+    if not p:
+        raise Skip("%s is not installed (Debian package %s)" % (name, package))
+    return p
+
+
+def run_tool(argv, data=b"", timeout=30):
+    """Run an outside client with data on its standard input; (exit
+    status, stdout and stderr as text). Killed, and the test failed, when
+    it runs past timeout seconds (stretched under sanitizers)."""
+    try:
+        r = subprocess.run(argv, input=data, capture_output=True,
+                           timeout=timeout * SLOW)
+    except subprocess.TimeoutExpired as e:
+        out = ((e.stdout or b"") + (e.stderr or b"")).decode("utf-8", "replace")
+        raise Fail("%s did not finish in %.0fs:\n%s"
+                   % (" ".join(argv), timeout * SLOW, tail(out, 15)))
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
 
 
 # --- what avald left behind ------------------------------------------------
