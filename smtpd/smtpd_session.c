@@ -1423,8 +1423,14 @@ smtpd_session_write(struct bufferevent *bev, void *arg)
 	struct smtpd_session	*s = arg;
 
 	(void)bev;
+	/*
+	 * The write callback may be a deferred one, from a write before the
+	 * last replies were queued (OpenSSL bufferevents defer them): free
+	 * only once everything owed is out.
+	 */
 	if (s->state == SMTPD_S_CLOSING) {
-		smtpd_session_free(s);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+			smtpd_session_free(s);
 		return;
 	}
 	if (s->flags & SMTPD_F_TLS_START) {
