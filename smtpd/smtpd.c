@@ -11,16 +11,27 @@
  *
  * Standards: RFC 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152
  * (8BITMIME), 2034/3463 (enhanced status codes), 3207 (STARTTLS), 8314
- * (implicit TLS on submissions listeners).
+ * (implicit TLS on submissions listeners), 4954 (AUTH), 4616 (PLAIN),
+ * 6409 (submission), 3030 (CHUNKING), 6531 (SMTPUTF8), 3461 (DSN
+ * parameters), 3848 (ESMTPS/ESMTPSA in Received).
  *
  * Keys: smtpd never opens a key file. The master sends the PEM text of
  * each certificate and key (smtpd_tls.c) and the shared session ticket
  * keys; smtpd builds its OpenSSL contexts from them.
  *
- * Settings read: hostname, local-domains, relay-domains, relay-networks,
- * transport (to refuse local parts Maildir cannot hold), smtpd { processes
- * max-sessions max-recipients max-errors command-timeout data-timeout },
- * queue { max-message-size }.
+ * Limits have one owner: the session counts, per-client counts and
+ * rates, pregreet passes and AUTH failures live in the table the master
+ * shares with every smtpd (smtpd_limit.h); the content rules of DATA and
+ * BDAT are smtpd_data's.
+ *
+ * Settings read: hostname, listen (kind, client-cert, pregreet),
+ * local-domains, relay-domains, relay-networks, transport (to refuse local
+ * parts Maildir cannot hold), tls { session-tickets } (the certificates
+ * come as PEM from the master), smtpd { processes max-sessions
+ * max-client-sessions client-connection-rate max-recipients max-errors
+ * max-hops command-timeout data-timeout session-timeout min-data-rate
+ * password-file (its entries come from the master) }, queue {
+ * max-message-size }.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
