@@ -46,6 +46,7 @@
  * aborts still in flight) is an smtpd that broke the protocol.
  */
 #define QUEUE_MAX_INCOMING(c)	(2 * (size_t)(c)->smtpd_max_sessions + 64)
+#define QUEUE_DSN_MAX		1500	/* ENVID, ORCPT as sent: smtpd's limits */
 #define QUEUE_TRACE_ROOM	8192	/* smtpd's Received header, beyond the size limit */
 /*
  * Bodies are held in memory from the first chunk to COMMIT. Past this many
@@ -207,9 +208,8 @@ queue_commit(struct queue_link *l, struct queue_incoming *in)
 /*
  * queue_xtext_ok - a DSN value as smtpd sends it (ENVID, ORCPT: xtext as
  * the client sent it, RFC 3461 4; ORCPT utf-8 may hold UTF-8, RFC 6533)
- * holds no blank and no control octet. The DSN
- * fields are checked here and, until the queue records carry them (the
- * queue issue), not kept: smtpd already validated what they decode to.
+ * holds no blank and no control octet. They are stored with the message
+ * (queue_rec.h) for the bounces to come.
  */
 static int
 queue_xtext_ok(const char *s)
@@ -226,6 +226,7 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 {
 	const struct conf	*c = queue->w.conf;
 	struct queue_incoming	*in;
+	struct queue_rcpt	*rp;
 	struct ipc_msg		*m;
 	const char		*sender, *client, *helo, *rcpt, *envid, *orcpt;
 	const void		*data;
@@ -243,7 +244,8 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		    ipc_get_u32(r, &txflags) == -1 ||
 		    ipc_get_u32(r, &ret) == -1 ||
 		    ipc_get_str(r, &envid) == -1 || ipc_end(r) == -1 ||
-		    txflags > 0x7 || ret > 2 || !queue_xtext_ok(envid) ||
+		    txflags > QUEUE_TXFLAGS_MAX || ret > QUEUE_RET_MAX ||
+		    !queue_xtext_ok(envid) || strlen(envid) > QUEUE_DSN_MAX ||
 		    queue_incoming_find(l, tid) != NULL ||
 		    l->nincoming >= QUEUE_MAX_INCOMING(c))
 			return -1;
@@ -253,6 +255,10 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		in->env.sender = xstrdup(sender);
 		in->env.client = xstrdup(client);
 		in->env.helo = xstrdup(helo);
+		in->env.txflags = txflags;
+		in->env.ret = ret;
+		if (envid[0] != '\0')
+			in->env.envid = xstrdup(envid);
 		in->body = buf_new(4096, (size_t)c->queue_max_message_size +
 		    QUEUE_TRACE_ROOM);
 		TAILQ_INSERT_TAIL(&l->incoming, in, entry);
@@ -267,7 +273,9 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		    ipc_get_u32(r, &notify) == -1 ||
 		    ipc_get_u32(r, &orcpt_type) == -1 ||
 		    ipc_get_str(r, &orcpt) == -1 || ipc_end(r) == -1 ||
-		    notify > 0xf || orcpt_type > 2 || !queue_xtext_ok(orcpt) ||
+		    notify > QUEUE_NOTIFY_MAX ||
+		    orcpt_type > QUEUE_ORCPT_TYPE_MAX || !queue_xtext_ok(orcpt) ||
+		    strlen(orcpt) > QUEUE_DSN_MAX ||
 		    (in = queue_incoming_find(l, tid)) == NULL ||
 		    in->env.nrcpt >= QUEUE_REC_MAX_RCPT)
 			return -1;
@@ -280,9 +288,14 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 			in->env.rcpts = xreallocarray(in->env.rcpts,
 			    in->rcpt_alloc, sizeof(*in->env.rcpts));
 		}
-		memset(&in->env.rcpts[in->env.nrcpt], 0,
-		    sizeof(in->env.rcpts[0]));
-		in->env.rcpts[in->env.nrcpt++].addr = xstrdup(rcpt);
+		rp = &in->env.rcpts[in->env.nrcpt++];
+		memset(rp, 0, sizeof(*rp));
+		rp->addr = xstrdup(rcpt);
+		rp->notify = notify;
+		if (orcpt_type != 0 && orcpt[0] != '\0') {
+			rp->orcpt_type = orcpt_type;
+			rp->orcpt = xstrdup(orcpt);
+		}
 		return 0;
 	case IPC_SMTPD_MSG_DATA:
 		if (ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1 ||

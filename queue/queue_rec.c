@@ -16,6 +16,9 @@
  *   5   SIZE      8 bytes, uint64                        required
  *   6   NRCPT     4 bytes, uint32, <= QUEUE_REC_MAX_RCPT required
  *   7   RCPT      a nested field sequence, below         nrcpt times
+ *   8   TXFLAGS   4 bytes, uint32, QUEUE_TX_*            optional (v2), not 0
+ *   9   RET       4 bytes, uint32, QUEUE_RET_*           optional (v2), not 0
+ *   10  ENVID     string, address rules (DSN xtext)      optional (v2)
  *
  * The bytes of a RCPT field are themselves fields, read by the same
  * bounded reader:
@@ -25,6 +28,9 @@
  *   3   ATTEMPTS   4 bytes, uint32                       required
  *   4   NEXT_TRY   8 bytes, int64                        required
  *   5   LAST_ERROR string                                optional
+ *   6   NOTIFY     4 bytes, uint32, QUEUE_NOTIFY_* bits  optional (v2), not 0
+ *   7   ORCPT_TYPE 4 bytes, uint32, QUEUE_ORCPT_*        with ORCPT (v2)
+ *   8   ORCPT      string, address rules (DSN xtext)     with ORCPT_TYPE (v2)
  *
  * The encoder writes the fields in the order above. The decoder accepts
  * scalar fields in any order, but each at most once, and every RCPT must
@@ -33,7 +39,8 @@
  *
  * Unknown tags are rejected, not skipped: there is no "optional" bit. A
  * record with a new field is a new QUEUE_REC_VERSION, and a version this
- * code does not know is rejected too. That keeps the reader small and
+ * code does not know is rejected too; every older version is read (1 has
+ * no DSN fields). That keeps the reader small and
  * means a record is either understood completely or not at all.
  *
  * Strings hold no NUL and at most QUEUE_REC_MAX_STR bytes. Addresses
@@ -55,7 +62,9 @@
 #define QUEUE_REC_MAGIC_LEN	4
 #define QUEUE_REC_HDR_LEN	(QUEUE_REC_MAGIC_LEN + 2)
 #define QUEUE_REC_FIELD_HDR	5	/* u8 tag, u32 len */
-#define QUEUE_REC_MAX_STR	1024	/* any string field, in bytes */
+#define QUEUE_REC_MAX_STR	1024	/* any string field but the DSN ones, in bytes */
+#define QUEUE_REC_MAX_DSN	2048	/* ENVID, ORCPT (xtext; ORCPT up to 1500) */
+#define QUEUE_REC_S_DSN		2	/* is_addr: address rules, the DSN cap */
 
 /* Top-level tags. */
 enum queue_rec_tag {
@@ -66,6 +75,9 @@ enum queue_rec_tag {
 	QUEUE_REC_T_SIZE,
 	QUEUE_REC_T_NRCPT,
 	QUEUE_REC_T_RCPT,
+	QUEUE_REC_T_TXFLAGS,		/* version 2 on */
+	QUEUE_REC_T_RET,
+	QUEUE_REC_T_ENVID,
 };
 #define QUEUE_REC_T_REQUIRED	((1u << QUEUE_REC_T_ARRIVAL) | \
 				 (1u << QUEUE_REC_T_SENDER) | \
@@ -79,6 +91,9 @@ enum queue_rec_rtag {
 	QUEUE_REC_R_ATTEMPTS,
 	QUEUE_REC_R_NEXT_TRY,
 	QUEUE_REC_R_LAST_ERROR,
+	QUEUE_REC_R_NOTIFY,		/* version 2 on */
+	QUEUE_REC_R_ORCPT_TYPE,
+	QUEUE_REC_R_ORCPT,
 };
 #define QUEUE_REC_R_REQUIRED	((1u << QUEUE_REC_R_ADDR) | \
 				 (1u << QUEUE_REC_R_STATE) | \
@@ -109,7 +124,8 @@ queue_rec_str_ok(const unsigned char *s, size_t n, int is_addr)
 {
 	size_t	 i;
 
-	if (n > QUEUE_REC_MAX_STR)
+	if (n > (is_addr == QUEUE_REC_S_DSN ? QUEUE_REC_MAX_DSN :
+	    QUEUE_REC_MAX_STR))
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '\0')
@@ -128,7 +144,7 @@ queue_rec_cstr_ok(const char *s, int is_addr)
 
 	if (s == NULL)
 		return 0;
-	n = strnlen(s, QUEUE_REC_MAX_STR + 1);
+	n = strnlen(s, QUEUE_REC_MAX_DSN + 1);
 	return queue_rec_str_ok((const unsigned char *)s, n, is_addr);
 }
 
@@ -144,6 +160,11 @@ queue_rec_rcpt_len(const struct queue_rcpt *r)
 	    QUEUE_REC_FIELD_HDR + 8;
 	if (r->last_error != NULL)
 		n += QUEUE_REC_FIELD_HDR + strlen(r->last_error);
+	if (r->notify != 0)
+		n += QUEUE_REC_FIELD_HDR + 4;
+	if (r->orcpt != NULL)
+		n += QUEUE_REC_FIELD_HDR + 4 + QUEUE_REC_FIELD_HDR +
+		    strlen(r->orcpt);
 	return n;
 }
 
@@ -179,12 +200,23 @@ queue_rec_check_len(const struct queue_env *env)
 		n += QUEUE_REC_FIELD_HDR + strlen(env->client);
 	if (env->helo != NULL)
 		n += QUEUE_REC_FIELD_HDR + strlen(env->helo);
+	if (env->txflags != 0)
+		n += QUEUE_REC_FIELD_HDR + 4;
+	if (env->ret != 0)
+		n += QUEUE_REC_FIELD_HDR + 4;
+	if (env->envid != NULL) {
+		if (!queue_rec_cstr_ok(env->envid, QUEUE_REC_S_DSN))
+			return 0;
+		n += QUEUE_REC_FIELD_HDR + strlen(env->envid);
+	}
 	for (i = 0; i < env->nrcpt; i++) {
 		r = &env->rcpts[i];
 		if (!queue_rec_cstr_ok(r->addr, 1) ||
 		    r->state > RCPT_STATE_MAX ||
 		    (r->last_error != NULL &&
-		    !queue_rec_cstr_ok(r->last_error, 0)))
+		    !queue_rec_cstr_ok(r->last_error, 0)) ||
+		    (r->orcpt != NULL &&
+		    !queue_rec_cstr_ok(r->orcpt, QUEUE_REC_S_DSN)))
 			return 0;
 		n += QUEUE_REC_FIELD_HDR + queue_rec_rcpt_len(r);
 	}
@@ -279,6 +311,12 @@ queue_rec_encode(const struct queue_env *env, struct buf *out)
 	if (env->helo != NULL)
 		queue_rec_put_str(out, QUEUE_REC_T_HELO, env->helo);
 	queue_rec_put_u64(out, QUEUE_REC_T_SIZE, env->size);
+	if (env->txflags != 0)
+		queue_rec_put_u32(out, QUEUE_REC_T_TXFLAGS, env->txflags);
+	if (env->ret != 0)
+		queue_rec_put_u32(out, QUEUE_REC_T_RET, env->ret);
+	if (env->envid != NULL)
+		queue_rec_put_str(out, QUEUE_REC_T_ENVID, env->envid);
 	queue_rec_put_u32(out, QUEUE_REC_T_NRCPT, env->nrcpt);
 	for (i = 0; i < env->nrcpt; i++) {
 		r = &env->rcpts[i];
@@ -293,6 +331,13 @@ queue_rec_encode(const struct queue_env *env, struct buf *out)
 		if (r->last_error != NULL)
 			queue_rec_put_str(out, QUEUE_REC_R_LAST_ERROR,
 			    r->last_error);
+		if (r->notify != 0)
+			queue_rec_put_u32(out, QUEUE_REC_R_NOTIFY, r->notify);
+		if (r->orcpt != NULL) {
+			queue_rec_put_u32(out, QUEUE_REC_R_ORCPT_TYPE,
+			    r->orcpt_type);
+			queue_rec_put_str(out, QUEUE_REC_R_ORCPT, r->orcpt);
+		}
 	}
 	return 0;
 }
@@ -404,7 +449,7 @@ queue_rec_decode_rcpt(const unsigned char *p, size_t len,
 	int			 rc;
 
 	while ((rc = queue_rec_next(&rd, &tag, &val, &vlen)) == 1) {
-		if (tag < QUEUE_REC_R_ADDR || tag > QUEUE_REC_R_LAST_ERROR ||
+		if (tag < QUEUE_REC_R_ADDR || tag > QUEUE_REC_R_ORCPT ||
 		    queue_rec_seen(&seen, tag) == -1)
 			return -1;
 		switch (tag) {
@@ -430,9 +475,28 @@ queue_rec_decode_rcpt(const unsigned char *p, size_t len,
 			    &r->last_error) == -1)
 				return -1;
 			break;
+		case QUEUE_REC_R_NOTIFY:
+			if (queue_rec_get_u32(val, vlen, &r->notify) == -1 ||
+			    r->notify == 0 || r->notify > QUEUE_NOTIFY_MAX)
+				return -1;
+			break;
+		case QUEUE_REC_R_ORCPT_TYPE:
+			if (queue_rec_get_u32(val, vlen, &r->orcpt_type) == -1 ||
+			    r->orcpt_type > QUEUE_ORCPT_TYPE_MAX)
+				return -1;
+			break;
+		case QUEUE_REC_R_ORCPT:
+			if (queue_rec_get_str(val, vlen, QUEUE_REC_S_DSN,
+			    &r->orcpt) == -1)
+				return -1;
+			break;
 		}
 	}
 	if (rc == -1 || (seen & QUEUE_REC_R_REQUIRED) != QUEUE_REC_R_REQUIRED)
+		return -1;
+	/* An ORCPT has its type, and a type its ORCPT. */
+	if (((seen >> QUEUE_REC_R_ORCPT) & 1) !=
+	    ((seen >> QUEUE_REC_R_ORCPT_TYPE) & 1))
 		return -1;
 	return 0;
 }
@@ -453,7 +517,7 @@ queue_rec_decode_fields(struct queue_rec_reader *rd, struct queue_env *env)
 	int			 rc;
 
 	while ((rc = queue_rec_next(rd, &tag, &val, &vlen)) == 1) {
-		if (tag < QUEUE_REC_T_ARRIVAL || tag > QUEUE_REC_T_RCPT)
+		if (tag < QUEUE_REC_T_ARRIVAL || tag > QUEUE_REC_T_ENVID)
 			return -1;
 		if (tag != QUEUE_REC_T_RCPT &&
 		    queue_rec_seen(&seen, tag) == -1)
@@ -494,6 +558,21 @@ queue_rec_decode_fields(struct queue_rec_reader *rd, struct queue_env *env)
 				env->rcpts = xcalloc(n, sizeof(*env->rcpts));
 			env->nrcpt = n;
 			break;
+		case QUEUE_REC_T_TXFLAGS:
+			if (queue_rec_get_u32(val, vlen, &env->txflags) == -1 ||
+			    env->txflags > QUEUE_TXFLAGS_MAX)
+				return -1;
+			break;
+		case QUEUE_REC_T_RET:
+			if (queue_rec_get_u32(val, vlen, &env->ret) == -1 ||
+			    env->ret == 0 || env->ret > QUEUE_RET_MAX)
+				return -1;
+			break;
+		case QUEUE_REC_T_ENVID:
+			if (queue_rec_get_str(val, vlen, QUEUE_REC_S_DSN,
+			    &env->envid) == -1)
+				return -1;
+			break;
 		case QUEUE_REC_T_RCPT:
 			if ((seen & (1u << QUEUE_REC_T_NRCPT)) == 0 ||
 			    nfilled >= env->nrcpt)
@@ -518,10 +597,10 @@ queue_rec_decode(const void *p, size_t len, struct queue_env *env)
 	const unsigned char	*b = p;
 
 	memset(env, 0, sizeof(*env));
+	/* Version 1 records (no DSN fields) read as version 2 ones. */
 	if (len < QUEUE_REC_HDR_LEN ||
 	    memcmp(b, QUEUE_REC_MAGIC, QUEUE_REC_MAGIC_LEN) != 0 ||
-	    b[4] != (QUEUE_REC_VERSION >> 8) ||
-	    b[5] != (QUEUE_REC_VERSION & 0xff))
+	    b[4] != 0 || b[5] < 1 || b[5] > QUEUE_REC_VERSION)
 		return -1;
 	rd.p = b + QUEUE_REC_HDR_LEN;
 	rd.len = len - QUEUE_REC_HDR_LEN;
@@ -543,11 +622,13 @@ queue_env_clear(struct queue_env *env)
 		for (i = 0; i < env->nrcpt; i++) {
 			free(env->rcpts[i].addr);
 			free(env->rcpts[i].last_error);
+			free(env->rcpts[i].orcpt);
 		}
 		free(env->rcpts);
 	}
 	free(env->sender);
 	free(env->client);
 	free(env->helo);
+	free(env->envid);
 	memset(env, 0, sizeof(*env));
 }

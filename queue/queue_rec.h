@@ -18,7 +18,7 @@
 
 struct buf;
 
-#define QUEUE_REC_VERSION	1
+#define QUEUE_REC_VERSION	2	/* 1: no DSN fields; still read */
 #define QUEUE_REC_MAX_RCPT	10000	/* more than any configuration allows */
 
 struct queue_rcpt {
@@ -27,7 +27,27 @@ struct queue_rcpt {
 	uint32_t	 attempts;
 	int64_t		 next_try;	/* unix seconds; 0 = now */
 	char		*last_error;	/* NULL or "" when none */
+	/* DSN (RFC 3461), as the client gave them. */
+	uint32_t	 notify;	/* QUEUE_NOTIFY_* bits, 0 if not given */
+	uint32_t	 orcpt_type;	/* QUEUE_ORCPT_*, with orcpt */
+	char		*orcpt;		/* ORCPT= value as sent (xtext), or NULL */
 };
+
+#define QUEUE_TX_SMTPUTF8	0x01	/* the same bits as smtpd's txflags */
+#define QUEUE_TX_8BITMIME	0x02
+#define QUEUE_TX_BDAT		0x04
+#define QUEUE_TXFLAGS_MAX	0x07
+#define QUEUE_RET_FULL		1	/* DSN RET= */
+#define QUEUE_RET_HDRS		2
+#define QUEUE_RET_MAX		2
+#define QUEUE_NOTIFY_NEVER	0x01
+#define QUEUE_NOTIFY_SUCCESS	0x02
+#define QUEUE_NOTIFY_FAILURE	0x04
+#define QUEUE_NOTIFY_DELAY	0x08
+#define QUEUE_NOTIFY_MAX	0x0f
+#define QUEUE_ORCPT_RFC822	1
+#define QUEUE_ORCPT_UTF8	2
+#define QUEUE_ORCPT_TYPE_MAX	2
 
 struct queue_env {
 	int64_t		 arrival;	/* unix seconds */
@@ -37,6 +57,9 @@ struct queue_env {
 	uint64_t	 size;		/* body bytes */
 	uint32_t	 nrcpt;
 	struct queue_rcpt *rcpts;
+	uint32_t	 txflags;	/* QUEUE_TX_* */
+	uint32_t	 ret;		/* QUEUE_RET_*, 0 if not given */
+	char		*envid;		/* ENVID= as sent (xtext), or NULL */
 };
 
 /* Appends the encoded record to out; -1 if out's cap is too small. */

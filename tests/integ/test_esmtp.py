@@ -169,7 +169,20 @@ def t_utf8_dsn(t):
         check(c == want, "%s: %r, want %d" % (cmd, txt, want))
         if c != 250 and cmd.startswith("MAIL"):
             r.cmd(b"RSET")
+    # A message with every DSN parameter is stored and relayed.
+    for cmd in (b"MAIL FROM:<a@client.test> RET=FULL ENVID=e+2B1 SMTPUTF8",
+                b"RCPT TO:<b@relay.test> NOTIFY=DELAY,FAILURE "
+                b"ORCPT=rfc822;" + b"b+40relay.test" * 30,
+                b"RCPT TO:<c@relay.test> NOTIFY=NEVER"):
+        c, txt = r.cmd(cmd)
+        check(c == 250, "%r: %r" % (cmd[:60], txt))
+    c, txt = r.cmd(b"DATA")
+    check(c == 354, "DATA: %r" % txt)
+    r.send(make_message("dsn") + b".\r\n")
+    c, txt = r.reply(timeout=20)
+    check(c == 250 and QID_RE.search(txt), "a message with DSN fields: %r" % txt)
     r.close()
+    sink.wait_count(1, 30)
 
 
 @test("esmtp_100000_pipelined_rcpts_answered_memory_bounded", timeout=180)

@@ -59,7 +59,14 @@ env_assert_eq(const struct queue_env *a, const struct queue_env *b)
 		ck_assert(a->rcpts[i].next_try == b->rcpts[i].next_try);
 		ck_assert(str_eq(a->rcpts[i].last_error,
 		    b->rcpts[i].last_error));
+		ck_assert_uint_eq(a->rcpts[i].notify, b->rcpts[i].notify);
+		ck_assert_uint_eq(a->rcpts[i].orcpt_type,
+		    b->rcpts[i].orcpt_type);
+		ck_assert(str_eq(a->rcpts[i].orcpt, b->rcpts[i].orcpt));
 	}
+	ck_assert_uint_eq(a->txflags, b->txflags);
+	ck_assert_uint_eq(a->ret, b->ret);
+	ck_assert(str_eq(a->envid, b->envid));
 }
 
 static int
@@ -372,7 +379,7 @@ rec_build(struct buf *b, enum rec_defect d)
 	if (d == D_EMPTY_INPUT)
 		return;
 	ck_assert_int_eq(buf_add(b, d == D_BAD_MAGIC ? "AVQF" : "AVQE", 4), 0);
-	ck_assert_int_eq(buf_add(b, d == D_BAD_VERSION ? "\0\2" : "\0\1", 2),
+	ck_assert_int_eq(buf_add(b, d == D_BAD_VERSION ? "\0\3" : "\0\2", 2),
 	    0);
 
 	if (d == D_ARRIVAL_7_BYTES)
@@ -643,6 +650,47 @@ START_TEST(round_trip_keeps_strings_of_exactly_1024_bytes)
 	env_round_trip(&e);
 	queue_env_clear(&e);
 	free(s);
+}
+END_TEST
+
+START_TEST(round_trip_keeps_the_dsn_fields)
+{
+	struct queue_env	 e;
+	char			*big = xcalloc(1, 1501);
+
+	env_make(&e, 2);
+	e.txflags = QUEUE_TX_SMTPUTF8 | QUEUE_TX_BDAT;
+	e.ret = QUEUE_RET_HDRS;
+	e.envid = xstrdup("abc+2Bdef");
+	e.rcpts[0].notify = QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE;
+	e.rcpts[0].orcpt_type = QUEUE_ORCPT_RFC822;
+	e.rcpts[0].orcpt = xstrdup("b+40relay.example");
+	/* The longest ORCPT smtpd passes: 500 octets, each as +XX. */
+	memset(big, 'A', 1500);
+	e.rcpts[1].notify = QUEUE_NOTIFY_NEVER;
+	e.rcpts[1].orcpt_type = QUEUE_ORCPT_UTF8;
+	e.rcpts[1].orcpt = big;
+	env_round_trip(&e);
+	queue_env_clear(&e);
+}
+END_TEST
+
+START_TEST(a_version_1_record_reads_with_no_dsn_fields)
+{
+	struct buf		*b = buf_new(256, REC_CAP);
+	struct queue_env	 e;
+
+	ck_assert_int_eq(buf_add(b, "AVQE\0\1", 6), 0);
+	tb_uint(b, T_ARRIVAL, 5, 8);
+	tb_str(b, T_SENDER, "a@b.example");
+	tb_uint(b, T_SIZE, 7, 8);
+	tb_uint(b, T_NRCPT, 0, 4);
+	ck_assert_int_eq(queue_rec_decode(buf_data(b), buf_len(b), &e), 0);
+	ck_assert_uint_eq(e.txflags, 0);
+	ck_assert_uint_eq(e.ret, 0);
+	ck_assert_ptr_null(e.envid);
+	queue_env_clear(&e);
+	buf_free(b);
 }
 END_TEST
 
@@ -949,6 +997,8 @@ queue_rec_suite(void)
 	tcase_add_test(tc, round_trip_keeps_extreme_integers);
 	tcase_add_test(tc, round_trip_keeps_strings_of_exactly_1024_bytes);
 	tcase_add_test(tc, round_trip_keeps_utf8_addresses);
+	tcase_add_test(tc, round_trip_keeps_the_dsn_fields);
+	tcase_add_test(tc, a_version_1_record_reads_with_no_dsn_fields);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("layout");
