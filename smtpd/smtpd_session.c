@@ -556,6 +556,9 @@ smtpd_session_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		s->bdat_refuse = "451 4.3.0 Error: queue unavailable, try "
 		    "again later";
 	if (s->bdat_refuse != NULL) {
+		/* The rate of a chunk read only to be dropped is its own. */
+		s->data_started = time(NULL);
+		s->data_bytes = 0;
 		smtpd_session_enter(s, SMTPD_S_BDAT);
 		smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
 		return;
@@ -715,6 +718,8 @@ smtpd_session_auth_delayed(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	s->flags &= ~SMTPD_F_AUTH_WAIT;
+	/* The held reply goes out, also if the session ended meanwhile. */
+	bufferevent_enable(s->bev, EV_WRITE);
 	smtpd_session_resume(s);
 }
 
@@ -1391,7 +1396,8 @@ smtpd_session_too_slow(struct smtpd_session *s)
 
 	if (now - s->started > c->smtpd_session_timeout)
 		why = "session deadline passed";
-	else if (s->state == SMTPD_S_DATA && c->smtpd_min_data_rate > 0 &&
+	else if ((s->state == SMTPD_S_DATA || s->state == SMTPD_S_BDAT) &&
+	    c->smtpd_min_data_rate > 0 &&
 	    (ran = now - s->data_started) > SMTPD_RATE_GRACE &&
 	    s->data_bytes + evbuffer_get_length(bufferevent_get_input(s->bev)) <
 	    (unsigned long long)c->smtpd_min_data_rate *
@@ -1401,7 +1407,7 @@ smtpd_session_too_slow(struct smtpd_session *s)
 		return 0;
 	log_info("%s: session=%s, client=%s, dsn=4.4.2, status=reject (421 "
 	    "%s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr, s->client, why);
-	if (s->state == SMTPD_S_DATA)
+	if (s->state == SMTPD_S_DATA || s->state == SMTPD_S_BDAT)
 		smtpd_session_reset(s);
 	smtpd_session_reply(s, "421 4.4.2 %s Error: %s", c->hostname, why);
 	smtpd_session_close(s);

@@ -223,3 +223,20 @@ def t_many_rcpts(t):
     limit = 250000 if SANITIZE else 60000
     check(peak < limit, "smtpd RSS %d KiB, want under %d" % (peak, limit))
     t.note("100000 RCPTs: smtpd peak RSS %d KiB" % peak)
+
+
+@test("esmtp_a_refused_bdat_chunk_sent_slowly_is_still_read_whole", timeout=90)
+def t_bdat_slow_refused(t):
+    a = t.aval().start()
+    r = greet(a.port)
+    # No MAIL: the chunk is refused, but read whole, at a fair pace.
+    r.send(b"BDAT 24000\r\n")
+    for i in range(12):
+        time.sleep(1)
+        r.send(b"x" * 2000)
+    c, txt = r.reply(timeout=10)
+    check(c == 503, "BDAT before MAIL, 2000 octets a second for 12 s: %r, "
+          "want 503 (and not the data rate's 421)" % txt)
+    c, txt = r.cmd(b"NOOP")
+    check(c == 250, "NOOP after the chunk: %r" % txt)
+    r.close()
