@@ -41,6 +41,15 @@
 			"ECDHE-RSA-CHACHA20-POLY1305:" \
 			"DHE-RSA-AES128-GCM-SHA256:" \
 			"DHE-RSA-AES256-GCM-SHA384"
+/*
+ * TLS 1.3: AES-128-GCM-SHA256 first (with the server's preference). Its
+ * key schedule and transcript hash are SHA-256, which CPUs with SHA
+ * extensions compute several times faster than the SHA-384 of the
+ * AES-256 suite, and a handshake is mostly hashing once the key share
+ * is done.
+ */
+#define TLS_SUITES_13	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
+			"TLS_CHACHA20_POLY1305_SHA256"
 #define TLS_GROUPS	"X25519:P-256:P-384:ffdhe2048"
 #define TLS_SID_CTX	"aval-smtpd"
 
@@ -426,6 +435,7 @@ tls_server_ctx_new(struct tls_server *ts, X509_STORE *store,
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, TLS_SUITES_13) != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1)
 		goto fail;
 	SSL_CTX_set_dh_auto(ctx, 1);
