@@ -15,6 +15,7 @@ struct buf {
 	size_t	 len;
 	size_t	 size;		/* allocated, including the NUL */
 	size_t	 cap;		/* most bytes it may ever hold */
+	int	 secret;	/* wipe every byte it lets go of */
 };
 
 /* buf_new - an empty buf of the given initial size and hard cap */
@@ -33,12 +34,24 @@ buf_new(size_t initial, size_t cap)
 	return b;
 }
 
+/* buf_new_secret - as buf_new, for key material: wiped as it goes */
+struct buf *
+buf_new_secret(size_t initial, size_t cap)
+{
+	struct buf	*b = buf_new(initial, cap);
+
+	b->secret = 1;
+	return b;
+}
+
 /* buf_free - release a buf and its bytes */
 void
 buf_free(struct buf *b)
 {
 	if (b == NULL)
 		return;
+	if (b->secret)
+		explicit_bzero(b->data, b->size);
 	free(b->data);
 	free(b);
 }
@@ -59,7 +72,16 @@ buf_reserve(struct buf *b, size_t n)
 		want = b->size * 2;
 	if (want > b->cap + 1)
 		want = b->cap + 1;
-	b->data = xreallocarray(b->data, want, 1);
+	if (b->secret) {
+		/* realloc would leave the old copy in freed memory. */
+		char	*p = xmalloc(want);
+
+		memcpy(p, b->data, b->len + 1);
+		explicit_bzero(b->data, b->size);
+		free(b->data);
+		b->data = p;
+	} else
+		b->data = xreallocarray(b->data, want, 1);
 	b->size = want;
 	return 0;
 }
@@ -113,6 +135,8 @@ buf_drain(struct buf *b, size_t n)
 		memmove(b->data, b->data + n, b->len - n);
 		b->len -= n;
 	}
+	if (b->secret)
+		explicit_bzero(b->data + b->len, b->size - b->len);
 	b->data[b->len] = '\0';
 }
 
@@ -120,6 +144,8 @@ buf_drain(struct buf *b, size_t n)
 void
 buf_reset(struct buf *b)
 {
+	if (b->secret)
+		explicit_bzero(b->data, b->size);
 	b->len = 0;
 	b->data[0] = '\0';
 }

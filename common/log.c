@@ -145,3 +145,20 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/* log_printable - a foreign string safe inside a quoted log value */
+void
+log_printable(const char *in, char *out, size_t outlen)
+{
+	size_t	 i;
+
+	if (outlen == 0)
+		return;
+	if (in == NULL)
+		in = "";
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (unsigned char)in[i] >= 0x20 &&
+		    (unsigned char)in[i] < 0x7f && in[i] != '"' &&
+		    in[i] != '\\' ? in[i] : '?';
+	out[i] = '\0';
+}

@@ -15,6 +15,7 @@
 #define AVAL_COMMON_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LOG_TO_STDERR	0x01
 #define LOG_VERBOSE	0x02
@@ -32,6 +33,14 @@ void	 fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * log_printable - a string someone else chose (a SASL user name, a
+ * certificate subject) made fit to stand inside quotes in a log line:
+ * printable ASCII only, no quote or backslash (each other byte becomes
+ * '?'), at most outlen - 1 bytes. in and out may be the same buffer.
+ */
+void	 log_printable(const char *in, char *out, size_t outlen);
 
 /* Called with the priority and the line (no prefix) before it is written. */
 extern void (*log_capture_hook)(int, const char *);

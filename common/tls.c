@@ -128,7 +128,8 @@ tls_read_file(const char *path, int secret, char **out, size_t *outlen,
 		close(fd);
 		return -1;
 	}
-	b = buf_new(sizeof(chunk), TLS_PEM_MAX);
+	b = secret ? buf_new_secret(sizeof(chunk), TLS_PEM_MAX) :
+	    buf_new(sizeof(chunk), TLS_PEM_MAX);
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		if (buf_add(b, chunk, (size_t)n) == -1) {
 			snprintf(err, errlen, "%s is larger than %d bytes",
@@ -142,12 +143,7 @@ tls_read_file(const char *path, int secret, char **out, size_t *outlen,
 		snprintf(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
 	if (n < 0) {
-		size_t	 len = buf_len(b);
-		char	*p = buf_release(b);
-
-		if (secret)
-			OPENSSL_cleanse(p, len);
-		free(p);
+		buf_free(b);
 		return -1;
 	}
 	*outlen = buf_len(b);
@@ -645,16 +641,6 @@ tls_fingerprint(const void *x509, char *out, size_t outlen)
 		    md[i]);
 }
 
-/* tls_printable - keep printable ASCII, other bytes and quotes become '?' */
-static void
-tls_printable(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e ||
-		    *s == '"' || *s == '\\')
-			*s = '?';
-}
-
 /* tls_info_get - version, cipher, resumption and the peer's certificate */
 void
 tls_info_get(SSL *ssl, struct tls_info *ti)
@@ -685,6 +671,6 @@ tls_info_get(SSL *ssl, struct tls_info *ti)
 		ti->subject[n > 0 ? n : 0] = '\0';
 		BIO_free(bio);
 	}
-	tls_printable(ti->subject);
-	tls_printable(ti->verify_err);
+	log_printable(ti->subject, ti->subject, sizeof(ti->subject));
+	log_printable(ti->verify_err, ti->verify_err, sizeof(ti->verify_err));
 }

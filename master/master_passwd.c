@@ -25,17 +25,12 @@ static struct passwd	*master_passwd_cur, *master_passwd_new;
 int
 master_passwd_load(const struct conf *c, struct conf_errors *errs)
 {
-	struct conf_errors	 pe = { NULL, 0 };
 	struct passwd		*pw;
-	size_t			 i;
 
 	pw = passwd_new();
+	/* Its errors are "passwordfile:line: message", like the config's. */
 	if (c->smtpd_password_file[0] != '\0' &&
-	    passwd_load_file(pw, c->smtpd_password_file, &pe) == -1) {
-		for (i = 0; i < pe.n; i++)
-			conf_errors_add(errs, "smtpd password-file", 0, "%s",
-			    pe.lines[i]);
-		conf_errors_clear(&pe);
+	    passwd_load_file(pw, c->smtpd_password_file, errs) == -1) {
 		passwd_free(pw);
 		return -1;
 	}

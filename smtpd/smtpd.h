@@ -20,7 +20,7 @@
 
 #define SMTPD_CMD_MAX		512	/* command line, CRLF included (RFC 5321 4.5.3.1.4) */
 #define SMTPD_CMD_EXT_MAX	2048	/* MAIL and RCPT, which DSN and AUTH= lengthen */
-#define SMTPD_TEXT_MAX		1000	/* text line, CRLF included (4.5.3.1.6) */
+#define SMTPD_TEXT_MAX		SMTPD_DATA_LINE_MAX	/* text line, CRLF included (4.5.3.1.6) */
 #define SMTPD_READ_HIWAT	(64 * 1024)	/* input taken per wake-up */
 #define SMTPD_OUT_HIWAT		(64 * 1024)	/* replies a client has not read */
 #define SMTPD_QUEUE_HIWAT	(4 * 1024 * 1024)	/* text not yet sent to the queue */
@@ -70,7 +70,6 @@ struct smtpd_session {
 #define SMTPD_F_AUTH		0x0008	/* AUTH succeeded */
 #define SMTPD_F_COUNTED		0x0010	/* in the limits table */
 #define SMTPD_F_PREGREET	0x0020	/* "220-" sent, waiting to send "220 " */
-#define SMTPD_F_EXEMPT		0x0040	/* from relay-networks: per-client limits off */
 #define SMTPD_F_SASL		0x0080	/* in an AUTH exchange: lines are responses */
 #define SMTPD_F_AUTH_WAIT	0x0100	/* a failed AUTH's reply is being delayed */
 	struct smtpd_auth	*auth;		/* NULL until the first AUTH */
@@ -78,7 +77,6 @@ struct smtpd_session {
 	struct tls_info		*tls;		/* NULL until TLS is up */
 	struct sockaddr_storage	 ss;
 	char			 client[96];	/* "[addr]:port" */
-	int			 kind;		/* listener's enum conf_listen_kind */
 	enum smtpd_state	 state;
 
 	char			 helo[ADDR_DOMAIN_MAX + 1];

@@ -66,6 +66,8 @@ static void	smtpd_session_bdat(struct smtpd_session *,
 		    const struct smtpd_cmd *);
 static void	smtpd_session_pregreet_done(evutil_socket_t, short, void *);
 static void	smtpd_session_pregreet_fail(struct smtpd_session *);
+static void	smtpd_session_greet(struct smtpd_session *, const char *);
+static void	smtpd_session_bdat_take(struct smtpd_session *);
 
 #define SMTPD_PREGREET_TTL	86400	/* a pass holds this long */
 #define SMTPD_RATE_GRACE	10	/* seconds of DATA before min-data-rate applies */
@@ -124,25 +126,6 @@ smtpd_session_reply(struct smtpd_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	smtp_vline(bufferevent_get_output(s->bev), fmt, ap);
 	va_end(ap);
-}
-
-/*
- * smtpd_session_quote - a client-chosen string (a SASL user name) fit for
- * a log line or a reply inside quotes: printable ASCII, no quote or
- * backslash, at most outlen - 1 octets
- */
-static void
-smtpd_session_quote(const char *in, char *out, size_t outlen)
-{
-	size_t	 i;
-
-	if (in == NULL)
-		in = "";
-	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = (unsigned char)in[i] >= 0x20 &&
-		    (unsigned char)in[i] < 0x7f && in[i] != '"' &&
-		    in[i] != '\\' ? in[i] : '?';
-	out[i] = '\0';
 }
 
 /* smtpd_session_close - stop reading; free once the last reply is out */
@@ -559,8 +542,7 @@ smtpd_session_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		/* The rate of a chunk read only to be dropped is its own. */
 		s->data_started = time(NULL);
 		s->data_bytes = 0;
-		smtpd_session_enter(s, SMTPD_S_BDAT);
-		smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
+		smtpd_session_bdat_take(s);
 		return;
 	}
 	if (!(s->txflags & SMTPD_TX_BDAT)) {
@@ -571,6 +553,13 @@ smtpd_session_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		}
 		smtpd_session_msg_begin(s);
 	}
+	smtpd_session_bdat_take(s);
+}
+
+/* smtpd_session_bdat_take - read the chunk's octets, on the data timeout */
+static void
+smtpd_session_bdat_take(struct smtpd_session *s)
+{
 	smtpd_session_enter(s, SMTPD_S_BDAT);
 	smtpd_session_timeouts(s, smtpd_conf()->smtpd_data_timeout);
 }
@@ -650,7 +639,8 @@ smtpd_passwd_dispatch(struct ipc_msgin *r)
 		if (ipc_get_str(r, &line) == -1 || ipc_end(r) == -1)
 			break;
 		if (env->passwd_text == NULL)
-			env->passwd_text = buf_new(4096, PASSWD_FILE_MAX);
+			env->passwd_text = buf_new_secret(4096,
+			    PASSWD_FILE_MAX);
 		if (buf_printf(env->passwd_text, "%s\n", line) == -1)
 			fatalx("password map over %d bytes", PASSWD_FILE_MAX);
 		return;
@@ -669,14 +659,8 @@ smtpd_passwd_dispatch(struct ipc_msgin *r)
 			passwd_free(env->passwd);
 			env->passwd = pw;
 		}
-		if (env->passwd_text != NULL) {
-			size_t	 len = buf_len(env->passwd_text);
-			char	*p = buf_release(env->passwd_text);
-
-			OPENSSL_cleanse(p, len);
-			free(p);
-			env->passwd_text = NULL;
-		}
+		buf_free(env->passwd_text);		/* secret: wiped */
+		env->passwd_text = NULL;
 		return;
 	}
 	fatalx("malformed %s from master", ipc_type_name(r->type));
@@ -747,7 +731,7 @@ smtpd_session_auth_done(struct smtpd_session *s, enum smtpd_auth_status st,
 	case SMTPD_AUTH_S_OK:
 		s->flags &= ~SMTPD_F_SASL;
 		s->flags |= SMTPD_F_AUTH;
-		smtpd_session_quote(smtpd_auth_login(s->auth), user,
+		log_printable(smtpd_auth_login(s->auth), user,
 		    sizeof(user));
 		log_info("NOQUEUE: session=%s, client=%s, sasl_method=%s, "
 		    "sasl_username=\"%s\"", s->idstr, s->client,
@@ -762,7 +746,7 @@ smtpd_session_auth_done(struct smtpd_session *s, enum smtpd_auth_status st,
 		break;
 	}
 	s->flags &= ~SMTPD_F_SASL;
-	smtpd_session_quote(smtpd_auth_user(s->auth), user, sizeof(user));
+	log_printable(smtpd_auth_user(s->auth), user, sizeof(user));
 	smtpd_limit_lock(env->limits);
 	smtpd_auth_throttle_fail(env->throttle, (struct sockaddr *)&s->ss,
 	    smtpd_session_mono().tv_sec, smtpd_auth_failures(s->auth), &pen);
@@ -857,7 +841,7 @@ smtpd_session_sender_ok(struct smtpd_session *s, const char *addr)
 	    passwd_sender_allowed(env->passwd, smtpd_auth_login(s->auth),
 	    addr) == 1)
 		return 1;
-	smtpd_session_quote(smtpd_auth_login(s->auth), user, sizeof(user));
+	log_printable(smtpd_auth_login(s->auth), user, sizeof(user));
 	log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, from=<%s>, "
 	    "sasl_username=\"%s\", dsn=5.7.1, status=reject (553 sender not "
 	    "owned by user)", s->idstr, s->client, addr, user);
@@ -1558,8 +1542,7 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 	s->fd = fd;
 	s->started = time(NULL);
 	s->listener = l;
-	s->kind = l->kind;
-	s->flags = SMTPD_F_COUNTED | (exempt ? SMTPD_F_EXEMPT : 0);
+	s->flags = SMTPD_F_COUNTED;
 	/* Not BEV_OPT_CLOSE_ON_FREE: the socket outlives it at STARTTLS. */
 	s->bev = bufferevent_socket_new(env->w.base, fd, 0);
 	if (s->bev == NULL)
@@ -1583,7 +1566,14 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 		smtpd_session_pregreet(s);
 		return;
 	}
-	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+	smtpd_session_greet(s, "220 ");
+}
+
+/* smtpd_session_greet - the greeting line; "220-" begins the pregreet test */
+static void
+smtpd_session_greet(struct smtpd_session *s, const char *code)
+{
+	smtpd_session_reply(s, "%s%s ESMTP aval", code, smtpd_conf()->hostname);
 }
 
 /*
@@ -1598,7 +1588,7 @@ smtpd_session_pregreet(struct smtpd_session *s)
 	struct timeval	 tv;
 
 	s->flags |= SMTPD_F_PREGREET;
-	smtpd_session_reply(s, "220-%s ESMTP aval", smtpd_conf()->hostname);
+	smtpd_session_greet(s, "220-");
 	s->wait_ev = evtimer_new(env->w.base, smtpd_session_pregreet_done, s);
 	tv.tv_sec = s->listener->pregreet;
 	tv.tv_usec = 0;
@@ -1621,7 +1611,7 @@ smtpd_session_pregreet_done(evutil_socket_t fd, short ev, void *arg)
 	    now + SMTPD_PREGREET_TTL);
 	log_debug("NOQUEUE: session=%s, client=%s (pregreet passed)",
 	    s->idstr, s->client);
-	smtpd_session_reply(s, "220 %s ESMTP aval", smtpd_conf()->hostname);
+	smtpd_session_greet(s, "220 ");
 	smtpd_session_input(s);
 }
 
@@ -1653,8 +1643,7 @@ smtpd_session_tls_up(struct smtpd_session *s)
 		smtpd_auth_reset(s->auth);
 	smtpd_session_reset(s);
 	if (s->listener->kind == CONF_L_SUBMISSIONS)
-		smtpd_session_reply(s, "220 %s ESMTP aval",
-		    smtpd_conf()->hostname);
+		smtpd_session_greet(s, "220 ");
 	smtpd_session_input(s);
 }
 
@@ -1695,9 +1684,7 @@ smtpd_session_opened(struct smtpd_session *s, const char *qid)
 	if (s->state == SMTPD_S_OPENING) {
 		if (s->txflags & SMTPD_TX_BDAT) {
 			smtpd_session_msg_begin(s);
-			smtpd_session_enter(s, SMTPD_S_BDAT);
-			smtpd_session_timeouts(s,
-			    smtpd_conf()->smtpd_data_timeout);
+			smtpd_session_bdat_take(s);
 		} else
 			smtpd_session_data_begin(s);
 		smtpd_session_resume(s);

@@ -40,13 +40,7 @@ smtpd_tls_pem_reset(void)
 
 	for (i = 0; i < SMTPD_TLS_NPEM; i++)
 		for (j = 0; j < 2; j++) {
-			if (env->pem[i][j] != NULL) {
-				size_t	 len = buf_len(env->pem[i][j]);
-				char	*p = buf_release(env->pem[i][j]);
-
-				OPENSSL_cleanse(p, len);
-				free(p);
-			}
+			buf_free(env->pem[i][j]);	/* secret: wiped */
 			env->pem[i][j] = NULL;
 		}
 	buf_free(env->pem_ca);
@@ -114,7 +108,8 @@ smtpd_tls_dispatch(struct ipc_msgin *r)
 			break;
 		b = part == TLS_PART_CA ? &env->pem_ca : &env->pem[idx][part];
 		if (*b == NULL)
-			*b = buf_new(4096, TLS_PEM_MAX);
+			*b = part == TLS_PART_KEY ? buf_new_secret(4096,
+			    TLS_PEM_MAX) : buf_new(4096, TLS_PEM_MAX);
 		if (buf_add(*b, p, n) == -1)
 			fatalx("TLS_PEM: part over %d bytes", TLS_PEM_MAX);
 		return;
