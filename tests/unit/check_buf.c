@@ -73,6 +73,26 @@ START_TEST(buf_add_of_a_huge_length_fails_without_overflow)
 }
 END_TEST
 
+START_TEST(a_secret_buf_grows_drains_and_resets_like_any_other)
+{
+	struct buf	*b = buf_new_secret(4, 64);
+	int		 i;
+
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(buf_add(b, "key-", 4), 0);
+	ck_assert_uint_eq(buf_len(b), 40);
+	ck_assert_int_eq(buf_add(b, "x", 25), -1);	/* the cap holds */
+	buf_drain(b, 36);
+	ck_assert_str_eq(buf_data(b), "key-");
+	buf_reset(b);
+	ck_assert_uint_eq(buf_len(b), 0);
+	ck_assert_str_eq(buf_data(b), "");
+	ck_assert_int_eq(buf_printf(b, "%s:%d", "a", 1), 0);
+	ck_assert_str_eq(buf_data(b), "a:1");
+	buf_free(b);
+}
+END_TEST
+
 Suite *
 buf_suite(void)
 {
@@ -84,6 +104,7 @@ buf_suite(void)
 	tcase_add_test(tc, buf_printf_refuses_what_would_pass_the_cap);
 	tcase_add_test(tc, buf_drain_keeps_the_rest_terminated);
 	tcase_add_test(tc, buf_add_of_a_huge_length_fails_without_overflow);
+	tcase_add_test(tc, a_secret_buf_grows_drains_and_resets_like_any_other);
 	suite_add_tcase(s, tc);
 	return s;
 }
