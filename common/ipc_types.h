@@ -12,7 +12,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	4
+#define IPC_VERSION	5
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -49,11 +49,13 @@ enum ipc_type {
 	IPC_QUEUE_MSG_OPENED = 300,	/* ->smtpd: u64 sid, str qid; the ID this message will have */
 	IPC_QUEUE_MSG_DURABLE,		/* ->smtpd: u64 sid; on disk */
 	IPC_QUEUE_MSG_FAILED,		/* ->smtpd: u64 sid, str reason; not stored */
-	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u64 arrival, u32 nrcpt */
+	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u64 arrival (ms), u32 nrcpt,
+					   u32 flags (1: the body has 8-bit octets) */
 	IPC_QUEUE_JOB_RCPT,		/* ->deliver: u64 job, u32 index, str rcpt */
-	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, data chunk */
-	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; body complete, deliver it */
-	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival, u64 size, u32 nrcpt */
+	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, u32 status (0 data, 1 end, 2 unreadable), u32 next chunk,
+					   u32 next offset, data (<= IPC_CHUNK; empty unless status 0); answers DELIVER_JOB_READ */
+	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; every recipient sent, deliver it */
+	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival (s), u64 size, u32 nrcpt */
 	IPC_QUEUE_CTL_RCPT,		/* ->master: u32 req, str qid, str rcpt, u32 state, u32 attempts, u64 next, str error */
 	IPC_QUEUE_CTL_END,		/* ->master: u32 req, u32 messages */
 	IPC_QUEUE_CTL_FLUSHED,		/* ->master: u32 req, u32 recipients made due */
@@ -63,6 +65,7 @@ enum ipc_type {
 	/* deliver -> queue */
 	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text */
 	IPC_DELIVER_JOB_DONE,		/* u64 job; every recipient has a result */
+	IPC_DELIVER_JOB_READ,		/* u64 job, u32 chunk, u32 offset ((0, 0): the start); reply QUEUE_JOB_DATA */
 
 	/* avalctl -> master (control socket) */
 	IPC_CTL_QUEUE_LIST = 500,	/* reply QUEUE_CTL_MSG*, QUEUE_CTL_RCPT*, QUEUE_CTL_END */
@@ -70,7 +73,7 @@ enum ipc_type {
 	IPC_CTL_STATUS,			/* reply MASTER_CTL_PROC*, MASTER_CTL_END */
 };
 
-/* Largest message-body chunk in IPC_SMTPD_MSG_DATA and IPC_QUEUE_JOB_DATA. */
+/* Largest message-body piece in IPC_SMTPD_MSG_DATA and IPC_QUEUE_JOB_DATA. */
 #define IPC_CHUNK	(16 * 1024 - 64)
 
 /* What an IPC_MASTER_TLS_PEM chunk belongs to. */

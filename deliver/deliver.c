@@ -9,9 +9,10 @@
  * are relative to the working directory from then on. IPC_MASTER_SHUTDOWN
  * and SIGTERM abort the jobs in flight (the queue keeps them) and exit.
  *
- * The queue sends jobs: JOB_START, one JOB_RCPT per recipient, JOB_DATA
- * chunks of the stored message (CRLF, not dot-stuffed), JOB_GO. On GO the
- * job goes to the transport of its domain: deliver_session.c relays it by
+ * The queue sends jobs: JOB_START, one JOB_RCPT per recipient, JOB_GO. On
+ * GO the job goes to the transport of its domain, which reads the body
+ * from the queue a piece at a time as it needs it (JOB_READ, answered by
+ * JOB_DATA: deliver_body.h), so no body is ever whole here: deliver_session.c relays it by
  * SMTP, reusing idle connections (deliver_cache.c); deliver_maildir.c
  * writes it into Maildir folders. Each recipient's outcome is logged, one
  * line with the queue ID first, and sent back as IPC_DELIVER_RCPT_RESULT;
@@ -20,8 +21,8 @@
  *
  * Trust: deliver trusts the master (a malformed frame from it is fatal),
  * the queue only for framing (a malformed frame, an unknown job, a
- * recipient index out of range or twice, data outside START..GO, a body
- * over the size limit, unprintable addresses: the link is logged and
+ * recipient index out of range or twice, a piece of body nobody asked
+ * for, a size over the limit, unprintable addresses: the link is logged and
  * closed, and deliver waits for the next queue), and nothing from SMTP
  * servers.
  *
@@ -53,6 +54,7 @@
 #include "common/qid.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_body.h"
 #include "deliver/deliver_job.h"
 #include "deliver/deliver_maildir.h"
 #include "deliver/deliver_session.h"
@@ -74,6 +76,13 @@ static struct deliver_jobs	 deliver_jobs =
 static void	deliver_dispatch_queue(struct ipc_peer *, struct ipc_msgin *,
 		    void *);
 static void	deliver_job_done(struct deliver_job *, void *);
+static void	deliver_body_ask(struct deliver_job *, uint32_t, uint32_t,
+		    void *);
+
+/* Bodies come from the queue link, a piece per JOB_READ. */
+static const struct deliver_body_src deliver_queue_src = {
+	deliver_body_ask, NULL
+};
 
 /* --- jobs ---------------------------------------------------------------- */
 
@@ -112,6 +121,8 @@ deliver_jobs_drop(void)
 	while ((job = TAILQ_FIRST(&deliver_jobs)) != NULL) {
 		if (job->session != NULL)
 			deliver_session_abort(job);
+		if (job->maildir != NULL)
+			deliver_maildir_abort(job);
 		deliver_job_forget(job);
 	}
 }
@@ -181,8 +192,8 @@ deliver_job_log(const struct deliver_job *job, const struct timeval *now)
 	const char			*sd, *sa, *sb, *sc;
 	uint32_t			 i;
 
-	arrival.tv_sec = (time_t)job->arrival;
-	arrival.tv_usec = 0;
+	arrival.tv_sec = (time_t)(job->arrival_ms / 1000);
+	arrival.tv_usec = (suseconds_t)(job->arrival_ms % 1000) * 1000;
 	conn = job->t_conn;
 	if (!timerisset(&conn))
 		conn = *now;
@@ -257,9 +268,9 @@ deliver_job_run(struct deliver_job *job)
 	}
 	switch (t->kind) {
 	case CONF_T_MAILDIR:
-		/* Synchronous: a few fsync()s per recipient. */
-		deliver_maildir_run(job, AT_FDCWD, deliver_conf.hostname);
-		deliver_job_done(job, NULL);
+		/* The copies are synchronous: a few fsync()s per recipient. */
+		deliver_maildir_run(job, AT_FDCWD, deliver_conf.hostname,
+		    deliver_job_done, NULL);
 		return;
 	case CONF_T_SMTP:
 		deliver_session_start(deliver_smtp, job, t->host, t->port,
@@ -287,10 +298,10 @@ deliver_text_ok(const char *s, size_t max)
 /* deliver_job_start - JOB_START; NULL, or why it is malformed */
 static const char *
 deliver_job_start(uint64_t id, const char *qid, const char *sender,
-    const char *domain, uint64_t size, uint64_t arrival, uint32_t nrcpt)
+    const char *domain, uint64_t size, uint64_t arrival, uint32_t nrcpt,
+    uint32_t flags)
 {
 	struct deliver_job	*job;
-	uint64_t		 cap;
 
 	if (deliver_job_find(id) != NULL)
 		return "job number in use";
@@ -304,6 +315,10 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 		return "bad domain";
 	if (arrival > INT64_MAX)
 		return "bad arrival time";
+	if (size > (uint64_t)deliver_conf.max_message_size + DELIVER_BODY_SLACK)
+		return "body over the size limit";
+	if (flags & ~(uint32_t)DELIVER_JF_8BIT)
+		return "unknown flags";
 
 	job = xcalloc(1, sizeof(*job));
 	job->id = id;
@@ -311,7 +326,8 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 	job->sender = xstrdup(sender);
 	job->domain = xstrdup(domain);
 	job->size = size;
-	job->arrival = (int64_t)arrival;
+	job->flags = flags;
+	job->arrival_ms = (int64_t)arrival;
 	job->nrcpt = nrcpt;
 	job->rcpts = xcalloc(nrcpt, sizeof(*job->rcpts));
 	strlcpy(job->relay, "none", sizeof(job->relay));
@@ -321,9 +337,7 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 	} else {
 		job->state = DELIVER_J_RECEIVING;
 		deliver_nactive++;
-		cap = (uint64_t)deliver_conf.max_message_size +
-		    DELIVER_BODY_SLACK;
-		job->body = buf_new(size < cap ? size : cap, cap);
+		job->body = deliver_body_new(job, &deliver_queue_src);
 	}
 	TAILQ_INSERT_TAIL(&deliver_jobs, job, entry);
 	return NULL;
@@ -350,24 +364,46 @@ deliver_job_rcpt(uint64_t id, uint32_t idx, const char *rcpt)
 	return NULL;
 }
 
-/* deliver_job_data - JOB_DATA: one chunk of the body */
+/* deliver_body_ask - the body source: JOB_READ to the queue */
+static void
+deliver_body_ask(struct deliver_job *job, uint32_t chunk, uint32_t off,
+    void *arg)
+{
+	struct ipc_msg	*m;
+
+	(void)arg;
+	/* No link: the job is dropped with the link (deliver_jobs_drop). */
+	if (deliver_queue == NULL)
+		return;
+	m = ipc_new(IPC_DELIVER_JOB_READ);
+	ipc_put_u64(m, job->id);
+	ipc_put_u32(m, chunk);
+	ipc_put_u32(m, off);
+	ipc_send(deliver_queue, m);
+}
+
+/*
+ * deliver_job_data - JOB_DATA: the queue's answer to a JOB_READ. An answer
+ * for a job no longer here is late, not wrong: the job ended (the server
+ * refused it, the connection broke) while its read was out.
+ */
 static const char *
-deliver_job_data(uint64_t id, const void *p, size_t len)
+deliver_job_data(uint64_t id, uint32_t status, uint32_t chunk, uint32_t off,
+    const void *p, size_t len)
 {
 	struct deliver_job	*job;
-	uint64_t		 cap;
 
-	if ((job = deliver_job_find(id)) == NULL)
-		return "unknown job";
-	if (job->state == DELIVER_J_RUNNING)
-		return "data after GO";
-	cap = (uint64_t)deliver_conf.max_message_size + DELIVER_BODY_SLACK;
-	if (job->state == DELIVER_J_REFUSED) {
-		if (len > cap - job->received)
-			return "body over the size limit";
-	} else if (buf_add(job->body, p, len) == -1)
-		return "body over the size limit";
-	job->received += len;
+	if ((job = deliver_job_find(id)) == NULL) {
+		log_debug("deliver: late body piece for job %llu",
+		    (unsigned long long)id);
+		return NULL;
+	}
+	if (job->state != DELIVER_J_RUNNING || job->body == NULL ||
+	    status > DELIVER_PIECE_STATUS_MAX)
+		return "body piece out of turn";
+	if (deliver_body_piece(job, (enum deliver_piece_status)status, chunk,
+	    off, p, len) == -1)
+		return "body piece not asked for";
 	return NULL;
 }
 
@@ -419,7 +455,7 @@ deliver_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 	const char	*qid, *sender, *domain, *rcpt, *why;
 	const void	*data;
 	uint64_t	 id, size, arrival;
-	uint32_t	 nrcpt, idx;
+	uint32_t	 nrcpt, idx, flags, status, chunk, off;
 	size_t		 len;
 
 	(void)arg;
@@ -431,10 +467,11 @@ deliver_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		    ipc_get_str(r, &domain) == -1 ||
 		    ipc_get_u64(r, &size) == -1 ||
 		    ipc_get_u64(r, &arrival) == -1 ||
-		    ipc_get_u32(r, &nrcpt) == -1 || ipc_end(r) == -1)
+		    ipc_get_u32(r, &nrcpt) == -1 ||
+		    ipc_get_u32(r, &flags) == -1 || ipc_end(r) == -1)
 			break;
 		why = deliver_job_start(id, qid, sender, domain, size, arrival,
-		    nrcpt);
+		    nrcpt, flags);
 		break;
 	case IPC_QUEUE_JOB_RCPT:
 		if (ipc_get_u64(r, &id) == -1 || ipc_get_u32(r, &idx) == -1 ||
@@ -444,9 +481,12 @@ deliver_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		break;
 	case IPC_QUEUE_JOB_DATA:
 		if (ipc_get_u64(r, &id) == -1 ||
+		    ipc_get_u32(r, &status) == -1 ||
+		    ipc_get_u32(r, &chunk) == -1 ||
+		    ipc_get_u32(r, &off) == -1 ||
 		    ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1)
 			break;
-		why = deliver_job_data(id, data, len);
+		why = deliver_job_data(id, status, chunk, off, data, len);
 		break;
 	case IPC_QUEUE_JOB_GO:
 		if (ipc_get_u64(r, &id) == -1 || ipc_end(r) == -1)

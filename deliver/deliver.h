@@ -32,7 +32,8 @@
 #define DELIVER_RELAY_SIZE	64	/* "[ffff:...:ffff]:65535", "maildir" */
 #define DELIVER_HOSTNAME_SIZE	256
 
-struct buf;
+struct deliver_body;
+struct deliver_maildir_run;
 struct deliver_session;
 
 struct deliver_conf {
@@ -60,10 +61,12 @@ struct deliver_job {
 	char			*sender;	/* "" for the null sender */
 	char			*domain;
 	uint64_t		 size;		/* as the queue announced it */
-	int64_t			 arrival;	/* unix seconds */
+	int64_t			 arrival_ms;	/* unix time, milliseconds */
 	uint32_t		 nrcpt;
 	struct deliver_rcpt	*rcpts;		/* nrcpt of them */
-	struct buf		*body;		/* CRLF text, not dot-stuffed */
+	uint32_t		 flags;		/* DELIVER_JF_* */
+#define DELIVER_JF_8BIT		0x01	/* the body has octets over 127 */
+	struct deliver_body	*body;		/* read a piece at a time */
 
 	/* Filled by the transport, for the log line. */
 	char			 relay[DELIVER_RELAY_SIZE];	/* or "none" */
@@ -72,6 +75,8 @@ struct deliver_job {
 
 	/* The SMTP session running this job, or NULL (deliver_session.c). */
 	struct deliver_session	*session;
+	/* The Maildir run of this job, or NULL (deliver_maildir.c). */
+	struct deliver_maildir_run *maildir;
 
 	/* deliver.c's bookkeeping; the transports leave these alone. */
 	int			 state;
@@ -79,7 +84,6 @@ struct deliver_job {
 #define DELIVER_J_REFUSED	1	/* over max-jobs: swallow, then defer */
 #define DELIVER_J_RUNNING	2	/* handed to a transport */
 	uint32_t		 nseen;		/* JOB_RCPT frames so far */
-	uint64_t		 received;	/* JOB_DATA bytes so far */
 	TAILQ_ENTRY(deliver_job) entry;
 };
 

@@ -6,8 +6,8 @@
 
 #include <stdlib.h>
 
-#include "common/buf.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_body.h"
 #include "deliver/deliver_job.h"
 
 /* deliver_job_free - free a job and everything it owns */
@@ -23,7 +23,7 @@ deliver_job_free(struct deliver_job *job)
 		free(job->rcpts[i].text);
 	}
 	free(job->rcpts);
-	buf_free(job->body);
+	deliver_body_free(job->body);
 	free(job->qid);
 	free(job->sender);
 	free(job->domain);

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_body.h"
 #include "deliver/deliver_maildir.h"
 
 #define DELIVER_MAILDIR_WBUF	(64 * 1024)	/* write() size */
@@ -36,6 +37,18 @@ struct deliver_maildir_out {
 	int	 fd;
 	size_t	 len;
 	char	 buf[DELIVER_MAILDIR_WBUF];
+};
+
+/* One run: the body spooled as it comes, then one copy per recipient. */
+struct deliver_maildir_run {
+	struct deliver_job		*job;
+	int				 rootfd;
+	char				 host[DELIVER_MAILDIR_HOST];
+	int				 spool;	/* unlinked; the body, LF ends */
+	int				 cr;	/* a piece ended in CR */
+	deliver_job_cb			 cb;
+	void				*arg;
+	struct deliver_maildir_out	 out;
 };
 
 /* deliver_maildir_result - one recipient's result */
@@ -92,13 +105,28 @@ deliver_maildir_add(struct deliver_maildir_out *o, const char *p, size_t n)
 	return 0;
 }
 
-/* deliver_maildir_body - the body with CRLF made LF; -1 with errno */
+/*
+ * deliver_maildir_lf - a piece of body with CRLF made LF; a CR that ends
+ * the piece waits in *cr for the next one (a CRLF may span two pieces).
+ * -1 with errno.
+ */
 static int
-deliver_maildir_body(struct deliver_maildir_out *o, const struct buf *body)
+deliver_maildir_lf(struct deliver_maildir_out *o, int *cr, const char *p,
+    size_t n)
 {
-	const char	*p = buf_data(body), *q;
-	size_t		 n = buf_len(body), len;
+	const char	*q;
+	size_t		 len;
 
+	if (*cr && n > 0) {
+		*cr = 0;
+		if (p[0] == '\n') {
+			p++;
+			n--;
+			if (deliver_maildir_add(o, "\n", 1) == -1)
+				return -1;
+		} else if (deliver_maildir_add(o, "\r", 1) == -1)
+			return -1;
+	}
 	while ((q = memmem(p, n, "\r\n", 2)) != NULL) {
 		len = (size_t)(q - p);
 		if (deliver_maildir_add(o, p, len) == -1 ||
@@ -107,9 +135,35 @@ deliver_maildir_body(struct deliver_maildir_out *o, const struct buf *body)
 		p += len + 2;
 		n -= len + 2;
 	}
-	if (deliver_maildir_add(o, p, n) == -1)
+	if (n > 0 && p[n - 1] == '\r') {
+		*cr = 1;
+		n--;
+	}
+	return deliver_maildir_add(o, p, n);
+}
+
+/* deliver_maildir_copy - the spooled body after what o holds; -1, errno */
+static int
+deliver_maildir_copy(struct deliver_maildir_out *o, int spool)
+{
+	off_t	 off = 0;
+	ssize_t	 n;
+
+	if (deliver_maildir_flush(o) == -1)
 		return -1;
-	return deliver_maildir_flush(o);
+	for (;;) {
+		n = pread(spool, o->buf, sizeof(o->buf), off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		o->len = (size_t)n;
+		off += n;
+		if (deliver_maildir_flush(o) == -1)
+			return -1;
+	}
 }
 
 /*
@@ -184,7 +238,7 @@ deliver_maildir_host(char *out, size_t outlen, const char *hostname)
 /* deliver_maildir_one - one recipient's copy */
 static void
 deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
-    int rootfd, const char *host, struct deliver_maildir_out *o)
+    int rootfd, const char *host, struct deliver_maildir_out *o, int spool)
 {
 	char		 dom[ADDR_DOMAIN_MAX + 1], local[ADDR_LOCAL_MAX + 1];
 	char		 dir[PATH_MAX], name[PATH_MAX], tmp[PATH_MAX];
@@ -261,7 +315,7 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	    deliver_maildir_add(o, ">\nDelivered-To: ", 16) == -1 ||
 	    deliver_maildir_add(o, r->addr, strlen(r->addr)) == -1 ||
 	    deliver_maildir_add(o, "\n", 1) == -1 ||
-	    deliver_maildir_body(o, job->body) == -1)
+	    deliver_maildir_copy(o, spool) == -1)
 		goto fail;
 	op = "fsync";
 	if (fsync(fd) == -1)
@@ -318,21 +372,143 @@ fail:
 	deliver_maildir_result(r, DELIVER_DEFERRED, "4.3.0", text);
 }
 
+/* deliver_maildir_defer - every recipient still open is deferred */
+static void
+deliver_maildir_defer(struct deliver_job *job, const char *text)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < job->nrcpt; i++)
+		if (!job->rcpts[i].final)
+			deliver_maildir_result(&job->rcpts[i], DELIVER_DEFERRED,
+			    "4.3.0", text);
+}
+
+/* deliver_maildir_end - the run is over: free it, hand the job back */
+static void
+deliver_maildir_end(struct deliver_maildir_run *run)
+{
+	struct deliver_job	*job = run->job;
+	deliver_job_cb		 cb = run->cb;
+	void			*arg = run->arg;
+
+	deliver_body_set_wake(job, NULL, NULL);
+	job->maildir = NULL;
+	if (run->spool != -1)
+		close(run->spool);
+	free(run);
+	if (cb != NULL)
+		cb(job, arg);
+}
+
+/* deliver_maildir_abort - the job is being dropped: end its run, silently */
+void
+deliver_maildir_abort(struct deliver_job *job)
+{
+	struct deliver_maildir_run	*run = job->maildir;
+
+	if (run == NULL)
+		return;
+	run->cb = NULL;
+	deliver_maildir_end(run);
+}
+
+/*
+ * deliver_maildir_pump - spool what has come of the body; once it is all
+ * there, one copy per recipient, then the end of the run
+ */
+static void
+deliver_maildir_pump(struct deliver_job *job, void *arg)
+{
+	struct deliver_maildir_run	*run = arg;
+	struct deliver_maildir_out	*o = &run->out;
+	const void			*p;
+	size_t				 n;
+	uint32_t			 i;
+	char				 text[DELIVER_TEXT_MAX];
+
+	for (;;) {
+		switch (deliver_body_get(job, &p, &n)) {
+		case DELIVER_BODY_DATA:
+			if (deliver_maildir_lf(o, &run->cr, p, n) == -1)
+				goto fail;
+			continue;
+		case DELIVER_BODY_WAIT:
+			return;
+		case DELIVER_BODY_END:
+			if ((run->cr && deliver_maildir_add(o, "\r", 1) == -1) ||
+			    deliver_maildir_flush(o) == -1)
+				goto fail;
+			for (i = 0; i < job->nrcpt; i++)
+				if (!job->rcpts[i].final)
+					deliver_maildir_one(job, &job->rcpts[i],
+					    run->rootfd, run->host, o,
+					    run->spool);
+			deliver_maildir_end(run);
+			return;
+		case DELIVER_BODY_ERROR:
+			deliver_maildir_defer(job, "stored message unreadable");
+			deliver_maildir_end(run);
+			return;
+		}
+	}
+ fail:
+	snprintf(text, sizeof(text), "maildir delivery failed: write spool: "
+	    "%s", strerror(errno));
+	deliver_maildir_defer(job, text);
+	deliver_maildir_end(run);
+}
+
+/*
+ * deliver_maildir_spool - a file for the body, gone from the directory
+ * tree from the start (O_TMPFILE), or made, then unlinked at once where
+ * the file system has no O_TMPFILE; -1 with errno
+ */
+static int
+deliver_maildir_spool(int rootfd)
+{
+	char	 name[64];
+	int	 fd;
+
+	fd = openat(rootfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL))
+		return fd;
+	snprintf(name, sizeof(name), ".aval-spool.%ld.%u", (long)getpid(),
+	    ++deliver_maildir_counter);
+	if ((fd = openat(rootfd, name, O_RDWR | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	unlinkat(rootfd, name, 0);
+	return fd;
+}
+
 /* deliver_maildir_run - deliver to every recipient's Maildir */
 void
-deliver_maildir_run(struct deliver_job *job, int rootfd, const char *hostname)
+deliver_maildir_run(struct deliver_job *job, int rootfd, const char *hostname,
+    deliver_job_cb cb, void *arg)
 {
-	struct deliver_maildir_out	*o;
-	char				 host[DELIVER_MAILDIR_HOST];
-	uint32_t			 i;
+	struct deliver_maildir_run	*run;
+	char				 text[DELIVER_TEXT_MAX];
 
 	strlcpy(job->relay, "maildir", sizeof(job->relay));
 	gettimeofday(&job->t_conn, NULL);
-	deliver_maildir_host(host, sizeof(host), hostname);
-	o = xmalloc(sizeof(*o));
-	for (i = 0; i < job->nrcpt; i++)
-		if (!job->rcpts[i].final)
-			deliver_maildir_one(job, &job->rcpts[i], rootfd, host,
-			    o);
-	free(o);
+	run = xcalloc(1, sizeof(*run));
+	run->job = job;
+	job->maildir = run;
+	run->rootfd = rootfd;
+	run->cb = cb;
+	run->arg = arg;
+	deliver_maildir_host(run->host, sizeof(run->host), hostname);
+	if ((run->spool = deliver_maildir_spool(rootfd)) == -1) {
+		snprintf(text, sizeof(text), "maildir delivery failed: "
+		    "spool: %s", strerror(errno));
+		deliver_maildir_defer(job, text);
+		deliver_maildir_end(run);
+		return;
+	}
+	run->out.fd = run->spool;
+	deliver_body_rewind(job);
+	deliver_body_set_wake(job, deliver_maildir_pump, run);
+	deliver_maildir_pump(job, run);
 }

@@ -17,8 +17,15 @@
  *	any system call fails			deferred, 4.3.0, strerror text
  *	written and synced			sent, 2.0.0
  *
- * It runs synchronously and sets every recipient's result, job->relay
- * ("maildir") and job->t_conn; it calls no callback.
+ * The body comes a piece at a time (deliver_body.h): it is spooled, with
+ * LF line ends, to an unlinked file in the maildir root as it comes, and
+ * once it is all there each recipient's copy is made from that file, so
+ * no body is whole in memory. The run sets every recipient's result,
+ * job->relay ("maildir") and job->t_conn, then calls cb (NULL: none),
+ * which may free the job. When every piece is at hand at once (the unit
+ * tests' source), the whole run happens inside deliver_maildir_run().
+ *
+ *	the body cannot be read from the queue	deferred, 4.3.0
  */
 #ifndef AVAL_DELIVER_DELIVER_MAILDIR_H
 #define AVAL_DELIVER_DELIVER_MAILDIR_H
@@ -26,6 +33,8 @@
 #include "deliver/deliver.h"
 
 void	 deliver_maildir_run(struct deliver_job *, int rootfd,
-	    const char *hostname);
+	    const char *hostname, deliver_job_cb cb, void *arg);
+/* The job is dropped while its body is still coming: end the run, no cb. */
+void	 deliver_maildir_abort(struct deliver_job *);
 
 #endif

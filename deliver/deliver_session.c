@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_body.h"
 #include "deliver/deliver_cache.h"
 #include "deliver/deliver_reply.h"
 #include "deliver/deliver_session.h"
@@ -41,7 +42,6 @@
 #define DELIVER_SESSION_READ_HIGH	(DELIVER_REPLY_LINE_MAX + 2)
 #define DELIVER_SESSION_BODY_LOW	(64 * 1024)	/* refill below this */
 #define DELIVER_SESSION_BODY_HIGH	(256 * 1024)	/* most body queued */
-#define DELIVER_SESSION_BODY_SLICE	(64 * 1024)
 #define DELIVER_SESSION_QUIT_TIMEOUT	10		/* seconds */
 
 struct deliver_session {
@@ -68,7 +68,6 @@ struct deliver_session {
 	uint8_t				*accepted;	/* per rcpt: RCPT 2xx */
 	uint32_t			 nreplied;	/* RCPT replies read */
 	uint32_t			 naccepted;
-	size_t				 body_off;	/* body bytes queued */
 	int				 body_bol;	/* dot-stuffing state */
 
 	TAILQ_ENTRY(deliver_session)	 entry;
@@ -100,6 +99,9 @@ static void	deliver_session_writecb(struct bufferevent *, void *);
 static void	deliver_session_eventcb(struct bufferevent *, short, void *);
 static void	deliver_session_timeout(evutil_socket_t, short, void *);
 static void	deliver_session_evict(void *, void *);
+static void	deliver_session_body_wake(struct deliver_job *, void *);
+static void	deliver_session_broken(struct deliver_session *, const char *,
+		    const char *);
 static void	deliver_session_fail(struct deliver_session *,
 		    enum deliver_status, const char *, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
@@ -404,9 +406,6 @@ static void
 deliver_session_attach(struct deliver_session *s, struct deliver_job *job,
     deliver_job_cb cb, void *arg)
 {
-	const unsigned char	*p = (const unsigned char *)buf_data(job->body);
-	size_t			 i, n = buf_len(job->body);
-
 	s->job = job;
 	s->cb = cb;
 	s->arg = arg;
@@ -414,14 +413,13 @@ deliver_session_attach(struct deliver_session *s, struct deliver_job *job,
 	s->accepted = xcalloc(job->nrcpt, 1);
 	s->nreplied = 0;
 	s->naccepted = 0;
-	s->body_off = 0;
 	s->body_bol = 1;
 	s->flags &= ~(DELIVER_SF_REUSED | DELIVER_SF_8BIT);
-	for (i = 0; i < n; i++)
-		if (p[i] & 0x80) {
-			s->flags |= DELIVER_SF_8BIT;
-			break;
-		}
+	/* The queue saw the whole body arrive: it knows. */
+	if (job->flags & DELIVER_JF_8BIT)
+		s->flags |= DELIVER_SF_8BIT;
+	deliver_body_rewind(job);
+	deliver_body_set_wake(job, deliver_session_body_wake, s);
 	memset(&job->t_conn, 0, sizeof(job->t_conn));
 }
 
@@ -540,7 +538,8 @@ deliver_session_mail(struct deliver_session *s)
 	s->ntrans++;
 	deliver_session_send(s, "MAIL FROM:<%s>", job->sender);
 	if (s->ehlo.flags & DELIVER_EHLO_SIZE)
-		deliver_session_send(s, " SIZE=%zu", buf_len(job->body));
+		deliver_session_send(s, " SIZE=%llu",
+		    (unsigned long long)job->size);
 	if (s->flags & DELIVER_SF_8BIT) {
 		/*
 		 * A peer without 8BITMIME gets the 8-bit body anyway, as
@@ -600,33 +599,55 @@ deliver_session_dotend(struct evbuffer *out, int bol)
 }
 
 /*
- * deliver_session_pump - keep the output fed with body, a slice at a time,
- * so a large message is never copied whole into the output buffer. Each
- * call is progress, so it re-arms the timer.
+ * deliver_session_pump - keep the output fed with body, a piece at a time
+ * as the queue hands them over (deliver_body.h), so a large message is
+ * never whole in deliver: at most one piece and the output buffer's high
+ * mark. Each call is progress, so it re-arms the timer. A body the queue
+ * cannot read ends the connection before the final dot, so the server
+ * discards what it has.
  */
 static void
 deliver_session_pump(struct deliver_session *s)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	const char	*body = buf_data(s->job->body);
-	size_t		 len = buf_len(s->job->body), n;
+	const void	*p;
+	size_t		 n;
 
-	while (s->body_off < len &&
-	    evbuffer_get_length(out) < DELIVER_SESSION_BODY_HIGH) {
-		n = len - s->body_off;
-		if (n > DELIVER_SESSION_BODY_SLICE)
-			n = DELIVER_SESSION_BODY_SLICE;
-		deliver_session_dotstuff(out, body + s->body_off, n,
-		    &s->body_bol);
-		s->body_off += n;
+	while (evbuffer_get_length(out) < DELIVER_SESSION_BODY_HIGH) {
+		switch (deliver_body_get(s->job, &p, &n)) {
+		case DELIVER_BODY_DATA:
+			deliver_session_dotstuff(out, p, n, &s->body_bol);
+			continue;
+		case DELIVER_BODY_WAIT:
+			deliver_session_arm(s);
+			return;
+		case DELIVER_BODY_END:
+			deliver_session_dotend(out, s->body_bol);
+			bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+			deliver_session_enter(s, DELIVER_S_DOT);
+			return;
+		case DELIVER_BODY_ERROR:
+			deliver_session_broken(s, "4.3.0",
+			    "stored message unreadable");
+			return;
+		}
 	}
-	if (s->body_off < len) {
-		deliver_session_arm(s);
+	deliver_session_arm(s);
+}
+
+/* deliver_session_body_wake - the next piece of body is in */
+static void
+deliver_session_body_wake(struct deliver_job *job, void *arg)
+{
+	struct deliver_session	*s = arg;
+
+	if (s->job != job || s->state != DELIVER_S_BODY)
 		return;
-	}
-	deliver_session_dotend(out, s->body_bol);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	deliver_session_enter(s, DELIVER_S_DOT);
+	deliver_session_pump(s);
+	/* A server that answered early has its reply waiting: read it. */
+	if (s->state == DELIVER_S_DOT &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		deliver_session_readcb(s->bev, s);
 }
 
 /* --- replies ------------------------------------------------------------- */

@@ -2,9 +2,11 @@
  * queue - the aval queue process
  *
  * The single owner of the Berkeley DB environment in the spool. It takes
- * messages from smtpd, stores each (envelope and body) in one transaction,
- * and acknowledges it only after the log holding that transaction has been
- * flushed to disk. Transactions commit without a sync, and one flush runs
+ * messages from smtpd, stores each body as it arrives (a chunk of about
+ * QUEUE_STORE_CHUNK bytes at a time, so no body is ever whole in memory)
+ * and the envelope with the last chunk in the transaction that makes the
+ * message exist, and acknowledges it only after the log holding that
+ * transaction has been flushed to disk. Transactions commit without a sync, and one flush runs
  * after everything readable in a loop iteration has been handled, so the
  * messages arriving together share one fsync (group commit). It then hands
  * due recipients to deliver, records each outcome, retries temporary
@@ -49,11 +51,14 @@
 #define QUEUE_DSN_MAX		1500	/* ENVID, ORCPT as sent: smtpd's limits */
 #define QUEUE_TRACE_ROOM	8192	/* smtpd's Received header, beyond the size limit */
 /*
- * Bodies are held in memory from the first chunk to COMMIT. Past this many
- * bytes in all, further messages are refused (smtpd answers 451) rather
- * than let a crowd of slow senders exhaust the queue's memory.
+ * Body bytes wait in memory until a chunk's worth (QUEUE_STORE_CHUNK) has
+ * come, and are then stored. Past this many bytes waiting in all (a crowd
+ * of slow senders, each with part of a chunk), each piece is stored as
+ * soon as it comes: the queue's memory for bodies in receipt stays under
+ * the budget and one chunk, whatever arrives.
  */
-#define QUEUE_INCOMING_BUDGET	((size_t)512 * 1024 * 1024)
+#define QUEUE_INCOMING_BUDGET	((size_t)16 * 1024 * 1024)
+#define QUEUE_PEND_CAP		(QUEUE_STORE_CHUNK + IPC_MAX_PAYLOAD)
 #define QUEUE_CHECKPOINT_SECS	30
 #define QUEUE_LATER_MS		100	/* outcomes wait at most this for a flush */
 
@@ -61,6 +66,17 @@ struct queue_state	*queue;
 
 static void	queue_incoming_refuse(struct queue_incoming *, const char *);
 
+/* queue_now_ms - the wall clock in milliseconds, for arrival times */
+static int64_t
+queue_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* queue_incoming_free - the receipt is over; a body not committed goes */
 static void
 queue_incoming_free(struct queue_link *l, struct queue_incoming *in)
 {
@@ -71,21 +87,81 @@ queue_incoming_free(struct queue_link *l, struct queue_incoming *in)
 	free(in);
 }
 
+/* queue_incoming_unpend - forget the bytes held in memory */
+static void
+queue_incoming_unpend(struct queue_incoming *in)
+{
+	if (in->pend == NULL)
+		return;
+	queue->incoming_bytes -= buf_len(in->pend);
+	buf_free(in->pend);
+	in->pend = NULL;
+}
+
 /*
- * queue_incoming_refuse - drop a transaction's body and remember why COMMIT
- * must fail. Over-limit messages are refused, not punished: after a reload
- * smtpd may check a limit the queue has not seen yet, or the other way.
+ * queue_incoming_refuse - drop a transaction's body (what is in memory and
+ * what is stored) and remember why COMMIT must fail. Over-limit messages
+ * are refused, not punished: after a reload smtpd may check a limit the
+ * queue has not seen yet, or the other way. A drop that fails leaves the
+ * chunks for queue_store_sweep() at the next start.
  */
 static void
 queue_incoming_refuse(struct queue_incoming *in, const char *why)
 {
-	if (in->body != NULL) {
-		queue->incoming_bytes -= buf_len(in->body);
-		buf_free(in->body);
-		in->body = NULL;
+	queue_incoming_unpend(in);
+	if (in->nchunks > 0) {
+		(void)queue_store_drop(queue->store, in->qid);
+		in->nchunks = 0;
 	}
 	if (in->refused == NULL)
 		in->refused = why;
+}
+
+/* queue_incoming_store - the bytes held in memory become the next chunk */
+static void
+queue_incoming_store(struct queue_incoming *in)
+{
+	if (queue_store_chunk_put(queue->store, in->qid, in->nchunks,
+	    buf_data(in->pend), buf_len(in->pend)) == -1) {
+		queue_incoming_refuse(in, "store failed");
+		return;
+	}
+	in->nchunks++;
+	queue_incoming_unpend(in);
+}
+
+/* queue_incoming_data - a piece of body; stored once a chunk is full */
+static void
+queue_incoming_data(struct queue_incoming *in, const void *data, size_t len)
+{
+	const struct conf	*c = queue->w.conf;
+	const unsigned char	*p = data;
+	size_t			 i;
+
+	if (in->refused != NULL)
+		return;
+	if (in->size + len > (uint64_t)c->queue_max_message_size +
+	    QUEUE_TRACE_ROOM) {
+		queue_incoming_refuse(in, "message too big");
+		return;
+	}
+	if (!(in->env.txflags & QUEUE_TX_8BITBODY))
+		for (i = 0; i < len; i++)
+			if (p[i] & 0x80) {
+				in->env.txflags |= QUEUE_TX_8BITBODY;
+				break;
+			}
+	if (in->pend == NULL)
+		in->pend = buf_new(len > 4096 ? len : 4096, QUEUE_PEND_CAP);
+	/* pend is under a chunk, len under a frame: it always fits. */
+	if (buf_add(in->pend, data, len) == -1)
+		fatalx("%s: a frame does not fit after a partial chunk",
+		    __func__);
+	in->size += len;
+	queue->incoming_bytes += len;
+	if (buf_len(in->pend) >= QUEUE_STORE_CHUNK ||
+	    queue->incoming_bytes > QUEUE_INCOMING_BUDGET)
+		queue_incoming_store(in);
 }
 
 static struct queue_incoming *
@@ -182,10 +258,11 @@ queue_commit(struct queue_link *l, struct queue_incoming *in)
 	struct queue_msg	*msg;
 	struct ipc_msg		*m;
 
-	in->env.arrival = time(NULL);
-	in->env.size = buf_len(in->body);
-	if (queue_store_add(queue->store, in->qid, &in->env,
-	    buf_data(in->body), buf_len(in->body)) == -1) {
+	in->env.arrival_ms = queue_now_ms();
+	in->env.size = in->size;
+	if (queue_store_commit_env(queue->store, in->qid, &in->env,
+	    in->nchunks, in->pend != NULL ? buf_data(in->pend) : NULL,
+	    in->pend != NULL ? buf_len(in->pend) : 0) == -1) {
 		m = ipc_new(IPC_QUEUE_MSG_FAILED);
 		ipc_put_u64(m, in->tid);
 		ipc_put_str(m, "store failed");
@@ -194,6 +271,8 @@ queue_commit(struct queue_link *l, struct queue_incoming *in)
 		return;
 	}
 	/* The envelope moves to the stored message; the body is on disk. */
+	in->nchunks = 0;
+	queue_incoming_unpend(in);
 	msg = queue_msg_new(in->qid, &in->env);
 	memset(&in->env, 0, sizeof(in->env));
 	p = xcalloc(1, sizeof(*p));
@@ -244,7 +323,7 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		    ipc_get_u32(r, &txflags) == -1 ||
 		    ipc_get_u32(r, &ret) == -1 ||
 		    ipc_get_str(r, &envid) == -1 || ipc_end(r) == -1 ||
-		    txflags > QUEUE_TXFLAGS_MAX || ret > QUEUE_RET_MAX ||
+		    txflags > QUEUE_TX_SMTPD_MAX || ret > QUEUE_RET_MAX ||
 		    !queue_xtext_ok(envid) || strlen(envid) > QUEUE_DSN_MAX ||
 		    queue_incoming_find(l, tid) != NULL ||
 		    l->nincoming >= QUEUE_MAX_INCOMING(c))
@@ -259,8 +338,6 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		in->env.ret = ret;
 		if (envid[0] != '\0')
 			in->env.envid = xstrdup(envid);
-		in->body = buf_new(4096, (size_t)c->queue_max_message_size +
-		    QUEUE_TRACE_ROOM);
 		TAILQ_INSERT_TAIL(&l->incoming, in, entry);
 		l->nincoming++;
 		m = ipc_new(IPC_QUEUE_MSG_OPENED);
@@ -301,14 +378,7 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		if (ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1 ||
 		    (in = queue_incoming_find(l, tid)) == NULL)
 			return -1;
-		if (in->body == NULL)
-			return 0;
-		if (queue->incoming_bytes + len > QUEUE_INCOMING_BUDGET)
-			queue_incoming_refuse(in, "queue memory budget exhausted");
-		else if (buf_add(in->body, data, len) == -1)
-			queue_incoming_refuse(in, "message too big");
-		else
-			queue->incoming_bytes += len;
+		queue_incoming_data(in, data, len);
 		return 0;
 	case IPC_SMTPD_MSG_COMMIT:
 		if (ipc_end(r) == -1 ||
@@ -352,6 +422,8 @@ queue_dispatch_worker(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 			rc = queue_sched_result(l, r);
 		else if (r->type == IPC_DELIVER_JOB_DONE)
 			rc = queue_sched_done(l, r);
+		else if (r->type == IPC_DELIVER_JOB_READ)
+			rc = queue_sched_read(l, r);
 		break;
 	default:
 		break;
@@ -490,6 +562,13 @@ queue_start(void)
 	queue->store = queue_store_open(".");
 	queue->started = 1;
 	queue->last_checkpoint = time(NULL);
+	if ((n = queue_store_sweep(queue->store)) == -1)
+		fatalx("cannot sweep the bodies of unfinished receipts");
+	if (n > 0) {
+		log_info("queue: removed %ld unfinished receipt%s", n,
+		    n == 1 ? "" : "s");
+		queue_flush_soon();
+	}
 	if ((n = queue_store_walk(queue->store, queue_load_one, NULL)) == -1)
 		fatalx("cannot read the queue");
 	log_info("queue opened: %ld messages waiting", n);

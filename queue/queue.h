@@ -2,12 +2,14 @@
  * queue - the queue process's shared types
  *
  * Three kinds of object live here. A queue_incoming is a message being
- * received from an smtpd, held in memory until its COMMIT. A queue_msg is
+ * received from an smtpd: its envelope in memory, its body stored chunk
+ * by chunk as it arrives (queue_store_chunk_put()), until its COMMIT. A queue_msg is
  * a stored message with its recipients' states; it sits on the ready list
  * (something is due), the waiting list (everything deferred to later), or
  * neither while jobs for it are with deliver. A queue_job is one delivery
  * attempt: some of a message's recipients, all in one domain, handed to
- * one deliver process.
+ * one deliver process, which reads the body from the store through the
+ * queue a piece at a time (IPC_DELIVER_JOB_READ).
  */
 #ifndef AVAL_QUEUE_QUEUE_H
 #define AVAL_QUEUE_QUEUE_H
@@ -51,7 +53,9 @@ struct queue_incoming {
 	char			 qid[QID_SIZE];
 	struct queue_env	 env;
 	uint32_t		 rcpt_alloc;
-	struct buf		*body;		/* NULL once refused */
+	struct buf		*pend;		/* body bytes not yet stored, or NULL */
+	uint32_t		 nchunks;	/* body chunks stored so far */
+	uint64_t		 size;		/* body bytes received */
 	const char		*refused;	/* why COMMIT will fail, or NULL */
 	TAILQ_ENTRY(queue_incoming) entry;
 };
@@ -103,7 +107,7 @@ struct queue_state {
 	unsigned long		 nmsgs;
 	struct queue_pendings	 pending;
 	int			 dirty;		/* commits not yet flushed */
-	size_t			 incoming_bytes;	/* bodies held until COMMIT */
+	size_t			 incoming_bytes;	/* body bytes held, not yet stored */
 
 	struct event		*flush_ev;
 	struct event		*later_ev;	/* flushes outcomes within QUEUE_LATER_MS */
@@ -127,6 +131,7 @@ unsigned int queue_sched_flush_all(void);
 void	 queue_sched_link_gone(struct queue_link *);
 int	 queue_sched_result(struct queue_link *, struct ipc_msgin *);
 int	 queue_sched_done(struct queue_link *, struct ipc_msgin *);
+int	 queue_sched_read(struct queue_link *, struct ipc_msgin *);
 const char *queue_rcpt_state_name(unsigned int);
 
 /* queue_ctl.c */

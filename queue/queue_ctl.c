@@ -23,7 +23,7 @@ queue_ctl_list(uint32_t req)
 		ipc_put_u32(m, req);
 		ipc_put_str(m, msg->qid);
 		ipc_put_str(m, msg->env.sender);
-		ipc_put_u64(m, (uint64_t)msg->env.arrival);
+		ipc_put_u64(m, (uint64_t)(msg->env.arrival_ms / 1000));
 		ipc_put_u64(m, msg->env.size);
 		ipc_put_u32(m, msg->env.nrcpt);
 		ipc_send(p, m);

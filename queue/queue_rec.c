@@ -10,6 +10,7 @@
  *
  *   tag name      value                                  presence
  *   1   ARRIVAL   8 bytes, int64 (two's complement)      required
+ *                 milliseconds since the epoch from v3 on, seconds before
  *   2   SENDER    string, address rules                  required
  *   3   CLIENT    string                                 optional
  *   4   HELO      string                                 optional
@@ -17,6 +18,7 @@
  *   6   NRCPT     4 bytes, uint32, <= QUEUE_REC_MAX_RCPT required
  *   7   RCPT      a nested field sequence, below         nrcpt times
  *   8   TXFLAGS   4 bytes, uint32, QUEUE_TX_*            optional (v2), not 0
+ *                 (QUEUE_TX_8BITBODY from v3 on)
  *   9   RET       4 bytes, uint32, QUEUE_RET_*           optional (v2), not 0
  *   10  ENVID     string, address rules (DSN xtext)      optional (v2)
  *
@@ -40,7 +42,7 @@
  * Unknown tags are rejected, not skipped: there is no "optional" bit. A
  * record with a new field is a new QUEUE_REC_VERSION, and a version this
  * code does not know is rejected too; every older version is read (1 has
- * no DSN fields). That keeps the reader small and
+ * no DSN fields, 2 no QUEUE_TX_8BITBODY bit and arrival in seconds). That keeps the reader small and
  * means a record is either understood completely or not at all.
  *
  * Strings hold no NUL and at most QUEUE_REC_MAX_STR bytes. Addresses
@@ -304,7 +306,7 @@ queue_rec_encode(const struct queue_env *env, struct buf *out)
 	v[1] = (unsigned char)QUEUE_REC_VERSION;
 	queue_rec_put(out, v, sizeof(v));
 
-	queue_rec_put_u64(out, QUEUE_REC_T_ARRIVAL, (uint64_t)env->arrival);
+	queue_rec_put_u64(out, QUEUE_REC_T_ARRIVAL, (uint64_t)env->arrival_ms);
 	queue_rec_put_str(out, QUEUE_REC_T_SENDER, env->sender);
 	if (env->client != NULL)
 		queue_rec_put_str(out, QUEUE_REC_T_CLIENT, env->client);
@@ -524,7 +526,7 @@ queue_rec_decode_fields(struct queue_rec_reader *rd, struct queue_env *env)
 			return -1;
 		switch (tag) {
 		case QUEUE_REC_T_ARRIVAL:
-			if (queue_rec_get_i64(val, vlen, &env->arrival) == -1)
+			if (queue_rec_get_i64(val, vlen, &env->arrival_ms) == -1)
 				return -1;
 			break;
 		case QUEUE_REC_T_SENDER:
@@ -608,6 +610,15 @@ queue_rec_decode(const void *p, size_t len, struct queue_env *env)
 	if (queue_rec_decode_fields(&rd, env) == -1) {
 		queue_env_clear(env);
 		return -1;
+	}
+	/* Before version 3 arrival was in seconds. */
+	if (b[5] < 3) {
+		if (env->arrival_ms > INT64_MAX / 1000 ||
+		    env->arrival_ms < INT64_MIN / 1000) {
+			queue_env_clear(env);
+			return -1;
+		}
+		env->arrival_ms *= 1000;
 	}
 	return 0;
 }

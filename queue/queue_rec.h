@@ -18,7 +18,7 @@
 
 struct buf;
 
-#define QUEUE_REC_VERSION	2	/* 1: no DSN fields; still read */
+#define QUEUE_REC_VERSION	3	/* 1: no DSN fields, 2: no 8BITBODY; still read */
 #define QUEUE_REC_MAX_RCPT	10000	/* more than any configuration allows */
 
 struct queue_rcpt {
@@ -36,7 +36,9 @@ struct queue_rcpt {
 #define QUEUE_TX_SMTPUTF8	0x01	/* the same bits as smtpd's txflags */
 #define QUEUE_TX_8BITMIME	0x02
 #define QUEUE_TX_BDAT		0x04
-#define QUEUE_TXFLAGS_MAX	0x07
+#define QUEUE_TX_SMTPD_MAX	0x07	/* the bits smtpd may send */
+#define QUEUE_TX_8BITBODY	0x08	/* the queue saw an octet over 127 (v3) */
+#define QUEUE_TXFLAGS_MAX	0x0f
 #define QUEUE_RET_FULL		1	/* DSN RET= */
 #define QUEUE_RET_HDRS		2
 #define QUEUE_RET_MAX		2
@@ -50,7 +52,7 @@ struct queue_rcpt {
 #define QUEUE_ORCPT_TYPE_MAX	2
 
 struct queue_env {
-	int64_t		 arrival;	/* unix seconds */
+	int64_t		 arrival_ms;	/* unix time, milliseconds (v3; seconds before) */
 	char		*sender;	/* "" for the null sender */
 	char		*client;	/* "name[addr]:port" for the log */
 	char		*helo;

@@ -175,15 +175,18 @@ queue_rcpt_defer(struct queue_rcpt *r, const char *why)
 	r->last_error = xstrdup(why);
 }
 
-/* queue_job_send - a job's envelope and body to its deliver process */
-static int
-queue_job_send(struct queue_job *job, const char *domain,
-    const struct buf *body)
+/*
+ * queue_job_send - a job's envelope to its deliver process. The body is
+ * not sent: deliver reads it a piece at a time (queue_sched_read()), so it
+ * is never whole in the queue, on the link or in deliver, whatever its
+ * size and however many domains it goes to.
+ */
+static void
+queue_job_send(struct queue_job *job, const char *domain)
 {
 	struct queue_msg	*msg = job->msg;
 	struct ipc_peer		*p = job->link->peer;
 	struct ipc_msg		*m;
-	size_t			 off, n;
 	uint32_t		 i;
 
 	m = ipc_new(IPC_QUEUE_JOB_START);
@@ -192,8 +195,9 @@ queue_job_send(struct queue_job *job, const char *domain,
 	ipc_put_str(m, msg->env.sender);
 	ipc_put_str(m, domain);
 	ipc_put_u64(m, msg->env.size);
-	ipc_put_u64(m, (uint64_t)msg->env.arrival);
+	ipc_put_u64(m, (uint64_t)msg->env.arrival_ms);
 	ipc_put_u32(m, job->nrcpt);
+	ipc_put_u32(m, (msg->env.txflags & QUEUE_TX_8BITBODY) ? 1 : 0);
 	ipc_send(p, m);
 	for (i = 0; i < job->nrcpt; i++) {
 		m = ipc_new(IPC_QUEUE_JOB_RCPT);
@@ -202,43 +206,9 @@ queue_job_send(struct queue_job *job, const char *domain,
 		ipc_put_str(m, msg->env.rcpts[job->idx[i]].addr);
 		ipc_send(p, m);
 	}
-	for (off = 0; off < buf_len(body); off += n) {
-		n = buf_len(body) - off;
-		if (n > IPC_CHUNK)
-			n = IPC_CHUNK;
-		m = ipc_new(IPC_QUEUE_JOB_DATA);
-		ipc_put_u64(m, job->id);
-		ipc_put_data(m, buf_data(body) + off, n);
-		ipc_send(p, m);
-	}
 	m = ipc_new(IPC_QUEUE_JOB_GO);
 	ipc_put_u64(m, job->id);
 	ipc_send(p, m);
-	return 0;
-}
-
-/* queue_body_read - the whole body from the store; -1 if damaged */
-static struct buf *
-queue_body_read(const struct queue_msg *msg)
-{
-	struct buf	*body;
-	unsigned int	 n;
-	int		 rc;
-
-	/* The size is as read back from disk: grow to it, never trust it. */
-	body = buf_new(msg->env.size < QUEUE_STORE_CHUNK ? msg->env.size + 1 :
-	    QUEUE_STORE_CHUNK, msg->env.size + QUEUE_STORE_CHUNK);
-	for (n = 0; (rc = queue_store_body_chunk(queue->store, msg->qid, n,
-	    body)) == 1; n++)
-		;
-	if (rc == -1 || buf_len(body) != msg->env.size) {
-		log_warnx("%s: stored body unreadable (%zu of %llu bytes)",
-		    msg->qid, buf_len(body),
-		    (unsigned long long)msg->env.size);
-		buf_free(body);
-		return NULL;
-	}
-	return body;
 }
 
 /*
@@ -250,7 +220,6 @@ queue_sched_dispatch(struct queue_msg *msg)
 {
 	struct queue_job	*job;
 	struct queue_link	*l;
-	struct buf		*body = NULL;
 	const char		*domain;
 	time_t			 now = time(NULL);
 	uint32_t		 i, j;
@@ -258,18 +227,8 @@ queue_sched_dispatch(struct queue_msg *msg)
 	for (i = 0; i < msg->env.nrcpt; i++) {
 		if (!queue_rcpt_due(msg, i, now))
 			continue;
-		if ((l = queue_sched_pick_link()) == NULL) {
-			buf_free(body);
+		if ((l = queue_sched_pick_link()) == NULL)
 			return 0;
-		}
-		if (body == NULL && (body = queue_body_read(msg)) == NULL) {
-			/* Try again later; an operator can look meanwhile. */
-			for (j = i; j < msg->env.nrcpt; j++)
-				if (queue_rcpt_due(msg, j, now))
-					queue_rcpt_defer(&msg->env.rcpts[j],
-					    "4.3.0 stored message unreadable");
-			break;
-		}
 		domain = addr_domain(msg->env.rcpts[i].addr);
 		job = xcalloc(1, sizeof(*job));
 		job->id = ++queue->next_job;
@@ -288,9 +247,8 @@ queue_sched_dispatch(struct queue_msg *msg)
 		TAILQ_INSERT_TAIL(&l->jobs, job, entry);
 		l->njobs++;
 		msg->inflight++;
-		queue_job_send(job, domain, body);
+		queue_job_send(job, domain);
 	}
-	buf_free(body);
 	queue_msg_unsched(msg);
 	if (msg->inflight == 0)
 		queue_sched_add(msg);
@@ -442,6 +400,58 @@ queue_sched_done(struct queue_link *l, struct ipc_msgin *r)
 		return -1;
 	queue_job_finish(job);
 	queue_sched_run();
+	return 0;
+}
+
+/*
+ * Replies to JOB_READ a deliver process has not read yet: at most one per
+ * job it runs (it asks again only after the answer), the frames of the
+ * jobs it was given, and room. More is a deliver that asks without
+ * reading, and its link is closed before it can make the queue buffer
+ * bodies for it.
+ */
+#define QUEUE_READ_BACKLOG(c)	(((size_t)(c)->deliver_max_jobs + 16) * \
+				    (IPC_MAX_PAYLOAD + IPC_HDR_LEN) + \
+				    (size_t)4 * 1024 * 1024)
+
+/*
+ * queue_sched_read - JOB_READ: the piece of a job's body at the position
+ * asked for, read from the store; -1 if malformed. A body the store cannot
+ * read is answered "unreadable" (deliver defers the job) and logged.
+ */
+int
+queue_sched_read(struct queue_link *l, struct ipc_msgin *r)
+{
+	static unsigned char	 piece[IPC_CHUNK];
+	struct queue_job	*job;
+	struct ipc_msg		*m;
+	uint64_t		 id;
+	uint32_t		 chunk, off, status;
+	size_t			 got = 0;
+	int			 rc;
+
+	if (ipc_get_u64(r, &id) == -1 || ipc_get_u32(r, &chunk) == -1 ||
+	    ipc_get_u32(r, &off) == -1 || ipc_end(r) == -1 ||
+	    (job = queue_job_find(l, id)) == NULL)
+		return -1;
+	if (ipc_peer_queued(l->peer) > QUEUE_READ_BACKLOG(queue->w.conf)) {
+		log_warnx("queue: %s asks for body pieces faster than it "
+		    "reads them", ipc_peer_name(l->peer));
+		return -1;
+	}
+	rc = queue_store_body_read(queue->store, job->msg->qid, &chunk, &off,
+	    piece, sizeof(piece), &got);
+	status = rc == 1 ? 0 : rc == 0 ? 1 : 2;
+	if (rc == -1)
+		log_warnx("%s: stored body unreadable at chunk %u, offset %u",
+		    job->msg->qid, chunk, off);
+	m = ipc_new(IPC_QUEUE_JOB_DATA);
+	ipc_put_u64(m, id);
+	ipc_put_u32(m, status);
+	ipc_put_u32(m, chunk);
+	ipc_put_u32(m, off);
+	ipc_put_data(m, piece, rc == 1 ? got : 0);
+	ipc_send(l->peer, m);
 	return 0;
 }
 

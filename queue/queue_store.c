@@ -3,7 +3,14 @@
  *
  * Durability. Every change is one Berkeley DB transaction: an add puts the
  * envelope and every body chunk under one transaction, a remove deletes
- * them all under one. A transaction commits with DB_TXN_NOSYNC, which puts
+ * them all under one. A body that arrives in pieces is stored as it
+ * arrives (queue_store_chunk_put(), one transaction per chunk, the first
+ * of them also recording the queue ID in "incoming"), and the envelope
+ * then comes with the last chunk in the transaction that makes the
+ * message exist (queue_store_commit_env(), which also removes the ID from
+ * "incoming"). The log is written in order, so the flush that makes that
+ * transaction durable makes every earlier chunk durable with it: a
+ * message is still there whole or not at all. A transaction commits with DB_TXN_NOSYNC, which puts
  * its commit record in the log buffer (in the environment's region) and
  * syncs nothing. queue_store_flush() calls DB_ENV->log_flush(NULL), which
  * writes the whole buffer to the log file and fsyncs it, so every commit
@@ -19,6 +26,9 @@
  *    was never acknowledged, so either is right.
  *  - Killed (or the machine lost) after the flush: the commit record is on
  *    disk, recovery redoes the transaction, and the message survives.
+ *  - Killed while a body was arriving in chunks: the chunks are there
+ *    without an envelope, and the queue ID is in "incoming";
+ *    queue_store_sweep() at the next start removes them.
  *  - Database pages: the buffer pool never writes a page before the log
  *    records that changed it are on disk (write-ahead logging), so the
  *    database files never hold a change the log cannot undo or redo.
@@ -59,6 +69,7 @@
 #define QUEUE_STORE_LOCKFILE	"queue.lock"
 #define QUEUE_STORE_ENVELOPES	"envelopes.db"
 #define QUEUE_STORE_BODIES	"bodies.db"
+#define QUEUE_STORE_INCOMING	"incoming.db"
 #define QUEUE_STORE_MODE	0600
 #define QUEUE_STORE_CACHE	(32u * 1024 * 1024)
 #define QUEUE_STORE_LG_BSIZE	(4u * 1024 * 1024)
@@ -79,6 +90,7 @@ struct queue_store {
 	DB_ENV	*env;
 	DB	*envelopes;
 	DB	*bodies;
+	DB	*incoming;	/* qid -> "": bodies still arriving */
 	int	 lockfd;
 };
 
@@ -183,6 +195,7 @@ queue_store_open(const char *dir)
 	qs->envelopes = queue_store_db_open(env, dir, QUEUE_STORE_ENVELOPES, 0);
 	qs->bodies = queue_store_db_open(env, dir, QUEUE_STORE_BODIES,
 	    QUEUE_STORE_BODY_PAGE);
+	qs->incoming = queue_store_db_open(env, dir, QUEUE_STORE_INCOMING, 0);
 	return qs;
 }
 
@@ -195,6 +208,9 @@ queue_store_close(struct queue_store *qs)
 	if (qs == NULL)
 		return;
 	queue_store_checkpoint(qs);
+	if ((rc = qs->incoming->close(qs->incoming, 0)) != 0)
+		log_warnx("queue: db close %s: %s", QUEUE_STORE_INCOMING,
+		    db_strerror(rc));
 	if ((rc = qs->bodies->close(qs->bodies, 0)) != 0)
 		log_warnx("queue: db close %s: %s", QUEUE_STORE_BODIES,
 		    db_strerror(rc));
@@ -261,32 +277,83 @@ queue_store_encode(const char *qid, const struct queue_env *env,
 }
 
 
-/* queue_store_add - envelope and whole body in one transaction */
-int
-queue_store_add(struct queue_store *qs, const char *qid,
-    const struct queue_env *env, const void *body, size_t len)
+/* queue_store_chunk - put body chunk n of qid under txn; 0 or a DB error */
+static int
+queue_store_chunk(struct queue_store *qs, DB_TXN *txn, const char *qid,
+    uint32_t n, const void *p, size_t len)
 {
-	const unsigned char	*p = body;
-	unsigned char		 bkey[QUEUE_STORE_BODY_KEY];
+	unsigned char	 bkey[QUEUE_STORE_BODY_KEY];
+	DBT		 k, d;
+
+	/*
+	 * DB_NOOVERWRITE: a stray chunk under a fresh queue ID is damage to
+	 * report, not something to mix into this body. An empty piece has
+	 * no bytes to point into (p may be NULL).
+	 */
+	queue_store_body_key(qid, n, bkey);
+	queue_store_dbt(&k, bkey, sizeof(bkey));
+	queue_store_dbt(&d, len > 0 ? p : (const void *)"", len);
+	return qs->bodies->put(qs->bodies, txn, &k, &d, DB_NOOVERWRITE);
+}
+
+/*
+ * queue_store_put_body - body bytes p[0..len) as chunks first, first+1,
+ * ... of at most QUEUE_STORE_CHUNK bytes each, under txn; an empty body
+ * as chunk 0 makes one empty chunk. 0 or a DB error.
+ */
+static int
+queue_store_put_body(struct queue_store *qs, DB_TXN *txn, const char *qid,
+    uint32_t first, const unsigned char *p, size_t len)
+{
+	size_t		 off = 0, n;
+	uint32_t	 chunk = first;
+	int		 rc;
+
+	/*
+	 * Chunk 0 is always written, empty for an empty body, so an
+	 * envelope without chunk 0 is recognisably damaged.
+	 */
+	if (len == 0 && first > 0)
+		return 0;
+	do {
+		n = len - off < QUEUE_STORE_CHUNK ? len - off :
+		    QUEUE_STORE_CHUNK;
+		if ((rc = queue_store_chunk(qs, txn, qid, chunk, p + (len ?
+		    off : 0), n)) != 0)
+			return rc;
+		off += n;
+		chunk++;
+	} while (off < len);
+	return 0;
+}
+
+/*
+ * queue_store_commit_env - the transaction that makes a message exist: its
+ * envelope and the body bytes not yet stored (from chunk number first on),
+ * and, when earlier chunks were put by queue_store_chunk_put() (first >
+ * 0), the end of its "incoming" entry.
+ */
+int
+queue_store_commit_env(struct queue_store *qs, const char *qid,
+    const struct queue_env *env, uint32_t first, const void *tail,
+    size_t len)
+{
 	struct buf		*rec = NULL;
 	DB_TXN			*txn = NULL;
 	const char		*why;
 	DBT			 k, d;
-	size_t			 off, n;
-	uint32_t		 chunk;
 	int			 rc;
 
 	if (!qid_valid(qid)) {
 		log_warnx("NOQUEUE: store add failed: invalid queue ID");
 		return -1;
 	}
-	if (len / QUEUE_STORE_CHUNK >= UINT32_MAX) {
+	if (len / QUEUE_STORE_CHUNK >= UINT32_MAX - first) {
 		log_warnx("%s: store add failed: body too large", qid);
 		return -1;
 	}
 	if ((rec = queue_store_encode(qid, env, "add")) == NULL)
 		return -1;
-
 	why = "begin";
 	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
 		txn = NULL;
@@ -298,30 +365,15 @@ queue_store_add(struct queue_store *qs, const char *qid,
 	if ((rc = qs->envelopes->put(qs->envelopes, txn, &k, &d,
 	    DB_NOOVERWRITE)) != 0)
 		goto fail;
-
-	/*
-	 * Chunk 0 is always written, empty for an empty body, so an envelope
-	 * without chunk 0 is recognisably damaged. DB_NOOVERWRITE here too:
-	 * a stray chunk under a fresh queue ID is damage to report, not
-	 * something to mix into this body.
-	 */
 	why = "body";
-	off = 0;
-	chunk = 0;
-	do {
-		n = len - off < QUEUE_STORE_CHUNK ? len - off :
-		    QUEUE_STORE_CHUNK;
-		queue_store_body_key(qid, chunk, bkey);
-		queue_store_dbt(&k, bkey, sizeof(bkey));
-		/* An empty body has no bytes to point into (may be NULL). */
-		queue_store_dbt(&d, len > 0 ? p + off : (const void *)"", n);
-		if ((rc = qs->bodies->put(qs->bodies, txn, &k, &d,
-		    DB_NOOVERWRITE)) != 0)
+	if ((rc = queue_store_put_body(qs, txn, qid, first, tail, len)) != 0)
+		goto fail;
+	if (first > 0) {
+		why = "incoming";
+		queue_store_dbt(&k, qid, QID_LEN);
+		if ((rc = qs->incoming->del(qs->incoming, txn, &k, 0)) != 0)
 			goto fail;
-		off += n;
-		chunk++;
-	} while (off < len);
-
+	}
 	buf_free(rec);
 	return queue_store_commit(txn, qid, "add");
 
@@ -334,6 +386,53 @@ queue_store_add(struct queue_store *qs, const char *qid,
 	if (txn != NULL)
 		txn->abort(txn);
 	buf_free(rec);
+	return -1;
+}
+
+/* queue_store_add - envelope and whole body in one transaction */
+int
+queue_store_add(struct queue_store *qs, const char *qid,
+    const struct queue_env *env, const void *body, size_t len)
+{
+	return queue_store_commit_env(qs, qid, env, 0, body, len);
+}
+
+/*
+ * queue_store_chunk_put - chunk n of a body still arriving, in its own
+ * transaction; chunk 0 also enters qid in "incoming", so that a receipt
+ * that never commits is found and swept.
+ */
+int
+queue_store_chunk_put(struct queue_store *qs, const char *qid, uint32_t n,
+    const void *p, size_t len)
+{
+	DB_TXN		*txn = NULL;
+	DBT		 k, d;
+	int		 rc;
+
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store chunk failed: invalid queue ID");
+		return -1;
+	}
+	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	if (n == 0) {
+		queue_store_dbt(&k, qid, QID_LEN);
+		queue_store_dbt(&d, "", 0);
+		if ((rc = qs->incoming->put(qs->incoming, txn, &k, &d,
+		    DB_NOOVERWRITE)) != 0)
+			goto fail;
+	}
+	if ((rc = queue_store_chunk(qs, txn, qid, n, p, len)) != 0)
+		goto fail;
+	return queue_store_commit(txn, qid, "chunk");
+
+ fail:
+	log_warnx("%s: store chunk %u failed: %s", qid, n, db_strerror(rc));
+	if (txn != NULL)
+		txn->abort(txn);
 	return -1;
 }
 
@@ -376,39 +475,25 @@ queue_store_update(struct queue_store *qs, const char *qid,
 	return -1;
 }
 
-/* queue_store_remove - delete the envelope and every body chunk */
-int
-queue_store_remove(struct queue_store *qs, const char *qid)
+/*
+ * queue_store_del_body - delete every body chunk of qid under txn; 0 or a
+ * DB error.
+ *
+ * The body keys are the queue ID then a big-endian chunk number, and
+ * queue IDs have one length, so a message's chunks are exactly the keys
+ * from DB_SET_RANGE(qid) that still start with qid. Any key under that
+ * prefix goes, even a malformed one: it can belong to no other message.
+ * The data is not needed, so none is read.
+ */
+static int
+queue_store_del_body(struct queue_store *qs, DB_TXN *txn, const char *qid)
 {
-	DB_TXN	*txn = NULL;
-	DBC	*c = NULL;
+	DBC	*c;
 	DBT	 k, d;
-	int	 rc;
+	int	 rc, crc;
 
-	memset(&k, 0, sizeof(k));
-	if (!qid_valid(qid)) {
-		log_warnx("NOQUEUE: store remove failed: invalid queue ID");
-		return -1;
-	}
-	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
-		txn = NULL;
-		goto fail;
-	}
-	queue_store_dbt(&k, qid, QID_LEN);
-	if ((rc = qs->envelopes->del(qs->envelopes, txn, &k, 0)) != 0)
-		goto fail;
-
-	/*
-	 * The body keys are the queue ID then a big-endian chunk number, and
-	 * queue IDs have one length, so this message's chunks are exactly the
-	 * keys from DB_SET_RANGE(qid) that still start with qid. Any key under
-	 * that prefix goes, even a malformed one: it can belong to no other
-	 * message. The data is not needed, so none is read.
-	 */
-	if ((rc = qs->bodies->cursor(qs->bodies, txn, &c, 0)) != 0) {
-		c = NULL;
-		goto fail;
-	}
+	if ((rc = qs->bodies->cursor(qs->bodies, txn, &c, 0)) != 0)
+		return rc;
 	memset(&k, 0, sizeof(k));
 	k.data = xmalloc(QID_LEN);
 	memcpy(k.data, qid, QID_LEN);
@@ -420,29 +505,143 @@ queue_store_remove(struct queue_store *qs, const char *qid)
 	while (rc == 0 && k.size >= QID_LEN &&
 	    memcmp(k.data, qid, QID_LEN) == 0) {
 		if ((rc = c->del(c, 0)) != 0)
-			goto fail;
+			break;
 		rc = c->get(c, &k, &d, DB_NEXT);
 	}
-	if (rc != 0 && rc != DB_NOTFOUND)
-		goto fail;
+	if (rc == DB_NOTFOUND)
+		rc = 0;
 	free(k.data);
-	k.data = NULL;
-	rc = c->close(c);
-	c = NULL;
-	if (rc != 0)
+	if ((crc = c->close(c)) != 0 && rc == 0)
+		rc = crc;
+	return rc;
+}
+
+/* queue_store_remove - delete the envelope and every body chunk */
+int
+queue_store_remove(struct queue_store *qs, const char *qid)
+{
+	DB_TXN	*txn = NULL;
+	DBT	 k;
+	int	 rc;
+
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store remove failed: invalid queue ID");
+		return -1;
+	}
+	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	queue_store_dbt(&k, qid, QID_LEN);
+	if ((rc = qs->envelopes->del(qs->envelopes, txn, &k, 0)) != 0 ||
+	    (rc = queue_store_del_body(qs, txn, qid)) != 0)
 		goto fail;
 	return queue_store_commit(txn, qid, "remove");
 
  fail:
 	log_warnx("%s: store remove failed: %s", qid,
 	    rc == DB_NOTFOUND ? "no such message" : db_strerror(rc));
-	if (c != NULL)
-		c->close(c);
-	if (k.flags == DB_DBT_REALLOC)
-		free(k.data);
 	if (txn != NULL)
 		txn->abort(txn);
 	return -1;
+}
+
+/*
+ * queue_store_drop - forget a body that never became a message: its chunks
+ * and its "incoming" entry, in one transaction
+ */
+int
+queue_store_drop(struct queue_store *qs, const char *qid)
+{
+	DB_TXN	*txn = NULL;
+	DBT	 k;
+	int	 rc;
+
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store drop failed: invalid queue ID");
+		return -1;
+	}
+	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	queue_store_dbt(&k, qid, QID_LEN);
+	if ((rc = qs->incoming->del(qs->incoming, txn, &k, 0)) != 0 &&
+	    rc != DB_NOTFOUND)
+		goto fail;
+	if ((rc = queue_store_del_body(qs, txn, qid)) != 0)
+		goto fail;
+	return queue_store_commit(txn, qid, "drop");
+
+ fail:
+	log_warnx("%s: store drop failed: %s", qid, db_strerror(rc));
+	if (txn != NULL)
+		txn->abort(txn);
+	return -1;
+}
+
+/*
+ * queue_store_sweep - at start, before anything arrives: drop every body
+ * whose receipt never committed (its queue ID is still in "incoming").
+ * An "incoming" entry beside an envelope cannot come from this code (the
+ * envelope's transaction deletes it); the message is kept and only the
+ * entry goes. Returns the number of bodies dropped, or -1.
+ */
+long
+queue_store_sweep(struct queue_store *qs)
+{
+	char	 qid[QID_SIZE];
+	DBC	*c;
+	DBT	 k, d;
+	long	 n = 0;
+	int	 rc, crc, bad = 0;
+
+	for (;;) {
+		if ((rc = qs->incoming->cursor(qs->incoming, NULL, &c, 0))
+		    != 0)
+			break;
+		memset(&k, 0, sizeof(k));
+		memset(&d, 0, sizeof(d));
+		d.flags = DB_DBT_PARTIAL;
+		k.flags = DB_DBT_USERMEM;
+		k.data = qid;
+		k.ulen = QID_LEN;
+		rc = c->get(c, &k, &d, DB_FIRST);
+		if ((crc = c->close(c)) != 0 && rc == 0)
+			rc = crc;
+		if (rc == DB_BUFFER_SMALL || (rc == 0 && k.size != QID_LEN)) {
+			/* Not ours: nothing to sweep it with; stop here. */
+			log_warnx("queue: store sweep: an incoming key that "
+			    "is not a queue ID; left in place");
+			bad = 1;
+			break;
+		}
+		if (rc != 0)
+			break;
+		qid[QID_LEN] = '\0';
+		queue_store_dbt(&k, qid, QID_LEN);
+		if ((rc = qs->envelopes->exists(qs->envelopes, NULL, &k, 0))
+		    == 0) {
+			log_warnx("%s: store sweep: an envelope beside its "
+			    "incoming entry; message kept", qid);
+			if ((rc = qs->incoming->del(qs->incoming, NULL, &k,
+			    0)) != 0)
+				break;
+			continue;
+		}
+		if (rc != DB_NOTFOUND)
+			break;
+		if (queue_store_drop(qs, qid) == -1)
+			return -1;
+		log_info("%s: removed a body whose receipt never completed",
+		    qid);
+		n++;
+	}
+	if (rc != 0 && rc != DB_NOTFOUND && !bad) {
+		log_warnx("queue: store sweep failed: %s", db_strerror(rc));
+		return -1;
+	}
+	return n;
 }
 
 /* queue_store_flush - write and sync the log: every commit so far is durable */
@@ -456,6 +655,68 @@ queue_store_flush(struct queue_store *qs)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * queue_store_body_read - up to max bytes of qid's body from position
+ * (*chunk, *off) into dst; *got bytes and the position moved past them.
+ * 1 when *got > 0, 0 at the end of the body, -1 on error (logged). Only
+ * the bytes asked for are read (DB_DBT_PARTIAL), so a reader never holds
+ * more than max of a body.
+ */
+int
+queue_store_body_read(struct queue_store *qs, const char *qid,
+    uint32_t *chunk, uint32_t *off, void *dst, size_t max, size_t *got)
+{
+	unsigned char	 bkey[QUEUE_STORE_BODY_KEY];
+	DBT		 k, d;
+	int		 rc, tries;
+
+	*got = 0;
+	if (!qid_valid(qid)) {
+		log_warnx("NOQUEUE: store read failed: invalid queue ID");
+		return -1;
+	}
+	if (max == 0 || max > UINT32_MAX)
+		return -1;
+	/*
+	 * Past a chunk's end the next one starts; only the first chunk of
+	 * an empty body is empty, so two steps always find bytes or the
+	 * end. The bound is for a damaged store.
+	 */
+	for (tries = 0; tries < 3; tries++) {
+		queue_store_body_key(qid, *chunk, bkey);
+		queue_store_dbt(&k, bkey, sizeof(bkey));
+		memset(&d, 0, sizeof(d));
+		d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+		d.data = dst;
+		d.ulen = (u_int32_t)max;
+		d.doff = *off;
+		d.dlen = (u_int32_t)max;
+		rc = qs->bodies->get(qs->bodies, NULL, &k, &d, 0);
+		if (rc == DB_NOTFOUND) {
+			if (*chunk == 0) {
+				log_warnx("%s: store read failed: no chunk 0",
+				    qid);
+				return -1;
+			}
+			return 0;
+		}
+		if (rc != 0) {
+			log_warnx("%s: store read failed: chunk %u: %s", qid,
+			    *chunk, db_strerror(rc));
+			return -1;
+		}
+		if (d.size > 0) {
+			*got = d.size;
+			*off += d.size;
+			return 1;
+		}
+		(*chunk)++;
+		*off = 0;
+	}
+	log_warnx("%s: store read failed: empty chunks at %u", qid, *chunk);
+	return -1;
 }
 
 /* queue_store_body_chunk - append chunk n of qid's body to out */

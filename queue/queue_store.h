@@ -3,8 +3,10 @@
  *
  * One transactional environment in the spool directory (DB_INIT_TXN,
  * DB_INIT_LOG, DB_INIT_LOCK, DB_INIT_MPOOL, DB_RECOVER at every open), two
- * btrees: "envelopes" (qid -> queue_rec) and "bodies" ((qid, u32 chunk) ->
- * up to QUEUE_STORE_CHUNK bytes). Only the queue process links this.
+ * btrees: "envelopes" (qid -> queue_rec), "bodies" ((qid, u32 chunk) ->
+ * up to QUEUE_STORE_CHUNK bytes, and a little more for a chunk put while
+ * a body arrives) and "incoming" (qid -> "": bodies still arriving). Only
+ * the queue process links this.
  *
  * Group commit: queue_store_add(), _update() and _remove() each commit one
  * transaction without syncing the log; queue_store_flush() then writes and
@@ -18,6 +20,7 @@
 #define AVAL_QUEUE_QUEUE_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "queue/queue_rec.h"
 
@@ -34,11 +37,34 @@ void	 queue_store_close(struct queue_store *);	/* NULL is fine; checkpoints */
 /* Envelope and whole body in one transaction; -1 if qid exists or on error. */
 int	 queue_store_add(struct queue_store *, const char *qid,
 	    const struct queue_env *, const void *body, size_t len);
+/*
+ * A body stored as it arrives: chunks 0..n-1 with queue_store_chunk_put()
+ * (each its own transaction), then queue_store_commit_env() with the
+ * envelope and the rest of the body from chunk n on, in the transaction
+ * that makes the message exist; queue_store_drop() forgets the chunks of
+ * a receipt that will not commit. queue_store_add() is commit_env from 0.
+ */
+int	 queue_store_chunk_put(struct queue_store *, const char *qid,
+	    uint32_t n, const void *, size_t);
+int	 queue_store_commit_env(struct queue_store *, const char *qid,
+	    const struct queue_env *, uint32_t first, const void *tail,
+	    size_t len);
+int	 queue_store_drop(struct queue_store *, const char *qid);
+/* At start: drop the bodies of receipts that never committed; count or -1. */
+long	 queue_store_sweep(struct queue_store *);
 int	 queue_store_update(struct queue_store *, const char *qid,
 	    const struct queue_env *);
 int	 queue_store_remove(struct queue_store *, const char *qid);
 int	 queue_store_flush(struct queue_store *);
 
+/*
+ * Reads up to max body bytes from position (*chunk, *off), (0, 0) being
+ * the start, into dst and moves the position on: 1 with *got > 0, 0 at
+ * the end, -1 on error. A reader holds no more than max bytes at a time.
+ */
+int	 queue_store_body_read(struct queue_store *, const char *qid,
+	    uint32_t *chunk, uint32_t *off, void *dst, size_t max,
+	    size_t *got);
 /* Appends chunk number n of the body to out: 1 read, 0 no such chunk, -1 error. */
 int	 queue_store_body_chunk(struct queue_store *, const char *qid,
 	    unsigned int n, struct buf *out);

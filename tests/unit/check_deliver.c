@@ -8,6 +8,7 @@
  * "later", "no", "long"), the rest on the test's settings.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@
 #include "common/buf.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_body.h"
 #include "deliver/deliver_job.h"
 #include "deliver/deliver_cache.h"
 #include "deliver/deliver_maildir.h"
@@ -333,11 +335,109 @@ END_TEST
 
 /* --- jobs for the transports ---------------------------------------------- */
 
+/*
+ * The body source of the test jobs: a copy of the body, served from
+ * memory test_piece bytes at a time (an odd size, so CRLFs and line-start
+ * dots fall across pieces), at once, or from the event loop when
+ * test_async is set (as the queue link answers), or failing ("unreadable")
+ * at byte test_fail_at when that is set.
+ */
+struct test_body {
+	struct deliver_body_src	 src;
+	struct deliver_job	*job;
+	char			*data;
+	size_t			 len;
+	TAILQ_ENTRY(test_body)	 entry;
+};
+static TAILQ_HEAD(, test_body)	 test_bodies =
+				    TAILQ_HEAD_INITIALIZER(test_bodies);
+static size_t			 test_piece = 7;
+static struct event_base	*test_async;
+static long			 test_fail_at = -1;
+static unsigned int		 test_reads;
+
+struct test_answer {
+	struct deliver_job	*job;
+	uint32_t		 off;
+};
+
+static void
+test_body_answer(struct test_body *tb, uint32_t off)
+{
+	size_t	 n;
+
+	if (test_fail_at >= 0 && off >= (size_t)test_fail_at) {
+		ck_assert_int_eq(deliver_body_piece(tb->job,
+		    DELIVER_PIECE_ERROR, 0, 0, NULL, 0), 0);
+		return;
+	}
+	if (off >= tb->len) {
+		ck_assert_int_eq(deliver_body_piece(tb->job, DELIVER_PIECE_END,
+		    0, 0, NULL, 0), 0);
+		return;
+	}
+	n = tb->len - off < test_piece ? tb->len - off : test_piece;
+	ck_assert_int_eq(deliver_body_piece(tb->job, DELIVER_PIECE_DATA, 0,
+	    off + (uint32_t)n, tb->data + off, n), 0);
+}
+
+static void
+test_body_later(evutil_socket_t fd, short ev, void *arg)
+{
+	struct test_answer	*a = arg;
+	struct test_body	*tb;
+
+	(void)fd;
+	(void)ev;
+	TAILQ_FOREACH(tb, &test_bodies, entry)
+		if (tb->job == a->job)
+			test_body_answer(tb, a->off);
+	free(a);
+}
+
+static void
+test_body_read(struct deliver_job *job, uint32_t chunk, uint32_t off,
+    void *arg)
+{
+	struct test_body	*tb = arg;
+	struct test_answer	*a;
+
+	ck_assert_uint_eq(chunk, 0);
+	test_reads++;
+	if (test_async == NULL) {
+		test_body_answer(tb, off);
+		return;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->job = job;
+	a->off = off;
+	ck_assert_int_eq(event_base_once(test_async, -1, EV_TIMEOUT,
+	    test_body_later, a, NULL), 0);
+}
+
+static void
+test_job_free(struct deliver_job *job)
+{
+	struct test_body	*tb, *next;
+
+	for (tb = TAILQ_FIRST(&test_bodies); tb != NULL; tb = next) {
+		next = TAILQ_NEXT(tb, entry);
+		if (tb->job != job)
+			continue;
+		TAILQ_REMOVE(&test_bodies, tb, entry);
+		free(tb->data);
+		free(tb);
+	}
+	deliver_job_free(job);
+}
+
 static struct deliver_job *
 test_job(const char *sender, const char *domain, const char *body,
     const char *const *rcpts, uint32_t n)
 {
 	struct deliver_job	*job;
+	struct test_body	*tb;
+	const unsigned char	*p;
 	uint32_t		 i;
 
 	job = xcalloc(1, sizeof(*job));
@@ -349,10 +449,20 @@ test_job(const char *sender, const char *domain, const char *body,
 	job->rcpts = xcalloc(n, sizeof(*job->rcpts));
 	for (i = 0; i < n; i++)
 		job->rcpts[i].addr = xstrdup(rcpts[i]);
-	job->body = buf_new(strlen(body), strlen(body) + 1);
-	buf_addstr(job->body, body);
-	job->size = buf_len(job->body);
-	job->arrival = time(NULL);
+	tb = xcalloc(1, sizeof(*tb));
+	tb->src.read = test_body_read;
+	tb->src.arg = tb;
+	tb->job = job;
+	tb->data = xstrdup(body);
+	tb->len = strlen(body);
+	TAILQ_INSERT_TAIL(&test_bodies, tb, entry);
+	job->body = deliver_body_new(job, &tb->src);
+	job->size = tb->len;
+	/* As the queue sees it arrive. */
+	for (p = (const unsigned char *)body; *p != '\0'; p++)
+		if (*p & 0x80)
+			job->flags |= DELIVER_JF_8BIT;
+	job->arrival_ms = (int64_t)time(NULL) * 1000;
 	strlcpy(job->relay, "none", sizeof(job->relay));
 	gettimeofday(&job->t_go, NULL);
 	return job;
@@ -440,7 +550,7 @@ START_TEST(maildir_delivers_into_new_with_lf_endings)
 	ck_assert_int_ne(rootfd, -1);
 	job = test_job("ana@uni-a.es", "aval.test",
 	    "Subject: hi\r\n\r\nline one\r\n.dot\r\nbare\rcr\r\nend", rcpts, 3);
-	deliver_maildir_run(job, rootfd, "mx.aval/test:1");
+	deliver_maildir_run(job, rootfd, "mx.aval/test:1", NULL, NULL);
 
 	ck_assert_str_eq(job->relay, "maildir");
 	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
@@ -474,7 +584,7 @@ START_TEST(maildir_delivers_into_new_with_lf_endings)
 	ck_assert_ptr_nonnull(name);
 	free(name);
 
-	deliver_job_free(job);
+	test_job_free(job);
 	close(rootfd);
 	harness_rmtree(dir);
 	free(dir);
@@ -493,9 +603,9 @@ START_TEST(maildir_gives_unique_names_and_null_sender)
 	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
 	for (i = 0; i < 3; i++) {
 		job = test_job("", "aval.test", "x\r\n", rcpts, 1);
-		deliver_maildir_run(job, rootfd, "localhost");
+		deliver_maildir_run(job, rootfd, "localhost", NULL, NULL);
 		ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
-		deliver_job_free(job);
+		test_job_free(job);
 	}
 	ck_assert_int_eq(test_count_files(rootfd, "aval.test/eva/new"), 3);
 	d = fdopendir(openat(rootfd, "aval.test/eva/new", O_RDONLY));
@@ -529,10 +639,10 @@ START_TEST(maildir_defers_when_the_tree_is_broken)
 	ck_assert_int_ne(fd, -1);
 	close(fd);
 	job = test_job("ana@uni-a.es", "aval.test", "x\r\n", rcpts, 1);
-	deliver_maildir_run(job, rootfd, "localhost");
+	deliver_maildir_run(job, rootfd, "localhost", NULL, NULL);
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.3.0");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "Not a directory"));
-	deliver_job_free(job);
+	test_job_free(job);
 	close(rootfd);
 	harness_rmtree(dir);
 	free(dir);
@@ -563,6 +673,7 @@ struct tsrv {
 	const char		*dot;		/* final reply */
 	int			 close_after_dot;
 	int			 nconn, nmail, nrcpt, ndata, nrset, nquit;
+	int			 ndot;		/* messages ended by "." */
 	int			 nhelo;
 	char			 mailline[512];
 	struct buf		*body;		/* last body, as on the wire */
@@ -627,6 +738,7 @@ tconn_read(struct bufferevent *bev, void *arg)
 	    EVBUFFER_EOL_CRLF_STRICT)) != NULL) {
 		if (c->indata) {
 			if (strcmp(line, ".") == 0) {
+				s->ndot++;
 				c->indata = 0;
 				c->naccepted = 0;
 				tconn_reply(c, s->dot);
@@ -887,7 +999,7 @@ START_TEST(session_reports_sent_deferred_bounced)
 	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
 	    t.srv.port), 1);
 	ck_assert_int_eq(t.srv.nquit, 0);
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -923,7 +1035,7 @@ START_TEST(session_defers_everyone_when_the_connection_is_refused)
 	    "connect to [127.0.0.1]:"));
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "Connection refused"));
 	ck_assert_str_eq(job->relay, "none");
-	deliver_job_free(job);
+	test_job_free(job);
 
 	/* Not a numeric address: deferred the same way, from the loop. */
 	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
@@ -931,7 +1043,7 @@ START_TEST(session_defers_everyone_when_the_connection_is_refused)
 	ck_assert_int_eq(t.ndone, 1);
 	sess_run(&t, 2);
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.1");
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -957,8 +1069,8 @@ START_TEST(session_reuses_an_idle_connection)
 	ck_assert_int_eq(t.srv.nconn, 1);
 	ck_assert_int_eq(t.srv.nmail, 2);
 	ck_assert_str_eq(buf_data(t.srv.body), "two\r\n");
-	deliver_job_free(a);
-	deliver_job_free(b);
+	test_job_free(a);
+	test_job_free(b);
 	sess_fini(&t);
 }
 END_TEST
@@ -977,7 +1089,7 @@ START_TEST(session_quits_after_max_transactions)
 		    sess_done, &t);
 		sess_run(&t, i + 1);
 		ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
-		deliver_job_free(job);
+		test_job_free(job);
 	}
 	sess_settle(&t);
 	ck_assert_int_eq(t.srv.nmail, DELIVER_SESSION_MAX_TRANS + 1);
@@ -1007,8 +1119,8 @@ START_TEST(session_retries_a_dead_reused_connection_once)
 	ck_assert_rcpt(b, 0, DELIVER_SENT, "2.0.0");
 	ck_assert_int_eq(t.srv.nconn, 2);
 	ck_assert_str_eq(buf_data(t.srv.body), "two\r\n");
-	deliver_job_free(a);
-	deliver_job_free(b);
+	test_job_free(a);
+	test_job_free(b);
 	sess_fini(&t);
 }
 END_TEST
@@ -1036,7 +1148,7 @@ START_TEST(session_sends_no_body_when_no_recipient_is_accepted)
 	ck_assert_int_eq(t.srv.nrset, 1);
 	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
 	    t.srv.port), 1);
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1101,7 +1213,7 @@ START_TEST(session_follows_the_reply_class)
 	    "text \"%s\" lacks \"%s\"", job->rcpts[0].text, c->text);
 	ck_assert_int_eq(t.srv.nhelo, c->nhelo);
 	sess_settle(&t);
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1134,7 +1246,7 @@ START_TEST(session_reads_a_greeting_that_came_with_the_connect)
 	tsrv_accept(t.srv.lis, fd, NULL, 0, &t.srv);
 	sess_run(&t, 1);
 	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1154,7 +1266,7 @@ START_TEST(session_defers_on_an_overlong_reply_line)
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.5.0");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
 	    "while sending RCPT TO: reply line too long"));
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1180,7 +1292,7 @@ START_TEST(session_defers_on_an_endless_greeting)
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.5.0");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "while receiving "
 	    "the initial server greeting: reply too long"));
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 	buf_free(greeting);
 }
@@ -1201,7 +1313,7 @@ START_TEST(session_times_out_a_silent_server)
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.2");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "timed out while "
 	    "receiving the initial server greeting"));
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1222,7 +1334,7 @@ START_TEST(session_abort_calls_nobody)
 	sess_settle(&t);
 	ck_assert_int_eq(t.ndone, 0);
 	ck_assert_int_eq(t.srv.nmail, 0);
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
 }
 END_TEST
@@ -1254,8 +1366,268 @@ START_TEST(session_streams_a_large_body)
 	    buf_len(want)), 0);
 	buf_free(body);
 	buf_free(want);
-	deliver_job_free(job);
+	test_job_free(job);
 	sess_fini(&t);
+}
+END_TEST
+
+/* A body of about len bytes of numbered lines, every 7th starting with a dot. */
+static void
+test_big_body(struct buf *body, struct buf *want, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; buf_len(body) < len; i++) {
+		buf_printf(body, i % 7 == 0 ? ".line %zu\r\n" : "line %zu\r\n",
+		    i);
+		if (want != NULL)
+			buf_printf(want, i % 7 == 0 ? "..line %zu\r\n" :
+			    "line %zu\r\n", i);
+	}
+}
+
+/* As the queue link serves it: 16 KB pieces, each from a later loop pass. */
+START_TEST(session_streams_a_body_that_comes_in_pieces_from_the_loop)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	struct buf		*body, *want;
+
+	sess_init(&t, 10);
+	body = buf_new(1 << 20, 1 << 20);
+	want = buf_new(1 << 20, 1 << 20);
+	test_big_body(body, want, 600 * 1024);
+	test_async = t.base;
+	test_piece = 16320;
+	test_reads = 0;
+	job = test_job("ana@uni-a.es", "uni-b.es", buf_data(body), rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_uint_eq(buf_len(t.srv.body), buf_len(want));
+	ck_assert_int_eq(memcmp(buf_data(t.srv.body), buf_data(want),
+	    buf_len(want)), 0);
+	/* One read per piece, and one more for the end. */
+	ck_assert_uint_eq(test_reads, (buf_len(body) + 16319) / 16320 + 1);
+	test_async = NULL;
+	test_piece = 7;
+	buf_free(body);
+	buf_free(want);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/* The queue cannot read the rest: hang up before the dot, defer. */
+START_TEST(session_hangs_up_before_the_dot_when_the_body_is_unreadable)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "ok2@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	struct buf		*body;
+
+	sess_init(&t, 10);
+	body = buf_new(1 << 20, 1 << 20);
+	test_big_body(body, NULL, 100 * 1024);
+	test_async = t.base;
+	test_piece = 4096;
+	test_fail_at = 50000;
+	job = test_job("ana@uni-a.es", "uni-b.es", buf_data(body), rcpts, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.3.0");
+	ck_assert_rcpt(job, 1, DELIVER_DEFERRED, "4.3.0");
+	ck_assert_str_eq(job->rcpts[0].text, "stored message unreadable");
+	sess_settle(&t);
+	ck_assert_int_eq(t.srv.ndata, 1);
+	ck_assert_int_eq(t.srv.ndot, 0);
+	test_async = NULL;
+	test_piece = 7;
+	test_fail_at = -1;
+	buf_free(body);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+static void
+test_maildir_done(struct deliver_job *job, void *arg)
+{
+	(void)job;
+	(*(int *)arg)++;
+}
+
+/* Pieces from the loop, CRs at their ends: the copies are still exact. */
+START_TEST(maildir_spools_a_body_that_comes_in_pieces_from_the_loop)
+{
+	static const char *const rcpts[] = { "bob@aval.test", "eva@aval.test" };
+	struct event_base	*base = event_base_new();
+	struct deliver_job	*job;
+	struct timeval		 start, now;
+	struct buf		*body, *want;
+	char			*dir = harness_tmpdir(), *name, *path, *got;
+	int			 rootfd, done = 0, i;
+
+	body = buf_new(1 << 20, 1 << 20);
+	want = buf_new(1 << 20, 1 << 20);
+	buf_printf(want, "Return-Path: <ana@uni-a.es>\nDelivered-To: "
+	    "eva@aval.test\n");
+	for (i = 0; i < 3000; i++) {
+		buf_printf(body, "line %d\r\n%s", i, i % 5 == 0 ? "cr\r" : "");
+		buf_printf(want, "line %d\n%s", i, i % 5 == 0 ? "cr\r" : "");
+	}
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
+	test_async = base;
+	test_piece = 10;
+	job = test_job("ana@uni-a.es", "aval.test", buf_data(body), rcpts, 2);
+	deliver_maildir_run(job, rootfd, "localhost", test_maildir_done,
+	    &done);
+	ck_assert_int_eq(done, 0);
+	gettimeofday(&start, NULL);
+	while (!done) {
+		event_base_loop(base, EVLOOP_ONCE);
+		gettimeofday(&now, NULL);
+		ck_assert_int_lt(now.tv_sec - start.tv_sec, 10);
+	}
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_rcpt(job, 1, DELIVER_SENT, "2.0.0");
+	name = test_only_file(rootfd, "aval.test/eva/new");
+	ck_assert_ptr_nonnull(name);
+	xasprintf(&path, "aval.test/eva/new/%s", name);
+	got = test_slurp(rootfd, path);
+	ck_assert_str_eq(got, buf_data(want));
+	free(got);
+	free(path);
+	free(name);
+	/* The spool is gone from the tree: only the domain is there. */
+	ck_assert_int_eq(test_count_files(rootfd, "."), 1);
+	test_async = NULL;
+	test_piece = 7;
+	test_job_free(job);
+	buf_free(body);
+	buf_free(want);
+	close(rootfd);
+	harness_rmtree(dir);
+	free(dir);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(maildir_defers_and_writes_nothing_when_the_body_is_unreadable)
+{
+	static const char *const rcpts[] = { "bob@aval.test" };
+	struct deliver_job	*job;
+	char			*dir = harness_tmpdir();
+	int			 rootfd;
+
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
+	test_fail_at = 3;
+	job = test_job("ana@uni-a.es", "aval.test", "Subject: x\r\n\r\nx\r\n",
+	    rcpts, 1);
+	deliver_maildir_run(job, rootfd, "localhost", NULL, NULL);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.3.0");
+	ck_assert_str_eq(job->rcpts[0].text, "stored message unreadable");
+	ck_assert_int_eq(test_count_files(rootfd, "."), 0);
+	test_fail_at = -1;
+	test_job_free(job);
+	close(rootfd);
+	harness_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+/* The reader's rules, with a source that only records what it is asked. */
+static uint32_t	 tr_chunk, tr_off;
+static int	 tr_asked, tr_woken;
+
+static void
+tr_read(struct deliver_job *job, uint32_t chunk, uint32_t off, void *arg)
+{
+	(void)job;
+	(void)arg;
+	tr_chunk = chunk;
+	tr_off = off;
+	tr_asked++;
+}
+
+static void
+tr_wake(struct deliver_job *job, void *arg)
+{
+	(void)job;
+	(void)arg;
+	tr_woken++;
+}
+
+START_TEST(body_reader_keeps_to_one_read_and_spots_a_lying_source)
+{
+	static const struct deliver_body_src src = { tr_read, NULL };
+	struct deliver_job	 job;
+	char			 qid[] = "0661ED2C3B79FC";
+	const void		*p;
+	size_t			 n;
+
+	memset(&job, 0, sizeof(job));
+	job.qid = qid;
+	job.size = 10;
+	job.body = deliver_body_new(&job, &src);
+	deliver_body_set_wake(&job, tr_wake, NULL);
+	tr_asked = tr_woken = 0;
+	/* Nothing asked: an answer is a lie. */
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 0, 4,
+	    "abcd", 4), -1);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(tr_asked, 1);
+	ck_assert_uint_eq(tr_chunk, 0);
+	ck_assert_uint_eq(tr_off, 0);
+	/* An empty data piece and a data-carrying end are lies too. */
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 0, 0,
+	    "", 0), -1);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_END, 0, 0,
+	    "x", 1), -1);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 7, 9,
+	    "abcd", 4), 0);
+	ck_assert_int_eq(tr_woken, 1);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_DATA);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(memcmp(p, "abcd", 4), 0);
+	/* The next read starts where the source said. */
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_uint_eq(tr_chunk, 7);
+	ck_assert_uint_eq(tr_off, 9);
+	/* Ending short of the announced size: a damaged store. */
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_END, 0, 0,
+	    NULL, 0), 0);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_ERROR);
+	/* A rewind starts over from the start. */
+	deliver_body_rewind(&job);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_uint_eq(tr_chunk, 0);
+	ck_assert_uint_eq(tr_off, 0);
+	/* Rewound while a read is out: its answer is dropped, asked again. */
+	deliver_body_rewind(&job);
+	tr_asked = 0;
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(tr_asked, 0);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 1, 0,
+	    "0123456789", 10), 0);
+	ck_assert_int_eq(tr_asked, 1);
+	ck_assert_uint_eq(tr_chunk, 0);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 1, 0,
+	    "0123456789", 10), 0);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_DATA);
+	ck_assert_uint_eq(n, 10);
+	/* More than announced: damaged too. */
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 2, 0,
+	    "x", 1), 0);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_ERROR);
+	deliver_body_free(job.body);
 }
 END_TEST
 
@@ -1288,6 +1660,12 @@ deliver_suite(void)
 	tcase_add_test(tc, maildir_delivers_into_new_with_lf_endings);
 	tcase_add_test(tc, maildir_gives_unique_names_and_null_sender);
 	tcase_add_test(tc, maildir_defers_when_the_tree_is_broken);
+	tcase_add_test(tc,
+	    maildir_spools_a_body_that_comes_in_pieces_from_the_loop);
+	tcase_add_test(tc,
+	    maildir_defers_and_writes_nothing_when_the_body_is_unreadable);
+	tcase_add_test(tc,
+	    body_reader_keeps_to_one_read_and_spots_a_lying_source);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("session");
@@ -1307,6 +1685,10 @@ deliver_suite(void)
 	tcase_add_test(tc, session_times_out_a_silent_server);
 	tcase_add_test(tc, session_abort_calls_nobody);
 	tcase_add_test(tc, session_streams_a_large_body);
+	tcase_add_test(tc,
+	    session_streams_a_body_that_comes_in_pieces_from_the_loop);
+	tcase_add_test(tc,
+	    session_hangs_up_before_the_dot_when_the_body_is_unreadable);
 	suite_add_tcase(s, tc);
 	return s;
 }

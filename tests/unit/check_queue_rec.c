@@ -46,7 +46,7 @@ env_assert_eq(const struct queue_env *a, const struct queue_env *b)
 {
 	uint32_t	 i;
 
-	ck_assert(a->arrival == b->arrival);
+	ck_assert(a->arrival_ms == b->arrival_ms);
 	ck_assert(str_eq(a->sender, b->sender));
 	ck_assert(str_eq(a->client, b->client));
 	ck_assert(str_eq(a->helo, b->helo));
@@ -85,7 +85,7 @@ env_make(struct queue_env *e, uint32_t n)
 	uint32_t	 i;
 
 	memset(e, 0, sizeof(*e));
-	e->arrival = 1700000000;
+	e->arrival_ms = 1700000000;
 	e->sender = xstrdup("ana@uni-a.es");
 	e->client = xstrdup("mx.uni-a.es[192.0.2.10]:41234");
 	e->helo = xstrdup("mx.uni-a.es");
@@ -379,7 +379,7 @@ rec_build(struct buf *b, enum rec_defect d)
 	if (d == D_EMPTY_INPUT)
 		return;
 	ck_assert_int_eq(buf_add(b, d == D_BAD_MAGIC ? "AVQF" : "AVQE", 4), 0);
-	ck_assert_int_eq(buf_add(b, d == D_BAD_VERSION ? "\0\3" : "\0\2", 2),
+	ck_assert_int_eq(buf_add(b, d == D_BAD_VERSION ? "\0\4" : "\0\3", 2),
 	    0);
 
 	if (d == D_ARRIVAL_7_BYTES)
@@ -460,7 +460,7 @@ static void
 env_make_reference(struct queue_env *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->arrival = 1700000000;
+	e->arrival_ms = 1700000000;
 	e->sender = xstrdup("ana@uni-a.es");
 	e->client = xstrdup("mx.uni-a.es[192.0.2.10]:41234");
 	e->helo = xstrdup("mx.uni-a.es");
@@ -616,13 +616,13 @@ START_TEST(round_trip_keeps_extreme_integers)
 	struct queue_env	 e;
 
 	env_make(&e, 2);
-	e.arrival = INT64_MIN;
+	e.arrival_ms = INT64_MIN;
 	e.size = UINT64_MAX;
 	e.rcpts[0].attempts = UINT32_MAX;
 	e.rcpts[0].next_try = INT64_MAX;
 	e.rcpts[1].next_try = -1;
 	env_round_trip(&e);
-	e.arrival = -1;
+	e.arrival_ms = -1;
 	e.size = 0;
 	e.rcpts[1].next_try = INT64_MIN;
 	env_round_trip(&e);
@@ -694,6 +694,36 @@ START_TEST(a_version_1_record_reads_with_no_dsn_fields)
 }
 END_TEST
 
+/* A version 2 record (no 8BITBODY bit) is the same bytes under 2. */
+START_TEST(a_version_2_record_still_reads)
+{
+	struct buf		*b = buf_new(256, REC_CAP);
+	struct queue_env	 e;
+	unsigned char		*raw;
+
+	rec_build(b, D_NONE);
+	raw = xmalloc(buf_len(b));
+	memcpy(raw, buf_data(b), buf_len(b));
+	raw[5] = 2;
+	ck_assert_int_eq(queue_rec_decode(raw, buf_len(b), &e), 0);
+	ck_assert_uint_eq(e.nrcpt, 2);
+	queue_env_clear(&e);
+	free(raw);
+	buf_free(b);
+}
+END_TEST
+
+START_TEST(the_8bit_body_flag_round_trips)
+{
+	struct queue_env	 e;
+
+	env_make(&e, 1);
+	e.txflags = QUEUE_TX_8BITMIME | QUEUE_TX_8BITBODY;
+	env_round_trip(&e);
+	queue_env_clear(&e);
+}
+END_TEST
+
 START_TEST(round_trip_keeps_utf8_addresses)
 {
 	struct queue_env	 e;
@@ -741,7 +771,7 @@ START_TEST(decode_accepts_scalar_fields_in_any_order)
 	tb_str(b, T_SENDER, "");
 	tb_uint(b, T_ARRIVAL, 5, 8);
 	ck_assert_int_eq(queue_rec_decode(buf_data(b), buf_len(b), &e), 0);
-	ck_assert(e.arrival == 5 && e.size == 7 && e.nrcpt == 0);
+	ck_assert(e.arrival_ms == 5000 && e.size == 7 && e.nrcpt == 0);
 	ck_assert_str_eq(e.helo, "h");
 	ck_assert_ptr_null(e.client);
 	ck_assert_ptr_null(e.rcpts);
@@ -999,6 +1029,8 @@ queue_rec_suite(void)
 	tcase_add_test(tc, round_trip_keeps_utf8_addresses);
 	tcase_add_test(tc, round_trip_keeps_the_dsn_fields);
 	tcase_add_test(tc, a_version_1_record_reads_with_no_dsn_fields);
+	tcase_add_test(tc, a_version_2_record_still_reads);
+	tcase_add_test(tc, the_8bit_body_flag_round_trips);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("layout");

@@ -74,7 +74,7 @@ env_make(struct queue_env *e, size_t size, uint32_t nrcpt)
 	uint32_t	 i;
 
 	memset(e, 0, sizeof(*e));
-	e->arrival = 1700000000;
+	e->arrival_ms = 1700000000123LL;
 	e->sender = xstrdup("ana@uni-a.es");
 	e->client = xstrdup("mx.uni-a.es[192.0.2.10]:41234");
 	e->size = size;
@@ -699,6 +699,176 @@ START_TEST(opening_the_same_store_again_after_close_keeps_its_messages)
 }
 END_TEST
 
+/* --- bodies stored as they arrive ----------------------------------------- */
+
+/*
+ * Store qid's body of len bytes as a receipt does: pieces of step bytes
+ * put as chunks while they come, the rest (tail bytes) with the envelope.
+ * Returns the number of chunks put before the commit.
+ */
+static uint32_t
+msg_stream(struct queue_store *s, const char *qid, size_t len, size_t step,
+    size_t tail, int commit)
+{
+	struct queue_env	 e;
+	unsigned char		*body = body_make(qid, len);
+	size_t			 off = 0;
+	uint32_t		 n = 0;
+
+	while (len - off > tail) {
+		size_t	 k = len - off - tail < step ? len - off - tail : step;
+
+		ck_assert_int_eq(queue_store_chunk_put(s, qid, n++, body + off,
+		    k), 0);
+		off += k;
+	}
+	if (commit) {
+		env_make(&e, len, 1);
+		ck_assert_int_eq(queue_store_commit_env(s, qid, &e, n,
+		    body + off, len - off), 0);
+		queue_env_clear(&e);
+	}
+	free(body);
+	return n;
+}
+
+/* 1 if reading qid's body max bytes at a time gives its len bytes. */
+static int
+body_reads_back(struct queue_store *s, const char *qid, size_t len,
+    size_t max)
+{
+	unsigned char	*p = xmalloc(max);
+	uint32_t	 chunk = 0, off = 0;
+	size_t		 got, at = 0, i;
+	int		 rc, ok = 1, rounds = 0;
+
+	while ((rc = queue_store_body_read(s, qid, &chunk, &off, p, max,
+	    &got)) == 1) {
+		if (got > max || at + got > len)
+			ok = 0;
+		for (i = 0; ok && i < got; i++)
+			if (p[i] != body_byte(qid, at + i))
+				ok = 0;
+		at += got;
+		if (++rounds > 100000)
+			break;
+	}
+	free(p);
+	return ok && rc == 0 && at == len;
+}
+
+START_TEST(a_body_put_in_chunks_then_committed_reads_back_whole)
+{
+	char		 qid[QID_SIZE];
+	struct seen	 seen;
+	size_t		 len = 5 * QUEUE_STORE_CHUNK + 777;
+
+	qid_new(qid);
+	/* Uneven chunks, as the memory budget can make them. */
+	ck_assert_uint_eq(msg_stream(qs, qid, len, QUEUE_STORE_CHUNK + 5000,
+	    3000, 1), 5);
+	ck_assert_int_eq(seen_walk(qs, &seen), 1);
+	ck_assert(seen.env[0].size == len);
+	seen_clear(&seen);
+	ck_assert(body_reads_back(qs, qid, len, 16320));
+	ck_assert(body_reads_back(qs, qid, len, 7));
+	ck_assert(body_reads_back(qs, qid, len, 100000));
+	/* Nothing was left behind in "incoming": a sweep finds nothing. */
+	ck_assert_int_eq(queue_store_sweep(qs), 0);
+	ck_assert(body_reads_back(qs, qid, len, 4096));
+	ck_assert_int_eq(queue_store_remove(qs, qid), 0);
+	ck_assert_int_eq(seen_walk(qs, &seen), 0);
+	seen_clear(&seen);
+}
+END_TEST
+
+START_TEST(reading_empty_and_whole_bodies_ends_where_they_end)
+{
+	char		 a[QID_SIZE], b[QID_SIZE], c[QID_SIZE];
+	unsigned char	 p[10];
+	uint32_t	 chunk = 0, off = 0;
+	size_t		 got;
+
+	qid_new(a);
+	ck_assert_int_eq(msg_add(qs, a, 0), 0);
+	ck_assert_int_eq(queue_store_body_read(qs, a, &chunk, &off, p,
+	    sizeof(p), &got), 0);
+	ck_assert_uint_eq(got, 0);
+	qid_new(b);
+	ck_assert_int_eq(msg_add(qs, b, 2 * QUEUE_STORE_CHUNK), 0);
+	ck_assert(body_reads_back(qs, b, 2 * QUEUE_STORE_CHUNK, 16320));
+	/* A message that is not there has no chunk 0: an error, not an end. */
+	qid_new(c);
+	chunk = 0;
+	off = 0;
+	ck_assert_int_eq(queue_store_body_read(qs, c, &chunk, &off, p,
+	    sizeof(p), &got), -1);
+}
+END_TEST
+
+START_TEST(a_dropped_receipt_leaves_nothing)
+{
+	char		 a[QID_SIZE], b[QID_SIZE];
+	struct seen	 seen;
+	unsigned char	 p[10];
+	uint32_t	 chunk = 0, off = 0;
+	size_t		 got;
+
+	qid_new(a);
+	qid_new(b);
+	ck_assert_int_eq(msg_add(qs, b, 1000), 0);
+	ck_assert_uint_eq(msg_stream(qs, a, 3 * QUEUE_STORE_CHUNK,
+	    QUEUE_STORE_CHUNK, 0, 0), 3);
+	ck_assert_int_eq(queue_store_drop(qs, a), 0);
+	ck_assert_int_eq(queue_store_body_read(qs, a, &chunk, &off, p,
+	    sizeof(p), &got), -1);
+	ck_assert_int_eq(queue_store_sweep(qs), 0);
+	ck_assert_int_eq(seen_walk(qs, &seen), 1);
+	ck_assert_str_eq(seen.qid[0], b);
+	seen_clear(&seen);
+	ck_assert(body_reads_back(qs, b, 1000, 333));
+}
+END_TEST
+
+START_TEST(a_receipt_cut_off_by_sigkill_is_swept_at_the_next_open)
+{
+	struct queue_store	*child;
+	char			 a[QID_SIZE], b[QID_SIZE];
+	struct seen		 seen;
+	unsigned char		 p[10];
+	uint32_t		 chunk = 0, off = 0;
+	size_t			 got;
+	pid_t			 pid;
+
+	qid_new(a);
+	qid_new(b);
+	if ((pid = fork()) == 0) {
+		child = queue_store_open(dir);
+		/* b committed and flushed; a halfway in, flushed too. */
+		if (msg_add(child, b, 5000) == -1)
+			_exit(2);
+		(void)msg_stream(child, a, 4 * QUEUE_STORE_CHUNK,
+		    QUEUE_STORE_CHUNK, 0, 0);
+		if (queue_store_flush(child) == -1)
+			_exit(2);
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	ck_assert_int_ne(pid, -1);
+	child_assert_killed(pid);
+
+	qs = queue_store_open(dir);
+	ck_assert_int_eq(queue_store_sweep(qs), 1);
+	ck_assert_int_eq(queue_store_body_read(qs, a, &chunk, &off, p,
+	    sizeof(p), &got), -1);
+	ck_assert_int_eq(seen_walk(qs, &seen), 1);
+	ck_assert_str_eq(seen.qid[0], b);
+	seen_clear(&seen);
+	ck_assert(body_reads_back(qs, b, 5000, 4096));
+	ck_assert_int_eq(queue_store_sweep(qs), 0);
+}
+END_TEST
+
 /* --- crashes -------------------------------------------------------------- */
 
 START_TEST(a_flushed_message_survives_sigkill_before_close)
@@ -944,6 +1114,10 @@ queue_store_suite(void)
 	tcase_add_test(tc,
 	    a_body_of_forty_megabytes_adds_and_removes_in_one_transaction);
 	tcase_add_test(tc, close_of_null_is_harmless);
+	tcase_add_test(tc,
+	    a_body_put_in_chunks_then_committed_reads_back_whole);
+	tcase_add_test(tc, reading_empty_and_whole_bodies_ends_where_they_end);
+	tcase_add_test(tc, a_dropped_receipt_leaves_nothing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("open");
@@ -966,6 +1140,8 @@ queue_store_suite(void)
 	tcase_add_checked_fixture(tc, store_dir_setup, store_teardown);
 	tcase_add_test(tc, a_flushed_message_survives_sigkill_before_close);
 	tcase_add_test(tc, a_flushed_remove_survives_sigkill_before_close);
+	tcase_add_test(tc,
+	    a_receipt_cut_off_by_sigkill_is_swept_at_the_next_open);
 	tcase_add_loop_test(tc,
 	    unflushed_messages_are_whole_or_absent_after_sigkill, 0, 4);
 	tcase_add_loop_test(tc,

@@ -1,0 +1,182 @@
+/*
+ * deliver_body - a job's body, read from the queue a piece at a time
+ *
+ * See deliver_body.h. The state is one piece and a position; a pass is
+ * "asked" (a read is out), "ready" (bytes at hand), or over.
+ */
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "deliver/deliver.h"
+#include "deliver/deliver_body.h"
+
+struct deliver_body {
+	const struct deliver_body_src *src;
+	struct buf		*piece;		/* at hand, from used on */
+	size_t			 used;
+	uint32_t		 chunk, off;	/* where the next piece starts */
+	uint64_t		 got;		/* bytes this pass */
+	int			 asked;		/* a read is out */
+	int			 in_get;	/* inside deliver_body_get() */
+	int			 waiting;	/* the transport wants a wake */
+	enum deliver_body_rc	 over;		/* END or ERROR once over */
+	uint64_t		 pass;		/* answers to an old pass are stale */
+	uint64_t		 asked_pass;
+	deliver_body_wake_cb	 wake;
+	void			*wake_arg;
+};
+
+struct deliver_body *
+deliver_body_new(struct deliver_job *job, const struct deliver_body_src *src)
+{
+	struct deliver_body	*b;
+
+	(void)job;
+	b = xcalloc(1, sizeof(*b));
+	b->src = src;
+	b->piece = buf_new(IPC_CHUNK, IPC_MAX_PAYLOAD);
+	b->over = DELIVER_BODY_DATA;
+	return b;
+}
+
+void
+deliver_body_free(struct deliver_body *b)
+{
+	if (b == NULL)
+		return;
+	buf_free(b->piece);
+	free(b);
+}
+
+void
+deliver_body_set_wake(struct deliver_job *job, deliver_body_wake_cb cb,
+    void *arg)
+{
+	job->body->wake = cb;
+	job->body->wake_arg = arg;
+}
+
+int
+deliver_body_asked(const struct deliver_job *job)
+{
+	return job->body->asked;
+}
+
+/* deliver_body_rewind - the next get starts the body over */
+void
+deliver_body_rewind(struct deliver_job *job)
+{
+	struct deliver_body	*b = job->body;
+
+	buf_reset(b->piece);
+	b->used = 0;
+	b->chunk = 0;
+	b->off = 0;
+	b->got = 0;
+	b->over = DELIVER_BODY_DATA;
+	b->waiting = 0;
+	/* A read still out belongs to the old pass: its answer is stale. */
+	b->pass++;
+}
+
+enum deliver_body_rc
+deliver_body_get(struct deliver_job *job, const void **p, size_t *n)
+{
+	struct deliver_body	*b = job->body;
+
+	*p = NULL;
+	*n = 0;
+	if (b->used < buf_len(b->piece)) {
+		*p = buf_data(b->piece) + b->used;
+		*n = buf_len(b->piece) - b->used;
+		b->used = buf_len(b->piece);
+		return DELIVER_BODY_DATA;
+	}
+	if (b->over != DELIVER_BODY_DATA)
+		return b->over;
+	b->waiting = 1;
+	if (b->asked)
+		return DELIVER_BODY_WAIT;	/* an old pass's read is out */
+	b->asked = 1;
+	b->asked_pass = b->pass;
+	b->in_get = 1;
+	b->src->read(job, b->chunk, b->off, b->src->arg);
+	b->in_get = 0;
+	/* A source that answered at once: take what it gave. */
+	if (!b->asked && (b->used < buf_len(b->piece) ||
+	    b->over != DELIVER_BODY_DATA)) {
+		b->waiting = 0;
+		return deliver_body_get(job, p, n);
+	}
+	return DELIVER_BODY_WAIT;
+}
+
+int
+deliver_body_piece(struct deliver_job *job, enum deliver_piece_status st,
+    uint32_t next_chunk, uint32_t next_off, const void *p, size_t n)
+{
+	struct deliver_body	*b = job->body;
+	int			 stale;
+
+	if (!b->asked || n > IPC_MAX_PAYLOAD ||
+	    (st != DELIVER_PIECE_DATA && n != 0) ||
+	    (st == DELIVER_PIECE_DATA && n == 0))
+		return -1;
+	b->asked = 0;
+	stale = b->asked_pass != b->pass;
+	if (!stale) {
+		switch (st) {
+		case DELIVER_PIECE_DATA:
+			/* More than announced: a damaged store, not a lie. */
+			if (n > job->size - b->got) {
+				log_warnx("%s: stored body longer than its "
+				    "%llu bytes", job->qid,
+				    (unsigned long long)job->size);
+				b->over = DELIVER_BODY_ERROR;
+				break;
+			}
+			buf_reset(b->piece);
+			if (buf_add(b->piece, p, n) == -1)
+				fatalx("%s: a piece does not fit", __func__);
+			b->used = 0;
+			b->got += n;
+			b->chunk = next_chunk;
+			b->off = next_off;
+			break;
+		case DELIVER_PIECE_END:
+			if (b->got != job->size) {
+				log_warnx("%s: stored body ends after %llu of "
+				    "%llu bytes", job->qid,
+				    (unsigned long long)b->got,
+				    (unsigned long long)job->size);
+				b->over = DELIVER_BODY_ERROR;
+				break;
+			}
+			b->over = DELIVER_BODY_END;
+			break;
+		case DELIVER_PIECE_ERROR:
+			b->over = DELIVER_BODY_ERROR;
+			break;
+		}
+	}
+	if (b->in_get || !b->waiting)
+		return 0;
+	if (stale) {
+		/* The new pass still wants its first piece: ask for it. */
+		b->asked = 1;
+		b->asked_pass = b->pass;
+		b->src->read(job, b->chunk, b->off, b->src->arg);
+		return 0;
+	}
+	b->waiting = 0;
+	if (b->wake != NULL)
+		b->wake(job, b->wake_arg);
+	return 0;
+}
