@@ -7,6 +7,11 @@
  * itself: after N attempts, or after the -w time limit (default 300 s),
  * or on SIGTERM or SIGINT.
  *
+ * With -r R every message goes to R recipients, each in a domain of its
+ * own: the -t address LOCAL@DOMAIN becomes LOCAL1@d1.DOMAIN ...
+ * LOCALR@dR.DOMAIN (with R = 1, the default, it is used as it is). A
+ * message is accepted only when every RCPT and the final dot got 2xx.
+ *
  * Each message carries a token unique to the run ("<start>.<pid>.<seq>")
  * in "Message-ID: <TOKEN@aval-loadgen>" and "X-Bench-Token: TOKEN", so a
  * sink can say which messages arrived. With -L FILE the token of every
@@ -60,7 +65,7 @@
  *
  *	aval-loadgen [-qRT] [-s host:port] [-c sessions] [-n messages]
  *	    [-S bytes] [-m per-connection] [-f sender] [-t rcpt]
- *	    [-L file] [-w seconds] [-V 1.2|1.3] [-A ecdsa|rsa|sigalgs]
+ *	    [-r recipients] [-L file] [-w seconds] [-V 1.2|1.3] [-A ecdsa|rsa|sigalgs]
  *	    [-I seconds]
  */
 #include <sys/types.h>
@@ -109,6 +114,7 @@
 #define LOADGEN_SETUP_MAX	128	/* idle mode: sessions connecting */
 #define LOADGEN_SESSIONS_MAX	100000	/* -c */
 #define LOADGEN_FD_SPARE	64	/* descriptors beyond one a session */
+#define LOADGEN_RCPTS_MAX	10000	/* -r */
 
 /* -A shorthands: what a client that takes only one key type offers. */
 #define LOADGEN_SIGALGS_ECDSA	"ECDSA+SHA256"
@@ -121,7 +127,7 @@ enum loadgen_state {
 	LOADGEN_S_HELO,		/* EHLO refused, HELO sent */
 	LOADGEN_S_STARTTLS,	/* STARTTLS sent */
 	LOADGEN_S_MAIL,		/* waiting for the reply to MAIL */
-	LOADGEN_S_RCPT,		/* waiting for the reply to RCPT */
+	LOADGEN_S_RCPT,		/* waiting for the replies to RCPT */
 	LOADGEN_S_DATA,		/* waiting for 354 */
 	LOADGEN_S_DOT,		/* body sent, waiting for the final reply */
 	LOADGEN_S_RSET,		/* RSET sent after a failed transaction */
@@ -149,6 +155,7 @@ struct loadgen_session {
 #define LOADGEN_F_CORKED	0x0100	/* TLS writes held back */
 	unsigned long		 seq;		/* the message being carried */
 	unsigned long		 nsent;		/* messages on this link */
+	int			 nrcpt_done;	/* RCPT replies read */
 	struct timespec		 t_mail;	/* when MAIL was written */
 	char			 token[LOADGEN_TOKEN_MAX];
 };
@@ -180,7 +187,9 @@ struct loadgen {
 	char			 tls_protocol[32];	/* of the handshakes */
 	char			 tls_peer_key[32];
 	const char		*from;
-	const char		*rcpt;
+	const char		*rcpt;		/* -t */
+	char			**rcpts;	/* the nrcpt recipients */
+	int			 nrcpt;		/* -r */
 	FILE			*logfp;		/* -L */
 	int			 quiet;
 	int			 concurrency;
@@ -206,6 +215,7 @@ static void	loadgen_usage(void) __attribute__((noreturn));
 static long long loadgen_parse_num(const char *, long long, long long,
 		    const char *);
 static void	loadgen_parse_target(struct loadgen *, const char *);
+static void	loadgen_make_rcpts(struct loadgen *);
 static void	loadgen_build_body(struct loadgen *, size_t);
 static size_t	loadgen_headers(struct loadgen *, struct evbuffer *,
 		    const char *);
@@ -256,9 +266,13 @@ loadgen_usage(void)
 {
 	fprintf(stderr, "usage: aval-loadgen [-qRT] [-s host:port] "
 	    "[-c sessions] [-n messages] [-S bytes]\n"
-	    "\t[-m per-connection] [-f sender] [-t rcpt] [-L file] "
-	    "[-w seconds]\n"
-	    "\t[-V 1.2|1.3] [-A ecdsa|rsa|sigalgs] [-I seconds]\n");
+	    "\t[-m per-connection] [-f sender] [-t rcpt] [-r recipients]\n"
+	    "\t[-L file] [-w seconds] [-V 1.2|1.3] "
+	    "[-A ecdsa|rsa|sigalgs] [-I seconds]\n"
+	    "  -r R  R recipients per message, each in a domain of its own: "
+	    "-t LOCAL@DOMAIN\n"
+	    "        becomes LOCAL1@d1.DOMAIN ... LOCALR@dR.DOMAIN "
+	    "(default 1: -t as it is)\n");
 	exit(2);
 }
 
@@ -316,6 +330,30 @@ loadgen_parse_target(struct loadgen *lg, const char *arg)
 	memcpy(&lg->ss, res->ai_addr, res->ai_addrlen);
 	lg->sslen = res->ai_addrlen;
 	freeaddrinfo(res);
+}
+
+/*
+ * loadgen_make_rcpts - the recipients of every message: -t itself, or with
+ * -r R > 1, LOCALi@di.DOMAIN for i = 1..R, so that each one is in a
+ * domain of its own
+ */
+static void
+loadgen_make_rcpts(struct loadgen *lg)
+{
+	const char	*at;
+	int		 i;
+
+	lg->rcpts = xcalloc((size_t)lg->nrcpt, sizeof(*lg->rcpts));
+	if (lg->nrcpt == 1) {
+		lg->rcpts[0] = xstrdup(lg->rcpt);
+		return;
+	}
+	if ((at = strchr(lg->rcpt, '@')) == NULL || at == lg->rcpt ||
+	    at[1] == '\0')
+		fatalx("-r: -t \"%s\" must be LOCAL@DOMAIN", lg->rcpt);
+	for (i = 0; i < lg->nrcpt; i++)
+		xasprintf(&lg->rcpts[i], "%.*s%d@d%d.%s",
+		    (int)(at - lg->rcpt), lg->rcpt, i + 1, i + 1, at + 1);
 }
 
 /*
@@ -400,15 +438,18 @@ loadgen_headers(struct loadgen *lg, struct evbuffer *out, const char *token)
 	if (localtime_r(&now, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		fatalx("%s: cannot format the date", __func__);
+	/* Many recipients: an empty group rather than a 2,000-byte line. */
 	n = evbuffer_add_printf(out,
 	    "From: <%s>\r\n"
-	    "To: <%s>\r\n"
+	    "To: %s%s%s\r\n"
 	    "Subject: aval-loadgen %s\r\n"
 	    "Date: %s\r\n"
 	    "Message-ID: <%s@aval-loadgen>\r\n"
 	    "X-Bench-Token: %s\r\n"
 	    "\r\n",
-	    lg->from, lg->rcpt, token, date, token, token);
+	    lg->from, lg->nrcpt > 1 ? "undisclosed-recipients:;" : "<",
+	    lg->nrcpt > 1 ? "" : lg->rcpt, lg->nrcpt > 1 ? "" : ">",
+	    token, date, token, token);
 	if (n < 0)
 		fatalx("%s: evbuffer_add_printf failed", __func__);
 	return (size_t)n;
@@ -1046,18 +1087,27 @@ loadgen_session_reply(struct loadgen_session *s, int code, const char *text)
 		}
 		if (!ok)
 			return loadgen_session_finish(s, 0, NULL);
-		loadgen_session_send(s, "RCPT TO:<%s>", lg->rcpt);
+		loadgen_session_send(s, "RCPT TO:<%s>", lg->rcpts[0]);
 		s->state = LOADGEN_S_RCPT;
 		return 0;
 	case LOADGEN_S_RCPT:
+		/* One reply per recipient, in the order they were sent. */
+		s->nrcpt_done++;
 		if (!ok)
-			loadgen_session_fail(s, "RCPT: %s", text);
+			loadgen_session_fail(s, "RCPT %s: %s",
+			    lg->rcpts[s->nrcpt_done - 1], text);
 		if (s->flags & LOADGEN_F_PIPELINING) {
-			s->state = LOADGEN_S_DATA;
+			if (s->nrcpt_done == lg->nrcpt)
+				s->state = LOADGEN_S_DATA;
 			return 0;
 		}
 		if (!ok)
 			return loadgen_session_finish(s, 0, NULL);
+		if (s->nrcpt_done < lg->nrcpt) {
+			loadgen_session_send(s, "RCPT TO:<%s>",
+			    lg->rcpts[s->nrcpt_done]);
+			return 0;
+		}
 		loadgen_session_send(s, "DATA");
 		s->state = LOADGEN_S_DATA;
 		return 0;
@@ -1285,7 +1335,7 @@ static void
 loadgen_session_mail(struct loadgen_session *s)
 {
 	struct loadgen	*lg = s->lg;
-	int		 n;
+	int		 i, n;
 
 	n = snprintf(s->token, sizeof(s->token), "%s%lu", lg->token_prefix,
 	    s->seq + 1);
@@ -1293,10 +1343,12 @@ loadgen_session_mail(struct loadgen_session *s)
 		fatalx("%s: token truncated", __func__);
 	s->flags &= ~LOADGEN_F_MSGFAIL;
 	s->nsent++;
+	s->nrcpt_done = 0;
 	clock_gettime(CLOCK_MONOTONIC, &s->t_mail);
 	loadgen_session_send(s, "MAIL FROM:<%s>", lg->from);
 	if (s->flags & LOADGEN_F_PIPELINING) {
-		loadgen_session_send(s, "RCPT TO:<%s>", lg->rcpt);
+		for (i = 0; i < lg->nrcpt; i++)
+			loadgen_session_send(s, "RCPT TO:<%s>", lg->rcpts[i]);
 		loadgen_session_send(s, "DATA");
 	}
 	s->state = LOADGEN_S_MAIL;
@@ -1405,10 +1457,11 @@ main(int argc, char *argv[])
 	lg.per_conn = 1;
 	lg.from = "loadgen@example.test";
 	lg.rcpt = "bench@example.test";
+	lg.nrcpt = 1;
 	log_init("loadgen", LOG_TO_STDERR);
 
 	while ((ch = getopt(argc, argv,
-	    "A:c:f:hI:L:m:n:qRS:s:Tt:V:w:")) != -1) {
+	    "A:c:f:hI:L:m:n:qRr:S:s:Tt:V:w:")) != -1) {
 		switch (ch) {
 		case 'A':
 			if (strcmp(optarg, "ecdsa") == 0)
@@ -1446,6 +1499,10 @@ main(int argc, char *argv[])
 			break;
 		case 'R':
 			lg.resume = 1;
+			break;
+		case 'r':
+			lg.nrcpt = (int)loadgen_parse_num(optarg, 1,
+			    LOADGEN_RCPTS_MAX, "-r");
 			break;
 		case 'S':
 			size = loadgen_parse_num(optarg, 0, 64 << 20, "-S");
@@ -1488,6 +1545,7 @@ main(int argc, char *argv[])
 		fatalx("sender and recipient must be bare addresses");
 
 	loadgen_parse_target(&lg, target);
+	loadgen_make_rcpts(&lg);
 	n = snprintf(lg.token_prefix, sizeof(lg.token_prefix), "%lld.%ld.",
 	    (long long)time(NULL), (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(lg.token_prefix))
@@ -1544,5 +1602,8 @@ main(int argc, char *argv[])
 	SSL_CTX_free(lg.ssl_ctx);
 	free(lg.latency);
 	free(lg.body);
+	for (n = 0; n < lg.nrcpt; n++)
+		free(lg.rcpts[n]);
+	free(lg.rcpts);
 	return lg.accepted == lg.total ? 0 : 1;
 }

@@ -11,11 +11,12 @@
  * so a reader that skips dot-files never sees half a message.
  *
  * With -c FILE the sink truncates FILE at start-up and appends one line per
- * accepted message: "<seq> <unix time with milliseconds> <token>", where
- * token is the value of the message's X-Bench-Token header or "-". The
- * number of lines is the running count; the time of line N is when the Nth
- * message was accepted, which is what bench/compare measures end-to-end
- * rates with.
+ * accepted message: "<seq> <unix time with milliseconds> <token> <nrcpt>",
+ * where token is the value of the message's X-Bench-Token header or "-"
+ * and nrcpt the number of recipients it was accepted for. The number of
+ * lines is the running count of messages, the sum of the last field that
+ * of deliveries; the time of line N is when the Nth message was accepted,
+ * which is what the bench suites measure end-to-end rates with.
  *
  * Test hooks: a recipient whose local part starts with "defer" is answered
  * "451 4.3.0 deferred by sink", one that starts with "reject" is answered
@@ -169,7 +170,7 @@ static void	sink_session_header(struct sink_session *, const char *,
 static void	sink_session_done(struct sink_session *);
 static int	sink_session_params(struct sink_session *, const char *, int);
 static const char *sink_parse_path(const char *, char *, size_t);
-static void	sink_count(struct sink *, const char *);
+static void	sink_count(struct sink *, const char *, size_t);
 
 static void
 sink_usage(void)
@@ -918,7 +919,7 @@ sink_session_done(struct sink_session *s)
 		s->tmppath = NULL;
 	}
 	sk->nmsgs++;
-	sink_count(sk, s->token[0] != '\0' ? s->token : "-");
+	sink_count(sk, s->token[0] != '\0' ? s->token : "-", s->nrcpt);
 	sink_session_reply(s, "250 2.0.0 Ok: queued as S%lu", sk->nmsgs);
 	if (sk->verbose)
 		log_info("session %lu: message %lu from=<%s>, nrcpt=%zu, "
@@ -928,19 +929,20 @@ sink_session_done(struct sink_session *s)
 		sink_stop(sk, "message limit");
 }
 
-/* sink_count - append "<seq> <time> <token>" to the -c file */
+/* sink_count - append "<seq> <time> <token> <nrcpt>" to the -c file */
 static void
-sink_count(struct sink *sk, const char *token)
+sink_count(struct sink *sk, const char *token, size_t nrcpt)
 {
 	struct timespec	 ts;
-	char		 line[128];
+	char		 line[SINK_TOKEN_MAX + 96];
 	int		 n;
 
 	if (sk->countfd == -1)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(line, sizeof(line), "%lu %lld.%03ld %s\n", sk->nmsgs,
-	    (long long)ts.tv_sec, ts.tv_nsec / 1000000, token);
+	n = snprintf(line, sizeof(line), "%lu %lld.%03ld %s %zu\n",
+	    sk->nmsgs, (long long)ts.tv_sec, ts.tv_nsec / 1000000, token,
+	    nrcpt);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		fatalx("%s: count line truncated", __func__);
 	/* One write on an O_APPEND file: a reader sees whole lines. */
