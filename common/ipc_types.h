@@ -52,8 +52,9 @@ enum ipc_type {
 	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u64 arrival (ms), u32 nrcpt,
 					   u32 flags (1: the body has 8-bit octets) */
 	IPC_QUEUE_JOB_RCPT,		/* ->deliver: u64 job, u32 index, str rcpt */
-	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, u32 status (0 data, 1 end, 2 unreadable), u32 next chunk,
-					   u32 next offset, data (<= IPC_CHUNK; empty unless status 0); answers DELIVER_JOB_READ */
+	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, u32 status (0 data, 1 end, 2 unreadable, 3 the last data), u32 next chunk,
+					   u32 next offset, data (<= IPC_CHUNK; empty for 1 and 2); answers DELIVER_JOB_READ, and
+					   comes unasked once after GO with the piece at (0, 0) */
 	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; every recipient sent, deliver it */
 	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival (s), u64 size, u32 nrcpt */
 	IPC_QUEUE_CTL_RCPT,		/* ->master: u32 req, str qid, str rcpt, u32 state, u32 attempts, u64 next, str error */

@@ -337,7 +337,7 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 	} else {
 		job->state = DELIVER_J_RECEIVING;
 		deliver_nactive++;
-		job->body = deliver_body_new(job, &deliver_queue_src);
+		job->body = deliver_body_new(job, &deliver_queue_src, 1);
 	}
 	TAILQ_INSERT_TAIL(&deliver_jobs, job, entry);
 	return NULL;

@@ -24,6 +24,7 @@ struct deliver_body {
 	uint32_t		 chunk, off;	/* where the next piece starts */
 	uint64_t		 got;		/* bytes this pass */
 	int			 asked;		/* a read is out */
+	int			 taken;		/* get gave bytes this pass */
 	int			 in_get;	/* inside deliver_body_get() */
 	int			 waiting;	/* the transport wants a wake */
 	enum deliver_body_rc	 over;		/* END or ERROR once over */
@@ -34,7 +35,8 @@ struct deliver_body {
 };
 
 struct deliver_body *
-deliver_body_new(struct deliver_job *job, const struct deliver_body_src *src)
+deliver_body_new(struct deliver_job *job, const struct deliver_body_src *src,
+    int asked)
 {
 	struct deliver_body	*b;
 
@@ -43,6 +45,7 @@ deliver_body_new(struct deliver_job *job, const struct deliver_body_src *src)
 	b->src = src;
 	b->piece = buf_new(IPC_CHUNK, IPC_MAX_PAYLOAD);
 	b->over = DELIVER_BODY_DATA;
+	b->asked = asked != 0;
 	return b;
 }
 
@@ -75,7 +78,11 @@ deliver_body_rewind(struct deliver_job *job)
 {
 	struct deliver_body	*b = job->body;
 
+	/* Nothing taken yet: what is at hand or on its way is the start. */
+	if (!b->taken && b->over == DELIVER_BODY_DATA)
+		return;
 	buf_reset(b->piece);
+	b->taken = 0;
 	b->used = 0;
 	b->chunk = 0;
 	b->off = 0;
@@ -97,6 +104,7 @@ deliver_body_get(struct deliver_job *job, const void **p, size_t *n)
 		*p = buf_data(b->piece) + b->used;
 		*n = buf_len(b->piece) - b->used;
 		b->used = buf_len(b->piece);
+		b->taken = 1;
 		return DELIVER_BODY_DATA;
 	}
 	if (b->over != DELIVER_BODY_DATA)
@@ -118,6 +126,15 @@ deliver_body_get(struct deliver_job *job, const void **p, size_t *n)
 	return DELIVER_BODY_WAIT;
 }
 
+/* deliver_body_short - the body ended before its size: a damaged store */
+static enum deliver_body_rc
+deliver_body_short(const struct deliver_job *job)
+{
+	log_warnx("%s: stored body ends after %llu of %llu bytes", job->qid,
+	    (unsigned long long)job->body->got, (unsigned long long)job->size);
+	return DELIVER_BODY_ERROR;
+}
+
 int
 deliver_body_piece(struct deliver_job *job, enum deliver_piece_status st,
     uint32_t next_chunk, uint32_t next_off, const void *p, size_t n)
@@ -125,15 +142,20 @@ deliver_body_piece(struct deliver_job *job, enum deliver_piece_status st,
 	struct deliver_body	*b = job->body;
 	int			 stale;
 
-	if (!b->asked || n > IPC_MAX_PAYLOAD ||
-	    (st != DELIVER_PIECE_DATA && n != 0) ||
-	    (st == DELIVER_PIECE_DATA && n == 0))
+	int			 data = st == DELIVER_PIECE_DATA ||
+				    st == DELIVER_PIECE_LAST;
+
+	if (!b->asked || n > IPC_MAX_PAYLOAD || (data != (n > 0)))
+		return -1;
+	/* A piece comes only once the one at hand has been taken. */
+	if (b->used < buf_len(b->piece))
 		return -1;
 	b->asked = 0;
 	stale = b->asked_pass != b->pass;
 	if (!stale) {
 		switch (st) {
 		case DELIVER_PIECE_DATA:
+		case DELIVER_PIECE_LAST:
 			/* More than announced: a damaged store, not a lie. */
 			if (n > job->size - b->got) {
 				log_warnx("%s: stored body longer than its "
@@ -149,17 +171,13 @@ deliver_body_piece(struct deliver_job *job, enum deliver_piece_status st,
 			b->got += n;
 			b->chunk = next_chunk;
 			b->off = next_off;
+			if (st == DELIVER_PIECE_LAST)
+				b->over = b->got == job->size ?
+				    DELIVER_BODY_END : deliver_body_short(job);
 			break;
 		case DELIVER_PIECE_END:
-			if (b->got != job->size) {
-				log_warnx("%s: stored body ends after %llu of "
-				    "%llu bytes", job->qid,
-				    (unsigned long long)b->got,
-				    (unsigned long long)job->size);
-				b->over = DELIVER_BODY_ERROR;
-				break;
-			}
-			b->over = DELIVER_BODY_END;
+			b->over = b->got == job->size ? DELIVER_BODY_END :
+			    deliver_body_short(job);
 			break;
 		case DELIVER_PIECE_ERROR:
 			b->over = DELIVER_BODY_ERROR;

@@ -7,7 +7,8 @@
  * valid until the next call; DELIVER_BODY_WAIT means the next piece has
  * been asked for and the transport's wake callback runs once it is in;
  * DELIVER_BODY_END and DELIVER_BODY_ERROR end the pass.
- * deliver_body_rewind() starts the body over, for a second pass.
+ * deliver_body_rewind() starts the body over, for a second pass (nothing
+ * happens when nothing of the body has been taken yet).
  *
  * Where pieces come from is a small interface, struct deliver_body_src:
  * deliver.c asks the queue (IPC_DELIVER_JOB_READ, answered by
@@ -45,8 +46,9 @@ enum deliver_piece_status {
 	DELIVER_PIECE_DATA = 0,		/* bytes; more may follow */
 	DELIVER_PIECE_END,		/* no bytes: the body ended before */
 	DELIVER_PIECE_ERROR,		/* the stored body cannot be read */
+	DELIVER_PIECE_LAST,		/* bytes, and the body ends with them */
 };
-#define DELIVER_PIECE_STATUS_MAX	DELIVER_PIECE_ERROR
+#define DELIVER_PIECE_STATUS_MAX	DELIVER_PIECE_LAST
 
 struct deliver_body_src {
 	/* Ask for the piece at (chunk, off); (0, 0) is the start. */
@@ -57,9 +59,13 @@ struct deliver_body_src {
 
 typedef void	(*deliver_body_wake_cb)(struct deliver_job *, void *);
 
-/* A reader for job (job->size bytes), from src; freed with the job. */
+/*
+ * A reader for job (job->size bytes), from src; freed with the job. With
+ * asked, the first piece is already on its way (the queue sends it with
+ * the job, unasked), and the first get waits for it rather than ask.
+ */
 struct deliver_body *deliver_body_new(struct deliver_job *,
-		    const struct deliver_body_src *);
+		    const struct deliver_body_src *, int asked);
 void		 deliver_body_free(struct deliver_body *);	/* NULL: fine */
 
 void		 deliver_body_set_wake(struct deliver_job *,

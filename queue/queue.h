@@ -69,6 +69,7 @@ struct queue_job {
 	uint32_t		*idx;		/* into msg->env.rcpts */
 	uint8_t			*answered;
 	time_t			 started;
+	uint64_t		 served;	/* body bytes sent this pass */
 	TAILQ_ENTRY(queue_job)	 entry;
 };
 TAILQ_HEAD(queue_jobs, queue_job);

@@ -176,6 +176,47 @@ queue_rcpt_defer(struct queue_rcpt *r, const char *why)
 }
 
 /*
+ * queue_job_piece - JOB_DATA: the piece of the job's body at (chunk, off),
+ * read from the store. A read from the start begins a new pass; the piece
+ * that brings the bytes sent in this pass to the message's size says it is
+ * the last (status 3), which spares deliver a read that would only find
+ * the end. A body the store cannot read is answered "unreadable" (deliver
+ * defers the job) and logged.
+ */
+static void
+queue_job_piece(struct queue_job *job, uint32_t chunk, uint32_t off)
+{
+	static unsigned char	 piece[IPC_CHUNK];
+	struct queue_msg	*msg = job->msg;
+	struct ipc_msg		*m;
+	uint32_t		 status;
+	size_t			 got = 0;
+	int			 rc;
+
+	if (chunk == 0 && off == 0)
+		job->served = 0;
+	rc = queue_store_body_read(queue->store, msg->qid, &chunk, &off,
+	    piece, sizeof(piece), &got);
+	if (rc == 1) {
+		job->served += got;
+		status = job->served == msg->env.size ? 3 : 0;
+	} else if (rc == 0)
+		status = 1;
+	else {
+		status = 2;
+		log_warnx("%s: stored body unreadable at chunk %u, offset %u",
+		    msg->qid, chunk, off);
+	}
+	m = ipc_new(IPC_QUEUE_JOB_DATA);
+	ipc_put_u64(m, job->id);
+	ipc_put_u32(m, status);
+	ipc_put_u32(m, chunk);
+	ipc_put_u32(m, off);
+	ipc_put_data(m, piece, rc == 1 ? got : 0);
+	ipc_send(job->link->peer, m);
+}
+
+/*
  * queue_job_send - a job's envelope to its deliver process. The body is
  * not sent: deliver reads it a piece at a time (queue_sched_read()), so it
  * is never whole in the queue, on the link or in deliver, whatever its
@@ -209,6 +250,8 @@ queue_job_send(struct queue_job *job, const char *domain)
 	m = ipc_new(IPC_QUEUE_JOB_GO);
 	ipc_put_u64(m, job->id);
 	ipc_send(p, m);
+	/* The first piece comes unasked: most bodies are that one piece. */
+	queue_job_piece(job, 0, 0);
 }
 
 /*
@@ -414,21 +457,13 @@ queue_sched_done(struct queue_link *l, struct ipc_msgin *r)
 				    (IPC_MAX_PAYLOAD + IPC_HDR_LEN) + \
 				    (size_t)4 * 1024 * 1024)
 
-/*
- * queue_sched_read - JOB_READ: the piece of a job's body at the position
- * asked for, read from the store; -1 if malformed. A body the store cannot
- * read is answered "unreadable" (deliver defers the job) and logged.
- */
+/* queue_sched_read - JOB_READ: the piece asked for; -1 if malformed */
 int
 queue_sched_read(struct queue_link *l, struct ipc_msgin *r)
 {
-	static unsigned char	 piece[IPC_CHUNK];
 	struct queue_job	*job;
-	struct ipc_msg		*m;
 	uint64_t		 id;
-	uint32_t		 chunk, off, status;
-	size_t			 got = 0;
-	int			 rc;
+	uint32_t		 chunk, off;
 
 	if (ipc_get_u64(r, &id) == -1 || ipc_get_u32(r, &chunk) == -1 ||
 	    ipc_get_u32(r, &off) == -1 || ipc_end(r) == -1 ||
@@ -439,19 +474,7 @@ queue_sched_read(struct queue_link *l, struct ipc_msgin *r)
 		    "reads them", ipc_peer_name(l->peer));
 		return -1;
 	}
-	rc = queue_store_body_read(queue->store, job->msg->qid, &chunk, &off,
-	    piece, sizeof(piece), &got);
-	status = rc == 1 ? 0 : rc == 0 ? 1 : 2;
-	if (rc == -1)
-		log_warnx("%s: stored body unreadable at chunk %u, offset %u",
-		    job->msg->qid, chunk, off);
-	m = ipc_new(IPC_QUEUE_JOB_DATA);
-	ipc_put_u64(m, id);
-	ipc_put_u32(m, status);
-	ipc_put_u32(m, chunk);
-	ipc_put_u32(m, off);
-	ipc_put_data(m, piece, rc == 1 ? got : 0);
-	ipc_send(l->peer, m);
+	queue_job_piece(job, chunk, off);
 	return 0;
 }
 

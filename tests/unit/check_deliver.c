@@ -456,7 +456,7 @@ test_job(const char *sender, const char *domain, const char *body,
 	tb->data = xstrdup(body);
 	tb->len = strlen(body);
 	TAILQ_INSERT_TAIL(&test_bodies, tb, entry);
-	job->body = deliver_body_new(job, &tb->src);
+	job->body = deliver_body_new(job, &tb->src, 0);
 	job->size = tb->len;
 	/* As the queue sees it arrive. */
 	for (p = (const unsigned char *)body; *p != '\0'; p++)
@@ -1572,7 +1572,7 @@ START_TEST(body_reader_keeps_to_one_read_and_spots_a_lying_source)
 	memset(&job, 0, sizeof(job));
 	job.qid = qid;
 	job.size = 10;
-	job.body = deliver_body_new(&job, &src);
+	job.body = deliver_body_new(&job, &src, 0);
 	deliver_body_set_wake(&job, tr_wake, NULL);
 	tr_asked = tr_woken = 0;
 	/* Nothing asked: an answer is a lie. */
@@ -1609,24 +1609,54 @@ START_TEST(body_reader_keeps_to_one_read_and_spots_a_lying_source)
 	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
 	ck_assert_uint_eq(tr_chunk, 0);
 	ck_assert_uint_eq(tr_off, 0);
+	/* Rewound before anything was taken: nothing to start over. */
+	deliver_body_rewind(&job);
+	ck_assert_int_eq(deliver_body_asked(&job), 1);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 0, 5,
+	    "01234", 5), 0);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_DATA);
+	ck_assert_uint_eq(n, 5);
 	/* Rewound while a read is out: its answer is dropped, asked again. */
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_uint_eq(tr_off, 5);
 	deliver_body_rewind(&job);
 	tr_asked = 0;
 	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
 	ck_assert_int_eq(tr_asked, 0);
-	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 1, 0,
-	    "0123456789", 10), 0);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 0, 10,
+	    "56789", 5), 0);
 	ck_assert_int_eq(tr_asked, 1);
 	ck_assert_uint_eq(tr_chunk, 0);
-	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 1, 0,
+	ck_assert_uint_eq(tr_off, 0);
+	/* The last piece ends the body without another read. */
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_LAST, 0, 10,
 	    "0123456789", 10), 0);
 	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_DATA);
 	ck_assert_uint_eq(n, 10);
+	ck_assert_int_eq(memcmp(p, "0123456789", 10), 0);
+	tr_asked = 0;
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_END);
+	ck_assert_int_eq(tr_asked, 0);
 	/* More than announced: damaged too. */
+	deliver_body_rewind(&job);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 1, 0,
+	    "0123456789", 10), 0);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_DATA);
 	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
 	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_DATA, 2, 0,
 	    "x", 1), 0);
 	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_ERROR);
+	/* The first piece on its way with the job: the first get waits. */
+	deliver_body_free(job.body);
+	job.body = deliver_body_new(&job, &src, 1);
+	tr_asked = 0;
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_WAIT);
+	ck_assert_int_eq(tr_asked, 0);
+	ck_assert_int_eq(deliver_body_piece(&job, DELIVER_PIECE_LAST, 0, 10,
+	    "0123456789", 10), 0);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_DATA);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_END);
 	deliver_body_free(job.body);
 }
 END_TEST
