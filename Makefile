@@ -81,6 +81,7 @@ UNIT_LINK	 = $(O)/smtpd/smtpd_cmd.o $(O)/smtpd/smtpd_limit.o \
 		   $(O)/smtpd/smtpd_auth.o \
 		   $(O)/queue/queue_rec.o \
 		   $(O)/queue/queue_store.o \
+		   $(O)/queue/sched.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 
 BENCH_BINS	 = $(BENCH_SRCS:bench/%.c=$(O)/%)
