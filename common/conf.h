@@ -102,6 +102,10 @@ struct conf {
 	long long	 queue_retry_min;	/* seconds */
 	long long	 queue_retry_max;	/* seconds */
 	long long	 queue_min_free_space;	/* bytes */
+	long long	 queue_max_lifetime;	/* seconds */
+	long long	 queue_delay_notice;	/* seconds; 0: none */
+	long long	 queue_dest_concurrency;	/* jobs per destination */
+	long long	 queue_initial_concurrency;	/* ... to start with */
 
 	/* deliver { } */
 	long long	 deliver_processes;

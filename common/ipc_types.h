@@ -64,7 +64,7 @@ enum ipc_type {
 	IPC_QUEUE_SPACE,		/* ->smtpd: u32 low (1: spool below min-free-space, refuse MAIL 452 4.3.1) */
 
 	/* deliver -> queue */
-	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text */
+	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text, str remote host ("none") */
 	IPC_DELIVER_JOB_DONE,		/* u64 job; every recipient has a result */
 	IPC_DELIVER_JOB_READ,		/* u64 job, u32 chunk, u32 offset ((0, 0): the start); reply QUEUE_JOB_DATA */
 

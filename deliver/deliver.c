@@ -235,6 +235,7 @@ deliver_job_done(struct deliver_job *job, void *arg)
 		ipc_put_u32(m, (uint32_t)job->rcpts[i].status);
 		ipc_put_str(m, job->rcpts[i].dsn);
 		ipc_put_str(m, job->rcpts[i].text);
+		ipc_put_str(m, job->relay);
 		ipc_send(deliver_queue, m);
 	}
 	m = ipc_new(IPC_DELIVER_JOB_DONE);

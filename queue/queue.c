@@ -560,6 +560,7 @@ queue_start(void)
 		fatalx("START out of order");
 	proc_privdrop(queue->w.conf, queue->w.conf->spool);
 	queue->store = queue_store_open(".");
+	queue_sched_init();
 	queue->started = 1;
 	queue->last_checkpoint = time(NULL);
 	if ((n = queue_store_sweep(queue->store)) == -1)
@@ -594,6 +595,7 @@ queue_shutdown(void)
 		queue_flush(-1, 0, NULL);
 	TAILQ_FOREACH(l, &queue->links, entry)
 		ipc_peer_flush(l->peer);
+	queue_sched_free();
 	queue_store_close(queue->store);
 	log_debug("queue closed");
 	exit(0);
@@ -650,8 +652,6 @@ main(int argc, char **argv)
 	queue = xcalloc(1, sizeof(*queue));
 	TAILQ_INIT(&queue->links);
 	TAILQ_INIT(&queue->all);
-	TAILQ_INIT(&queue->ready);
-	TAILQ_INIT(&queue->waiting);
 	TAILQ_INIT(&queue->pending);
 	proc_worker_init(&queue->w, argc, argv, "queue",
 	    queue_dispatch_master, NULL);

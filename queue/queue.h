@@ -1,14 +1,15 @@
 /*
  * queue - the queue process's shared types
  *
- * Three kinds of object live here. A queue_incoming is a message being
+ * Four kinds of object live here. A queue_incoming is a message being
  * received from an smtpd: its envelope in memory, its body stored chunk
- * by chunk as it arrives (queue_store_chunk_put()), until its COMMIT. A queue_msg is
- * a stored message with its recipients' states; it sits on the ready list
- * (something is due), the waiting list (everything deferred to later), or
- * neither while jobs for it are with deliver. A queue_job is one delivery
- * attempt: some of a message's recipients, all in one domain, handed to
- * one deliver process, which reads the body from the store through the
+ * by chunk as it arrives (queue_store_chunk_put()), until its COMMIT. A
+ * queue_msg is a stored message with its recipients' states. Its
+ * recipients fall in groups, one per recipient domain (queue_group); each
+ * group with something left to do has an entry in the scheduler
+ * (queue/sched.h) under the group's destination, the next hop. A
+ * queue_job is one delivery attempt of one group's due recipients, handed
+ * to one deliver process, which reads the body from the store through the
  * queue a piece at a time (IPC_DELIVER_JOB_READ).
  */
 #ifndef AVAL_QUEUE_QUEUE_H
@@ -28,21 +29,29 @@ struct buf;
 struct event;
 struct queue_store;
 
-enum queue_where {
-	QUEUE_W_NONE = 0,	/* all its due recipients are with deliver */
-	QUEUE_W_READY,
-	QUEUE_W_WAITING,
+struct queue_msg;
+struct queue_job;
+struct sched;
+struct sched_entry;
+
+/* The recipients of one message in one domain. */
+struct queue_group {
+	struct queue_msg	*msg;
+	char			*domain;
+	struct sched_entry	*entry;		/* NULL: nothing left to do */
+	struct queue_job	*job;		/* in flight, or NULL */
 };
 
 struct queue_msg {
 	char			 qid[QID_SIZE];
 	struct queue_env	 env;
 	uint8_t			*busy;		/* per recipient: with deliver */
+	uint8_t			*lost;		/* per recipient: jobs lost in a row */
+	uint32_t		*group;		/* per recipient: its group */
+	struct queue_group	*groups;
+	uint32_t		 ngroups;
 	unsigned int		 inflight;	/* jobs out */
-	enum queue_where	 where;
-	time_t			 next_due;
 	TAILQ_ENTRY(queue_msg)	 entry;		/* all */
-	TAILQ_ENTRY(queue_msg)	 sched;		/* ready or waiting */
 };
 TAILQ_HEAD(queue_msgs, queue_msg);
 
@@ -64,6 +73,7 @@ TAILQ_HEAD(queue_incomings, queue_incoming);
 struct queue_job {
 	uint64_t		 id;
 	struct queue_msg	*msg;
+	struct queue_group	*group;
 	struct queue_link	*link;
 	uint32_t		 nrcpt;
 	uint32_t		*idx;		/* into msg->env.rcpts */
@@ -103,9 +113,8 @@ struct queue_state {
 
 	struct queue_links	 links;
 	struct queue_msgs	 all;
-	struct queue_msgs	 ready;
-	struct queue_msgs	 waiting;
 	unsigned long		 nmsgs;
+	struct sched		*sched;
 	struct queue_pendings	 pending;
 	int			 dirty;		/* commits not yet flushed */
 	size_t			 incoming_bytes;	/* body bytes held, not yet stored */
@@ -126,8 +135,10 @@ void	 queue_flush_later(void);
 /* queue_sched.c */
 struct queue_msg *queue_msg_new(const char *qid, struct queue_env *);
 void	 queue_sched_add(struct queue_msg *);
+void	 queue_sched_init(void);
 void	 queue_sched_run(void);
 void	 queue_sched_tick(void);
+void	 queue_sched_free(void);
 unsigned int queue_sched_flush_all(void);
 void	 queue_sched_link_gone(struct queue_link *);
 int	 queue_sched_result(struct queue_link *, struct ipc_msgin *);

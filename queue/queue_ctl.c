@@ -4,10 +4,30 @@
  * Replies carry the master's request id first, so the master can pass
  * them to the right avalctl unchanged.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/log.h"
 #include "queue/queue.h"
+
+/*
+ * queue_ctl_last - the last outcome as one string for avalctl's list:
+ * "status text (remote)", from the parts the queue keeps apart
+ */
+static void
+queue_ctl_last(struct ipc_msg *m, const struct queue_rcpt *r)
+{
+	char	 s[1200];
+
+	if (r->last_error == NULL && r->last_status == NULL) {
+		ipc_put_str(m, "");
+		return;
+	}
+	snprintf(s, sizeof(s), "%s%s%s", r->last_status ? r->last_status : "",
+	    r->last_status && r->last_error ? " " : "",
+	    r->last_error ? r->last_error : "");
+	ipc_put_str(m, s);
+}
 
 /* queue_ctl_list - every message and recipient, then the count */
 void
@@ -37,8 +57,8 @@ queue_ctl_list(uint32_t req)
 			ipc_put_u32(m, msg->busy[i] ? RCPT_STATE_MAX + 1 :
 			    r->state);
 			ipc_put_u32(m, r->attempts);
-			ipc_put_u64(m, (uint64_t)r->next_try);
-			ipc_put_str(m, r->last_error);
+			ipc_put_u64(m, (uint64_t)(r->next_try_ms / 1000));
+			queue_ctl_last(m, r);
 			ipc_send(p, m);
 		}
 		n++;

@@ -33,6 +33,14 @@
  *   6   NOTIFY     4 bytes, uint32, QUEUE_NOTIFY_* bits  optional (v2), not 0
  *   7   ORCPT_TYPE 4 bytes, uint32, QUEUE_ORCPT_*        with ORCPT (v2)
  *   8   ORCPT      string, address rules (DSN xtext)     with ORCPT_TYPE (v2)
+ *   9   FLAGS      4 bytes, uint32, QUEUE_RCPT_F_*       optional (v3), not 0
+ *   10  LAST_TIME  8 bytes, int64, ms                    optional (v3)
+ *   11  LAST_STATUS string (an enhanced status code)     optional (v3)
+ *   12  LAST_REMOTE string (the host last tried)         optional (v3)
+ *
+ * NEXT_TRY is in milliseconds from version 3 on, in seconds before; so is
+ * ARRIVAL. LAST_ERROR is the text of the last outcome; before version 3
+ * it held the status code and the text in one string.
  *
  * The encoder writes the fields in the order above. The decoder accepts
  * scalar fields in any order, but each at most once, and every RCPT must
@@ -96,6 +104,10 @@ enum queue_rec_rtag {
 	QUEUE_REC_R_NOTIFY,		/* version 2 on */
 	QUEUE_REC_R_ORCPT_TYPE,
 	QUEUE_REC_R_ORCPT,
+	QUEUE_REC_R_FLAGS,		/* version 3 on */
+	QUEUE_REC_R_LAST_TIME,
+	QUEUE_REC_R_LAST_STATUS,
+	QUEUE_REC_R_LAST_REMOTE,
 };
 #define QUEUE_REC_R_REQUIRED	((1u << QUEUE_REC_R_ADDR) | \
 				 (1u << QUEUE_REC_R_STATE) | \
@@ -164,6 +176,14 @@ queue_rec_rcpt_len(const struct queue_rcpt *r)
 		n += QUEUE_REC_FIELD_HDR + strlen(r->last_error);
 	if (r->notify != 0)
 		n += QUEUE_REC_FIELD_HDR + 4;
+	if (r->flags != 0)
+		n += QUEUE_REC_FIELD_HDR + 4;
+	if (r->last_time_ms != 0)
+		n += QUEUE_REC_FIELD_HDR + 8;
+	if (r->last_status != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(r->last_status);
+	if (r->last_remote != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(r->last_remote);
 	if (r->orcpt != NULL)
 		n += QUEUE_REC_FIELD_HDR + 4 + QUEUE_REC_FIELD_HDR +
 		    strlen(r->orcpt);
@@ -217,6 +237,11 @@ queue_rec_check_len(const struct queue_env *env)
 		    r->state > RCPT_STATE_MAX ||
 		    (r->last_error != NULL &&
 		    !queue_rec_cstr_ok(r->last_error, 0)) ||
+		    (r->last_status != NULL &&
+		    !queue_rec_cstr_ok(r->last_status, 0)) ||
+		    (r->last_remote != NULL &&
+		    !queue_rec_cstr_ok(r->last_remote, 0)) ||
+		    r->flags > QUEUE_RCPT_F_MAX ||
 		    (r->orcpt != NULL &&
 		    !queue_rec_cstr_ok(r->orcpt, QUEUE_REC_S_DSN)))
 			return 0;
@@ -329,7 +354,7 @@ queue_rec_encode(const struct queue_env *env, struct buf *out)
 		queue_rec_put(out, v, 1);
 		queue_rec_put_u32(out, QUEUE_REC_R_ATTEMPTS, r->attempts);
 		queue_rec_put_u64(out, QUEUE_REC_R_NEXT_TRY,
-		    (uint64_t)r->next_try);
+		    (uint64_t)r->next_try_ms);
 		if (r->last_error != NULL)
 			queue_rec_put_str(out, QUEUE_REC_R_LAST_ERROR,
 			    r->last_error);
@@ -340,6 +365,17 @@ queue_rec_encode(const struct queue_env *env, struct buf *out)
 			    r->orcpt_type);
 			queue_rec_put_str(out, QUEUE_REC_R_ORCPT, r->orcpt);
 		}
+		if (r->flags != 0)
+			queue_rec_put_u32(out, QUEUE_REC_R_FLAGS, r->flags);
+		if (r->last_time_ms != 0)
+			queue_rec_put_u64(out, QUEUE_REC_R_LAST_TIME,
+			    (uint64_t)r->last_time_ms);
+		if (r->last_status != NULL)
+			queue_rec_put_str(out, QUEUE_REC_R_LAST_STATUS,
+			    r->last_status);
+		if (r->last_remote != NULL)
+			queue_rec_put_str(out, QUEUE_REC_R_LAST_REMOTE,
+			    r->last_remote);
 	}
 	return 0;
 }
@@ -451,7 +487,7 @@ queue_rec_decode_rcpt(const unsigned char *p, size_t len,
 	int			 rc;
 
 	while ((rc = queue_rec_next(&rd, &tag, &val, &vlen)) == 1) {
-		if (tag < QUEUE_REC_R_ADDR || tag > QUEUE_REC_R_ORCPT ||
+		if (tag < QUEUE_REC_R_ADDR || tag > QUEUE_REC_R_LAST_REMOTE ||
 		    queue_rec_seen(&seen, tag) == -1)
 			return -1;
 		switch (tag) {
@@ -469,7 +505,7 @@ queue_rec_decode_rcpt(const unsigned char *p, size_t len,
 				return -1;
 			break;
 		case QUEUE_REC_R_NEXT_TRY:
-			if (queue_rec_get_i64(val, vlen, &r->next_try) == -1)
+			if (queue_rec_get_i64(val, vlen, &r->next_try_ms) == -1)
 				return -1;
 			break;
 		case QUEUE_REC_R_LAST_ERROR:
@@ -490,6 +526,25 @@ queue_rec_decode_rcpt(const unsigned char *p, size_t len,
 		case QUEUE_REC_R_ORCPT:
 			if (queue_rec_get_str(val, vlen, QUEUE_REC_S_DSN,
 			    &r->orcpt) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_R_FLAGS:
+			if (queue_rec_get_u32(val, vlen, &r->flags) == -1 ||
+			    r->flags == 0 || r->flags > QUEUE_RCPT_F_MAX)
+				return -1;
+			break;
+		case QUEUE_REC_R_LAST_TIME:
+			if (queue_rec_get_i64(val, vlen, &r->last_time_ms) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_R_LAST_STATUS:
+			if (queue_rec_get_str(val, vlen, 0,
+			    &r->last_status) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_R_LAST_REMOTE:
+			if (queue_rec_get_str(val, vlen, 0,
+			    &r->last_remote) == -1)
 				return -1;
 			break;
 		}
@@ -591,6 +646,16 @@ queue_rec_decode_fields(struct queue_rec_reader *rd, struct queue_env *env)
 	return 0;
 }
 
+/* queue_rec_s_to_ms - seconds to milliseconds; -1 when it cannot be */
+static int
+queue_rec_s_to_ms(int64_t *t)
+{
+	if (*t > INT64_MAX / 1000 || *t < INT64_MIN / 1000)
+		return -1;
+	*t *= 1000;
+	return 0;
+}
+
 /* queue_rec_decode - read a record, treating every byte as hostile */
 int
 queue_rec_decode(const void *p, size_t len, struct queue_env *env)
@@ -611,14 +676,20 @@ queue_rec_decode(const void *p, size_t len, struct queue_env *env)
 		queue_env_clear(env);
 		return -1;
 	}
-	/* Before version 3 arrival was in seconds. */
+	/* Before version 3 times were in seconds. */
 	if (b[5] < 3) {
-		if (env->arrival_ms > INT64_MAX / 1000 ||
-		    env->arrival_ms < INT64_MIN / 1000) {
+		uint32_t	 i;
+
+		if (queue_rec_s_to_ms(&env->arrival_ms) == -1) {
 			queue_env_clear(env);
 			return -1;
 		}
-		env->arrival_ms *= 1000;
+		for (i = 0; i < env->nrcpt; i++)
+			if (queue_rec_s_to_ms(&env->rcpts[i].next_try_ms) ==
+			    -1) {
+				queue_env_clear(env);
+				return -1;
+			}
 	}
 	return 0;
 }
@@ -633,6 +704,8 @@ queue_env_clear(struct queue_env *env)
 		for (i = 0; i < env->nrcpt; i++) {
 			free(env->rcpts[i].addr);
 			free(env->rcpts[i].last_error);
+			free(env->rcpts[i].last_status);
+			free(env->rcpts[i].last_remote);
 			free(env->rcpts[i].orcpt);
 		}
 		free(env->rcpts);

@@ -25,8 +25,13 @@ struct queue_rcpt {
 	char		*addr;		/* canonical mailbox */
 	uint8_t		 state;		/* enum rcpt_state */
 	uint32_t	 attempts;
-	int64_t		 next_try;	/* unix seconds; 0 = now */
-	char		*last_error;	/* NULL or "" when none */
+	int64_t		 next_try_ms;	/* unix time in ms (v3; s before); 0 = now */
+	uint32_t	 flags;		/* QUEUE_RCPT_F_* (v3) */
+	/* The last attempt's outcome (v3), each part on its own. */
+	int64_t		 last_time_ms;	/* 0: never tried */
+	char		*last_status;	/* enhanced status, "4.4.1", or NULL */
+	char		*last_remote;	/* the host tried, "[192.0.2.1]:25", or NULL */
+	char		*last_error;	/* the reply or reason, NULL or "" when none */
 	/* DSN (RFC 3461), as the client gave them. */
 	uint32_t	 notify;	/* QUEUE_NOTIFY_* bits, 0 if not given */
 	uint32_t	 orcpt_type;	/* QUEUE_ORCPT_*, with orcpt */
@@ -50,6 +55,8 @@ struct queue_rcpt {
 #define QUEUE_ORCPT_RFC822	1
 #define QUEUE_ORCPT_UTF8	2
 #define QUEUE_ORCPT_TYPE_MAX	2
+#define QUEUE_RCPT_F_DELAY_SENT	0x01	/* the delay notice has gone out */
+#define QUEUE_RCPT_F_MAX	0x01
 
 struct queue_env {
 	int64_t		 arrival_ms;	/* unix time, milliseconds (v3; seconds before) */

@@ -1,23 +1,37 @@
 /*
- * queue_sched - the simple scheduler: due recipients to deliver, outcomes
- * back into the store
+ * queue_sched - the queue's messages on the scheduler, jobs to deliver,
+ * outcomes back into the store
  *
- * A message is ready when one of its recipients is due and not with
- * deliver; the ready list is served first come, first served, one job per
- * (message, domain), to the deliver process with the fewest jobs under
- * its cap. A deferred recipient waits retry-min << (attempts - 1), at most
- * retry-max, plus up to a tenth more so retries spread out. Each outcome
- * is committed without a sync; the next group flush, or a timer within
- * QUEUE_LATER_MS, makes it durable: a crash in between delivers that
- * recipient again, it never loses one.
+ * The decisions of when and how many live in sched.c, which knows nothing
+ * of messages; this file maps one onto the other. Each message's
+ * recipients not yet final fall in groups by domain (queue_group), and
+ * each group has a scheduler entry under its destination: the relay host
+ * its transport names ("[192.0.2.1]:25"), "local" for Maildir, or the
+ * domain itself. The entry is due when the earliest of the group's
+ * recipients is. A due entry at a destination with room becomes a job:
+ * the group's due recipients, to the deliver process with the fewest jobs
+ * under its cap.
  *
- * The full scheduler (per-destination concurrency, expiry and bounces)
- * replaces this file in a later issue; its interface is queue.h.
+ * Outcomes. A recipient deferred waits sched_backoff() after each attempt
+ * (retry-min doubling to retry-max, a tenth of jitter either way). One
+ * whose message has been in the queue for max-lifetime bounces as
+ * expired instead (4.4.7). One whose job came back without a result (its
+ * deliver process died, or the link to it broke) is tried again within
+ * QUEUE_LOST_RETRY_MS, and the attempt does not count: it was not the
+ * destination's fault (after QUEUE_LOST_MAX such losses in a row it backs
+ * off as any deferral: a message that kills its agent must not make it
+ * die every two seconds). Every such decision of the queue's own has its
+ * log line, with status=deferred or status=bounced like deliver's.
+ *
+ * Each outcome is committed without a sync; the next group flush, or a
+ * timer within QUEUE_LATER_MS, makes it durable: a crash in between
+ * delivers that recipient again, it never loses one.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/addr.h"
 #include "common/buf.h"
@@ -26,6 +40,11 @@
 #include "common/xmalloc.h"
 #include "queue/queue.h"
 #include "queue/queue_store.h"
+#include "queue/sched.h"
+
+#define QUEUE_LOST_RETRY_MS	2000	/* a job that came back without results */
+#define QUEUE_LOST_MAX		3	/* ... that many in a row, then back off */
+#define QUEUE_DEST_MAX		300	/* "[v6 address]:port", a domain */
 
 /* queue_rcpt_state_name - for logs and avalctl */
 const char *
@@ -40,10 +59,31 @@ queue_rcpt_state_name(unsigned int state)
 	return "?";
 }
 
+static int64_t
+queue_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int
 queue_rcpt_final(const struct queue_rcpt *r)
 {
 	return r->state == RCPT_DELIVERED || r->state == RCPT_BOUNCED;
+}
+
+/* queue_sched_conf - the scheduler's settings, from the config */
+static void
+queue_sched_conf(struct sched_conf *sc)
+{
+	const struct conf	*c = queue->w.conf;
+
+	sc->retry_min_ms = c->queue_retry_min * 1000;
+	sc->retry_max_ms = c->queue_retry_max * 1000;
+	sc->dest_initial = (unsigned int)c->queue_initial_concurrency;
+	sc->dest_max = (unsigned int)c->queue_dest_concurrency;
 }
 
 /* queue_msg_new - a stored message; takes what e owns */
@@ -56,30 +96,30 @@ queue_msg_new(const char *qid, struct queue_env *e)
 	strlcpy(msg->qid, qid, sizeof(msg->qid));
 	msg->env = *e;
 	msg->busy = xcalloc(e->nrcpt ? e->nrcpt : 1, 1);
-	msg->where = QUEUE_W_NONE;
+	msg->lost = xcalloc(e->nrcpt ? e->nrcpt : 1, 1);
+	msg->group = xcalloc(e->nrcpt ? e->nrcpt : 1, sizeof(*msg->group));
 	TAILQ_INSERT_TAIL(&queue->all, msg, entry);
 	queue->nmsgs++;
 	return msg;
 }
 
 static void
-queue_msg_unsched(struct queue_msg *msg)
-{
-	if (msg->where == QUEUE_W_READY)
-		TAILQ_REMOVE(&queue->ready, msg, sched);
-	else if (msg->where == QUEUE_W_WAITING)
-		TAILQ_REMOVE(&queue->waiting, msg, sched);
-	msg->where = QUEUE_W_NONE;
-}
-
-static void
 queue_msg_free(struct queue_msg *msg)
 {
-	queue_msg_unsched(msg);
+	uint32_t	 i;
+
+	for (i = 0; i < msg->ngroups; i++) {
+		if (msg->groups[i].entry != NULL)
+			sched_remove(queue->sched, msg->groups[i].entry);
+		free(msg->groups[i].domain);
+	}
+	free(msg->groups);
 	TAILQ_REMOVE(&queue->all, msg, entry);
 	queue->nmsgs--;
 	queue_env_clear(&msg->env);
 	free(msg->busy);
+	free(msg->lost);
+	free(msg->group);
 	free(msg);
 }
 
@@ -94,42 +134,122 @@ queue_msg_final(const struct queue_msg *msg)
 	return 1;
 }
 
-/* queue_sched_add - file a message with nothing in flight by its due time */
-void
-queue_sched_add(struct queue_msg *msg)
+/* queue_msg_done - every recipient is final: the message goes */
+static void
+queue_msg_done(struct queue_msg *msg)
 {
-	time_t		 now = time(NULL), due = 0;
-	uint32_t	 i;
-	int		 any = 0;
-
-	queue_msg_unsched(msg);
-	if (queue_msg_final(msg)) {
-		if (queue_store_remove(queue->store, msg->qid) == 0) {
-			log_info("%s: removed", msg->qid);
-			queue_flush_later();
-		}
-		queue_msg_free(msg);
-		return;
+	if (queue_store_remove(queue->store, msg->qid) == 0) {
+		log_info("%s: removed", msg->qid);
+		queue_flush_later();
 	}
+	queue_msg_free(msg);
+}
+
+/*
+ * queue_dest - the destination of a domain's mail, the next hop whose
+ * concurrency the scheduler keeps: the relay host its transport names,
+ * "local" for Maildir, the domain otherwise
+ */
+static void
+queue_dest(const char *domain, char *out, size_t outlen)
+{
+	const struct conf_transport	*t;
+
+	t = conf_transport_lookup(queue->w.conf, domain);
+	if (t != NULL && t->kind == CONF_T_SMTP && t->host != NULL)
+		snprintf(out, outlen, "[%s]:%u", t->host, (unsigned)t->port);
+	else if (t != NULL && t->kind == CONF_T_MAILDIR)
+		snprintf(out, outlen, "local");
+	else
+		snprintf(out, outlen, "%s", domain);
+}
+
+/*
+ * queue_group_due - when the group's next recipient is due, or -1 when
+ * none is left to try (final, or with deliver)
+ */
+static int64_t
+queue_group_due(const struct queue_group *g)
+{
+	const struct queue_msg	*msg = g->msg;
+	uint32_t		 gi = (uint32_t)(g - msg->groups), i;
+	int64_t			 due = -1;
+
 	for (i = 0; i < msg->env.nrcpt; i++) {
 		const struct queue_rcpt	*r = &msg->env.rcpts[i];
 
-		if (queue_rcpt_final(r) || msg->busy[i])
+		if (msg->group[i] != gi || queue_rcpt_final(r) || msg->busy[i])
 			continue;
-		if (!any || r->next_try < due)
-			due = r->next_try;
-		any = 1;
+		if (due == -1 || r->next_try_ms < due)
+			due = r->next_try_ms;
 	}
-	if (!any)
-		return;		/* everything left is in flight */
-	msg->next_due = due;
-	if (due <= now) {
-		TAILQ_INSERT_TAIL(&queue->ready, msg, sched);
-		msg->where = QUEUE_W_READY;
-	} else {
-		TAILQ_INSERT_TAIL(&queue->waiting, msg, sched);
-		msg->where = QUEUE_W_WAITING;
+	return due;
+}
+
+/* For sorting recipient indexes by domain. */
+static const struct queue_msg	*queue_sort_msg;
+
+static int
+queue_cmp_domain(const void *a, const void *b)
+{
+	const struct queue_rcpt	*ra = &queue_sort_msg->env.rcpts[
+				    *(const uint32_t *)a];
+	const struct queue_rcpt	*rb = &queue_sort_msg->env.rcpts[
+				    *(const uint32_t *)b];
+
+	return strcasecmp(addr_domain(ra->addr), addr_domain(rb->addr));
+}
+
+/*
+ * queue_groups_make - a group per domain among the recipients not yet
+ * final, each on the scheduler by its earliest recipient. Sorting keeps
+ * it O(n log n) for a message to thousands of domains.
+ */
+static void
+queue_groups_make(struct queue_msg *msg)
+{
+	char		 dest[QUEUE_DEST_MAX];
+	uint32_t	*idx, n = 0, i, g;
+	int64_t		 due;
+
+	idx = xcalloc(msg->env.nrcpt ? msg->env.nrcpt : 1, sizeof(*idx));
+	for (i = 0; i < msg->env.nrcpt; i++)
+		if (!queue_rcpt_final(&msg->env.rcpts[i]))
+			idx[n++] = i;
+	queue_sort_msg = msg;
+	qsort(idx, n, sizeof(*idx), queue_cmp_domain);
+	msg->groups = xcalloc(n ? n : 1, sizeof(*msg->groups));
+	for (i = 0; i < n; i++) {
+		const char	*d = addr_domain(msg->env.rcpts[idx[i]].addr);
+
+		if (i == 0 || strcasecmp(d, msg->groups[msg->ngroups - 1].domain)
+		    != 0) {
+			msg->groups[msg->ngroups].msg = msg;
+			msg->groups[msg->ngroups].domain = xstrdup(d);
+			msg->ngroups++;
+		}
+		msg->group[idx[i]] = msg->ngroups - 1;
 	}
+	free(idx);
+	for (g = 0; g < msg->ngroups; g++) {
+		struct queue_group	*gr = &msg->groups[g];
+
+		if ((due = queue_group_due(gr)) < 0)
+			continue;
+		queue_dest(gr->domain, dest, sizeof(dest));
+		gr->entry = sched_add(queue->sched, dest, gr, due);
+	}
+}
+
+/* queue_sched_add - a message is stored: onto the scheduler, or gone */
+void
+queue_sched_add(struct queue_msg *msg)
+{
+	if (queue_msg_final(msg)) {
+		queue_msg_done(msg);
+		return;
+	}
+	queue_groups_make(msg);
 }
 
 static struct queue_link *
@@ -147,33 +267,100 @@ queue_sched_pick_link(void)
 	return best;
 }
 
-static int
-queue_rcpt_due(const struct queue_msg *msg, uint32_t i, time_t now)
+/* queue_secs - a duration in words for the log: "2h30m", "45s" */
+static const char *
+queue_secs(char *out, size_t len, int64_t ms)
 {
-	return !msg->busy[i] && !queue_rcpt_final(&msg->env.rcpts[i]) &&
-	    msg->env.rcpts[i].next_try <= now;
+	long long	 s = ms / 1000;
+
+	if (s >= 86400)
+		snprintf(out, len, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(out, len, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, len, "%lldm%llds", s / 60, s % 60);
+	else
+		snprintf(out, len, "%llds", s);
+	return out;
 }
 
-static void	queue_job_finish(struct queue_job *);
-
+/* queue_rcpt_outcome - the parts of an attempt's outcome, kept apart */
 static void
-queue_rcpt_defer(struct queue_rcpt *r, const char *why)
+queue_rcpt_outcome(struct queue_rcpt *r, int64_t now, const char *status,
+    const char *remote, const char *text)
+{
+	r->last_time_ms = now;
+	free(r->last_status);
+	r->last_status = status != NULL && *status != '\0' ?
+	    xstrdup(status) : NULL;
+	free(r->last_remote);
+	r->last_remote = remote != NULL && *remote != '\0' &&
+	    strcmp(remote, "none") != 0 ? xstrdup(remote) : NULL;
+	free(r->last_error);
+	r->last_error = text != NULL ? xstrdup(text) : NULL;
+}
+
+/*
+ * queue_rcpt_defer - a temporary failure: try again after the backoff, or
+ * bounce as expired once the message has been here max-lifetime
+ */
+static void
+queue_rcpt_defer(struct queue_msg *msg, struct queue_rcpt *r, int64_t now)
 {
 	const struct conf	*c = queue->w.conf;
-	long long		 delay = c->queue_retry_min;
-	uint32_t		 i;
+	struct sched_conf	 sc;
+	char			 age[32];
 
-	r->state = RCPT_DEFERRED;
 	r->attempts++;
-	for (i = 1; i < r->attempts && delay < c->queue_retry_max; i++)
-		delay *= 2;
-	if (delay > c->queue_retry_max)
-		delay = c->queue_retry_max;
-	delay += random() % (delay / 10 + 1);
-	r->next_try = time(NULL) + delay;
-	free(r->last_error);
-	r->last_error = xstrdup(why);
+	if (now - msg->env.arrival_ms >= c->queue_max_lifetime * 1000) {
+		r->state = RCPT_BOUNCED;
+		log_info("%s: to=<%s>, relay=none, dsn=4.4.7, status=bounced "
+		    "(message expired after %s in the queue; last: %s %s)",
+		    msg->qid, r->addr, queue_secs(age, sizeof(age),
+		    now - msg->env.arrival_ms),
+		    r->last_status ? r->last_status : "-",
+		    r->last_error ? r->last_error : "-");
+		free(r->last_status);
+		r->last_status = xstrdup("4.4.7");
+		return;
+	}
+	r->state = RCPT_DEFERRED;
+	queue_sched_conf(&sc);
+	r->next_try_ms = now + sched_backoff(&sc, r->attempts,
+	    (uint64_t)random());
 }
+
+/*
+ * queue_rcpt_lost - no result for recipient i: its agent died or went
+ * away. Soon again, and not counted, unless it keeps happening.
+ */
+static void
+queue_rcpt_lost(struct queue_msg *msg, uint32_t i, int64_t now,
+    const char *why)
+{
+	struct queue_rcpt	*r = &msg->env.rcpts[i];
+	char			 text[256], in[32];
+
+	if (msg->lost[i] < UINT8_MAX)
+		msg->lost[i]++;
+	if (msg->lost[i] <= QUEUE_LOST_MAX) {
+		r->next_try_ms = now + QUEUE_LOST_RETRY_MS;
+		log_info("%s: to=<%s>, relay=none, dsn=4.3.0, status=deferred "
+		    "(%s; trying again in %ds)", msg->qid, r->addr, why,
+		    QUEUE_LOST_RETRY_MS / 1000);
+		return;
+	}
+	snprintf(text, sizeof(text), "%s, %u times in a row", why,
+	    (unsigned)msg->lost[i]);
+	queue_rcpt_outcome(r, now, "4.3.0", NULL, text);
+	queue_rcpt_defer(msg, r, now);
+	if (r->state == RCPT_DEFERRED)
+		log_info("%s: to=<%s>, relay=none, dsn=4.3.0, status=deferred "
+		    "(%s; trying again in %s)", msg->qid, r->addr, text,
+		    queue_secs(in, sizeof(in), r->next_try_ms - now));
+}
+
+/* --- jobs ---------------------------------------------------------------- */
 
 /*
  * queue_job_piece - JOB_DATA: the piece of the job's body at (chunk, off),
@@ -223,7 +410,7 @@ queue_job_piece(struct queue_job *job, uint32_t chunk, uint32_t off)
  * size and however many domains it goes to.
  */
 static void
-queue_job_send(struct queue_job *job, const char *domain)
+queue_job_send(struct queue_job *job)
 {
 	struct queue_msg	*msg = job->msg;
 	struct ipc_peer		*p = job->link->peer;
@@ -234,7 +421,7 @@ queue_job_send(struct queue_job *job, const char *domain)
 	ipc_put_u64(m, job->id);
 	ipc_put_str(m, msg->qid);
 	ipc_put_str(m, msg->env.sender);
-	ipc_put_str(m, domain);
+	ipc_put_str(m, job->group->domain);
 	ipc_put_u64(m, msg->env.size);
 	ipc_put_u64(m, (uint64_t)msg->env.arrival_ms);
 	ipc_put_u32(m, job->nrcpt);
@@ -255,74 +442,77 @@ queue_job_send(struct queue_job *job, const char *domain)
 }
 
 /*
- * queue_sched_dispatch - hand out every due recipient of one message;
- * 0 when no deliver process can take a job now.
+ * queue_sched_dispatch - the entry's group's due recipients as one job to
+ * link; 0 when there were none after all (the entry goes back)
  */
 static int
-queue_sched_dispatch(struct queue_msg *msg)
+queue_sched_dispatch(struct sched_entry *e, struct queue_link *l,
+    int64_t now)
 {
+	struct queue_group	*g = sched_entry_owner(e);
+	struct queue_msg	*msg = g->msg;
 	struct queue_job	*job;
-	struct queue_link	*l;
-	const char		*domain;
-	time_t			 now = time(NULL);
-	uint32_t		 i, j;
+	uint32_t		 gi = (uint32_t)(g - msg->groups), i;
 
+	job = xcalloc(1, sizeof(*job));
+	job->idx = xcalloc(msg->env.nrcpt, sizeof(*job->idx));
 	for (i = 0; i < msg->env.nrcpt; i++) {
-		if (!queue_rcpt_due(msg, i, now))
+		const struct queue_rcpt	*r = &msg->env.rcpts[i];
+
+		if (msg->group[i] != gi || msg->busy[i] ||
+		    queue_rcpt_final(r) || r->next_try_ms > now)
 			continue;
-		if ((l = queue_sched_pick_link()) == NULL)
-			return 0;
-		domain = addr_domain(msg->env.rcpts[i].addr);
-		job = xcalloc(1, sizeof(*job));
-		job->id = ++queue->next_job;
-		job->msg = msg;
-		job->link = l;
-		job->started = now;
-		job->idx = xcalloc(msg->env.nrcpt, sizeof(*job->idx));
-		job->answered = xcalloc(msg->env.nrcpt, 1);
-		for (j = i; j < msg->env.nrcpt; j++) {
-			if (!queue_rcpt_due(msg, j, now) || strcasecmp(domain,
-			    addr_domain(msg->env.rcpts[j].addr)) != 0)
-				continue;
-			job->idx[job->nrcpt++] = j;
-			msg->busy[j] = 1;
-		}
-		TAILQ_INSERT_TAIL(&l->jobs, job, entry);
-		l->njobs++;
-		msg->inflight++;
-		queue_job_send(job, domain);
+		job->idx[job->nrcpt++] = i;
 	}
-	queue_msg_unsched(msg);
-	if (msg->inflight == 0)
-		queue_sched_add(msg);
+	if (job->nrcpt == 0) {
+		free(job->idx);
+		free(job);
+		sched_done(queue->sched, e, SCHED_NO_ATTEMPT,
+		    queue_group_due(g));
+		if (queue_group_due(g) < 0)
+			g->entry = NULL;
+		return 0;
+	}
+	for (i = 0; i < job->nrcpt; i++)
+		msg->busy[job->idx[i]] = 1;
+	job->id = ++queue->next_job;
+	job->msg = msg;
+	job->group = g;
+	job->link = l;
+	job->started = time(NULL);
+	job->answered = xcalloc(msg->env.nrcpt, 1);
+	g->job = job;
+	TAILQ_INSERT_TAIL(&l->jobs, job, entry);
+	l->njobs++;
+	msg->inflight++;
+	queue_job_send(job);
 	return 1;
 }
 
-/* queue_sched_run - serve the ready list while deliver has room */
+/* queue_sched_run - hand out due work while deliver has room */
 void
 queue_sched_run(void)
 {
-	struct queue_msg	*msg;
+	struct sched_conf	 sc;
+	struct sched_entry	*e;
+	struct queue_link	*l;
+	int64_t			 now;
 
 	if (!queue->started)
 		return;
-	while ((msg = TAILQ_FIRST(&queue->ready)) != NULL)
-		if (queue_sched_dispatch(msg) == 0)
-			break;
+	/* A reload may have changed the limits: cheap to take each time. */
+	queue_sched_conf(&sc);
+	sched_set_conf(queue->sched, &sc);
+	now = queue_now_ms();
+	while ((l = queue_sched_pick_link()) != NULL &&
+	    (e = sched_next(queue->sched, now)) != NULL)
+		(void)queue_sched_dispatch(e, l, now);
 }
 
-/* queue_sched_tick - move what has come due from waiting to ready */
+/* queue_sched_tick - once a second: what has come due goes out */
 void
 queue_sched_tick(void)
 {
-	struct queue_msg	*msg, *next;
-	time_t			 now = time(NULL);
-
-	for (msg = TAILQ_FIRST(&queue->waiting); msg != NULL; msg = next) {
-		next = TAILQ_NEXT(msg, sched);
-		if (msg->next_due <= now)
-			queue_sched_add(msg);
-	}
 	queue_sched_run();
 }
 
@@ -330,21 +520,23 @@ queue_sched_tick(void)
 unsigned int
 queue_sched_flush_all(void)
 {
-	struct queue_msg	*msg, *next;
+	struct queue_msg	*msg;
 	unsigned int		 n = 0;
 	uint32_t		 i;
 
-	for (msg = TAILQ_FIRST(&queue->all); msg != NULL; msg = next) {
-		next = TAILQ_NEXT(msg, entry);
+	TAILQ_FOREACH(msg, &queue->all, entry) {
 		for (i = 0; i < msg->env.nrcpt; i++) {
 			if (msg->busy[i] ||
 			    queue_rcpt_final(&msg->env.rcpts[i]))
 				continue;
-			msg->env.rcpts[i].next_try = 0;
+			msg->env.rcpts[i].next_try_ms = 0;
 			n++;
 		}
-		if (msg->where == QUEUE_W_WAITING)
-			queue_sched_add(msg);
+		for (i = 0; i < msg->ngroups; i++)
+			if (msg->groups[i].entry != NULL &&
+			    msg->groups[i].job == NULL)
+				sched_reschedule(queue->sched,
+				    msg->groups[i].entry, 0);
 	}
 	queue_sched_run();
 	return n;
@@ -361,32 +553,73 @@ queue_job_find(struct queue_link *l, uint64_t id)
 	return NULL;
 }
 
+/*
+ * queue_job_result - how the job went, for its destination's concurrency:
+ * reached when the server answered anything for some recipient, not
+ * reached when every answer was a failure to connect or a lost
+ * connection (4.4.1, 4.4.2), no attempt when nothing came back at all or
+ * deliver itself declined (4.3.x)
+ */
+static enum sched_result
+queue_job_result(const struct queue_job *job)
+{
+	const struct queue_msg	*msg = job->msg;
+	int			 unreached = 0;
+	uint32_t		 i;
+
+	for (i = 0; i < job->nrcpt; i++) {
+		const struct queue_rcpt	*r = &msg->env.rcpts[job->idx[i]];
+		const char		*st = r->last_status;
+
+		if (!job->answered[i])
+			continue;
+		if (r->state == RCPT_DELIVERED || st == NULL)
+			return SCHED_REACHED;
+		if (strcmp(st, "4.4.1") == 0 || strcmp(st, "4.4.2") == 0)
+			unreached = 1;
+		else if (strncmp(st, "4.3.", 4) != 0)
+			return SCHED_REACHED;
+	}
+	return unreached ? SCHED_UNREACHED : SCHED_NO_ATTEMPT;
+}
+
 /* queue_job_finish - a job is over: store the outcomes, reschedule */
 static void
-queue_job_finish(struct queue_job *job)
+queue_job_finish(struct queue_job *job, const char *lost)
 {
 	struct queue_msg	*msg = job->msg;
+	struct queue_group	*g = job->group;
+	enum sched_result	 res;
+	int64_t			 now = queue_now_ms(), due;
 	uint32_t		 i;
 
 	for (i = 0; i < job->nrcpt; i++) {
 		if (!job->answered[i])
-			queue_rcpt_defer(&msg->env.rcpts[job->idx[i]],
-			    "4.3.0 no result from the delivery agent");
+			queue_rcpt_lost(msg, job->idx[i], now, lost);
+		else
+			msg->lost[job->idx[i]] = 0;
 		msg->busy[job->idx[i]] = 0;
 	}
+	res = queue_job_result(job);
 	TAILQ_REMOVE(&job->link->jobs, job, entry);
 	job->link->njobs--;
 	msg->inflight--;
+	g->job = NULL;
 	free(job->idx);
 	free(job->answered);
 	free(job);
 
-	if (!queue_msg_final(msg)) {
-		if (queue_store_update(queue->store, msg->qid, &msg->env) == 0)
-			queue_flush_later();
+	due = queue_group_due(g);
+	sched_done(queue->sched, g->entry, res, due);
+	if (due < 0)
+		g->entry = NULL;
+	if (queue_msg_final(msg)) {
+		if (msg->inflight == 0)
+			queue_msg_done(msg);
+		return;
 	}
-	if (msg->inflight == 0)
-		queue_sched_add(msg);
+	if (queue_store_update(queue->store, msg->qid, &msg->env) == 0)
+		queue_flush_later();
 }
 
 /* queue_sched_result - one recipient's outcome; -1 if malformed */
@@ -395,39 +628,33 @@ queue_sched_result(struct queue_link *l, struct ipc_msgin *r)
 {
 	struct queue_job	*job;
 	struct queue_rcpt	*rc;
-	const char		*dsn, *text;
-	char			*why;
+	const char		*dsn, *text, *remote;
 	uint64_t		 id;
 	uint32_t		 idx, status;
+	int64_t			 now = queue_now_ms();
 
 	if (ipc_get_u64(r, &id) == -1 || ipc_get_u32(r, &idx) == -1 ||
 	    ipc_get_u32(r, &status) == -1 || ipc_get_str(r, &dsn) == -1 ||
-	    ipc_get_str(r, &text) == -1 || ipc_end(r) == -1 ||
+	    ipc_get_str(r, &text) == -1 || ipc_get_str(r, &remote) == -1 ||
+	    ipc_end(r) == -1 ||
 	    (job = queue_job_find(l, id)) == NULL || idx >= job->nrcpt ||
 	    job->answered[idx] || status > DELIVER_STATUS_MAX)
 		return -1;
 	job->answered[idx] = 1;
 	rc = &job->msg->env.rcpts[job->idx[idx]];
-	xasprintf(&why, "%s %s", dsn, text);
-	if (strlen(why) > 1000)
-		why[1000] = '\0';
+	queue_rcpt_outcome(rc, now, dsn, remote, text);
 	switch (status) {
 	case DELIVER_SENT:
 		rc->state = RCPT_DELIVERED;
-		free(rc->last_error);
-		rc->last_error = NULL;
 		break;
 	case DELIVER_BOUNCED:
-		/* The DSN to the sender comes with the bounce issue. */
+		/* The DSN to the sender comes with the bounce work. */
 		rc->state = RCPT_BOUNCED;
-		free(rc->last_error);
-		rc->last_error = xstrdup(why);
 		break;
 	case DELIVER_DEFERRED:
-		queue_rcpt_defer(rc, why);
+		queue_rcpt_defer(job->msg, rc, now);
 		break;
 	}
-	free(why);
 	return 0;
 }
 
@@ -441,7 +668,7 @@ queue_sched_done(struct queue_link *l, struct ipc_msgin *r)
 	if (ipc_get_u64(r, &id) == -1 || ipc_end(r) == -1 ||
 	    (job = queue_job_find(l, id)) == NULL)
 		return -1;
-	queue_job_finish(job);
+	queue_job_finish(job, "no result from the delivery agent");
 	queue_sched_run();
 	return 0;
 }
@@ -478,12 +705,40 @@ queue_sched_read(struct queue_link *l, struct ipc_msgin *r)
 	return 0;
 }
 
-/* queue_sched_link_gone - a deliver died: its jobs come back deferred */
+/*
+ * queue_sched_link_gone - a deliver died, or its link broke: its jobs come
+ * back, their recipients due again within QUEUE_LOST_RETRY_MS
+ */
 void
 queue_sched_link_gone(struct queue_link *l)
 {
 	struct queue_job	*job;
+	char			 why[128];
 
+	snprintf(why, sizeof(why), "delivery agent %s went away",
+	    ipc_peer_name(l->peer));
 	while ((job = TAILQ_FIRST(&l->jobs)) != NULL)
-		queue_job_finish(job);
+		queue_job_finish(job, why);
+}
+
+/* queue_sched_init - the scheduler, before any message is loaded */
+void
+queue_sched_init(void)
+{
+	struct sched_conf	 sc;
+
+	queue_sched_conf(&sc);
+	queue->sched = sched_new(&sc);
+}
+
+/* queue_sched_free - at exit: every message and the scheduler */
+void
+queue_sched_free(void)
+{
+	struct queue_msg	*msg;
+
+	while ((msg = TAILQ_FIRST(&queue->all)) != NULL)
+		queue_msg_free(msg);
+	sched_free(queue->sched);
+	queue->sched = NULL;
 }

@@ -56,13 +56,19 @@ env_assert_eq(const struct queue_env *a, const struct queue_env *b)
 		ck_assert(str_eq(a->rcpts[i].addr, b->rcpts[i].addr));
 		ck_assert_uint_eq(a->rcpts[i].state, b->rcpts[i].state);
 		ck_assert_uint_eq(a->rcpts[i].attempts, b->rcpts[i].attempts);
-		ck_assert(a->rcpts[i].next_try == b->rcpts[i].next_try);
+		ck_assert(a->rcpts[i].next_try_ms == b->rcpts[i].next_try_ms);
 		ck_assert(str_eq(a->rcpts[i].last_error,
 		    b->rcpts[i].last_error));
 		ck_assert_uint_eq(a->rcpts[i].notify, b->rcpts[i].notify);
 		ck_assert_uint_eq(a->rcpts[i].orcpt_type,
 		    b->rcpts[i].orcpt_type);
 		ck_assert(str_eq(a->rcpts[i].orcpt, b->rcpts[i].orcpt));
+		ck_assert_uint_eq(a->rcpts[i].flags, b->rcpts[i].flags);
+		ck_assert(a->rcpts[i].last_time_ms == b->rcpts[i].last_time_ms);
+		ck_assert(str_eq(a->rcpts[i].last_status,
+		    b->rcpts[i].last_status));
+		ck_assert(str_eq(a->rcpts[i].last_remote,
+		    b->rcpts[i].last_remote));
 	}
 	ck_assert_uint_eq(a->txflags, b->txflags);
 	ck_assert_uint_eq(a->ret, b->ret);
@@ -97,7 +103,7 @@ env_make(struct queue_env *e, uint32_t n)
 		xasprintf(&e->rcpts[i].addr, "user%u@uni-b.es", i);
 		e->rcpts[i].state = i % (RCPT_STATE_MAX + 1);
 		e->rcpts[i].attempts = i;
-		e->rcpts[i].next_try = 1700000000 + (int64_t)i * 60;
+		e->rcpts[i].next_try_ms = 1700000000 + (int64_t)i * 60;
 		if (i % 3 == 1)
 			xasprintf(&e->rcpts[i].last_error,
 			    "451 4.7.5 try %u later", i);
@@ -472,7 +478,7 @@ env_make_reference(struct queue_env *e)
 	e->rcpts[1].addr = xstrdup("eva@uni-c.es");
 	e->rcpts[1].state = RCPT_DEFERRED;
 	e->rcpts[1].attempts = 3;
-	e->rcpts[1].next_try = 1700003600;
+	e->rcpts[1].next_try_ms = 1700003600;
 	e->rcpts[1].last_error = xstrdup("451 4.7.5 try later");
 }
 
@@ -619,12 +625,12 @@ START_TEST(round_trip_keeps_extreme_integers)
 	e.arrival_ms = INT64_MIN;
 	e.size = UINT64_MAX;
 	e.rcpts[0].attempts = UINT32_MAX;
-	e.rcpts[0].next_try = INT64_MAX;
-	e.rcpts[1].next_try = -1;
+	e.rcpts[0].next_try_ms = INT64_MAX;
+	e.rcpts[1].next_try_ms = -1;
 	env_round_trip(&e);
 	e.arrival_ms = -1;
 	e.size = 0;
-	e.rcpts[1].next_try = INT64_MIN;
+	e.rcpts[1].next_try_ms = INT64_MIN;
 	env_round_trip(&e);
 	queue_env_clear(&e);
 }
@@ -721,6 +727,42 @@ START_TEST(the_8bit_body_flag_round_trips)
 	e.txflags = QUEUE_TX_8BITMIME | QUEUE_TX_8BITBODY;
 	env_round_trip(&e);
 	queue_env_clear(&e);
+}
+END_TEST
+
+START_TEST(the_last_outcome_round_trips_in_its_parts)
+{
+	struct queue_env	 e;
+
+	env_make(&e, 2);
+	e.rcpts[0].flags = QUEUE_RCPT_F_DELAY_SENT;
+	e.rcpts[0].last_time_ms = 1700000000456LL;
+	e.rcpts[0].last_status = xstrdup("4.4.1");
+	e.rcpts[0].last_remote = xstrdup("[192.0.2.1]:25");
+	env_round_trip(&e);
+	queue_env_clear(&e);
+}
+END_TEST
+
+/* Version 2 times are seconds: they read as milliseconds. */
+START_TEST(a_version_2_record_reads_its_times_as_milliseconds)
+{
+	struct buf		*b = buf_new(256, REC_CAP);
+	struct queue_env	 e, want;
+	unsigned char		*raw;
+
+	env_make_reference(&want);
+	rec_build(b, D_NONE);
+	raw = xmalloc(buf_len(b));
+	memcpy(raw, buf_data(b), buf_len(b));
+	raw[5] = 2;
+	ck_assert_int_eq(queue_rec_decode(raw, buf_len(b), &e), 0);
+	ck_assert(e.arrival_ms == want.arrival_ms * 1000);
+	ck_assert(e.rcpts[0].next_try_ms == want.rcpts[0].next_try_ms * 1000);
+	queue_env_clear(&e);
+	queue_env_clear(&want);
+	free(raw);
+	buf_free(b);
 }
 END_TEST
 
@@ -1031,6 +1073,8 @@ queue_rec_suite(void)
 	tcase_add_test(tc, a_version_1_record_reads_with_no_dsn_fields);
 	tcase_add_test(tc, a_version_2_record_still_reads);
 	tcase_add_test(tc, the_8bit_body_flag_round_trips);
+	tcase_add_test(tc, the_last_outcome_round_trips_in_its_parts);
+	tcase_add_test(tc, a_version_2_record_reads_its_times_as_milliseconds);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("layout");

@@ -520,7 +520,7 @@ START_TEST(update_persists_across_close_and_reopen)
 	e.rcpts[0].state = RCPT_DELIVERED;
 	e.rcpts[1].state = RCPT_DEFERRED;
 	e.rcpts[1].attempts = 2;
-	e.rcpts[1].next_try = 1700007200;
+	e.rcpts[1].next_try_ms = 1700007200;
 	e.rcpts[1].last_error = xstrdup("421 4.3.2 shutting down");
 	ck_assert_int_eq(queue_store_update(qs, qid, &e), 0);
 	ck_assert_int_eq(queue_store_flush(qs), 0);
@@ -532,7 +532,7 @@ START_TEST(update_persists_across_close_and_reopen)
 	ck_assert_uint_eq(s.env[0].rcpts[0].state, RCPT_DELIVERED);
 	ck_assert_uint_eq(s.env[0].rcpts[1].state, RCPT_DEFERRED);
 	ck_assert_uint_eq(s.env[0].rcpts[1].attempts, 2);
-	ck_assert(s.env[0].rcpts[1].next_try == 1700007200);
+	ck_assert(s.env[0].rcpts[1].next_try_ms == 1700007200);
 	ck_assert_str_eq(s.env[0].rcpts[1].last_error,
 	    "421 4.3.2 shutting down");
 	seen_clear(&s);
