@@ -4,7 +4,9 @@
  * avald owns the config, the listening sockets, the control socket and the
  * children. Children are started by fork+exec of aval's own worker binaries
  * (never any other program) with their master link on fd 3, and restarted
- * with backoff when they die. See avald.c for the process's manual.
+ * when they die (at once, or with a back-off while one keeps dying soon
+ * after its start: master_backoff.h). See avald.c for the process's
+ * manual.
  */
 #ifndef AVAL_MASTER_MASTER_H
 #define AVAL_MASTER_MASTER_H
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #include "common/ipc.h"
+#include "master/master_backoff.h"
 
 struct conf;
 struct event;
@@ -33,9 +36,10 @@ struct master_child {
 	enum master_child_state	 state;
 	pid_t			 pid;
 	struct ipc_peer		*peer;
-	time_t			 started;
+	time_t			 started;	/* wall clock, for avalctl */
+	long long		 started_ms;	/* monotonic, for the back-off */
 	unsigned int		 restarts;
-	long			 backoff_ms;
+	struct master_backoff	 backoff;
 	struct event		*restart_ev;
 };
 
