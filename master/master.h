@@ -5,8 +5,9 @@
  * children. Children are started by fork+exec of aval's own worker binaries
  * (never any other program) with their master link on fd 3, and restarted
  * when they die (at once, or with a back-off while one keeps dying soon
- * after its start: master_backoff.h). See avald.c for the process's
- * manual.
+ * after its start: master_backoff.h). While no smtpd runs, the master
+ * answers the listeners itself (master_refuse.c). See avald.c for the
+ * process's manual.
  */
 #ifndef AVAL_MASTER_MASTER_H
 #define AVAL_MASTER_MASTER_H
@@ -65,6 +66,7 @@ struct master {
 
 	struct master_child	*children;
 	size_t			 nchildren;
+	int			 started;	/* every worker started once */
 
 	int			 limits_fd;	/* smtpd_limit.h's shared table */
 
@@ -88,7 +90,11 @@ void	 master_children_send_conf(void);
 void	 master_children_shutdown(void);
 void	 master_children_kill(void);
 struct master_child *master_queue(void);	/* the running queue, or NULL */
+int	 master_smtpd_serving(void);	/* smtpd processes that serve listeners */
 const char *master_kind_name(enum proc_kind);
+
+/* master_refuse.c */
+void	 master_refuse_update(void);	/* after any smtpd starts or stops */
 
 /* master_sock.c */
 void	 master_dirs_make(void);

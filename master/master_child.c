@@ -15,6 +15,9 @@
  * policy). Either way the exit gets one line, "smtpd[PID] killed by signal
  * 9; restarting in N ms", N being 0 for the restart at once; a start that
  * fails says "trying again in N ms". During shutdown nothing is restarted.
+ *
+ * After every change in which smtpd runs, master_refuse_update() decides
+ * whether the master answers the listeners itself (master_refuse.c).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -60,6 +63,26 @@ master_queue(void)
 	struct master_child	*c = &master->children[0];
 
 	return c->state == MASTER_C_RUNNING && c->peer != NULL ? c : NULL;
+}
+
+/*
+ * master_smtpd_serving - how many smtpd processes serve the listeners: those
+ * started and not told to stop. One just forked counts, since it takes the
+ * connections waiting in the backlog as soon as it has its fds; one that
+ * drains has closed its copies of the listeners.
+ */
+int
+master_smtpd_serving(void)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < master->nchildren; i++)
+		if (master->children[i].kind == PROC_SMTPD &&
+		    master->children[i].state == MASTER_C_RUNNING &&
+		    master->children[i].pid > 0)
+			n++;
+	return n;
 }
 
 static void
@@ -226,6 +249,7 @@ master_child_retry(struct master_child *c, const char *what)
 	    master_kind_name(c->kind), what, wait);
 	c->pid = 0;
 	master_child_backoff(c, wait);
+	master_refuse_update();
 }
 
 /* master_child_spawn - fork and exec one worker, then feed it */
@@ -316,6 +340,7 @@ master_child_spawn(struct master_child *c)
 	case PROC_MASTER:
 		fatalx("%s: master", __func__);
 	}
+	master_refuse_update();
 }
 
 /* master_children_start - the queue first, then smtpd and deliver */
@@ -344,6 +369,8 @@ master_children_start(void)
 		    c);
 		master_child_spawn(c);
 	}
+	master->started = 1;
+	master_refuse_update();
 }
 
 static int
@@ -402,6 +429,7 @@ master_child_reaped(pid_t pid, int status)
 	    master_kind_name(c->kind), (long)pid, why, wait);
 	c->restarts++;
 	master_child_backoff(c, wait);
+	master_refuse_update();
 }
 
 static void
@@ -439,6 +467,7 @@ master_children_shutdown(void)
 	}
 	if (master_children_alive(PROC_SMTPD) > 0) {
 		master_child_stop(PROC_SMTPD);
+		master_refuse_update();
 		return;
 	}
 	if (master_children_alive(PROC_DELIVER) > 0) {
