@@ -38,7 +38,7 @@ struct master_child {
 	pid_t			 pid;
 	struct ipc_peer		*peer;
 	time_t			 started;	/* wall clock, for avalctl */
-	long long		 started_ms;	/* monotonic, for the back-off */
+	long long		 started_ms;	/* monotonic, for back-off */
 	unsigned int		 restarts;
 	struct master_backoff	 backoff;
 	struct event		*restart_ev;
@@ -90,7 +90,7 @@ void	 master_children_send_conf(void);
 void	 master_children_shutdown(void);
 void	 master_children_kill(void);
 struct master_child *master_queue(void);	/* the running queue, or NULL */
-int	 master_smtpd_serving(void);	/* smtpd processes that serve listeners */
+int	 master_smtpd_serving(void);	/* smtpds serving listeners */
 const char *master_kind_name(enum proc_kind);
 
 /* master_refuse.c */

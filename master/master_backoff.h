@@ -19,12 +19,12 @@
 #ifndef AVAL_MASTER_MASTER_BACKOFF_H
 #define AVAL_MASTER_MASTER_BACKOFF_H
 
-#define MASTER_BACKOFF_STABLE_MS	5000	/* lived this long: restart at once */
-#define MASTER_BACKOFF_MIN_MS		100	/* first wait after an early death */
+#define MASTER_BACKOFF_STABLE_MS	5000	/* lived this long: at once */
+#define MASTER_BACKOFF_MIN_MS		100	/* after a first early death */
 #define MASTER_BACKOFF_MAX_MS		10000	/* the doubling stops here */
 
 struct master_backoff {
-	long	 next_ms;	/* the wait after the next early death; 0: MIN */
+	long	 next_ms;	/* wait after the next early death; 0: MIN */
 };
 
 /* the wait before the restart of a worker that lived lived_ms; updates b */

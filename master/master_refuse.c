@@ -14,9 +14,10 @@
  *
  * and closes, so the client tries again later or another MX (RFC 5321
  * 4.2.2: 421, service not available, closing transmission channel; RFC
- * 3463: 4.3.2, system not accepting network messages). The moment an smtpd is started again the master stops
- * accepting: connections that arrive meanwhile wait in the backlog for
- * the new smtpd, which takes them as soon as it has its fds.
+ * 3463: 4.3.2, system not accepting network messages). The moment an
+ * smtpd is started again the master stops accepting: connections that
+ * arrive meanwhile wait in the backlog for the new smtpd, which takes them
+ * as soon as it has its fds.
  *
  * On a submissions listener (implicit TLS) the client's first bytes are a
  * TLS ClientHello and it reads ours as a TLS record: a clear-text 421 would
@@ -62,15 +63,15 @@
 #include "common/xmalloc.h"
 #include "master/master.h"
 
-#define MASTER_REFUSE_PER_WAKE		32	/* accepts per listener per wake-up */
-#define MASTER_REFUSE_PER_SEC		200	/* refusals a second, all listeners */
-#define MASTER_REFUSE_LOG_PER_SEC	5	/* of those, logged one by one */
+#define MASTER_REFUSE_PER_WAKE		32	/* per listener, per wake-up */
+#define MASTER_REFUSE_PER_SEC		200	/* a second, all listeners */
+#define MASTER_REFUSE_LOG_PER_SEC	5	/* of those, logged each */
 
 static struct {
 	struct event	**evs;		/* one per listener, or NULL */
 	struct event	 *tick;		/* each second while refusing */
 	int		  on;		/* refusing */
-	int		  paused;	/* at the cap or out of fds: until tick */
+	int		  paused;	/* at the cap or out of fds */
 	unsigned int	  sec;		/* refused in this second */
 	unsigned long	  unlogged;	/* of those, not logged one by one */
 	unsigned long	  total;	/* since refusing started */
