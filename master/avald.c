@@ -5,8 +5,10 @@
  * default), makes the spool, runtime and mailbox directories, binds the
  * listening sockets, opens the control socket, and starts one queue, N
  * smtpd and M deliver processes, connected by socketpairs. It restarts a
- * worker that dies (with backoff, logged), drains on SIGTERM (smtpd answers
- * open sessions 421 4.3.2, then deliver and queue stop), and reloads the
+ * worker that dies (at once after a life of 5 s or more, else with a
+ * back-off; logged), answers new connections 421 4.3.2 itself while no
+ * smtpd runs (master_refuse.c), drains on SIGTERM (smtpd answers open
+ * sessions 421 4.3.2, then deliver and queue stop), and reloads the
  * configuration on SIGHUP, keeping the old one if the new one fails.
  *
  * Trust: avald trusts its configuration file and nothing else. From a

@@ -4,7 +4,10 @@
  * avald owns the config, the listening sockets, the control socket and the
  * children. Children are started by fork+exec of aval's own worker binaries
  * (never any other program) with their master link on fd 3, and restarted
- * with backoff when they die. See avald.c for the process's manual.
+ * when they die (at once, or with a back-off while one keeps dying soon
+ * after its start: master_backoff.h). While no smtpd runs, the master
+ * answers the listeners itself (master_refuse.c). See avald.c for the
+ * process's manual.
  */
 #ifndef AVAL_MASTER_MASTER_H
 #define AVAL_MASTER_MASTER_H
@@ -16,6 +19,7 @@
 #include <time.h>
 
 #include "common/ipc.h"
+#include "master/master_backoff.h"
 
 struct conf;
 struct event;
@@ -33,9 +37,10 @@ struct master_child {
 	enum master_child_state	 state;
 	pid_t			 pid;
 	struct ipc_peer		*peer;
-	time_t			 started;
+	time_t			 started;	/* wall clock, for avalctl */
+	long long		 started_ms;	/* monotonic, for back-off */
 	unsigned int		 restarts;
-	long			 backoff_ms;
+	struct master_backoff	 backoff;
 	struct event		*restart_ev;
 };
 
@@ -61,6 +66,7 @@ struct master {
 
 	struct master_child	*children;
 	size_t			 nchildren;
+	int			 started;	/* every worker started once */
 
 	int			 limits_fd;	/* smtpd_limit.h's shared table */
 
@@ -84,7 +90,11 @@ void	 master_children_send_conf(void);
 void	 master_children_shutdown(void);
 void	 master_children_kill(void);
 struct master_child *master_queue(void);	/* the running queue, or NULL */
+int	 master_smtpd_serving(void);	/* smtpds serving listeners */
 const char *master_kind_name(enum proc_kind);
+
+/* master_refuse.c */
+void	 master_refuse_update(void);	/* after any smtpd starts or stops */
 
 /* master_sock.c */
 void	 master_dirs_make(void);

@@ -8,9 +8,16 @@
  * ends go to those workers as QUEUE_LINK: so after any restart every smtpd
  * and deliver is connected to the one queue.
  *
- * A dead worker is restarted after a backoff that starts at 250 ms and
- * doubles up to 30 s; it falls back to the start once a worker has run
- * for a minute. During shutdown nothing is restarted.
+ * A dead worker is restarted at once when it had lived at least 5 s
+ * (MASTER_BACKOFF_STABLE_MS), and its back-off starts over; one that died
+ * sooner than that after its start waits a back-off that starts at 100 ms
+ * and doubles with each such death up to 10 s (master_backoff.h has the
+ * policy). Either way the exit gets one line, "smtpd[PID] killed by signal
+ * 9; restarting in N ms", N being 0 for the restart at once; a start that
+ * fails says "trying again in N ms". During shutdown nothing is restarted.
+ *
+ * After every change in which smtpd runs, master_refuse_update() decides
+ * whether the master answers the listeners itself (master_refuse.c).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,10 +39,7 @@
 #include "common/proc.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
-
-#define MASTER_BACKOFF_MIN_MS	250
-#define MASTER_BACKOFF_MAX_MS	30000
-#define MASTER_STABLE_SECS	60
+#include "master/master_backoff.h"
 
 static void	master_child_spawn(struct master_child *);
 
@@ -58,6 +63,26 @@ master_queue(void)
 	struct master_child	*c = &master->children[0];
 
 	return c->state == MASTER_C_RUNNING && c->peer != NULL ? c : NULL;
+}
+
+/*
+ * master_smtpd_serving - how many smtpd processes serve the listeners: those
+ * started and not told to stop. One just forked counts, since it takes the
+ * connections waiting in the backlog as soon as it has its fds; one that
+ * drains has closed its copies of the listeners.
+ */
+int
+master_smtpd_serving(void)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < master->nchildren; i++)
+		if (master->children[i].kind == PROC_SMTPD &&
+		    master->children[i].state == MASTER_C_RUNNING &&
+		    master->children[i].pid > 0)
+			n++;
+	return n;
 }
 
 static void
@@ -187,19 +212,27 @@ master_child_restart(evutil_socket_t fd, short ev, void *arg)
 		master_child_spawn(arg);
 }
 
-/* master_child_backoff - wait, then start the worker again; double the wait */
+/* master_child_now_ms - the monotonic clock, which a clock step leaves be */
+static long long
+master_child_now_ms(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* master_child_backoff - start the worker again after wait_ms (0: at once) */
 static void
-master_child_backoff(struct master_child *c)
+master_child_backoff(struct master_child *c, long wait_ms)
 {
 	struct timeval	 tv;
 
 	c->state = MASTER_C_WAITING;
-	tv.tv_sec = c->backoff_ms / 1000;
-	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+	tv.tv_sec = wait_ms / 1000;
+	tv.tv_usec = (wait_ms % 1000) * 1000;
 	evtimer_add(c->restart_ev, &tv);
-	c->backoff_ms *= 2;
-	if (c->backoff_ms > MASTER_BACKOFF_MAX_MS)
-		c->backoff_ms = MASTER_BACKOFF_MAX_MS;
 }
 
 /*
@@ -209,10 +242,14 @@ master_child_backoff(struct master_child *c)
 static void
 master_child_retry(struct master_child *c, const char *what)
 {
+	long	 wait;
+
+	wait = master_backoff_next(&c->backoff, 0);
 	log_warn("starting %s: %s; trying again in %ld ms",
-	    master_kind_name(c->kind), what, c->backoff_ms);
+	    master_kind_name(c->kind), what, wait);
 	c->pid = 0;
-	master_child_backoff(c);
+	master_child_backoff(c, wait);
+	master_refuse_update();
 }
 
 /* master_child_spawn - fork and exec one worker, then feed it */
@@ -258,6 +295,7 @@ master_child_spawn(struct master_child *c)
 	c->pid = pid;
 	c->state = MASTER_C_RUNNING;
 	c->started = time(NULL);
+	c->started_ms = master_child_now_ms();
 	snprintf(name, sizeof(name), "%s[%ld]", master_kind_name(c->kind),
 	    (long)pid);
 	c->peer = ipc_peer_new(master->base, sp[0], name,
@@ -302,6 +340,7 @@ master_child_spawn(struct master_child *c)
 	case PROC_MASTER:
 		fatalx("%s: master", __func__);
 	}
+	master_refuse_update();
 }
 
 /* master_children_start - the queue first, then smtpd and deliver */
@@ -326,11 +365,12 @@ master_children_start(void)
 	}
 	for (n = 0; n < master->nchildren; n++) {
 		c = &master->children[n];
-		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
 		c->restart_ev = evtimer_new(master->base, master_child_restart,
 		    c);
 		master_child_spawn(c);
 	}
+	master->started = 1;
+	master_refuse_update();
 }
 
 static int
@@ -352,6 +392,7 @@ master_child_reaped(pid_t pid, int status)
 {
 	struct master_child	*c = NULL;
 	char			 why[64];
+	long			 wait;
 	size_t			 i;
 
 	for (i = 0; i < master->nchildren; i++)
@@ -382,12 +423,13 @@ master_child_reaped(pid_t pid, int status)
 		master_children_shutdown();
 		return;
 	}
-	if (time(NULL) - c->started >= MASTER_STABLE_SECS)
-		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
+	wait = master_backoff_next(&c->backoff,
+	    master_child_now_ms() - c->started_ms);
 	log_warnx("%s[%ld] %s; restarting in %ld ms",
-	    master_kind_name(c->kind), (long)pid, why, c->backoff_ms);
+	    master_kind_name(c->kind), (long)pid, why, wait);
 	c->restarts++;
-	master_child_backoff(c);
+	master_child_backoff(c, wait);
+	master_refuse_update();
 }
 
 static void
@@ -425,6 +467,7 @@ master_children_shutdown(void)
 	}
 	if (master_children_alive(PROC_SMTPD) > 0) {
 		master_child_stop(PROC_SMTPD);
+		master_refuse_update();
 		return;
 	}
 	if (master_children_alive(PROC_DELIVER) > 0) {

@@ -97,7 +97,12 @@ master_listen_one(const struct conf_listen *l)
 			fatalx("listen: bad address %s", l->addr);
 		len = sizeof(*sin);
 	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	/*
+	 * Non-blocking: the master accepts on it itself while no smtpd runs
+	 * (master_refuse.c), and must never wait there for a connection.
+	 */
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
 		fatal("socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		fatal("setsockopt SO_REUSEADDR");
