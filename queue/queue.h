@@ -115,6 +115,7 @@ struct queue_state {
 	struct queue_msgs	 all;
 	unsigned long		 nmsgs;
 	struct sched		*sched;
+	struct event		*due_ev;	/* the scheduler's next due time */
 	struct queue_pendings	 pending;
 	int			 dirty;		/* commits not yet flushed */
 	size_t			 incoming_bytes;	/* body bytes held, not yet stored */

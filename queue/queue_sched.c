@@ -33,6 +33,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
@@ -489,6 +491,36 @@ queue_sched_dispatch(struct sched_entry *e, struct queue_link *l,
 	return 1;
 }
 
+static void
+queue_sched_due(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	queue_sched_run();
+}
+
+/*
+ * queue_sched_arm - wake when the next entry comes due, to the
+ * millisecond; the once-a-second tick covers a deliver link with no room
+ */
+static void
+queue_sched_arm(int64_t now)
+{
+	struct timeval	 tv;
+	int64_t		 due = sched_next_due(queue->sched), wait;
+
+	/* No room in deliver: a job's end runs the scheduler again. */
+	if (due < 0 || queue_sched_pick_link() == NULL)
+		return;
+	wait = due > now ? due - now : 0;
+	if (wait > 1000)
+		return;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)(wait * 1000);
+	evtimer_add(queue->due_ev, &tv);
+}
+
 /* queue_sched_run - hand out due work while deliver has room */
 void
 queue_sched_run(void)
@@ -507,6 +539,7 @@ queue_sched_run(void)
 	while ((l = queue_sched_pick_link()) != NULL &&
 	    (e = sched_next(queue->sched, now)) != NULL)
 		(void)queue_sched_dispatch(e, l, now);
+	queue_sched_arm(now);
 }
 
 /* queue_sched_tick - once a second: what has come due goes out */
@@ -729,6 +762,7 @@ queue_sched_init(void)
 
 	queue_sched_conf(&sc);
 	queue->sched = sched_new(&sc);
+	queue->due_ev = evtimer_new(queue->w.base, queue_sched_due, NULL);
 }
 
 /* queue_sched_free - at exit: every message and the scheduler */
@@ -741,4 +775,7 @@ queue_sched_free(void)
 		queue_msg_free(msg);
 	sched_free(queue->sched);
 	queue->sched = NULL;
+	if (queue->due_ev != NULL)
+		event_free(queue->due_ev);
+	queue->due_ev = NULL;
 }

@@ -358,6 +358,9 @@ class Aval:
             "tls": "ecdsa",
             "tls_lines": [],		# more lines inside tls { }
             "smtpd_lines": [],		# more lines inside smtpd { }
+            "queue_lines": [],		# ... inside queue { }
+            "transport_lines": [],	# ... inside transport { }, before *
+            "deliver_lines": [],		# ... inside deliver { }
         }
         for k, v in kw.items():
             if k not in self.opts:
@@ -401,6 +404,7 @@ class Aval:
             "relay-networks\t{ %s }" % o["relay_networks"],
             "transport {",
             "\trelay.test\tsmtp [127.0.0.1]:%d" % self.sinkport,
+            *["\t" + x for x in o["transport_lines"]],
             "\t*\t\tsmtp [127.0.0.1]:%d" % self.sinkport,
             "}",
             "smtpd {",
@@ -416,11 +420,13 @@ class Aval:
             "\tmax-message-size\t%s" % o["max_message_size"],
             "\tretry-min\t\t%s" % o["retry_min"],
             "\tretry-max\t\t%s" % o["retry_max"],
+            *["\t" + x for x in o["queue_lines"]],
             "}",
             "deliver {",
             "\tprocesses\t\t%s" % o["deliver_processes"],
             *(["\tcommand-timeout\t\t%s" % o["deliver_command_timeout"]]
               if o["deliver_command_timeout"] else []),
+            *["\t" + x for x in o["deliver_lines"]],
             "}",
             *o["extra_conf"],
             "",
@@ -645,6 +651,8 @@ def normalize_queue(data):
                 "state": str(pick(r, "state", "status", default="")),
                 "last_error": pick(r, "last_error", "last-error", "error",
                                    "reason", default="") or "",
+                "attempts": pick(r, "attempts", default=0),
+                "next_try": pick(r, "next_try", default=0),
             })
         out.append({"id": pick(m, "id", "qid", "queue_id", default=""),
                     "sender": pick(m, "sender", "from", default=""),
