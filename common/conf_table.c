@@ -117,6 +117,12 @@ const struct conf_row conf_table[] = {
 	{ "queue", "initial-concurrency", CONF_COUNT,
 	    CONF_OFF(queue_initial_concurrency), "5", 1, 1000,
 	    "Deliveries a destination starts at; each success allows one more." },
+	{ "queue", "cache-size", CONF_SIZE, CONF_OFF(queue_cache_size), "32M",
+	    CONF_MB, 4 * CONF_GB - CONF_MB,
+	    "Berkeley DB cache of the spool; read at the queue's start." },
+	{ "queue", "log-buffer-size", CONF_SIZE, CONF_OFF(queue_log_buffer),
+	    "4M", 256 * CONF_KB, CONF_GB,
+	    "Log held in memory before a write; bounds one unflushed batch." },
 
 	{ "deliver", "processes", CONF_COUNT, CONF_OFF(deliver_processes), "2",
 	    1, 64,

@@ -553,13 +553,16 @@ queue_load_one(const char *qid, struct queue_env *e, void *arg)
 static void
 queue_start(void)
 {
-	struct timeval	 tv = { 1, 0 };
-	long		 n;
+	struct timeval		 tv = { 1, 0 };
+	struct queue_store_conf	 sc;
+	long			 n;
 
 	if (queue->w.conf == NULL || queue->started)
 		fatalx("START out of order");
 	proc_privdrop(queue->w.conf, queue->w.conf->spool);
-	queue->store = queue_store_open(".");
+	sc.cache = (size_t)queue->w.conf->queue_cache_size;
+	sc.log_buffer = (size_t)queue->w.conf->queue_log_buffer;
+	queue->store = queue_store_open_conf(".", &sc);
 	queue_sched_init();
 	queue->started = 1;
 	queue->last_checkpoint = time(NULL);

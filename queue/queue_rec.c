@@ -694,6 +694,18 @@ queue_rec_decode(const void *p, size_t len, struct queue_env *env)
 	return 0;
 }
 
+/* queue_rec_version - the version in a record's header, 0 if none */
+unsigned int
+queue_rec_version(const void *p, size_t len)
+{
+	const unsigned char	*b = p;
+
+	if (len < QUEUE_REC_HDR_LEN ||
+	    memcmp(b, QUEUE_REC_MAGIC, QUEUE_REC_MAGIC_LEN) != 0)
+		return 0;
+	return (unsigned int)b[4] << 8 | b[5];
+}
+
 /* queue_env_clear - free what env owns and zero it */
 void
 queue_env_clear(struct queue_env *env)

@@ -75,6 +75,8 @@ struct queue_env {
 int	 queue_rec_encode(const struct queue_env *, struct buf *out);
 /* Fills env (owning copies of every string); 0 or -1. */
 int	 queue_rec_decode(const void *, size_t, struct queue_env *env);
+/* The version a record says it has, or 0 when it is not a record. */
+unsigned int queue_rec_version(const void *, size_t);
 /* Frees what env owns and zeroes it; env itself is the caller's. */
 void	 queue_env_clear(struct queue_env *);
 

@@ -70,6 +70,7 @@
 #define QUEUE_STORE_ENVELOPES	"envelopes.db"
 #define QUEUE_STORE_BODIES	"bodies.db"
 #define QUEUE_STORE_INCOMING	"incoming.db"
+#define QUEUE_STORE_META	"meta.db"
 #define QUEUE_STORE_MODE	0600
 #define QUEUE_STORE_CACHE	(32u * 1024 * 1024)
 #define QUEUE_STORE_LG_BSIZE	(4u * 1024 * 1024)
@@ -91,6 +92,7 @@ struct queue_store {
 	DB	*envelopes;
 	DB	*bodies;
 	DB	*incoming;	/* qid -> "": bodies still arriving */
+	DB	*meta;		/* "format" -> decimal QUEUE_STORE_FORMAT */
 	int	 lockfd;
 };
 
@@ -159,22 +161,84 @@ queue_store_db_open(DB_ENV *env, const char *dir, const char *name,
 	return db;
 }
 
+/*
+ * queue_store_format - check the store's format number, or write ours in a
+ * new store; fatal for a store from a newer aval, which may hold records
+ * this one would misread
+ */
+static void
+queue_store_format(struct queue_store *qs, const char *dir)
+{
+	char		 buf[16];
+	DBT		 k, d;
+	unsigned long	 v;
+	char		*end;
+	int		 rc;
+
+	memset(&k, 0, sizeof(k));
+	k.data = (void *)(uintptr_t)"format";
+	k.size = 6;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_USERMEM;
+	d.data = buf;
+	d.ulen = sizeof(buf) - 1;
+	rc = qs->meta->get(qs->meta, NULL, &k, &d, 0);
+	if (rc == DB_NOTFOUND) {
+		snprintf(buf, sizeof(buf), "%u", QUEUE_STORE_FORMAT);
+		memset(&d, 0, sizeof(d));
+		d.data = buf;
+		d.size = (u_int32_t)strlen(buf);
+		if ((rc = qs->meta->put(qs->meta, NULL, &k, &d, 0)) != 0)
+			fatalx("queue: store %s: cannot write its format: %s",
+			    dir, db_strerror(rc));
+		return;
+	}
+	if (rc != 0)
+		fatalx("queue: store %s: cannot read its format: %s", dir,
+		    db_strerror(rc));
+	buf[d.size] = '\0';
+	v = strtoul(buf, &end, 10);
+	if (end == buf || *end != '\0')
+		fatalx("queue: store %s: its format \"%s\" is not a number",
+		    dir, buf);
+	if (v > QUEUE_STORE_FORMAT)
+		fatalx("queue: the spool %s was written by a newer aval (store "
+		    "format %lu; this aval reads up to %u): run that version, "
+		    "or move the spool aside", dir, v, QUEUE_STORE_FORMAT);
+}
+
 /* queue_store_open - open and recover the environment in dir, or die */
 struct queue_store *
 queue_store_open(const char *dir)
 {
+	return queue_store_open_conf(dir, NULL);
+}
+
+struct queue_store *
+queue_store_open_conf(const char *dir, const struct queue_store_conf *sc)
+{
 	struct queue_store	*qs;
 	DB_ENV			*env;
+	size_t			 cache = QUEUE_STORE_CACHE;
+	size_t			 lbuf = QUEUE_STORE_LG_BSIZE, lmax;
 	int			 lockfd, rc;
 
+	if (sc != NULL && sc->cache > 0)
+		cache = sc->cache;
+	if (sc != NULL && sc->log_buffer > 0)
+		lbuf = sc->log_buffer;
+	/* Berkeley DB wants a log file at least four buffers long. */
+	lmax = lbuf * 4 > QUEUE_STORE_LG_MAX ? lbuf * 4 : QUEUE_STORE_LG_MAX;
+	if (cache > UINT32_MAX || lmax > UINT32_MAX)
+		fatalx("queue: store %s: cache or log buffer too large", dir);
 	lockfd = queue_store_lock(dir);
 
 	if ((rc = db_env_create(&env, 0)) != 0)
 		fatalx("queue: db env create: %s", db_strerror(rc));
 	env->set_errcall(env, queue_store_errcall);
-	if ((rc = env->set_cachesize(env, 0, QUEUE_STORE_CACHE, 1)) != 0 ||
-	    (rc = env->set_lg_bsize(env, QUEUE_STORE_LG_BSIZE)) != 0 ||
-	    (rc = env->set_lg_max(env, QUEUE_STORE_LG_MAX)) != 0 ||
+	if ((rc = env->set_cachesize(env, 0, (u_int32_t)cache, 1)) != 0 ||
+	    (rc = env->set_lg_bsize(env, (u_int32_t)lbuf)) != 0 ||
+	    (rc = env->set_lg_max(env, (u_int32_t)lmax)) != 0 ||
 	    (rc = env->set_lk_max_locks(env, QUEUE_STORE_LK_MAX)) != 0 ||
 	    (rc = env->set_lk_max_lockers(env, QUEUE_STORE_LK_MAX)) != 0 ||
 	    (rc = env->set_lk_max_objects(env, QUEUE_STORE_LK_MAX)) != 0 ||
@@ -196,6 +260,8 @@ queue_store_open(const char *dir)
 	qs->bodies = queue_store_db_open(env, dir, QUEUE_STORE_BODIES,
 	    QUEUE_STORE_BODY_PAGE);
 	qs->incoming = queue_store_db_open(env, dir, QUEUE_STORE_INCOMING, 0);
+	qs->meta = queue_store_db_open(env, dir, QUEUE_STORE_META, 0);
+	queue_store_format(qs, dir);
 	return qs;
 }
 
@@ -208,6 +274,9 @@ queue_store_close(struct queue_store *qs)
 	if (qs == NULL)
 		return;
 	queue_store_checkpoint(qs);
+	if ((rc = qs->meta->close(qs->meta, 0)) != 0)
+		log_warnx("queue: db close %s: %s", QUEUE_STORE_META,
+		    db_strerror(rc));
 	if ((rc = qs->incoming->close(qs->incoming, 0)) != 0)
 		log_warnx("queue: db close %s: %s", QUEUE_STORE_INCOMING,
 		    db_strerror(rc));
@@ -832,8 +901,15 @@ queue_store_walk(struct queue_store *qs, queue_store_walk_cb cb, void *arg)
 			continue;
 		}
 		if (queue_rec_decode(d.data, d.size, &env) == -1) {
-			log_warnx("%s: envelope does not decode, left in "
-			    "place", qid);
+			unsigned int	 v = queue_rec_version(d.data, d.size);
+
+			if (v > QUEUE_REC_VERSION)
+				log_warnx("%s: envelope record version %u is "
+				    "newer than this aval reads (%u); left in "
+				    "place", qid, v, QUEUE_REC_VERSION);
+			else
+				log_warnx("%s: envelope does not decode, left "
+				    "in place", qid);
 			continue;
 		}
 		count++;

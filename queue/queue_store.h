@@ -5,8 +5,9 @@
  * DB_INIT_LOG, DB_INIT_LOCK, DB_INIT_MPOOL, DB_RECOVER at every open), two
  * btrees: "envelopes" (qid -> queue_rec), "bodies" ((qid, u32 chunk) ->
  * up to QUEUE_STORE_CHUNK bytes, and a little more for a chunk put while
- * a body arrives) and "incoming" (qid -> "": bodies still arriving). Only
- * the queue process links this.
+ * a body arrives), "incoming" (qid -> "": bodies still arriving) and
+ * "meta" ("format" -> the store's format number). Only the queue process
+ * links this.
  *
  * Group commit: queue_store_add(), _update() and _remove() each commit one
  * transaction without syncing the log; queue_store_flush() then writes and
@@ -31,7 +32,21 @@ struct buf;
 
 typedef void	(*queue_store_walk_cb)(const char *qid, struct queue_env *, void *);
 
-struct queue_store *queue_store_open(const char *dir);	/* fatal on failure */
+/* Sizes of the environment; 0 keeps a default. */
+struct queue_store_conf {
+	size_t		 cache;		/* buffer pool (default 32 MiB) */
+	size_t		 log_buffer;	/* in-memory log (default 4 MiB) */
+};
+
+/*
+ * Open (creating) and recover the store in dir, or die. A store written
+ * by a newer aval (its format number in "meta" above QUEUE_STORE_FORMAT)
+ * is refused with a message that says so.
+ */
+struct queue_store *queue_store_open(const char *dir);
+struct queue_store *queue_store_open_conf(const char *dir,
+		    const struct queue_store_conf *);
+#define QUEUE_STORE_FORMAT	1
 void	 queue_store_close(struct queue_store *);	/* NULL is fine; checkpoints */
 
 /* Envelope and whole body in one transaction; -1 if qid exists or on error. */

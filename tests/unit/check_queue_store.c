@@ -249,9 +249,20 @@ open_in_child(const char *path, int as_nobody)
 	return WEXITSTATUS(status);
 }
 
+static void	raw_put(const char *, const char *, const void *, size_t,
+		    const void *, size_t);
+
 /* Put one raw envelope record, bypassing the store, as damage would. */
 static void
 raw_envelope_put(const char *home, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	raw_put(home, "envelopes.db", key, klen, val, vlen);
+}
+
+/* Put one raw record into one of the store's databases. */
+static void
+raw_put(const char *home, const char *file, const void *key, size_t klen,
     const void *val, size_t vlen)
 {
 	DB_ENV	*env;
@@ -262,8 +273,8 @@ raw_envelope_put(const char *home, const void *key, size_t klen,
 	ck_assert_int_eq(env->open(env, home, DB_CREATE | DB_INIT_TXN |
 	    DB_INIT_LOG | DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER, 0600), 0);
 	ck_assert_int_eq(db_create(&db, env, 0), 0);
-	ck_assert_int_eq(db->open(db, NULL, "envelopes.db", NULL, DB_BTREE,
-	    DB_AUTO_COMMIT, 0600), 0);
+	ck_assert_int_eq(db->open(db, NULL, file, NULL, DB_BTREE,
+	    DB_AUTO_COMMIT | DB_CREATE, 0600), 0);
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.data = xmalloc(klen);
@@ -675,6 +686,24 @@ START_TEST(opening_a_store_another_process_holds_is_fatal)
 	ck_assert_int_eq(msg_add(mine, qid, 10), 0);
 	ck_assert_int_eq(queue_store_flush(mine), 0);
 	queue_store_close(mine);
+	ck_assert_int_eq(open_in_child(dir, 0), 0);
+}
+END_TEST
+
+START_TEST(a_store_from_a_newer_aval_is_refused)
+{
+	struct queue_store	*s;
+
+	/* A new store gets our format; we open it again without a word. */
+	s = queue_store_open(dir);
+	queue_store_close(s);
+	ck_assert_int_eq(open_in_child(dir, 0), 0);
+	raw_put(dir, "meta.db", "format", 6, "99", 2);
+	harness_log_start();
+	ck_assert_int_ne(open_in_child(dir, 0), 0);
+	harness_log_stop();
+	/* Our own format again: it opens. */
+	raw_put(dir, "meta.db", "format", 6, "1", 1);
 	ck_assert_int_eq(open_in_child(dir, 0), 0);
 }
 END_TEST
@@ -1131,6 +1160,7 @@ queue_store_suite(void)
 	tcase_add_test(tc, opening_a_path_that_is_not_a_directory_is_fatal);
 	tcase_add_test(tc, opening_a_directory_the_user_cannot_write_is_fatal);
 	tcase_add_test(tc, opening_a_store_another_process_holds_is_fatal);
+	tcase_add_test(tc, a_store_from_a_newer_aval_is_refused);
 	tcase_add_test(tc,
 	    opening_the_same_store_again_after_close_keeps_its_messages);
 	suite_add_tcase(s, tc);
