@@ -44,6 +44,8 @@ enum ipc_type {
 	IPC_SMTPD_MSG_DATA,		/* u64 sid, data chunk (<= IPC_CHUNK); no reply */
 	IPC_SMTPD_MSG_COMMIT,		/* u64 sid; reply QUEUE_MSG_DURABLE | QUEUE_MSG_FAILED */
 	IPC_SMTPD_MSG_ABORT,		/* u64 sid; no reply */
+	IPC_SMTPD_MSG_ASK,		/* u64 sid, str qid; a COMMIT the last queue never answered: is it stored?
+					   reply QUEUE_MSG_DURABLE (it is, on disk) | QUEUE_MSG_FAILED (it is not) */
 
 	/* queue -> smtpd, deliver, master */
 	IPC_QUEUE_MSG_OPENED = 300,	/* ->smtpd: u64 sid, str qid; the ID this message will have */

@@ -60,9 +60,84 @@
 #define QUEUE_INCOMING_BUDGET	((size_t)16 * 1024 * 1024)
 #define QUEUE_PEND_CAP		(QUEUE_STORE_CHUNK + IPC_MAX_PAYLOAD)
 #define QUEUE_CHECKPOINT_SECS	30
+#define QUEUE_REMOVED_RING	4096	/* queue IDs removed, for ASK */
 #define QUEUE_LATER_MS		100	/* outcomes wait at most this for a flush */
 
 struct queue_state	*queue;
+
+/*
+ * The queue IDs of the last messages removed since this queue started. An
+ * smtpd that lost the last queue with a COMMIT unanswered asks whether
+ * the message is stored (IPC_SMTPD_MSG_ASK); one that was, and has been
+ * delivered and removed since, must still be answered "stored".
+ */
+static char		 queue_removed[QUEUE_REMOVED_RING][QID_SIZE];
+static unsigned int	 queue_nremoved;
+
+void
+queue_removed_note(const char *qid)
+{
+	strlcpy(queue_removed[queue_nremoved++ % QUEUE_REMOVED_RING], qid,
+	    QID_SIZE);
+}
+
+static int
+queue_removed_has(const char *qid)
+{
+	unsigned int	 i, n;
+
+	n = queue_nremoved < QUEUE_REMOVED_RING ? queue_nremoved :
+	    QUEUE_REMOVED_RING;
+	for (i = 0; i < n; i++)
+		if (strcmp(queue_removed[i], qid) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * queue_answer_ask - is qid stored? DURABLE if its envelope is in the
+ * store (recovered and flushed at start, so on disk) or was removed after
+ * delivery since; FAILED otherwise, and then it never will be: a body
+ * left half-received was swept at start.
+ */
+static void
+queue_answer_ask(struct queue_link *l, uint64_t tid, const char *qid)
+{
+	struct ipc_msg	*m;
+	int		 rc;
+
+	rc = queue_store_exists(queue->store, qid);
+	if (rc == 0 && queue_removed_has(qid))
+		rc = 1;
+	if (rc == 1) {
+		log_info("%s: an smtpd asked after a restart: stored", qid);
+		m = ipc_new(IPC_QUEUE_MSG_DURABLE);
+		ipc_put_u64(m, tid);
+	} else {
+		log_info("%s: an smtpd asked after a restart: %s", qid,
+		    rc == 0 ? "not stored" : "cannot tell");
+		m = ipc_new(IPC_QUEUE_MSG_FAILED);
+		ipc_put_u64(m, tid);
+		ipc_put_str(m, rc == 0 ? "not stored" : "store lookup failed");
+	}
+	ipc_send(l->peer, m);
+}
+
+/* queue_answer_asks - the store is open: the questions held till now */
+static void
+queue_answer_asks(void)
+{
+	struct queue_link	*l;
+	struct queue_ask	*a;
+
+	TAILQ_FOREACH(l, &queue->links, entry)
+		while ((a = TAILQ_FIRST(&l->asks)) != NULL) {
+			TAILQ_REMOVE(&l->asks, a, entry);
+			l->nasks--;
+			queue_answer_ask(l, a->tid, a->qid);
+			free(a);
+		}
+}
 
 static void	queue_incoming_refuse(struct queue_incoming *, const char *);
 
@@ -218,17 +293,11 @@ queue_flush(evutil_socket_t fd, short ev, void *arg)
 	if (queue_store_flush(queue->store) == -1) {
 		/*
 		 * A failed fsync leaves the log in an unknown state; only
-		 * recovery at the next start can say what is on disk.
+		 * recovery at the next start can say what is on disk. A 451
+		 * now could be wrong (the commit may be there after all, and
+		 * a client would send it twice): the smtpds ask the next
+		 * queue about each unanswered COMMIT instead.
 		 */
-		TAILQ_FOREACH(p, &queue->pending, entry) {
-			if (p->link == NULL)
-				continue;
-			m = ipc_new(IPC_QUEUE_MSG_FAILED);
-			ipc_put_u64(m, p->tid);
-			ipc_put_str(m, "log flush failed");
-			ipc_send(p->link->peer, m);
-			ipc_peer_flush(p->link->peer);
-		}
 		fatalx("log flush failed; restarting to recover");
 	}
 	queue->dirty = 0;
@@ -396,6 +465,26 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		}
 		queue_commit(l, in);
 		return 0;
+	case IPC_SMTPD_MSG_ASK:
+		if (ipc_get_str(r, &rcpt) == -1 || ipc_end(r) == -1 ||
+		    !qid_valid(rcpt))
+			return -1;
+		if (queue->started) {
+			queue_answer_ask(l, tid, rcpt);
+			return 0;
+		}
+		/* One question per session at most, as for transactions. */
+		if (l->nasks >= QUEUE_MAX_INCOMING(c))
+			return -1;
+		{
+			struct queue_ask	*a = xcalloc(1, sizeof(*a));
+
+			a->tid = tid;
+			strlcpy(a->qid, rcpt, sizeof(a->qid));
+			TAILQ_INSERT_TAIL(&l->asks, a, entry);
+			l->nasks++;
+		}
+		return 0;
 	case IPC_SMTPD_MSG_ABORT:
 		if (ipc_end(r) == -1)
 			return -1;
@@ -448,11 +537,16 @@ queue_link_closed(struct ipc_peer *p, void *arg)
 	struct queue_link	*l = arg;
 	struct queue_incoming	*in;
 	struct queue_pending	*pe;
+	struct queue_ask	*a;
 
 	(void)p;
 	log_debug("%s link closed", ipc_peer_name(p));
 	while ((in = TAILQ_FIRST(&l->incoming)) != NULL)
 		queue_incoming_free(l, in);
+	while ((a = TAILQ_FIRST(&l->asks)) != NULL) {
+		TAILQ_REMOVE(&l->asks, a, entry);
+		free(a);
+	}
 	TAILQ_FOREACH(pe, &queue->pending, entry)
 		if (pe->link == l)
 			pe->link = NULL;
@@ -515,6 +609,7 @@ queue_link_add(int fd, uint32_t kind, uint32_t instance)
 	l->kind = kind;
 	l->instance = instance;
 	TAILQ_INIT(&l->incoming);
+	TAILQ_INIT(&l->asks);
 	TAILQ_INIT(&l->jobs);
 	snprintf(name, sizeof(name), "%s#%u",
 	    kind == PROC_SMTPD ? "smtpd" : "deliver", instance);
@@ -576,6 +671,14 @@ queue_start(void)
 	if ((n = queue_store_walk(queue->store, queue_load_one, NULL)) == -1)
 		fatalx("cannot read the queue");
 	log_info("queue opened: %ld messages waiting", n);
+	/*
+	 * What recovery found may sit in the page cache only (a process
+	 * crash keeps written log pages): sync before any smtpd is told a
+	 * message is stored.
+	 */
+	if (queue_store_flush(queue->store) == -1)
+		fatalx("cannot sync the recovered log");
+	queue_answer_asks();
 	queue_space_check();
 	queue->tick_ev = event_new(queue->w.base, -1, EV_PERSIST, queue_tick,
 	    NULL);

@@ -93,12 +93,22 @@ struct queue_pending {
 };
 TAILQ_HEAD(queue_pendings, queue_pending);
 
+/* An smtpd's question about a COMMIT the last queue never answered. */
+struct queue_ask {
+	uint64_t		 tid;
+	char			 qid[QID_SIZE];
+	TAILQ_ENTRY(queue_ask)	 entry;
+};
+TAILQ_HEAD(queue_asks, queue_ask);
+
 struct queue_link {
 	enum proc_kind		 kind;
 	unsigned int		 instance;
 	struct ipc_peer		*peer;
 	struct queue_incomings	 incoming;	/* smtpd */
 	unsigned int		 nincoming;
+	struct queue_asks	 asks;		/* smtpd, until the store is open */
+	unsigned int		 nasks;
 	struct queue_jobs	 jobs;		/* deliver */
 	unsigned int		 njobs;
 	TAILQ_ENTRY(queue_link)	 entry;
@@ -131,6 +141,7 @@ extern struct queue_state	*queue;
 
 /* queue.c */
 void	 queue_flush_soon(void);
+void	 queue_removed_note(const char *qid);
 void	 queue_flush_later(void);
 
 /* queue_sched.c */

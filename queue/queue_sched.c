@@ -142,6 +142,7 @@ queue_msg_done(struct queue_msg *msg)
 {
 	if (queue_store_remove(queue->store, msg->qid) == 0) {
 		log_info("%s: removed", msg->qid);
+		queue_removed_note(msg->qid);
 		queue_flush_later();
 	}
 	queue_msg_free(msg);

@@ -713,6 +713,25 @@ queue_store_sweep(struct queue_store *qs)
 	return n;
 }
 
+/* queue_store_exists - is qid's envelope there? 1, 0, or -1 */
+int
+queue_store_exists(struct queue_store *qs, const char *qid)
+{
+	DBT	 k;
+	int	 rc;
+
+	if (!qid_valid(qid))
+		return 0;
+	queue_store_dbt(&k, qid, QID_LEN);
+	rc = qs->envelopes->exists(qs->envelopes, NULL, &k, 0);
+	if (rc == 0)
+		return 1;
+	if (rc == DB_NOTFOUND)
+		return 0;
+	log_warnx("%s: store lookup failed: %s", qid, db_strerror(rc));
+	return -1;
+}
+
 /* queue_store_flush - write and sync the log: every commit so far is durable */
 int
 queue_store_flush(struct queue_store *qs)

@@ -65,6 +65,8 @@ int	 queue_store_commit_env(struct queue_store *, const char *qid,
 	    const struct queue_env *, uint32_t first, const void *tail,
 	    size_t len);
 int	 queue_store_drop(struct queue_store *, const char *qid);
+/* 1 if qid's envelope is stored, 0 if not, -1 on error. */
+int	 queue_store_exists(struct queue_store *, const char *qid);
 /* At start: drop the bodies of receipts that never committed; count or -1. */
 long	 queue_store_sweep(struct queue_store *);
 int	 queue_store_update(struct queue_store *, const char *qid,

@@ -362,6 +362,7 @@ smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		    smtpd_dispatch_queue, smtpd_queue_closed, NULL);
 		ipc_peer_on_drain(env->queue, smtpd_queue_drained, NULL);
 		r->fd = -1;
+		smtpd_session_queue_back();
 		return;
 	case IPC_MASTER_START:
 		if (ipc_end(r) == -1)

@@ -96,6 +96,7 @@ struct smtpd_session {
 	unsigned int		 nrcpt;
 	char			 qid[QID_SIZE];	/* "" until the queue says */
 	int			 opened;	/* the queue holds a transaction for us */
+	int			 asking;	/* COMMIT unanswered, the queue gone: ask the next */
 
 	/* Message text. */
 	struct buf		*chunk;		/* unsent part, < IPC_CHUNK */
@@ -169,6 +170,7 @@ void	 smtpd_session_opened(struct smtpd_session *, const char *qid);
 void	 smtpd_session_durable(struct smtpd_session *);
 void	 smtpd_session_failed(struct smtpd_session *, const char *why);
 void	 smtpd_session_queue_gone(void);
+void	 smtpd_session_queue_back(void);
 void	 smtpd_session_drain(void);
 void	 smtpd_session_queue_drained(void);
 void	 smtpd_session_reject(int fd, const struct sockaddr *, socklen_t,

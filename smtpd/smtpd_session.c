@@ -1701,8 +1701,9 @@ smtpd_session_durable(struct smtpd_session *s)
 		return;
 	}
 	log_info("%s: session=%s, client=%s, from=<%s>, size=%llu, nrcpt=%u "
-	    "(queued)", s->qid, s->idstr, s->client, s->sender, s->data.size,
-	    s->nrcpt);
+	    "(queued%s)", s->qid, s->idstr, s->client, s->sender, s->data.size,
+	    s->nrcpt, s->asking ? ", as the next queue found it stored" : "");
+	s->asking = 0;
 	smtpd_session_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 	/* The message is the queue's now; there is nothing to abort. */
 	s->opened = 0;
@@ -1724,6 +1725,7 @@ smtpd_session_failed(struct smtpd_session *s, const char *why)
 	    "(451 queue: %s)", s->qid[0] ? s->qid : "NOQUEUE", s->idstr,
 	    s->client, why);
 	s->opened = 0;
+	s->asking = 0;
 	switch (s->state) {
 	case SMTPD_S_DATA:
 	case SMTPD_S_BDAT:
@@ -1757,11 +1759,43 @@ smtpd_session_queue_gone(void)
 
 	for (s = env->sessions; s != NULL; s = next) {
 		next = s->next;
+		/*
+		 * A COMMIT was sent and not answered: the message may be on
+		 * disk. A 451 now would make the client send it again, and a
+		 * 250 could be a lie. The next queue knows: ask it then (the
+		 * wait timer still bounds the wait).
+		 */
+		if (s->state == SMTPD_S_COMMIT && s->qid[0] != '\0') {
+			if (!s->asking)
+				log_info("%s: session=%s, queue link lost after "
+				    "the message was committed; asking the next "
+				    "queue whether it is stored", s->qid,
+				    s->idstr);
+			s->asking = 1;
+			continue;
+		}
 		if (s->opened || s->state == SMTPD_S_COMMIT)
 			smtpd_session_failed(s, "queue link lost");
 	}
 	/* Nothing will drain now: sessions paused on the link read again. */
 	smtpd_session_queue_drained();
+}
+
+/* smtpd_session_queue_back - a new queue: ask it about lost COMMITs */
+void
+smtpd_session_queue_back(void)
+{
+	struct smtpd_session	*s;
+	struct ipc_msg		*m;
+
+	for (s = env->sessions; s != NULL; s = s->next) {
+		if (!s->asking || s->state != SMTPD_S_COMMIT)
+			continue;
+		m = ipc_new(IPC_SMTPD_MSG_ASK);
+		ipc_put_u64(m, s->tid);
+		ipc_put_str(m, s->qid);
+		smtpd_queue_send(m);
+	}
 }
 
 /* smtpd_session_drain - shutting down: 421 to all but those committing */

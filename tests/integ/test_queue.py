@@ -328,3 +328,110 @@ def t_no_loss(t):
     check(len(kills) >= 3, "only %d queue kills happened" % len(kills))
     check(not lost, "%d acknowledged message(s) never reached the sink: %s"
           % (len(lost), ", ".join(lost[:30])))
+
+
+@test("queue_lost_after_commit_the_next_queue_says_not_stored_451", timeout=90)
+def t_ask_not_stored(t):
+    """The queue dies with a COMMIT it never read: the smtpd asks the next
+    queue, which has no such message, and only then answers 451."""
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port, processes=1).start()
+    with greet(a.port) as r:
+        for cmd, want in ((b"MAIL FROM:<s@client.test>", 250),
+                          (b"RCPT TO:<ask@relay.test>", 250), (b"DATA", 354)):
+            c, txt = r.cmd(cmd)
+            check(c == want, "%r: %r" % (cmd, txt))
+        (q,) = a.pids("aval-queue")
+        os.kill(q, signal.SIGSTOP)
+        r.send(make_message("ask1") + b".\r\n")
+        time.sleep(0.5 * SLOW)		# smtpd has sent COMMIT by now
+        os.kill(q, signal.SIGKILL)
+        c, txt = r.reply(timeout=30 * SLOW)
+        check(c == 451, "the final dot got %r, want 451 once the next queue "
+              "said it has no such message" % txt)
+    a.wait_log(r"queue link lost after the message was committed; asking "
+               r"the next queue", 5)
+    a.wait_log(r"an smtpd asked after a restart: not stored", 5)
+    time.sleep(1.0 * SLOW)
+    check(sink.count() == 0, "%d message(s) delivered after a 451" % sink.count())
+
+
+def strace_inject(t, pid, spec):
+    """Attach strace to pid, injecting faults as spec says (strace -e
+    inject=...); returns the strace process, stopped at teardown."""
+    import shutil
+    import subprocess
+    from harness import Skip, popen
+    if not shutil.which("strace"):
+        raise Skip("no strace")
+    log = os.path.join(t.dir, "strace-%d.log" % pid)
+    p = popen(["strace", "-f", "-qq", "-o", log, "-p", str(pid),
+               "-e", "trace=fsync,fdatasync,write,pwrite64",
+               "-e", "inject=" + spec],
+              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+              stderr=subprocess.DEVNULL)
+
+    def stop():
+        if p.poll() is None:
+            p.terminate()
+            p.wait(10)
+    t.cleanups.append(stop)
+    time.sleep(1.0 * SLOW)			# attached
+    return p
+
+
+@test("queue_fsync_error_then_the_truth_from_the_next_queue", timeout=120)
+def t_fsync_error(t):
+    """The log's sync fails (EIO injected into the queue's fdatasync and
+    fsync): the queue dies rather than guess, the smtpd asks the next
+    queue, and the client hears what that queue found - stored (the bytes
+    were written, and the next queue synced them) means 250 and one
+    delivery; never a 451 followed by a delivery."""
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port, processes=1).start()
+    (q,) = a.pids("aval-queue")
+    strace_inject(t, q, "fdatasync,fsync:error=EIO")
+    with greet(a.port) as r:
+        for cmd, want in ((b"MAIL FROM:<s@client.test>", 250),
+                          (b"RCPT TO:<sync@relay.test>", 250), (b"DATA", 354)):
+            c, txt = r.cmd(cmd)
+            check(c == want, "%r: %r" % (cmd, txt))
+        r.send(make_message("sync1") + b".\r\n")
+        c, txt = r.reply(timeout=40 * SLOW)
+    a.wait_log(r"log flush failed; restarting to recover", 10)
+    a.wait_log(r"queue link lost after the message was committed; asking "
+               r"the next queue", 5)
+    a.wait_log(r"an smtpd asked after a restart: (stored|not stored)", 10)
+    t.note("the final dot got %r" % txt)
+    check(c in (250, 451), "the final dot got %r, want 250 or 451" % txt)
+    time.sleep(3.0 * SLOW)
+    n = sink.count()
+    if c == 250:
+        sink.wait_count(1, 20)
+        a.wait_queue_empty(20)
+        check(sink.count() == 1, "%d copies after a 250, want 1" % sink.count())
+    else:
+        check(n == 0, "%d message(s) delivered after a 451" % n)
+
+
+@test("queue_write_error_means_451_and_no_delivery", timeout=120)
+def t_write_error(t):
+    """Writing the log fails (EIO into the queue's writes): nothing of the
+    message reaches the disk, and the client gets 451, never a 250, and
+    the message is never delivered."""
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port, processes=1).start()
+    (q,) = a.pids("aval-queue")
+    strace_inject(t, q, "write,pwrite64:error=EIO")
+    with greet(a.port) as r:
+        for cmd, want in ((b"MAIL FROM:<s@client.test>", 250),
+                          (b"RCPT TO:<wr@relay.test>", 250), (b"DATA", 354)):
+            c, txt = r.cmd(cmd)
+            check(c == want, "%r: %r" % (cmd, txt))
+        r.send(make_message("wr1") + b".\r\n")
+        c, txt = r.reply(timeout=40 * SLOW)
+    t.note("the final dot got %r" % txt)
+    check(c is not None and 400 <= c < 500,
+          "the final dot got %r with the log unwritable, want a 4xx" % txt)
+    time.sleep(3.0 * SLOW)
+    check(sink.count() == 0, "%d message(s) delivered after a 4xx" % sink.count())
