@@ -155,9 +155,32 @@ def t_no_loss(t):
     is down. Each session sends at most one message per PACE seconds, so the
     push spans at least ~5 s and a few kills; killing goes on after it
     (while the queue delivers) up to MIN_KILLS. A slower push meets more
-    kills, and avald's restart backoff (doubling from 250 ms to 30 s, reset
-    after a minute up) then keeps the queue down for most of the run."""
-    N, SESSIONS, KILL_EVERY, PACE, LOAD_SECS, MIN_KILLS = 2000, 20, 2.0, 0.05, 60, 5
+    kills, and avald's restart backoff (at once after 5 s of life, else
+    doubling from 100 ms) brings the queue back."""
+    no_loss(t, "aval-queue", 2000)
+
+
+@test("no_loss_600_messages_while_killing_deliver", timeout=300)
+def t_no_loss_deliver(t):
+    no_loss(t, "aval-deliver", 600, pace=0.35)
+
+
+@test("no_loss_600_messages_while_killing_smtpd", timeout=300)
+def t_no_loss_smtpd(t):
+    no_loss(t, "aval-smtpd", 600, pace=0.35)
+
+
+@test("no_loss_600_messages_while_killing_avald_and_all", timeout=300)
+def t_no_loss_all(t):
+    no_loss(t, "all", 600, pace=0.35)
+
+
+def no_loss(t, victim, N, pace=0.05):
+    """Load, kill `victim` (a worker kind, or "all": avald and every worker
+    at once with SIGKILL, then a new avald on the same spool) again and
+    again, then check that every acknowledged message was delivered. pace:
+    the least seconds per message per session, so the load meets kills."""
+    SESSIONS, KILL_EVERY, PACE, LOAD_SECS, MIN_KILLS = 20, 2.0, pace, 60, 5
     sink = t.sink()
     # A short deliver command-timeout bounds how long one stuck outbound
     # session can hold a message, so "eventually delivered" fits the wait
@@ -225,13 +248,32 @@ def t_no_loss(t):
     kill_stop = threading.Event()
 
     def killer():
-        # Every KILL_EVERY seconds, but never a queue younger than half a
-        # second: the ticks would otherwise meet avald's power-of-two
-        # restart backoff and kill each new queue as it starts.
+        # Every KILL_EVERY seconds, but never a process younger than half
+        # a second: the ticks would otherwise meet avald's restart
+        # backoff and kill each new one as it starts.
         first_seen, last_kill = {}, time.monotonic()
         while not kill_stop.wait(0.1):
             now = time.monotonic()
-            for p in a.pids("aval-queue"):
+            if victim == "all":
+                if now - last_kill < KILL_EVERY * 2:
+                    continue
+                pgid = a.proc.pid
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                a.proc.wait(10)
+                for p, _ in list(a.workers()):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                kills.append(pgid)
+                time.sleep(0.3)
+                a.start(wait=False)
+                last_kill = time.monotonic()
+                continue
+            for p in a.pids(victim):
                 first_seen.setdefault(p, now)
                 if now - last_kill < KILL_EVERY or now - first_seen[p] < 0.5:
                     continue
@@ -261,8 +303,8 @@ def t_no_loss(t):
     check(not any(th.is_alive() for th in threads), "load threads did not finish")
     acked = set(state["acked"])
     t.note("load: %d slots, %d attempts, %d acked (250), %d refused, %d session errors, "
-           "%d queue kills, %.1fs" % (min(state["next"], N), state["attempts"], len(acked),
-                                      state["refused"], state["errors"], len(kills), load_time))
+           "%d kills of %s, %.1fs" % (min(state["next"], N), state["attempts"], len(acked),
+                                      state["refused"], state["errors"], len(kills), victim, load_time))
     check(len(acked) >= N // 10, "only %d of %d messages were acknowledged: the test proves "
           "little" % (len(acked), N))
     if len(acked) < N:
