@@ -33,10 +33,10 @@
  *    records that changed it are on disk (write-ahead logging), so the
  *    database files never hold a change the log cannot undo or redo.
  *
- * Recovery runs at every open (DB_RECOVER), which rebuilds the region
- * files from scratch; that is only safe when no other process has the
- * environment open, so the open takes an exclusive lock on "queue.lock"
- * first and is fatal when it cannot. Everything (region files, logs,
+ * Recovery runs at every open (DB_RECOVER), in regions that are this
+ * process's own memory (DB_PRIVATE); that is only safe when no other
+ * process has the environment open, so the open takes an exclusive lock
+ * on "queue.lock" first and is fatal when it cannot. Everything (logs,
  * databases, temporary files, the lock) stays inside the directory given
  * to queue_store_open(), which is often "/" inside the queue's chroot.
  *
@@ -247,11 +247,17 @@ queue_store_open_conf(const char *dir, const struct queue_store_conf *sc)
 		fatalx("queue: db env config %s: %s", dir, db_strerror(rc));
 	/*
 	 * No DB_USE_ENVIRON: $DB_HOME must not move the store. No DB_THREAD:
-	 * one thread. No DB_PRIVATE: the log buffer and the regions are
-	 * files in dir, rebuilt by DB_RECOVER after the process dies.
+	 * one thread. DB_PRIVATE: the regions (cache, log buffer, locks) are
+	 * this process's memory, not files in dir. Only this process ever
+	 * opens the environment (the lock file sees to it), and recovery
+	 * rebuilt file regions at every open anyway; file regions are
+	 * mmap()ed, and on a full disk a page that has no block behind it
+	 * killed the queue with SIGBUS, then left regions no later queue
+	 * could join.
 	 */
 	if ((rc = env->open(env, dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
-	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER, QUEUE_STORE_MODE)) != 0)
+	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE,
+	    QUEUE_STORE_MODE)) != 0)
 		fatalx("queue: db env open %s: %s", dir, db_strerror(rc));
 	qs = xcalloc(1, sizeof(*qs));
 	qs->lockfd = lockfd;

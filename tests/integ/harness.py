@@ -330,7 +330,7 @@ class Aval:
         self.port = kw.pop("port", None) or free_port()
         self.subport = kw.pop("subport", None) or free_port()
         self.sinkport = kw.pop("sinkport", None) or free_port()
-        self.spool = os.path.join(self.dir, "spool")
+        self.spool = kw.pop("spool", None) or os.path.join(self.dir, "spool")
         self.rundir = os.path.join(self.dir, "run")
         self.maildir = os.path.join(self.dir, "mail")
         self.extra_asan = kw.pop("extra_asan", "")
