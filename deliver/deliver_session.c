@@ -604,9 +604,10 @@ deliver_session_dotend(struct evbuffer *out, int bol)
  * never whole in deliver: at most one piece and the output buffer's high
  * mark. Each call is progress, so it re-arms the timer. A body the queue
  * cannot read ends the connection before the final dot, so the server
- * discards what it has.
+ * discards what it has; then the session is gone and -1 says so (the
+ * caller must not touch s), else 0.
  */
-static void
+static int
 deliver_session_pump(struct deliver_session *s)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
@@ -620,19 +621,20 @@ deliver_session_pump(struct deliver_session *s)
 			continue;
 		case DELIVER_BODY_WAIT:
 			deliver_session_arm(s);
-			return;
+			return 0;
 		case DELIVER_BODY_END:
 			deliver_session_dotend(out, s->body_bol);
 			bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 			deliver_session_enter(s, DELIVER_S_DOT);
-			return;
+			return 0;
 		case DELIVER_BODY_ERROR:
 			deliver_session_broken(s, "4.3.0",
 			    "stored message unreadable");
-			return;
+			return -1;
 		}
 	}
 	deliver_session_arm(s);
+	return 0;
 }
 
 /* deliver_session_body_wake - the next piece of body is in */
@@ -643,7 +645,8 @@ deliver_session_body_wake(struct deliver_job *job, void *arg)
 
 	if (s->job != job || s->state != DELIVER_S_BODY)
 		return;
-	deliver_session_pump(s);
+	if (deliver_session_pump(s) == -1)
+		return;
 	/* A server that answered early has its reply waiting: read it. */
 	if (s->state == DELIVER_S_DOT &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
@@ -781,8 +784,7 @@ deliver_session_reply(struct deliver_session *s)
 			bufferevent_setwatermark(s->bev, EV_WRITE,
 			    DELIVER_SESSION_BODY_LOW, 0);
 			deliver_session_enter(s, DELIVER_S_BODY);
-			deliver_session_pump(s);
-			return 0;
+			return deliver_session_pump(s);
 		}
 		if (code == 354) {
 			/*
@@ -915,7 +917,8 @@ deliver_session_writecb(struct bufferevent *bev, void *arg)
 
 	if (s->state != DELIVER_S_BODY)
 		return;
-	deliver_session_pump(s);
+	if (deliver_session_pump(s) == -1)
+		return;
 	/* A server that answered early has its reply waiting: read it. */
 	if (s->state == DELIVER_S_DOT &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
