@@ -205,13 +205,31 @@ queue_incoming_store(struct queue_incoming *in)
 	queue_incoming_unpend(in);
 }
 
+/* queue_has_8bit - 1 if an octet of p is over 127; eight at a time */
+static int
+queue_has_8bit(const unsigned char *p, size_t len)
+{
+	uint64_t	 w, acc = 0;
+	size_t		 i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	if (acc & 0x8080808080808080ULL)
+		return 1;
+	for (; i < len; i++)
+		if (p[i] & 0x80)
+			return 1;
+	return 0;
+}
+
 /* queue_incoming_data - a piece of body; stored once a chunk is full */
 static void
 queue_incoming_data(struct queue_incoming *in, const void *data, size_t len)
 {
 	const struct conf	*c = queue->w.conf;
 	const unsigned char	*p = data;
-	size_t			 i;
 
 	if (in->refused != NULL)
 		return;
@@ -220,12 +238,8 @@ queue_incoming_data(struct queue_incoming *in, const void *data, size_t len)
 		queue_incoming_refuse(in, "message too big");
 		return;
 	}
-	if (!(in->env.txflags & QUEUE_TX_8BITBODY))
-		for (i = 0; i < len; i++)
-			if (p[i] & 0x80) {
-				in->env.txflags |= QUEUE_TX_8BITBODY;
-				break;
-			}
+	if (!(in->env.txflags & QUEUE_TX_8BITBODY) && queue_has_8bit(p, len))
+		in->env.txflags |= QUEUE_TX_8BITBODY;
 	if (in->pend == NULL)
 		in->pend = buf_new(len > 4096 ? len : 4096, QUEUE_PEND_CAP);
 	/* pend is under a chunk, len under a frame: it always fits. */
