@@ -25,8 +25,8 @@
 #include "queue/queue_dsn.h"
 #include "queue/queue_rec.h"
 
-#define QUEUE_DSN_LINE_MAX	998	/* octets before CRLF (RFC 5322 2.1.1) */
-#define QUEUE_DSN_FOLD		78	/* where header fields fold, if they can */
+#define QUEUE_DSN_LINE_MAX	998	/* octets before CRLF (RFC 5322) */
+#define QUEUE_DSN_FOLD		78	/* fields fold here when they can */
 #define QUEUE_DSN_WRAP		76	/* the plain-words text */
 #define QUEUE_DSN_TEXT_HARD	900	/* a word longer than this is split */
 #define QUEUE_DSN_ADDR_MAX	512	/* octets of an address kept */
@@ -37,7 +37,7 @@
 
 /* queue_dsn_clean() modes. */
 #define QUEUE_DSN_C_ADDR	1	/* SP kept, UTF-8 kept, others '?' */
-#define QUEUE_DSN_C_TEXT	2	/* controls to SP, runs of SP as one, 8-bit '?' */
+#define QUEUE_DSN_C_TEXT	2	/* controls to SP, SP runs to one */
 #define QUEUE_DSN_C_TOKEN	3	/* printable ASCII, no SP; others '?' */
 #define QUEUE_DSN_C_HOST	4	/* letters, digits, . - _; others '-' */
 
@@ -47,7 +47,7 @@ enum queue_dsn_why {
 	QUEUE_DSN_W_NOTICE,		/* no failure reported: headers only */
 	QUEUE_DSN_W_RET,		/* RET=HDRS */
 	QUEUE_DSN_W_SIZE,		/* over return_limit */
-	QUEUE_DSN_W_UNREADABLE,		/* not all there, or not text we can enclose */
+	QUEUE_DSN_W_UNREADABLE,		/* not all there, or unfit to enclose */
 };
 
 struct queue_dsn_ctx {
@@ -61,7 +61,7 @@ struct queue_dsn_ctx {
 	enum queue_dsn_why why;
 	int		 hdrs_cut;	/* the header block is incomplete */
 	int		 enc_8bit;
-	int		 text_utf8;	/* the text part names a UTF-8 address */
+	int		 text_utf8;	/* the text names a UTF-8 address */
 	int		 to_utf8;	/* so does To: */
 	int		 pm;		/* to the postmaster */
 	int		 nkind[QUEUE_DSN_EXPANDED + 1];
@@ -321,7 +321,8 @@ queue_dsn_date(int64_t ms, char *out, size_t outlen)
  * before a space once the line passes QUEUE_DSN_FOLD columns, so that
  * unfolding gives the value back; and, where QUEUE_DSN_LINE_MAX octets go
  * by without a space, by inserting one, which is all that can be done.
- * value must be clean (queue_dsn_clean) and have no space at its end.
+ * value must be clean (queue_dsn_clean). No line is made of spaces alone:
+ * spaces at the end of a value stay on its last line.
  */
 static void
 queue_dsn_field(struct queue_dsn_ctx *c, const char *name, const char *value)
@@ -724,6 +725,7 @@ queue_dsn_headers(struct queue_dsn_ctx *c)
 	const struct queue_dsn_in	*in = c->in;
 	const char			*to, *subject;
 	char				 date[64], stamp[16];
+	char				 addr[QUEUE_DSN_ADDR_MAX + 1];
 	time_t				 t;
 	struct tm			 tm;
 
@@ -734,26 +736,22 @@ queue_dsn_headers(struct queue_dsn_ctx *c)
 		subject = "Undelivered Mail Returned to Sender";
 	else if (c->nkind[QUEUE_DSN_DELAYED] > 0)
 		subject = "Delayed Mail (still being retried)";
-	else if (c->nkind[QUEUE_DSN_DELIVERED] + c->nkind[QUEUE_DSN_EXPANDED] > 0)
+	else if (c->nkind[QUEUE_DSN_DELIVERED] > 0 ||
+	    c->nkind[QUEUE_DSN_EXPANDED] > 0)
 		subject = "Successful Mail Delivery Report";
 	else
 		subject = "Relayed Mail Report";
 
 	queue_dsn_printf(c, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
 	    c->host);
+	queue_dsn_clean_into(to, QUEUE_DSN_C_ADDR, addr, sizeof(addr));
+	c->to_utf8 = queue_dsn_utf8_in(addr);
 	buf_reset(c->tmp);
-	{
-		char	 addr[QUEUE_DSN_ADDR_MAX + 1];
-
-		queue_dsn_clean_into(to, QUEUE_DSN_C_ADDR, addr, sizeof(addr));
-		c->to_utf8 = queue_dsn_utf8_in(addr);
-		/* A postmaster given as a bare local part gets our domain. */
-		if (in->to == QUEUE_DSN_TO_POSTMASTER &&
-		    strchr(addr, '@') == NULL)
-			buf_printf(c->tmp, "<%s@%s>", addr, c->host);
-		else
-			buf_printf(c->tmp, "<%s>", addr);
-	}
+	/* A postmaster given as a bare local part gets our domain. */
+	if (in->to == QUEUE_DSN_TO_POSTMASTER && strchr(addr, '@') == NULL)
+		buf_printf(c->tmp, "<%s@%s>", addr, c->host);
+	else
+		buf_printf(c->tmp, "<%s>", addr);
 	queue_dsn_field(c, "To", buf_data(c->tmp));
 	queue_dsn_printf(c, "Subject: %s\r\n", subject);
 	queue_dsn_date(in->now_ms, date, sizeof(date));
@@ -817,13 +815,15 @@ queue_dsn_text(struct queue_dsn_ctx *c)
 		  "recipients below, which do not send delivery reports." },
 	};
 	const struct queue_dsn_in	*in = c->in;
-	const char			*your = c->pm ? "The message" : "Your message";
+	const char			*msg_upper, *msg_lower;
 	char				 line[QUEUE_DSN_SCRATCH], date[64];
 	char				 addr[QUEUE_DSN_ADDR_MAX + 1];
 	char				 host[QUEUE_DSN_TOKEN_MAX + 1];
 	size_t				 g, i;
 	int64_t				 until;
 
+	msg_upper = c->pm ? "The message" : "Your message";
+	msg_lower = c->pm ? "the message" : "your message";
 	queue_dsn_puts(c, "Content-Description: Notification\r\n");
 	if (c->text_utf8)
 		queue_dsn_puts(c, "Content-Type: text/plain; charset=utf-8\r\n"
@@ -899,7 +899,7 @@ queue_dsn_text(struct queue_dsn_ctx *c)
 	switch (c->enc_what) {
 	case QUEUE_DSN_O_FULL:
 		snprintf(line, sizeof(line), "%s is attached below the "
-		    "delivery report.", your);
+		    "delivery report.", msg_upper);
 		break;
 	case QUEUE_DSN_O_HDRS:
 		switch (c->why) {
@@ -907,13 +907,13 @@ queue_dsn_text(struct queue_dsn_ctx *c)
 			snprintf(line, sizeof(line), "The headers of %s are "
 			    "attached below the delivery report; only the "
 			    "headers were asked for when it was sent.",
-			    c->pm ? "the message" : "your message");
+			    msg_lower);
 			break;
 		case QUEUE_DSN_W_SIZE:
 			snprintf(line, sizeof(line), "%s was too large to "
 			    "return whole (%llu bytes, over the %zu this "
 			    "system returns), so only its headers are "
-			    "attached below the delivery report.", your,
+			    "attached below the delivery report.", msg_upper,
 			    (unsigned long long)in->orig_size,
 			    in->return_limit);
 			break;
@@ -921,18 +921,18 @@ queue_dsn_text(struct queue_dsn_ctx *c)
 			snprintf(line, sizeof(line), "Only the headers of %s "
 			    "are attached below the delivery report: the rest "
 			    "could not be read back.",
-			    c->pm ? "the message" : "your message");
+			    msg_lower);
 			break;
 		default:
 			snprintf(line, sizeof(line), "The headers of %s are "
 			    "attached below the delivery report.",
-			    c->pm ? "the message" : "your message");
+			    msg_lower);
 			break;
 		}
 		break;
 	default:
 		snprintf(line, sizeof(line), "%s itself could not be read "
-		    "back, so it is not attached.", your);
+		    "back, so it is not attached.", msg_upper);
 		break;
 	}
 	queue_dsn_wrap(c, 0, line);

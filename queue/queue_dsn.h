@@ -107,7 +107,7 @@ struct queue_dsn_rcpt {
 	const char	*diagnostic;	/* why, or NULL */
 	int		 diag_smtp;	/* diagnostic is that host's reply */
 	int64_t		 last_attempt_ms; /* unix ms; 0 = none */
-	int64_t		 retry_until_ms; /* delayed: tried until then; 0 = unsaid */
+	int64_t		 retry_until_ms; /* delayed: tried until; 0 = unsaid */
 };
 
 struct queue_dsn_in {

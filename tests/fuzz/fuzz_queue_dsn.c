@@ -177,8 +177,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    p + 1 : NULL)
 		if (strncmp(p, delim, b_len + 2) == 0)
 			lines++;
-	if (lines != ((flags & (QUEUE_DSN_O_FULL | QUEUE_DSN_O_HDRS)) ? 4 : 3) ||
-	    count != lines + 1)
+	k = (flags & (QUEUE_DSN_O_FULL | QUEUE_DSN_O_HDRS)) ? 4 : 3;
+	if (lines != k || count != lines + 1)
 		abort();
 
 	/* The header and the report hold only the composer's fields. */

@@ -188,7 +188,9 @@ dsn_boundary(const char *s, char *buf, size_t len)
 static const char *
 dsn_report(const char *s)
 {
-	const char	*p = strstr(s, "Content-Type: message/delivery-status\r\n");
+	const char	*p;
+
+	p = strstr(s, "Content-Type: message/delivery-status\r\n");
 
 	ck_assert_ptr_nonnull(p);
 	return p;
@@ -398,7 +400,8 @@ START_TEST(a_hostile_reply_cannot_add_lines_or_end_a_part)
 	snprintf(delim, sizeof(delim), "--%s", b);
 	ck_assert_int_eq(dsn_line_starts(s, "--"), 4);
 	ck_assert_int_eq(dsn_line_starts(s, delim), 4);
-	ck_assert_int_eq(dsn_line_starts(s, "Subject:"), 2);	/* ours, the original's */
+	/* Ours and the original's. */
+	ck_assert_int_eq(dsn_line_starts(s, "Subject:"), 2);
 	ck_assert_int_eq(dsn_line_starts(s, "X-Host"), 0);
 	ck_assert_int_eq(dsn_line_starts(s, "X-Tab"), 0);
 	ck_assert_int_eq(dsn_line_starts(s, "Content-Type: text/html"), 0);
@@ -591,8 +594,10 @@ static const struct dsn_orcpt_case dsn_orcpt_cases[] = {
 	{ QUEUE_ORCPT_RFC822, "a+0D+0Ab@c", "rfc822; a+0D+0Ab@c" },
 	{ QUEUE_ORCPT_RFC822, "a\r\nb@c", "rfc822; a??b@c" },
 	/* utf-8 (RFC 6533): either form in, utf-8-addr-xtext out. */
-	{ QUEUE_ORCPT_UTF8, "jos\\x{E9}@uni-b.es", "utf-8; jos\\x{E9}@uni-b.es" },
-	{ QUEUE_ORCPT_UTF8, "jos\\x{e9}@uni-b.es", "utf-8; jos\\x{E9}@uni-b.es" },
+	{ QUEUE_ORCPT_UTF8, "jos\\x{E9}@uni-b.es",
+	    "utf-8; jos\\x{E9}@uni-b.es" },
+	{ QUEUE_ORCPT_UTF8, "jos\\x{e9}@uni-b.es",
+	    "utf-8; jos\\x{E9}@uni-b.es" },
 	{ QUEUE_ORCPT_UTF8, "jos" E "@uni-b.es", "utf-8; jos\\x{E9}@uni-b.es" },
 	{ QUEUE_ORCPT_UTF8, "\xe4\xb8\xad@\xe4\xbe\x8b.cn",
 	    "utf-8; \\x{4E2D}@\\x{4F8B}.cn" },
@@ -1132,7 +1137,8 @@ START_TEST(a_mixed_notice_lists_each_recipient_under_its_action)
 	ck_assert_str_eq(dsn_field(s, "Subject", v, sizeof(v)),
 	    "Undelivered Mail Returned to Sender");
 	/* Failures first, then delays, in the text... */
-	ck_assert(strstr(s, "  <luis@uni-b.es>") < strstr(s, "  <pau@uni-d.es>"));
+	ck_assert(strstr(s, "  <luis@uni-b.es>") <
+	    strstr(s, "  <pau@uni-d.es>"));
 	ck_assert(strstr(s, "  <pau@uni-d.es>") < strstr(s, "has not yet"));
 	ck_assert(strstr(s, "has not yet") < strstr(s, "  <eva@uni-c.es>"));
 	/* ...and each in its own block of the report, in order. */
@@ -1285,7 +1291,8 @@ queue_dsn_suite(void)
 	TCase	*tc;
 
 	tc = tcase_create("shape");
-	tcase_add_test(tc, a_failure_notice_is_a_multipart_report_of_three_parts);
+	tcase_add_test(tc,
+	    a_failure_notice_is_a_multipart_report_of_three_parts);
 	tcase_add_test(tc, the_report_carries_every_field_for_a_failure);
 	tcase_add_test(tc, without_envid_or_arrival_those_fields_are_left_out);
 	tcase_add_loop_test(tc, dates_are_rfc5322_in_utc_whatever_the_locale,
@@ -1296,7 +1303,8 @@ queue_dsn_suite(void)
 	tc = tcase_create("hostile");
 	tcase_add_test(tc, a_hostile_reply_cannot_add_lines_or_end_a_part);
 	tcase_add_test(tc, an_address_cannot_add_a_header_line);
-	tcase_add_test(tc, the_boundary_is_made_again_while_the_content_holds_it);
+	tcase_add_test(tc,
+	    the_boundary_is_made_again_while_the_content_holds_it);
 	tcase_add_test(tc,
 	    an_original_that_guesses_the_seed_does_not_break_the_mime);
 	tcase_add_test(tc, a_long_diagnostic_is_folded_at_spaces_and_cut);
@@ -1336,7 +1344,8 @@ queue_dsn_suite(void)
 	tcase_add_test(tc, a_delay_notice_says_until_when);
 	tcase_add_loop_test(tc, each_kind_has_its_subject_action_and_words, 0,
 	    sizeof(dsn_subject_cases) / sizeof(dsn_subject_cases[0]));
-	tcase_add_test(tc, a_mixed_notice_lists_each_recipient_under_its_action);
+	tcase_add_test(tc,
+	    a_mixed_notice_lists_each_recipient_under_its_action);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refusals");
