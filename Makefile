@@ -83,15 +83,19 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/queue/queue_rec.o \
 		   $(O)/queue/queue_store.o \
 		   $(O)/queue/sched.o \
+		   $(O)/queue/queue_dsn.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 
 BENCH_BINS	 = $(BENCH_SRCS:bench/%.c=$(O)/%)
 PROGS		 = $(O)/avald $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
 		   $(O)/avalctl $(BENCH_BINS)
 UNIT_RUNNER	 = $(O)/check_aval
+# Drivers the integration tests run, built for them and not installed.
+TEST_PROGS	 = $(O)/dsn-compose
+TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o
 
 ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
-		   $(DELIVER_OBJS) $(AVALCTL_OBJS) $(UNIT_OBJS) \
+		   $(DELIVER_OBJS) $(AVALCTL_OBJS) $(UNIT_OBJS) $(TEST_OBJS) \
 		   $(BENCH_SRCS:%.c=$(O)/%.o)
 
 .PHONY: all check check-plain check-unit check-integ run install clean \
@@ -163,6 +167,12 @@ $(UNIT_RUNNER): $(UNIT_OBJS) $(UNIT_LINK) $(COMMON)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS) \
 	    $(CRYPT_LIBS)
 
+# queue_dsn stands alone (no process globals), so its driver links it bare.
+$(O)/dsn-compose: $(O)/tests/integ/dsn_compose.o $(O)/queue/queue_dsn.o \
+	    $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 # --- tests -----------------------------------------------------------------
 
 # check runs the plain tree, then the sanitizer tree (its own output
@@ -182,7 +192,7 @@ check-unit: $(UNIT_RUNNER)
 	$(Q)CK_DEFAULT_TIMEOUT=60 CK_TAP_LOG_FILE_NAME=$(O)/unit.tap \
 	    AVAL_TEST_SRCDIR=$(CURDIR) AVAL_SUMMARY=$(SUMMARY) $(UNIT_RUNNER)
 
-check-integ: all
+check-integ: all $(TEST_PROGS)
 	$(Q)AVAL_BUILD=$(abspath $(O)) AVAL_SANITIZE=$(SANITIZE) \
 	    AVAL_SUMMARY=$(SUMMARY) python3 tests/integ/run.py
 

@@ -26,6 +26,7 @@ main(void)
 	srunner_add_suite(sr, smtpd_auth_suite());
 	srunner_add_suite(sr, queue_rec_suite());
 	srunner_add_suite(sr, queue_store_suite());
+	srunner_add_suite(sr, queue_dsn_suite());
 	srunner_add_suite(sr, deliver_suite());
 	srunner_add_suite(sr, smtpd_limit_suite());
 	srunner_add_suite(sr, tls_suite());

@@ -20,6 +20,7 @@ Suite	*addr_suite(void);
 Suite	*smtpd_cmd_suite(void);
 Suite	*queue_rec_suite(void);
 Suite	*queue_store_suite(void);
+Suite	*queue_dsn_suite(void);
 Suite	*deliver_suite(void);
 Suite	*smtpd_limit_suite(void);
 Suite	*tls_suite(void);
