@@ -158,6 +158,10 @@ int	 queue_sched_done(struct queue_link *, struct ipc_msgin *);
 int	 queue_sched_read(struct queue_link *, struct ipc_msgin *);
 const char *queue_rcpt_state_name(unsigned int);
 
+/* queue_notice.c */
+int	 queue_notice_final(struct queue_msg *);
+int	 queue_notice_delay(struct queue_msg *, int64_t now_ms);
+
 /* queue_ctl.c */
 void	 queue_ctl_list(uint32_t req);
 void	 queue_ctl_flush(uint32_t req);

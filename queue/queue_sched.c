@@ -140,7 +140,12 @@ queue_msg_final(const struct queue_msg *msg)
 static void
 queue_msg_done(struct queue_msg *msg)
 {
-	if (queue_store_remove(queue->store, msg->qid) == 0) {
+	int	 rc;
+
+	/* The notice it calls for, if any, goes in with its removal. */
+	if ((rc = queue_notice_final(msg)) == 0)
+		rc = queue_store_remove(queue->store, msg->qid) == 0 ? 1 : -1;
+	if (rc == 1) {
 		log_info("%s: removed", msg->qid);
 		queue_removed_note(msg->qid);
 		queue_flush_later();
@@ -652,7 +657,9 @@ queue_job_finish(struct queue_job *job, const char *lost)
 			queue_msg_done(msg);
 		return;
 	}
-	if (queue_store_update(queue->store, msg->qid, &msg->env) == 0)
+	/* A delay notice, if one is due, goes in with the envelope. */
+	if (queue_notice_delay(msg, now) ||
+	    queue_store_update(queue->store, msg->qid, &msg->env) == 0)
 		queue_flush_later();
 }
 

@@ -464,6 +464,70 @@ queue_store_commit_env(struct queue_store *qs, const char *qid,
 	return -1;
 }
 
+static int	queue_store_del_body(struct queue_store *, DB_TXN *,
+		    const char *);
+
+/* queue_store_add_notice - a notice added, its original updated or gone */
+int
+queue_store_add_notice(struct queue_store *qs, const char *nqid,
+    const struct queue_env *nenv, const void *body, size_t len,
+    const char *oqid, const struct queue_env *oenv)
+{
+	struct buf	*nrec = NULL, *orec = NULL;
+	DB_TXN		*txn = NULL;
+	const char	*why = "begin";
+	DBT		 k, d;
+	int		 rc;
+
+	if (!qid_valid(nqid) || !qid_valid(oqid)) {
+		log_warnx("NOQUEUE: store notice failed: invalid queue ID");
+		return -1;
+	}
+	if ((nrec = queue_store_encode(nqid, nenv, "notice")) == NULL ||
+	    (oenv != NULL &&
+	    (orec = queue_store_encode(oqid, oenv, "notice")) == NULL)) {
+		buf_free(nrec);
+		return -1;
+	}
+	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	why = "envelope";
+	queue_store_dbt(&k, nqid, QID_LEN);
+	queue_store_dbt(&d, buf_data(nrec), buf_len(nrec));
+	if ((rc = qs->envelopes->put(qs->envelopes, txn, &k, &d,
+	    DB_NOOVERWRITE)) != 0)
+		goto fail;
+	why = "body";
+	if ((rc = queue_store_put_body(qs, txn, nqid, 0, body, len)) != 0)
+		goto fail;
+	why = "original";
+	queue_store_dbt(&k, oqid, QID_LEN);
+	if (orec != NULL) {
+		if ((rc = qs->envelopes->exists(qs->envelopes, txn, &k, 0))
+		    != 0)
+			goto fail;
+		queue_store_dbt(&d, buf_data(orec), buf_len(orec));
+		rc = qs->envelopes->put(qs->envelopes, txn, &k, &d, 0);
+	} else if ((rc = qs->envelopes->del(qs->envelopes, txn, &k, 0)) == 0)
+		rc = queue_store_del_body(qs, txn, oqid);
+	if (rc != 0)
+		goto fail;
+	buf_free(nrec);
+	buf_free(orec);
+	return queue_store_commit(txn, nqid, "notice");
+
+ fail:
+	log_warnx("%s: store notice failed: %s: %s", nqid, why,
+	    db_strerror(rc));
+	if (txn != NULL)
+		txn->abort(txn);
+	buf_free(nrec);
+	buf_free(orec);
+	return -1;
+}
+
 /* queue_store_add - envelope and whole body in one transaction */
 int
 queue_store_add(struct queue_store *qs, const char *qid,

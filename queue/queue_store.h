@@ -65,6 +65,15 @@ int	 queue_store_commit_env(struct queue_store *, const char *qid,
 	    const struct queue_env *, uint32_t first, const void *tail,
 	    size_t len);
 int	 queue_store_drop(struct queue_store *, const char *qid);
+/*
+ * A notice and what it is about, in one transaction: the new message nqid
+ * (envelope and whole body), and the original oqid either rewritten with
+ * oenv or, when oenv is NULL, removed. A crash leaves both changes or
+ * neither, so a notice is never sent twice nor lost.
+ */
+int	 queue_store_add_notice(struct queue_store *, const char *nqid,
+	    const struct queue_env *nenv, const void *body, size_t len,
+	    const char *oqid, const struct queue_env *oenv);
 /* 1 if qid's envelope is stored, 0 if not, -1 on error. */
 int	 queue_store_exists(struct queue_store *, const char *qid);
 /* At start: drop the bodies of receipts that never committed; count or -1. */
