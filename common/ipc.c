@@ -704,6 +704,10 @@ ipc_type_name(uint32_t type)
 	case IPC_DELIVER_JOB_DONE:	return "DELIVER_JOB_DONE";
 	case IPC_DELIVER_JOB_READ:	return "DELIVER_JOB_READ";
 	case IPC_SMTPD_MSG_ASK:		return "SMTPD_MSG_ASK";
+	case IPC_MASTER_CTL_QUEUE_CMD:	return "MASTER_CTL_QUEUE_CMD";
+	case IPC_QUEUE_CTL_LINE:	return "QUEUE_CTL_LINE";
+	case IPC_QUEUE_CTL_DONE:	return "QUEUE_CTL_DONE";
+	case IPC_CTL_QUEUE_CMD:		return "CTL_QUEUE_CMD";
 	case IPC_CTL_QUEUE_LIST:	return "CTL_QUEUE_LIST";
 	case IPC_CTL_FLUSH:		return "CTL_FLUSH";
 	case IPC_CTL_STATUS:		return "CTL_STATUS";

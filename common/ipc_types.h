@@ -35,6 +35,8 @@ enum ipc_type {
 	IPC_MASTER_PASSWD_LINE,		/* ->smtpd: str "user:hash[:senders]"; one password map entry */
 	IPC_MASTER_PASSWD_END,		/* ->smtpd: u32 entries; the lines so far are the map */
 	IPC_MASTER_LIMITS,		/* ->smtpd: fd (memfd of smtpd_limit.h's table), u32 instance */
+	IPC_MASTER_CTL_QUEUE_CMD,	/* ->queue: u32 req, str verb, str arg, u32 flags (1 json, 2 bounce);
+					   reply QUEUE_CTL_LINE*, QUEUE_CTL_DONE */
 
 	/* smtpd -> queue */
 	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo, u32 txflags (SMTPUTF8 1, 8BITMIME 2, BDAT 4),
@@ -64,6 +66,8 @@ enum ipc_type {
 	IPC_QUEUE_CTL_FLUSHED,		/* ->master: u32 req, u32 recipients made due */
 	IPC_QUEUE_PEER_BAD,		/* ->master: u32 proc kind, u32 instance; I closed its link, restart it */
 	IPC_QUEUE_SPACE,		/* ->smtpd: u32 low (1: spool below min-free-space, refuse MAIL 452 4.3.1) */
+	IPC_QUEUE_CTL_LINE,		/* ->master: u32 req, str line; one line of a command's output */
+	IPC_QUEUE_CTL_DONE,		/* ->master: u32 req, u32 status (0 ok), str text; a command's end */
 
 	/* deliver -> queue */
 	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text, str remote host ("none") */
@@ -74,6 +78,7 @@ enum ipc_type {
 	IPC_CTL_QUEUE_LIST = 500,	/* reply QUEUE_CTL_MSG*, QUEUE_CTL_RCPT*, QUEUE_CTL_END */
 	IPC_CTL_FLUSH,			/* reply QUEUE_CTL_FLUSHED */
 	IPC_CTL_STATUS,			/* reply MASTER_CTL_PROC*, MASTER_CTL_END */
+	IPC_CTL_QUEUE_CMD,		/* str verb, str arg, u32 flags; reply QUEUE_CTL_LINE*, QUEUE_CTL_DONE */
 };
 
 /* Largest message-body piece in IPC_SMTPD_MSG_DATA and IPC_QUEUE_JOB_DATA. */

@@ -176,6 +176,8 @@ master_dispatch_child(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 	case IPC_QUEUE_CTL_RCPT:
 	case IPC_QUEUE_CTL_END:
 	case IPC_QUEUE_CTL_FLUSHED:
+	case IPC_QUEUE_CTL_LINE:
+	case IPC_QUEUE_CTL_DONE:
 		if (c->kind == PROC_QUEUE) {
 			master_ctl_from_queue(r);
 			return;

@@ -100,10 +100,53 @@ master_ctl_to_queue(struct ipc_peer *client, uint32_t type)
 	ipc_send(q->peer, m);
 }
 
+/* master_ctl_cmd - a queue command from avalctl, passed on with its words */
+static void
+master_ctl_cmd(struct ipc_peer *client, const char *verb, const char *arg,
+    uint32_t flags)
+{
+	struct master_child	*q;
+	struct ipc_msg		*m;
+	size_t			 i;
+
+	if ((q = master_queue()) == NULL) {
+		master_ctl_end(client, 1, "the queue is not running");
+		return;
+	}
+	for (i = 0; i < MASTER_CTL_MAX_REQS; i++)
+		if (ctl_reqs[i].client == NULL)
+			break;
+	if (i == MASTER_CTL_MAX_REQS) {
+		master_ctl_end(client, 1, "too many requests in progress");
+		return;
+	}
+	ctl_reqs[i].id = ctl_next_id++;
+	ctl_reqs[i].client = client;
+	m = ipc_new(IPC_MASTER_CTL_QUEUE_CMD);
+	ipc_put_u32(m, ctl_reqs[i].id);
+	ipc_put_str(m, verb);
+	ipc_put_str(m, arg);
+	ipc_put_u32(m, flags);
+	ipc_send(q->peer, m);
+}
+
 static void
 master_ctl_dispatch(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 {
+	const char	*verb, *cmdarg;
+	uint32_t	 flags;
+
 	(void)arg;
+	if (r->type == IPC_CTL_QUEUE_CMD) {
+		/* The queue checks the words; here only their size. */
+		if (ipc_get_str(r, &verb) == -1 ||
+		    ipc_get_str(r, &cmdarg) == -1 ||
+		    ipc_get_u32(r, &flags) == -1 || ipc_end(r) == -1 ||
+		    strlen(verb) > 32 || strlen(cmdarg) > 255)
+			goto bad;
+		master_ctl_cmd(p, verb, cmdarg, flags);
+		return;
+	}
 	if (ipc_end(r) == -1)
 		goto bad;
 	switch (r->type) {
@@ -148,7 +191,8 @@ master_ctl_from_queue(struct ipc_msgin *r)
 			continue;
 		ipc_forward(ctl_reqs[i].client, r);
 		if (r->type == IPC_QUEUE_CTL_END ||
-		    r->type == IPC_QUEUE_CTL_FLUSHED)
+		    r->type == IPC_QUEUE_CTL_FLUSHED ||
+		    r->type == IPC_QUEUE_CTL_DONE)
 			ctl_reqs[i].client = NULL;
 		return;
 	}

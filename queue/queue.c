@@ -77,6 +77,7 @@ static unsigned int	 queue_nremoved;
 void
 queue_removed_note(const char *qid)
 {
+	queue->nremoved++;
 	strlcpy(queue_removed[queue_nremoved++ % QUEUE_REMOVED_RING], qid,
 	    QID_SIZE);
 }
@@ -325,6 +326,7 @@ queue_flush(evutil_socket_t fd, short ev, void *arg)
 		log_info("%s: from=<%s>, size=%llu, nrcpt=%u (durable)",
 		    p->msg->qid, p->msg->env.sender,
 		    (unsigned long long)p->msg->env.size, p->msg->env.nrcpt);
+		queue->nreceived++;
 		queue_sched_add(p->msg);
 		free(p);
 		n++;
@@ -674,6 +676,7 @@ queue_start(void)
 	queue->store = queue_store_open_conf(".", &sc);
 	queue_sched_init();
 	queue->started = 1;
+	queue->started_at = time(NULL);
 	queue->last_checkpoint = time(NULL);
 	if ((n = queue_store_sweep(queue->store)) == -1)
 		fatalx("cannot sweep the bodies of unfinished receipts");
@@ -724,7 +727,8 @@ queue_shutdown(void)
 static void
 queue_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 {
-	uint32_t	 kind, instance, req;
+	const char	*verb, *cmdarg;
+	uint32_t	 kind, instance, req, flags;
 
 	(void)p;
 	(void)arg;
@@ -756,6 +760,13 @@ queue_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		if (ipc_get_u32(r, &req) == -1 || ipc_end(r) == -1)
 			break;
 		queue_ctl_flush(req);
+		return;
+	case IPC_MASTER_CTL_QUEUE_CMD:
+		if (ipc_get_u32(r, &req) == -1 || ipc_get_str(r, &verb) == -1 ||
+		    ipc_get_str(r, &cmdarg) == -1 ||
+		    ipc_get_u32(r, &flags) == -1 || ipc_end(r) == -1)
+			break;
+		queue_ctl_cmd(req, verb, cmdarg, flags);
 		return;
 	case IPC_MASTER_SHUTDOWN:
 		if (ipc_end(r) == -1)

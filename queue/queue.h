@@ -33,6 +33,7 @@ struct queue_msg;
 struct queue_job;
 struct sched;
 struct sched_entry;
+struct sched_stats;
 
 /* The recipients of one message in one domain. */
 struct queue_group {
@@ -124,6 +125,9 @@ struct queue_state {
 	struct queue_links	 links;
 	struct queue_msgs	 all;
 	unsigned long		 nmsgs;
+	uint64_t		 nreceived;	/* made durable since start */
+	uint64_t		 nremoved;	/* removed since start */
+	int64_t			 started_at;	/* unix seconds */
 	struct sched		*sched;
 	struct event		*due_ev;	/* the scheduler's next due time */
 	struct queue_pendings	 pending;
@@ -151,6 +155,11 @@ void	 queue_sched_init(void);
 void	 queue_sched_run(void);
 void	 queue_sched_tick(void);
 void	 queue_sched_free(void);
+void	 queue_sched_arm(struct queue_msg *);		/* entries for what is due */
+void	 queue_sched_disarm(struct queue_msg *);	/* none (held) */
+void	 queue_sched_remove(struct queue_msg *);	/* gone from store and memory */
+unsigned int queue_sched_flush(const char *domain);	/* NULL: all */
+void	 queue_sched_stats(struct sched_stats *);
 unsigned int queue_sched_flush_all(void);
 void	 queue_sched_link_gone(struct queue_link *);
 int	 queue_sched_result(struct queue_link *, struct ipc_msgin *);
@@ -165,5 +174,7 @@ int	 queue_notice_delay(struct queue_msg *, int64_t now_ms);
 /* queue_ctl.c */
 void	 queue_ctl_list(uint32_t req);
 void	 queue_ctl_flush(uint32_t req);
+void	 queue_ctl_cmd(uint32_t req, const char *verb, const char *arg,
+	    uint32_t flags);
 
 #endif

@@ -44,7 +44,8 @@ struct queue_rcpt {
 #define QUEUE_TX_SMTPD_MAX	0x07	/* the bits smtpd may send */
 #define QUEUE_TX_8BITBODY	0x08	/* the queue saw an octet over 127 (v3) */
 #define QUEUE_TX_PMCOPY		0x10	/* a notice the queue sent the postmaster (v3) */
-#define QUEUE_TXFLAGS_MAX	0x1f
+#define QUEUE_TX_HELD		0x20	/* on hold: avalctl hold (v3) */
+#define QUEUE_TXFLAGS_MAX	0x3f
 #define QUEUE_RET_FULL		1	/* DSN RET= */
 #define QUEUE_RET_HDRS		2
 #define QUEUE_RET_MAX		2

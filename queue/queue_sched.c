@@ -216,9 +216,7 @@ queue_cmp_domain(const void *a, const void *b)
 static void
 queue_groups_make(struct queue_msg *msg)
 {
-	char		 dest[QUEUE_DEST_MAX];
-	uint32_t	*idx, n = 0, i, g;
-	int64_t		 due;
+	uint32_t	*idx, n = 0, i;
 
 	idx = xcalloc(msg->env.nrcpt ? msg->env.nrcpt : 1, sizeof(*idx));
 	for (i = 0; i < msg->env.nrcpt; i++)
@@ -239,14 +237,60 @@ queue_groups_make(struct queue_msg *msg)
 		msg->group[idx[i]] = msg->ngroups - 1;
 	}
 	free(idx);
+	queue_sched_arm(msg);
+}
+
+/*
+ * queue_sched_arm - an entry for every group with something due and
+ * none yet; nothing for a message on hold
+ */
+void
+queue_sched_arm(struct queue_msg *msg)
+{
+	char		 dest[QUEUE_DEST_MAX];
+	uint32_t	 g;
+	int64_t		 due;
+
+	if (msg->env.txflags & QUEUE_TX_HELD)
+		return;
 	for (g = 0; g < msg->ngroups; g++) {
 		struct queue_group	*gr = &msg->groups[g];
 
-		if ((due = queue_group_due(gr)) < 0)
+		if (gr->entry != NULL || gr->job != NULL ||
+		    (due = queue_group_due(gr)) < 0)
 			continue;
 		queue_dest(gr->domain, dest, sizeof(dest));
 		gr->entry = sched_add(queue->sched, dest, gr, due);
 	}
+}
+
+/* queue_sched_disarm - off the scheduler (what is in flight ends first) */
+void
+queue_sched_disarm(struct queue_msg *msg)
+{
+	uint32_t	 g;
+
+	for (g = 0; g < msg->ngroups; g++) {
+		struct queue_group	*gr = &msg->groups[g];
+
+		if (gr->entry != NULL && gr->job == NULL) {
+			sched_remove(queue->sched, gr->entry);
+			gr->entry = NULL;
+		}
+	}
+}
+
+/* queue_sched_remove - a message deleted: from memory (store: caller) */
+void
+queue_sched_remove(struct queue_msg *msg)
+{
+	queue_msg_free(msg);
+}
+
+void
+queue_sched_stats(struct sched_stats *st)
+{
+	sched_stats(queue->sched, st);
 }
 
 /* queue_sched_add - a message is stored: onto the scheduler, or gone */
@@ -507,11 +551,11 @@ queue_sched_due(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
- * queue_sched_arm - wake when the next entry comes due, to the
+ * queue_sched_wake_at - wake when the next entry comes due, to the
  * millisecond; the once-a-second tick covers a deliver link with no room
  */
 static void
-queue_sched_arm(int64_t now)
+queue_sched_wake_at(int64_t now)
 {
 	struct timeval	 tv;
 	int64_t		 due = sched_next_due(queue->sched), wait;
@@ -545,7 +589,7 @@ queue_sched_run(void)
 	while ((l = queue_sched_pick_link()) != NULL &&
 	    (e = sched_next(queue->sched, now)) != NULL)
 		(void)queue_sched_dispatch(e, l, now);
-	queue_sched_arm(now);
+	queue_sched_wake_at(now);
 }
 
 /* queue_sched_tick - once a second: what has come due goes out */
@@ -559,6 +603,16 @@ queue_sched_tick(void)
 unsigned int
 queue_sched_flush_all(void)
 {
+	return queue_sched_flush(NULL);
+}
+
+/*
+ * queue_sched_flush - every recipient not in flight, of domain or of any,
+ * is due now; held messages stay held
+ */
+unsigned int
+queue_sched_flush(const char *domain)
+{
 	struct queue_msg	*msg;
 	unsigned int		 n = 0;
 	uint32_t		 i;
@@ -566,7 +620,9 @@ queue_sched_flush_all(void)
 	TAILQ_FOREACH(msg, &queue->all, entry) {
 		for (i = 0; i < msg->env.nrcpt; i++) {
 			if (msg->busy[i] ||
-			    queue_rcpt_final(&msg->env.rcpts[i]))
+			    queue_rcpt_final(&msg->env.rcpts[i]) ||
+			    (domain != NULL && strcasecmp(domain,
+			    addr_domain(msg->env.rcpts[i].addr)) != 0))
 				continue;
 			msg->env.rcpts[i].next_try_ms = 0;
 			n++;
@@ -648,7 +704,8 @@ queue_job_finish(struct queue_job *job, const char *lost)
 	free(job->answered);
 	free(job);
 
-	due = queue_group_due(g);
+	/* A message put on hold meanwhile leaves the scheduler now. */
+	due = msg->env.txflags & QUEUE_TX_HELD ? -1 : queue_group_due(g);
 	sched_done(queue->sched, g->entry, res, due);
 	if (due < 0)
 		g->entry = NULL;

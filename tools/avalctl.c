@@ -81,9 +81,17 @@ static struct avalctl_msg	*msgs, **mtail = &msgs, *last;
 static void
 avalctl_usage(void)
 {
-	fprintf(stderr, "usage: avalctl [-f file] [-s socket] "
-	    "queue [--json] | flush | status [--json]\n"
-	    "       avalctl passwd [user] | passwd --check file\n");
+	fprintf(stderr, "usage: avalctl [-f file] [-s socket] command\n"
+	    "  queue [--json]             every message and recipient\n"
+	    "  show ID [--json]           one message: envelope, outcomes, "
+	    "headers\n"
+	    "  hold ID|all, release ID|all, requeue ID|all\n"
+	    "  delete [--bounce] ID|all   remove (or bounce) a message\n"
+	    "  flush [DOMAIN]             everything deferred due now\n"
+	    "  stats [--json]             depth, destinations, oldest, "
+	    "counts\n"
+	    "  status [--json]            avald's processes\n"
+	    "  passwd [user] | passwd --check file\n");
 	exit(2);
 }
 
@@ -488,6 +496,21 @@ avalctl_dispatch(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		}
 		nprocs++;
 		return;
+	case IPC_QUEUE_CTL_LINE:
+		if (ipc_get_u32(r, &req) == -1 || ipc_get_str(r, &s1) == -1 ||
+		    ipc_end(r) == -1)
+			break;
+		printf("%s\n", s1);
+		return;
+	case IPC_QUEUE_CTL_DONE:
+		if (ipc_get_u32(r, &req) == -1 || ipc_get_u32(r, &u1) == -1 ||
+		    ipc_get_str(r, &s1) == -1 || ipc_end(r) == -1)
+			break;
+		if (*s1 != '\0')
+			fprintf(u1 == 0 ? stdout : stderr, "%s%s\n",
+			    u1 == 0 ? "" : "avalctl: ", s1);
+		avalctl_done(u1 == 0 ? 0 : u1 == 2 ? 2 : 1);
+		return;
 	case IPC_MASTER_CTL_END:
 		if (ipc_get_u32(r, &u1) == -1 || ipc_get_str(r, &s1) == -1 ||
 		    ipc_end(r) == -1)
@@ -546,12 +569,66 @@ avalctl_socket_path(const char *file, char *out, size_t outlen)
 	conf_free(conf);
 }
 
+/*
+ * avalctl_words - the command line as the frame to send: queue and status
+ * as they were, the rest as one IPC_CTL_QUEUE_CMD (verb, argument,
+ * flags: 1 --json, 2 --bounce); a wrong line is a usage error
+ */
+static struct ipc_msg *
+avalctl_words(int argc, char **argv, uint32_t *type)
+{
+	const char	*verb = argv[0], *arg = "";
+	struct ipc_msg	*m;
+	uint32_t	 flags = 0;
+	int		 i, need = 0, may = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			flags |= 1;
+		else if (strcmp(argv[i], "--bounce") == 0)
+			flags |= 2;
+		else if (*arg == '\0' && argv[i][0] != '-')
+			arg = argv[i];
+		else
+			avalctl_usage();
+	}
+	json = (flags & 1) != 0;
+	if (strcmp(verb, "queue") == 0 || strcmp(verb, "status") == 0) {
+		if (*arg != '\0' || (flags & 2))
+			avalctl_usage();
+		*type = strcmp(verb, "queue") == 0 ? IPC_CTL_QUEUE_LIST :
+		    IPC_CTL_STATUS;
+		return ipc_new(*type);
+	}
+	if (strcmp(verb, "show") == 0)
+		need = 1;
+	else if (strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0 ||
+	    strcmp(verb, "requeue") == 0 || strcmp(verb, "delete") == 0)
+		need = 1;
+	else if (strcmp(verb, "flush") == 0)
+		may = 1;
+	else if (strcmp(verb, "stats") != 0)
+		avalctl_usage();
+	if ((need && *arg == '\0') || (!need && !may && *arg != '\0') ||
+	    ((flags & 2) && strcmp(verb, "delete") != 0) ||
+	    ((flags & 1) && strcmp(verb, "show") != 0 &&
+	    strcmp(verb, "stats") != 0) || strlen(arg) > 255)
+		avalctl_usage();
+	*type = IPC_CTL_QUEUE_CMD;
+	m = ipc_new(IPC_CTL_QUEUE_CMD);
+	ipc_put_str(m, verb);
+	ipc_put_str(m, arg);
+	ipc_put_u32(m, flags);
+	return m;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_un	 sun;
 	struct timeval		 tv = { AVALCTL_TIMEOUT, 0 };
-	const char		*file = NULL, *sock = NULL, *cmd;
+	const char		*file = NULL, *sock = NULL;
+	struct ipc_msg		*req;
 	uint32_t		 type;
 	int			 ch, fd;
 
@@ -572,22 +649,9 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc >= 1 && strcmp(argv[0], "passwd") == 0)
 		return avalctl_passwd(argc, argv);
-	if (argc < 1 || argc > 2)
+	if (argc < 1)
 		avalctl_usage();
-	cmd = argv[0];
-	if (argc == 2) {
-		if (strcmp(argv[1], "--json") != 0 || strcmp(cmd, "flush") == 0)
-			avalctl_usage();
-		json = 1;
-	}
-	if (strcmp(cmd, "queue") == 0)
-		type = IPC_CTL_QUEUE_LIST;
-	else if (strcmp(cmd, "flush") == 0)
-		type = IPC_CTL_FLUSH;
-	else if (strcmp(cmd, "status") == 0)
-		type = IPC_CTL_STATUS;
-	else
-		avalctl_usage();
+	req = avalctl_words(argc, argv, &type);
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -607,7 +671,7 @@ main(int argc, char **argv)
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	ipc_send(ipc_peer_new(base, fd, "avald", avalctl_dispatch,
-	    avalctl_closed, NULL), ipc_new(type));
+	    avalctl_closed, NULL), req);
 	event_base_once(base, -1, EV_TIMEOUT, avalctl_timeout, NULL, &tv);
 	event_base_dispatch(base);
 	return status;

@@ -15,7 +15,7 @@ import threading
 import time
 
 from harness import (SLOW, Fail, check, wait_until, test, greet, make_message,
-                     smtp_send, queue_rcpt)
+                     smtp_send, queue_rcpt, free_port)
 
 
 @test("deferred_while_next_hop_down_then_delivered_once", timeout=90)
@@ -477,3 +477,73 @@ def t_write_error(t):
           "the final dot got %r with the log unwritable, want a 4xx" % txt)
     time.sleep(3.0 * SLOW)
     check(sink.count() == 0, "%d message(s) delivered after a 4xx" % sink.count())
+
+
+@test("avalctl_show_hold_release_requeue_delete_flush_stats", timeout=120)
+def t_avalctl_tools(t):
+    dead = free_port()
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port, retry_min="1m", retry_max="1h",
+               transport_lines=["later.test\tsmtp [127.0.0.1]:%d" % dead],
+               relay_domains="relay.test later.test").start()
+    q1 = smtp_send(a.port, "ana@client.test", ["x@later.test"], make_message("tool1"))
+    wait_until(lambda: (queue_rcpt(a, "x@later.test") or [0, {}])[1].get("state")
+               == "deferred", 15, 0.2, "x@later.test deferred")
+    r = a.ctl("show", q1)
+    out = r.stdout.decode(errors="replace")
+    check(r.returncode == 0 and "queue id:   %s" % q1 in out and
+          "<x@later.test> deferred, 1 attempt" in out and
+          "Subject: integ tool1" in out and "4.4.1" in out,
+          "avalctl show: %d %r" % (r.returncode, out[:800]))
+    r = a.ctl("show", q1, "--json")
+    d = json.loads(r.stdout)
+    check(d["id"] == q1 and d["recipients"][0]["state"] == "deferred" and
+          d["recipients"][0]["last"]["status"] == "4.4.1" and
+          any(h.startswith("Subject: integ tool1") for h in d["headers"]),
+          "show --json: %r" % d)
+    r = a.ctl("show", "0000000000000A")
+    check(r.returncode == 1 and b"no message" in r.stderr, "show of nothing: %r" % (r,))
+    # hold: even a flush leaves it be; release and it goes.
+    check(a.ctl("hold", q1).returncode == 0, "hold")
+    a.wait_log(r"%s: held by the postmaster" % q1, 5)
+    check("(on hold)" in a.ctl("show", q1).stdout.decode(), "show does not say on hold")
+    # Point later.test at the sink and reload: a held message stays.
+    a.opts["transport_lines"] = ["later.test\tsmtp [127.0.0.1]:%d" % sink.port]
+    a.write_config()
+    a.signal(signal.SIGHUP)
+    time.sleep(1.0 * SLOW)
+    a.ctl("flush")
+    time.sleep(2.0 * SLOW)
+    check(sink.count() == 0, "a held message was delivered")
+    check(a.ctl("release", q1).returncode == 0, "release")
+    a.ctl("requeue", q1)
+    sink.wait_count(1, 15)
+    # delete: one message to nowhere, gone without a word; another, bounced.
+    a.opts["transport_lines"] = ["later.test\tsmtp [127.0.0.1]:%d" % dead]
+    a.write_config()
+    a.signal(signal.SIGHUP)
+    time.sleep(1.0 * SLOW)
+    q2 = smtp_send(a.port, "bob@client.test", ["y@later.test"], make_message("tool2"))
+    q3 = smtp_send(a.port, "cid@client.test", ["z@later.test"], make_message("tool3"))
+    wait_until(lambda: (queue_rcpt(a, "z@later.test") or [0, {}])[1].get("state")
+               == "deferred", 15, 0.2, "z@later.test deferred")
+    wait_until(lambda: (queue_rcpt(a, "y@later.test") or [0, {}])[1].get("state")
+               == "deferred", 15, 0.2, "y@later.test deferred")
+    r = a.ctl("stats")
+    st = r.stdout.decode()
+    check(r.returncode == 0 and "messages:      2" in st, "stats: %r" % st)
+    s2 = json.loads(a.ctl("stats", "--json").stdout)
+    check(s2["messages"] == 2 and s2["recipients"]["deferred"] == 2,
+          "stats --json: %r" % s2)
+    check(a.ctl("delete", q2).returncode == 0, "delete")
+    a.wait_log(r"%s: deleted by the postmaster$" % q2, 5)
+    check(a.ctl("delete", "--bounce", q3).returncode == 0, "delete --bounce")
+    a.wait_log(r"%s: non-delivery notice \S+ to <cid@client\.test>" % q3, 5)
+    wait_until(lambda: any("cid@client.test" in " ".join(m[2]) for m in sink.messages()),
+               15, 0.2, "the bounce of the deleted message at the sink")
+    a.wait_queue_empty(15)
+    check(not any("bob@client.test" in " ".join(m[2]) for m in sink.messages()),
+          "a notice for the message deleted without --bounce")
+    r = a.ctl("flush", "later.test")
+    check(r.returncode == 0 and b"scheduled" in r.stdout, "flush DOMAIN: %r" % (r,))
+    check(a.ctl("hold").returncode == 2, "hold without an ID is not a usage error")
