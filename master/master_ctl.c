@@ -74,30 +74,43 @@ master_ctl_status(struct ipc_peer *client)
 	master_ctl_end(client, 0, "");
 }
 
-/* master_ctl_to_queue - pass a request on, remembering who asked */
-static void
-master_ctl_to_queue(struct ipc_peer *client, uint32_t type)
+/*
+ * master_ctl_to_queue_msg - a request of type for the queue, with the id of a
+ * slot that remembers who asked, or NULL (the client has been answered
+ * why). The caller adds the words of its request and sends it.
+ */
+static struct ipc_msg *
+master_ctl_to_queue_msg(struct ipc_peer *client, uint32_t type)
 {
-	struct master_child	*q;
-	struct ipc_msg		*m;
-	size_t			 i;
+	struct ipc_msg	*m;
+	size_t		 i;
 
-	if ((q = master_queue()) == NULL) {
+	if (master_queue() == NULL) {
 		master_ctl_end(client, 1, "the queue is not running");
-		return;
+		return NULL;
 	}
 	for (i = 0; i < MASTER_CTL_MAX_REQS; i++)
 		if (ctl_reqs[i].client == NULL)
 			break;
 	if (i == MASTER_CTL_MAX_REQS) {
 		master_ctl_end(client, 1, "too many requests in progress");
-		return;
+		return NULL;
 	}
 	ctl_reqs[i].id = ctl_next_id++;
 	ctl_reqs[i].client = client;
 	m = ipc_new(type);
 	ipc_put_u32(m, ctl_reqs[i].id);
-	ipc_send(q->peer, m);
+	return m;
+}
+
+/* master_ctl_to_queue - pass a request without words on */
+static void
+master_ctl_to_queue(struct ipc_peer *client, uint32_t type)
+{
+	struct ipc_msg	*m;
+
+	if ((m = master_ctl_to_queue_msg(client, type)) != NULL)
+		ipc_send(master_queue()->peer, m);
 }
 
 /* master_ctl_cmd - a queue command from avalctl, passed on with its words */
@@ -105,29 +118,15 @@ static void
 master_ctl_cmd(struct ipc_peer *client, const char *verb, const char *arg,
     uint32_t flags)
 {
-	struct master_child	*q;
-	struct ipc_msg		*m;
-	size_t			 i;
+	struct ipc_msg	*m;
 
-	if ((q = master_queue()) == NULL) {
-		master_ctl_end(client, 1, "the queue is not running");
+	if ((m = master_ctl_to_queue_msg(client,
+	    IPC_MASTER_CTL_QUEUE_CMD)) == NULL)
 		return;
-	}
-	for (i = 0; i < MASTER_CTL_MAX_REQS; i++)
-		if (ctl_reqs[i].client == NULL)
-			break;
-	if (i == MASTER_CTL_MAX_REQS) {
-		master_ctl_end(client, 1, "too many requests in progress");
-		return;
-	}
-	ctl_reqs[i].id = ctl_next_id++;
-	ctl_reqs[i].client = client;
-	m = ipc_new(IPC_MASTER_CTL_QUEUE_CMD);
-	ipc_put_u32(m, ctl_reqs[i].id);
 	ipc_put_str(m, verb);
 	ipc_put_str(m, arg);
 	ipc_put_u32(m, flags);
-	ipc_send(q->peer, m);
+	ipc_send(master_queue()->peer, m);
 }
 
 static void
