@@ -207,6 +207,47 @@ queue_store_format(struct queue_store *qs, const char *dir)
 		    "or move the spool aside", dir, v, QUEUE_STORE_FORMAT);
 }
 
+/*
+ * queue_store_trim - a database file that ends in part of a page (a page
+ * write cut short: the disk filled) is cut back to its last whole page
+ * before recovery, which redoes from the log whatever that page held. Left
+ * as it is, Berkeley DB refuses every later write to the file ("file size
+ * not a multiple of the pagesize") and the queue never comes back. The
+ * page size is the file's own, from its metadata page.
+ */
+static void
+queue_store_trim(const char *dir, const char *name)
+{
+	char		 path[PATH_MAX];
+	unsigned char	 meta[24];
+	struct stat	 st;
+	uint32_t	 pgsz;
+	int		 fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path) ||
+	    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    pread(fd, meta, sizeof(meta), 0) != (ssize_t)sizeof(meta)) {
+		close(fd);
+		return;
+	}
+	/* DBMETA: lsn, pgno, magic, version, then pagesize, host order. */
+	memcpy(&pgsz, meta + 20, sizeof(pgsz));
+	if (pgsz >= 512 && pgsz <= 65536 && (pgsz & (pgsz - 1)) == 0 &&
+	    st.st_size % pgsz != 0) {
+		off_t	 keep = st.st_size - st.st_size % pgsz;
+
+		log_warnx("queue: store %s ends in part of a page (a write cut "
+		    "short, a full disk?): cut to %lld bytes for recovery",
+		    path, (long long)keep);
+		if (ftruncate(fd, keep) == -1)
+			log_warn("queue: store %s: ftruncate", path);
+	}
+	close(fd);
+}
+
 /* queue_store_open - open and recover the environment in dir, or die */
 struct queue_store *
 queue_store_open(const char *dir)
@@ -232,6 +273,10 @@ queue_store_open_conf(const char *dir, const struct queue_store_conf *sc)
 	if (cache > UINT32_MAX || lmax > UINT32_MAX)
 		fatalx("queue: store %s: cache or log buffer too large", dir);
 	lockfd = queue_store_lock(dir);
+	queue_store_trim(dir, QUEUE_STORE_ENVELOPES);
+	queue_store_trim(dir, QUEUE_STORE_BODIES);
+	queue_store_trim(dir, QUEUE_STORE_INCOMING);
+	queue_store_trim(dir, QUEUE_STORE_META);
 
 	if ((rc = db_env_create(&env, 0)) != 0)
 		fatalx("queue: db env create: %s", db_strerror(rc));

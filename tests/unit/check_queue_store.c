@@ -14,6 +14,7 @@
 #include <db.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -708,6 +709,42 @@ START_TEST(a_store_from_a_newer_aval_is_refused)
 }
 END_TEST
 
+/* A page write cut short (a full disk) leaves part of a page at the end. */
+START_TEST(a_database_ending_in_part_of_a_page_is_cut_back_and_opens)
+{
+	struct queue_store	*s;
+	char			 qid[QID_SIZE], path[PATH_MAX], junk[100];
+	struct seen		 seen;
+	struct stat		 st;
+	int			 fd;
+
+	qid_new(qid);
+	s = queue_store_open(dir);
+	ck_assert_int_eq(msg_add(s, qid, 3 * QUEUE_STORE_CHUNK), 0);
+	ck_assert_int_eq(queue_store_flush(s), 0);
+	queue_store_close(s);
+	snprintf(path, sizeof(path), "%s/bodies.db", dir);
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_APPEND), -1);
+	memset(junk, 'j', sizeof(junk));
+	ck_assert_int_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	harness_log_start();
+	s = queue_store_open(dir);
+	ck_assert(harness_log_has("ends in part of a page"));
+	harness_log_stop();
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size % (64 * 1024), 0);
+	ck_assert_int_eq(seen_walk(s, &seen), 1);
+	ck_assert(body_is_complete(s, qid, 3 * QUEUE_STORE_CHUNK));
+	seen_clear(&seen);
+	/* And it takes new mail. */
+	qid_new(qid);
+	ck_assert_int_eq(msg_add(s, qid, 100000), 0);
+	ck_assert_int_eq(queue_store_flush(s), 0);
+	queue_store_close(s);
+}
+END_TEST
+
 START_TEST(opening_the_same_store_again_after_close_keeps_its_messages)
 {
 	struct queue_store	*s;
@@ -1161,6 +1198,8 @@ queue_store_suite(void)
 	tcase_add_test(tc, opening_a_directory_the_user_cannot_write_is_fatal);
 	tcase_add_test(tc, opening_a_store_another_process_holds_is_fatal);
 	tcase_add_test(tc, a_store_from_a_newer_aval_is_refused);
+	tcase_add_test(tc,
+	    a_database_ending_in_part_of_a_page_is_cut_back_and_opens);
 	tcase_add_test(tc,
 	    opening_the_same_store_again_after_close_keeps_its_messages);
 	suite_add_tcase(s, tc);
