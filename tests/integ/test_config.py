@@ -8,28 +8,14 @@ and live in test_master.py.
 
 import os
 import re
-import subprocess
 
-from harness import BUILD, SLOW, Fail, check, test, sanitizer_env
-
-
-def run_avald_n(conf):
-    binp = os.path.join(BUILD, "avald")
-    if not os.access(binp, os.X_OK):
-        raise Fail("no %s (is the tree built?)" % binp)
-    try:
-        r = subprocess.run([binp, "-n", "-f", conf], capture_output=True,
-                           timeout=20 * SLOW, env=sanitizer_env(),
-                           stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise Fail("avald -n did not finish")
-    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+from harness import avald_check, check, test
 
 
 @test("config_check_reports_ok_and_every_error")
 def t_config(t):
     a = t.aval()
-    rc, out = run_avald_n(a.conf)
+    rc, out = avald_check(a.conf)
     check(rc == 0, "avald -n on a good config exited %d: %s" % (rc, out))
     check("configuration OK" in out, "avald -n printed %r, not 'configuration OK'" % out)
 
@@ -49,7 +35,7 @@ def t_config(t):
     bad = os.path.join(a.dir, "bad.conf")
     with open(bad, "w") as f:
         f.write("\n".join(lines))
-    rc, out = run_avald_n(bad)
+    rc, out = avald_check(bad)
     check(rc == 1, "avald -n on a config with 3 errors exited %d, not 1: %s" % (rc, out))
     check("configuration OK" not in out, "avald -n said 'configuration OK' for a bad file")
     got = {}
