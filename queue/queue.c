@@ -142,14 +142,34 @@ queue_answer_asks(void)
 
 static void	queue_incoming_refuse(struct queue_incoming *, const char *);
 
-/* queue_now_ms - the wall clock in milliseconds, for arrival times */
-static int64_t
+/* queue_now_ms - the wall clock in milliseconds: arrivals, tries, notices */
+int64_t
 queue_now_ms(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * queue_body_head - the first max octets of msg's body (less when it is
+ * shorter or cannot be read), for a notice or avalctl show
+ */
+struct buf *
+queue_body_head(const struct queue_msg *msg, size_t max)
+{
+	unsigned char	 piece[IPC_CHUNK];
+	struct buf	*b;
+	uint32_t	 chunk = 0, off = 0;
+	size_t		 got;
+
+	b = buf_new(4096, max + sizeof(piece));
+	while (buf_len(b) < max && queue_store_body_read(queue->store,
+	    msg->qid, &chunk, &off, piece, sizeof(piece), &got) == 1)
+		if (buf_add(b, piece, got) == -1)
+			break;
+	return b;
 }
 
 /* queue_incoming_free - the receipt is over; a body not committed goes */

@@ -146,6 +146,8 @@ extern struct queue_state	*queue;
 /* queue.c */
 void	 queue_flush_soon(void);
 void	 queue_removed_note(const char *qid);
+int64_t	 queue_now_ms(void);
+struct buf *queue_body_head(const struct queue_msg *, size_t max);
 void	 queue_flush_later(void);
 
 /* queue_sched.c */

@@ -200,10 +200,9 @@ queue_ctl_show(uint32_t req, struct queue_msg *msg, int json)
 {
 	const struct queue_env	*e = &msg->env;
 	char			 a[1100], b[1100], c[1100], t1[32], t2[32];
-	unsigned char		 piece[IPC_CHUNK];
 	struct buf		*hdr;
-	uint32_t		 i, chunk = 0, off = 0, nl = 0;
-	size_t			 got, start;
+	uint32_t		 i, nl = 0;
+	size_t			 start;
 	const char		*p, *end;
 
 	if (json)
@@ -272,12 +271,7 @@ queue_ctl_show(uint32_t req, struct queue_msg *msg, int json)
 	else
 		queue_ctl_line(req, "headers:");
 	/* The header block, from the first octets of the body. */
-	hdr = buf_new(4096, QUEUE_CTL_HDR_READ + sizeof(piece));
-	while (buf_len(hdr) < QUEUE_CTL_HDR_READ &&
-	    queue_store_body_read(queue->store, msg->qid, &chunk, &off, piece,
-	    sizeof(piece), &got) == 1)
-		if (buf_add(hdr, piece, got) == -1)
-			break;
+	hdr = queue_body_head(msg, QUEUE_CTL_HDR_READ);
 	p = buf_data(hdr);
 	end = p + buf_len(hdr);
 	for (start = 0; p < end && nl < QUEUE_CTL_HDR_LINES; nl++) {
@@ -313,13 +307,10 @@ queue_ctl_stats(uint32_t req, int json)
 	struct sched_stats	 st;
 	struct queue_msg	*msg;
 	unsigned long		 held = 0, byst[RCPT_STATE_MAX + 2] = { 0 };
-	int64_t			 oldest = 0, now;
-	struct timespec		 ts;
+	int64_t			 oldest = 0, now = queue_now_ms();
 	char			 t1[32];
 	uint32_t		 i;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	TAILQ_FOREACH(msg, &queue->all, entry) {
 		if (msg->env.txflags & QUEUE_TX_HELD)
 			held++;

@@ -40,34 +40,6 @@
 #define QUEUE_NOTICE_READ	(QUEUE_DSN_RETURN_LIMIT + 16 * 1024)
 #define QUEUE_NOTICE_CAP	((size_t)1024 * 1024)	/* one notice, at most */
 
-static int64_t
-queue_notice_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* queue_notice_orig - the first QUEUE_NOTICE_READ octets of the body */
-static struct buf *
-queue_notice_orig(const struct queue_msg *msg)
-{
-	struct buf	*b;
-	unsigned char	 piece[IPC_CHUNK];
-	uint32_t	 chunk = 0, off = 0;
-	size_t		 got;
-	int		 rc;
-
-	b = buf_new(4096, QUEUE_NOTICE_READ + sizeof(piece));
-	while (buf_len(b) < QUEUE_NOTICE_READ &&
-	    (rc = queue_store_body_read(queue->store, msg->qid, &chunk, &off,
-	    piece, sizeof(piece), &got)) == 1)
-		if (buf_add(b, piece, got) == -1)
-			break;
-	return b;
-}
-
 /* queue_notice_rcpt - one recipient's part of the report */
 static void
 queue_notice_rcpt(struct queue_dsn_rcpt *d, const struct queue_rcpt *r,
@@ -108,7 +80,7 @@ queue_notice_send(struct queue_msg *msg, struct queue_dsn_rcpt *dr,
 	enum queue_dsn_to	 to;
 	char			 nqid[QID_SIZE], seed[64], pm[300];
 	unsigned int		 flags = 0;
-	int64_t			 now = queue_notice_now();
+	int64_t			 now = queue_now_ms();
 
 	to = queue_dsn_to(msg->env.sender, kind,
 	    (msg->env.txflags & QUEUE_TX_PMCOPY) != 0);
@@ -117,7 +89,7 @@ queue_notice_send(struct queue_msg *msg, struct queue_dsn_rcpt *dr,
 	qid_new(nqid);
 	snprintf(pm, sizeof(pm), "postmaster@%s", c->hostname);
 	snprintf(seed, sizeof(seed), "%s.%lld", nqid, (long long)now);
-	orig = queue_notice_orig(msg);
+	orig = queue_body_head(msg, QUEUE_NOTICE_READ);
 	memset(&in, 0, sizeof(in));
 	in.reporting_mta = c->hostname;
 	in.qid = msg->qid;

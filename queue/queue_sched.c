@@ -61,15 +61,6 @@ queue_rcpt_state_name(unsigned int state)
 	return "?";
 }
 
-static int64_t
-queue_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 queue_rcpt_final(const struct queue_rcpt *r)
 {
