@@ -83,6 +83,7 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/queue/queue_rec.o \
 		   $(O)/queue/queue_store.o \
 		   $(O)/queue/sched.o \
+		   $(O)/queue/window.o \
 		   $(O)/queue/queue_dsn.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 

@@ -105,6 +105,7 @@ struct conf {
 	long long	 queue_max_lifetime;	/* seconds */
 	long long	 queue_delay_notice;	/* seconds; 0: none */
 	long long	 queue_dest_concurrency;	/* jobs per destination */
+	long long	 queue_active_limit;	/* messages in memory */
 	long long	 queue_initial_concurrency;	/* ... to start with */
 	long long	 queue_cache_size;	/* bytes, Berkeley DB buffer pool */
 	long long	 queue_log_buffer;	/* bytes, Berkeley DB log buffer */

@@ -27,6 +27,7 @@
 #include "master/master.h"
 
 #define MASTER_CTL_MAX_REQS	64
+#define MASTER_CTL_BACKLOG	(8 * 1024 * 1024)	/* replies unread by a client */
 
 struct master_ctl_req {
 	uint32_t	 id;
@@ -188,6 +189,18 @@ master_ctl_from_queue(struct ipc_msgin *r)
 	for (i = 0; i < MASTER_CTL_MAX_REQS; i++) {
 		if (ctl_reqs[i].client == NULL || ctl_reqs[i].id != id)
 			continue;
+		/*
+		 * The queue paces a long listing by its link to us; a
+		 * client that reads slower than that is cut off here, so
+		 * the master never holds a listing in memory for it.
+		 */
+		if (ipc_peer_queued(ctl_reqs[i].client) > MASTER_CTL_BACKLOG) {
+			log_warnx("control: a client reads its answer too "
+			    "slowly; closed");
+			ipc_peer_close(ctl_reqs[i].client);
+			ctl_reqs[i].client = NULL;
+			return;
+		}
 		ipc_forward(ctl_reqs[i].client, r);
 		if (r->type == IPC_QUEUE_CTL_END ||
 		    r->type == IPC_QUEUE_CTL_FLUSHED ||

@@ -78,6 +78,8 @@ void
 queue_removed_note(const char *qid)
 {
 	queue->nremoved++;
+	if (queue->nstored > 0)
+		queue->nstored--;
 	strlcpy(queue_removed[queue_nremoved++ % QUEUE_REMOVED_RING], qid,
 	    QID_SIZE);
 }
@@ -347,7 +349,8 @@ queue_flush(evutil_socket_t fd, short ev, void *arg)
 		    p->msg->qid, p->msg->env.sender,
 		    (unsigned long long)p->msg->env.size, p->msg->env.nrcpt);
 		queue->nreceived++;
-		queue_sched_add(p->msg);
+		queue->nstored++;
+		queue_window_admit(p->msg);
 		free(p);
 		n++;
 	}
@@ -362,9 +365,13 @@ queue_commit(struct queue_link *l, struct queue_incoming *in)
 	struct queue_pending	*p;
 	struct queue_msg	*msg;
 	struct ipc_msg		*m;
+	uint32_t		 i;
 
 	in->env.arrival_ms = queue_now_ms();
 	in->env.size = in->size;
+	/* Due at arrival: the due index files it after everything older. */
+	for (i = 0; i < in->env.nrcpt; i++)
+		in->env.rcpts[i].next_try_ms = in->env.arrival_ms;
 	if (queue_store_commit_env(queue->store, in->qid, &in->env,
 	    in->nchunks, in->pend != NULL ? buf_data(in->pend) : NULL,
 	    in->pend != NULL ? buf_len(in->pend) : 0) == -1) {
@@ -671,14 +678,8 @@ queue_tick(evutil_socket_t fd, short ev, void *arg)
 		queue_store_checkpoint(queue->store);
 		queue->last_checkpoint = time(NULL);
 	}
+	queue_window_tick();
 	queue_sched_tick();
-}
-
-static void
-queue_load_one(const char *qid, struct queue_env *e, void *arg)
-{
-	(void)arg;
-	queue_sched_add(queue_msg_new(qid, e));
 }
 
 static void
@@ -686,6 +687,7 @@ queue_start(void)
 {
 	struct timeval		 tv = { 1, 0 };
 	struct queue_store_conf	 sc;
+	unsigned long		 held;
 	long			 n;
 
 	if (queue->w.conf == NULL || queue->started)
@@ -695,6 +697,7 @@ queue_start(void)
 	sc.log_buffer = (size_t)queue->w.conf->queue_log_buffer;
 	queue->store = queue_store_open_conf(".", &sc);
 	queue_sched_init();
+	queue_window_init();
 	queue->started = 1;
 	queue->started_at = time(NULL);
 	queue->last_checkpoint = time(NULL);
@@ -705,9 +708,11 @@ queue_start(void)
 		    n == 1 ? "" : "s");
 		queue_flush_soon();
 	}
-	if ((n = queue_store_walk(queue->store, queue_load_one, NULL)) == -1)
+	/* Only a window of it comes into memory (queue_window.c). */
+	if (queue_store_count(queue->store, &queue->nstored, &held) == -1)
 		fatalx("cannot read the queue");
-	log_info("queue opened: %ld messages waiting", n);
+	log_info("queue opened: %lu message%s waiting (%lu on hold)",
+	    queue->nstored, queue->nstored == 1 ? "" : "s", held);
 	/*
 	 * What recovery found may sit in the page cache only (a process
 	 * crash keeps written log pages): sync before any smtpd is told a
@@ -720,6 +725,7 @@ queue_start(void)
 	queue->tick_ev = event_new(queue->w.base, -1, EV_PERSIST, queue_tick,
 	    NULL);
 	event_add(queue->tick_ev, &tv);
+	queue_window_fill();
 	queue_sched_run();
 }
 
@@ -739,6 +745,7 @@ queue_shutdown(void)
 	TAILQ_FOREACH(l, &queue->links, entry)
 		ipc_peer_flush(l->peer);
 	queue_sched_free();
+	queue_window_free();
 	queue_store_close(queue->store);
 	log_debug("queue closed");
 	exit(0);

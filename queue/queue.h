@@ -24,12 +24,12 @@
 #include "common/proc.h"
 #include "common/qid.h"
 #include "queue/queue_rec.h"
+#include "queue/queue_store.h"
 
 struct buf;
 struct event;
-struct queue_store;
-
 struct queue_msg;
+struct window;
 struct queue_job;
 struct sched;
 struct sched_entry;
@@ -123,8 +123,14 @@ struct queue_state {
 	int			 space_low;	/* spool below min-free-space */
 
 	struct queue_links	 links;
-	struct queue_msgs	 all;
-	unsigned long		 nmsgs;
+	struct queue_msgs	 all;		/* in memory: the window */
+	unsigned long		 nmsgs;		/* in memory */
+	struct window		*window;	/* the same, by queue ID */
+	struct queue_due_pos	 due_pos;	/* where the fill reads on */
+	int			 backlog;	/* due in the store, not in memory */
+	struct event		*fill_ev;
+	unsigned long		 nstored;	/* messages in the store */
+	int			 paused;	/* avalctl pause: no deliveries */
 	uint64_t		 nreceived;	/* made durable since start */
 	uint64_t		 nremoved;	/* removed since start */
 	int64_t			 started_at;	/* unix seconds */
@@ -168,6 +174,17 @@ int	 queue_sched_result(struct queue_link *, struct ipc_msgin *);
 int	 queue_sched_done(struct queue_link *, struct ipc_msgin *);
 int	 queue_sched_read(struct queue_link *, struct ipc_msgin *);
 const char *queue_rcpt_state_name(unsigned int);
+
+/* queue_window.c */
+void	 queue_window_init(void);
+void	 queue_window_free(void);
+void	 queue_window_admit(struct queue_msg *);
+void	 queue_window_fill(void);
+void	 queue_window_kick(void);
+void	 queue_window_rewind(void);
+void	 queue_window_tick(void);
+int	 queue_window_evictable(const struct queue_msg *, int64_t now);
+void	 queue_window_evict(struct queue_msg *);
 
 /* queue_notice.c */
 int	 queue_notice_final(struct queue_msg *);

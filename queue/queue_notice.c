@@ -130,6 +130,7 @@ queue_notice_send(struct queue_msg *msg, struct queue_dsn_rcpt *dr,
 	ne.rcpts = xcalloc(1, sizeof(*ne.rcpts));
 	ne.rcpts[0].addr = xstrdup(to == QUEUE_DSN_TO_POSTMASTER ? pm :
 	    msg->env.sender);
+	ne.rcpts[0].next_try_ms = now;	/* due now, in the due index too */
 	if (flags & QUEUE_DSN_O_8BIT)
 		ne.txflags |= QUEUE_TX_8BITMIME | QUEUE_TX_8BITBODY;
 	if (flags & QUEUE_DSN_O_UTF8)
@@ -147,6 +148,7 @@ queue_notice_send(struct queue_msg *msg, struct queue_dsn_rcpt *dr,
 	    kind == QUEUE_DSN_DELAYED ? "delay" : "delivery", nqid,
 	    ne.rcpts[0].addr, n, n == 1 ? "" : "s");
 	buf_free(out);
+	queue->nstored++;
 	nm = queue_msg_new(nqid, &ne);
 	log_info("%s: from=<>, size=%llu, nrcpt=1 (notice about %s)", nqid,
 	    (unsigned long long)nm->env.size, msg->qid);

@@ -706,6 +706,29 @@ queue_rec_version(const void *p, size_t len)
 	return (unsigned int)b[4] << 8 | b[5];
 }
 
+/* queue_env_due - when env is next due (see queue_rec.h) */
+int64_t
+queue_env_due(const struct queue_env *env)
+{
+	int64_t		 due = -1;
+	uint32_t	 i;
+
+	for (i = 0; i < env->nrcpt; i++) {
+		const struct queue_rcpt	*r = &env->rcpts[i];
+
+		int64_t			 t = r->next_try_ms > 0 ?
+					    r->next_try_ms : 0;
+
+		if (r->state == RCPT_DELIVERED || r->state == RCPT_BOUNCED)
+			continue;
+		if (due == -1 || t < due)
+			due = t;
+	}
+	if (due != -1 && (env->txflags & QUEUE_TX_HELD))
+		return QUEUE_DUE_HELD;
+	return due;
+}
+
 /* queue_env_clear - free what env owns and zero it */
 void
 queue_env_clear(struct queue_env *env)

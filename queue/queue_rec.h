@@ -79,6 +79,13 @@ int	 queue_rec_encode(const struct queue_env *, struct buf *out);
 int	 queue_rec_decode(const void *, size_t, struct queue_env *env);
 /* The version a record says it has, or 0 when it is not a record. */
 unsigned int queue_rec_version(const void *, size_t);
+/*
+ * When the message is next due: the earliest next try of its recipients
+ * not yet final; QUEUE_DUE_HELD when it is on hold; -1 when every
+ * recipient is final (nothing left to do).
+ */
+#define QUEUE_DUE_HELD		INT64_MAX
+int64_t	 queue_env_due(const struct queue_env *);
 /* Frees what env owns and zeroes it; env itself is the caller's. */
 void	 queue_env_clear(struct queue_env *);
 

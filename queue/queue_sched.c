@@ -43,6 +43,7 @@
 #include "queue/queue.h"
 #include "queue/queue_store.h"
 #include "queue/sched.h"
+#include "queue/window.h"
 
 #define QUEUE_LOST_RETRY_MS	2000	/* a job that came back without results */
 #define QUEUE_LOST_MAX		3	/* ... that many in a row, then back off */
@@ -91,6 +92,8 @@ queue_msg_new(const char *qid, struct queue_env *e)
 	msg->busy = xcalloc(e->nrcpt ? e->nrcpt : 1, 1);
 	msg->lost = xcalloc(e->nrcpt ? e->nrcpt : 1, 1);
 	msg->group = xcalloc(e->nrcpt ? e->nrcpt : 1, sizeof(*msg->group));
+	if (window_add(queue->window, msg->qid, msg) == -1)
+		fatalx("%s: in memory twice", msg->qid);
 	TAILQ_INSERT_TAIL(&queue->all, msg, entry);
 	queue->nmsgs++;
 	return msg;
@@ -109,11 +112,15 @@ queue_msg_free(struct queue_msg *msg)
 	free(msg->groups);
 	TAILQ_REMOVE(&queue->all, msg, entry);
 	queue->nmsgs--;
+	(void)window_del(queue->window, msg->qid);
 	queue_env_clear(&msg->env);
 	free(msg->busy);
 	free(msg->lost);
 	free(msg->group);
 	free(msg);
+	/* Room: what waits in the store may come in. */
+	if (queue->backlog)
+		queue_window_kick();
 }
 
 static int
@@ -571,7 +578,7 @@ queue_sched_run(void)
 	struct queue_link	*l;
 	int64_t			 now;
 
-	if (!queue->started)
+	if (!queue->started || queue->paused)
 		return;
 	/* A reload may have changed the limits: cheap to take each time. */
 	queue_sched_conf(&sc);
@@ -707,8 +714,12 @@ queue_job_finish(struct queue_job *job, const char *lost)
 	}
 	/* A delay notice, if one is due, goes in with the envelope. */
 	if (queue_notice_delay(msg, now) ||
-	    queue_store_update(queue->store, msg->qid, &msg->env) == 0)
+	    queue_store_update(queue->store, msg->qid, &msg->env) == 0) {
 		queue_flush_later();
+		/* Written: nothing due soon need not stay in memory. */
+		if (queue_window_evictable(msg, now))
+			queue_window_evict(msg);
+	}
 }
 
 /* queue_sched_result - one recipient's outcome; -1 if malformed */
@@ -827,6 +838,7 @@ queue_sched_free(void)
 {
 	struct queue_msg	*msg;
 
+	queue->backlog = 0;
 	while ((msg = TAILQ_FIRST(&queue->all)) != NULL)
 		queue_msg_free(msg);
 	sched_free(queue->sched);

@@ -71,6 +71,8 @@
 #define QUEUE_STORE_BODIES	"bodies.db"
 #define QUEUE_STORE_INCOMING	"incoming.db"
 #define QUEUE_STORE_META	"meta.db"
+#define QUEUE_STORE_DUE		"due.db"
+#define QUEUE_STORE_DUE_KEY	(8 + QID_LEN)	/* big-endian due ms, qid */
 #define QUEUE_STORE_MODE	0600
 #define QUEUE_STORE_CACHE	(32u * 1024 * 1024)
 #define QUEUE_STORE_LG_BSIZE	(4u * 1024 * 1024)
@@ -93,6 +95,8 @@ struct queue_store {
 	DB	*bodies;
 	DB	*incoming;	/* qid -> "": bodies still arriving */
 	DB	*meta;		/* "format" -> decimal QUEUE_STORE_FORMAT */
+	DB	*due;		/* secondary of envelopes: (due, qid) -> qid */
+	DB	*due_raw;	/* the same file, unassociated: key-only reads */
 	int	 lockfd;
 };
 
@@ -205,6 +209,78 @@ queue_store_format(struct queue_store *qs, const char *dir)
 		fatalx("queue: the spool %s was written by a newer aval (store "
 		    "format %lu; this aval reads up to %u): run that version, "
 		    "or move the spool aside", dir, v, QUEUE_STORE_FORMAT);
+	if (v == QUEUE_STORE_FORMAT)
+		return;
+	/* Older: what it lacked (the due index) was built at the open. */
+	log_info("queue: store %s upgraded from format %lu to %u", dir, v,
+	    QUEUE_STORE_FORMAT);
+	snprintf(buf, sizeof(buf), "%u", QUEUE_STORE_FORMAT);
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.size = (u_int32_t)strlen(buf);
+	if ((rc = qs->meta->put(qs->meta, NULL, &k, &d, 0)) != 0)
+		fatalx("queue: store %s: cannot write its format: %s", dir,
+		    db_strerror(rc));
+}
+
+/* queue_store_due_put - the due index key for (due, qid) */
+static void
+queue_store_due_put(unsigned char key[QUEUE_STORE_DUE_KEY], int64_t due,
+    const char *qid)
+{
+	uint64_t	 u = (uint64_t)due;
+	int		 i;
+
+	for (i = 7; i >= 0; i--) {
+		key[i] = (unsigned char)u;
+		u >>= 8;
+	}
+	memcpy(key + 8, qid, QID_LEN);
+}
+
+static int64_t
+queue_store_due_get(const unsigned char *key)
+{
+	uint64_t	 u = 0;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		u = u << 8 | key[i];
+	return (int64_t)u;
+}
+
+/*
+ * queue_store_due_key - Berkeley DB's callback for the due index: the
+ * secondary key of an envelope is when it is next due (queue_env_due())
+ * and its queue ID. A record that does not decode, or has nothing left to
+ * do, is not indexed; Berkeley DB calls this on every write and delete of
+ * an envelope, in the same transaction, so the index never disagrees with
+ * the envelopes.
+ */
+static int
+queue_store_due_key(DB *sdb, const DBT *pkey, const DBT *pdata, DBT *skey)
+{
+	struct queue_env	 env;
+	unsigned char		*key;
+	int64_t			 due;
+
+	(void)sdb;
+	if (pkey->size != QID_LEN ||
+	    queue_rec_decode(pdata->data, pdata->size, &env) == -1)
+		return DB_DONOTINDEX;
+	due = queue_env_due(&env);
+	queue_env_clear(&env);
+	if (due < 0)
+		return DB_DONOTINDEX;
+	key = malloc(QUEUE_STORE_DUE_KEY);
+	if (key == NULL)
+		return ENOMEM;
+	queue_store_due_put(key, due, pkey->data);
+	memset(skey, 0, sizeof(*skey));
+	skey->data = key;
+	skey->size = QUEUE_STORE_DUE_KEY;
+	skey->flags = DB_DBT_APPMALLOC;
+	return 0;
 }
 
 /*
@@ -277,6 +353,7 @@ queue_store_open_conf(const char *dir, const struct queue_store_conf *sc)
 	queue_store_trim(dir, QUEUE_STORE_BODIES);
 	queue_store_trim(dir, QUEUE_STORE_INCOMING);
 	queue_store_trim(dir, QUEUE_STORE_META);
+	queue_store_trim(dir, QUEUE_STORE_DUE);
 
 	if ((rc = db_env_create(&env, 0)) != 0)
 		fatalx("queue: db env create: %s", db_strerror(rc));
@@ -312,6 +389,12 @@ queue_store_open_conf(const char *dir, const struct queue_store_conf *sc)
 	    QUEUE_STORE_BODY_PAGE);
 	qs->incoming = queue_store_db_open(env, dir, QUEUE_STORE_INCOMING, 0);
 	qs->meta = queue_store_db_open(env, dir, QUEUE_STORE_META, 0);
+	qs->due = queue_store_db_open(env, dir, QUEUE_STORE_DUE, 0);
+	/* DB_CREATE: an empty index (a store of format 1) is built now. */
+	if ((rc = qs->envelopes->associate(qs->envelopes, NULL, qs->due,
+	    queue_store_due_key, DB_CREATE | DB_AUTO_COMMIT)) != 0)
+		fatalx("queue: store %s: due index: %s", dir, db_strerror(rc));
+	qs->due_raw = queue_store_db_open(env, dir, QUEUE_STORE_DUE, 0);
 	queue_store_format(qs, dir);
 	return qs;
 }
@@ -325,6 +408,10 @@ queue_store_close(struct queue_store *qs)
 	if (qs == NULL)
 		return;
 	queue_store_checkpoint(qs);
+	if ((rc = qs->due_raw->close(qs->due_raw, 0)) != 0 ||
+	    (rc = qs->due->close(qs->due, 0)) != 0)
+		log_warnx("queue: db close %s: %s", QUEUE_STORE_DUE,
+		    db_strerror(rc));
 	if ((rc = qs->meta->close(qs->meta, 0)) != 0)
 		log_warnx("queue: db close %s: %s", QUEUE_STORE_META,
 		    db_strerror(rc));
@@ -990,45 +1077,61 @@ queue_store_walk_next(struct queue_store *qs, const void *prev,
 	return rc;
 }
 
-/* queue_store_walk - call cb for every envelope that decodes */
+/*
+ * queue_store_walk_batch - cb for up to max envelopes whose keys sort
+ * after pos ("" for the first), in queue ID order; pos moves to the last
+ * key visited. Returns how many keys were visited (those that do not
+ * decode are logged, left in place and skipped, but counted, so 0 means
+ * the end), or -1 on error.
+ */
 long
-queue_store_walk(struct queue_store *qs, queue_store_walk_cb cb, void *arg)
+queue_store_walk_batch(struct queue_store *qs, char pos[QID_SIZE],
+    unsigned int max, queue_store_walk_cb cb, void *arg)
 {
 	struct queue_env	 env;
 	char			 qid[QID_SIZE];
-	void			*prev = NULL;
-	size_t			 prevlen = 0;
 	DBT			 k, d;
-	long			 count = 0;
+	long			 visited = 0;
 	int			 rc;
 
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.flags = DB_DBT_REALLOC;
 	d.flags = DB_DBT_REALLOC;
-	for (;;) {
-		rc = queue_store_walk_next(qs, prev, prevlen, &k, &d);
+	while ((unsigned int)visited < max) {
+		size_t	 plen = strlen(pos);
+
+		rc = queue_store_walk_next(qs, plen > 0 ? pos : NULL, plen,
+		    &k, &d);
+		/*
+		 * A key that is not a queue ID (damage: none is written so)
+		 * is stepped past by its own bytes, so pos only ever holds
+		 * a queue ID.
+		 */
+		while (rc == 0 && k.size != QID_LEN) {
+			void	*bad = xmalloc(k.size > 0 ? k.size : 1);
+			size_t	 blen = k.size;
+
+			log_warnx("queue: store walk: skipped an envelope "
+			    "whose key is not a queue ID");
+			memcpy(bad, k.data, blen);
+			visited++;
+			rc = queue_store_walk_next(qs, bad, blen, &k, &d);
+			free(bad);
+		}
 		if (rc == DB_NOTFOUND)
 			break;
 		if (rc != 0) {
 			log_warnx("queue: store walk failed: %s",
 			    db_strerror(rc));
-			count = -1;
+			visited = -1;
 			break;
 		}
+		visited++;
 		/* Remember where we are before cb can change the database. */
-		prev = xreallocarray(prev, k.size > 0 ? k.size : 1, 1);
-		if (k.size > 0)
-			memcpy(prev, k.data, k.size);
-		prevlen = k.size;
-
-		if (k.size != QID_LEN) {
-			log_warnx("queue: store walk: skipped an envelope "
-			    "whose key is not a queue ID");
-			continue;
-		}
 		memcpy(qid, k.data, QID_LEN);
 		qid[QID_LEN] = '\0';
+		memcpy(pos, qid, QID_SIZE);
 		if (!qid_valid(qid)) {
 			log_warnx("queue: store walk: skipped an envelope "
 			    "whose key is not a queue ID");
@@ -1046,13 +1149,243 @@ queue_store_walk(struct queue_store *qs, queue_store_walk_cb cb, void *arg)
 				    "in place", qid);
 			continue;
 		}
-		count++;
 		cb(qid, &env, arg);
 	}
-	free(prev);
 	free(k.data);
 	free(d.data);
-	return count;
+	return visited;
+}
+
+struct queue_store_counted {
+	queue_store_walk_cb	 cb;
+	void			*arg;
+	long			 n;
+};
+
+static void
+queue_store_count_cb(const char *qid, struct queue_env *env, void *arg)
+{
+	struct queue_store_counted	*c = arg;
+
+	c->n++;
+	c->cb(qid, env, c->arg);
+}
+
+/* queue_store_walk - call cb for every envelope that decodes; their count */
+long
+queue_store_walk(struct queue_store *qs, queue_store_walk_cb cb, void *arg)
+{
+	struct queue_store_counted	 c = { cb, arg, 0 };
+	char				 pos[QID_SIZE] = "";
+	long				 n;
+
+	while ((n = queue_store_walk_batch(qs, pos, 1024,
+	    queue_store_count_cb, &c)) > 0)
+		;
+	return n == -1 ? -1 : c.n;
+}
+
+/* queue_store_get - qid's envelope into env: 1, 0 when absent, -1 */
+int
+queue_store_get(struct queue_store *qs, const char *qid,
+    struct queue_env *env)
+{
+	DBT	 k, d;
+	int	 rc;
+
+	memset(env, 0, sizeof(*env));
+	if (!qid_valid(qid))
+		return 0;
+	queue_store_dbt(&k, qid, QID_LEN);
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_MALLOC;
+	rc = qs->envelopes->get(qs->envelopes, NULL, &k, &d, 0);
+	if (rc == DB_NOTFOUND)
+		return 0;
+	if (rc != 0) {
+		log_warnx("%s: store read failed: %s", qid, db_strerror(rc));
+		return -1;
+	}
+	rc = queue_rec_decode(d.data, d.size, env);
+	free(d.data);
+	if (rc == -1) {
+		log_warnx("%s: envelope does not decode, left in place", qid);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * queue_store_due_scan - the entries of the due index after *pos, in
+ * order of due time then queue ID, while due <= until, at most max: their
+ * queue IDs and due times go to cb after the cursor is closed (cb may
+ * write). *pos moves to the last entry visited. *next is the due time of
+ * the first entry left (past until, or past max), -1 when none is left.
+ * Only keys are read: the index holds the due time and the queue ID, so
+ * no envelope is touched. Returns the count visited, or -1.
+ */
+long
+queue_store_due_scan(struct queue_store *qs, struct queue_due_pos *pos,
+    int64_t until, unsigned int max, queue_store_due_cb cb, void *arg,
+    int64_t *next)
+{
+	unsigned char	 key[QUEUE_STORE_DUE_KEY];
+	char		(*ids)[QID_SIZE];
+	int64_t		*dues;
+	DBC		*c;
+	DBT		 k, d;
+	unsigned int	 n = 0, i;
+	int		 rc, crc;
+
+	*next = -1;
+	if (max == 0)
+		return 0;
+	if ((rc = qs->due_raw->cursor(qs->due_raw, NULL, &c, 0)) != 0) {
+		log_warnx("queue: due index: %s", db_strerror(rc));
+		return -1;
+	}
+	ids = xcalloc(max, sizeof(*ids));
+	dues = xcalloc(max, sizeof(*dues));
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_PARTIAL;	/* the data is the qid again: skip it */
+	if (pos->due < 0) {
+		k.flags = DB_DBT_MALLOC;
+		rc = c->get(c, &k, &d, DB_FIRST);
+	} else {
+		queue_store_due_put(key, pos->due, pos->qid);
+		k.data = xmalloc(sizeof(key));
+		memcpy(k.data, key, sizeof(key));
+		k.size = sizeof(key);
+		k.flags = DB_DBT_REALLOC;
+		rc = c->get(c, &k, &d, DB_SET_RANGE);
+		if (rc == 0 && k.size == sizeof(key) &&
+		    memcmp(k.data, key, sizeof(key)) == 0)
+			rc = c->get(c, &k, &d, DB_NEXT);
+	}
+	k.flags = DB_DBT_REALLOC;
+	for (; rc == 0; rc = c->get(c, &k, &d, DB_NEXT)) {
+		int64_t	 due;
+
+		if (k.size != QUEUE_STORE_DUE_KEY)
+			continue;	/* not ours: never written so */
+		due = queue_store_due_get(k.data);
+		if (due > until || n == max) {
+			*next = due;
+			break;
+		}
+		dues[n] = due;
+		memcpy(ids[n], (unsigned char *)k.data + 8, QID_LEN);
+		ids[n][QID_LEN] = '\0';
+		n++;
+	}
+	free(k.data);
+	if ((crc = c->close(c)) != 0 && (rc == 0 || rc == DB_NOTFOUND))
+		rc = crc;
+	if (rc != 0 && rc != DB_NOTFOUND) {
+		log_warnx("queue: due index: %s", db_strerror(rc));
+		free(ids);
+		free(dues);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (qid_valid(ids[i]) && cb(ids[i], dues[i], arg) != 0) {
+			*next = dues[i];
+			break;
+		}
+		pos->due = dues[i];
+		memcpy(pos->qid, ids[i], QID_SIZE);
+	}
+	free(ids);
+	free(dues);
+	return (long)i;
+}
+
+/*
+ * queue_store_count - how many messages the store holds (a traversal of
+ * the due index's pages by Berkeley DB, no key copied: for the start),
+ * and how many are held (a walk of the held entries only, which sort
+ * last: cheap unless many are held)
+ */
+int
+queue_store_count(struct queue_store *qs, unsigned long *total,
+    unsigned long *held)
+{
+	DB_BTREE_STAT	*st;
+	int		 rc;
+
+	*total = 0;
+	if ((rc = qs->due_raw->stat(qs->due_raw, NULL, &st, 0)) != 0) {
+		log_warnx("queue: due index stat: %s", db_strerror(rc));
+		return -1;
+	}
+	*total = st->bt_nkeys;
+	free(st);
+	return queue_store_count_held(qs, held);
+}
+
+int
+queue_store_count_held(struct queue_store *qs, unsigned long *held)
+{
+	unsigned char	 key[QUEUE_STORE_DUE_KEY];
+	DBC		*c;
+	DBT		 k, d;
+	int		 rc, crc;
+
+	*held = 0;
+	if ((rc = qs->due_raw->cursor(qs->due_raw, NULL, &c, 0)) != 0)
+		return -1;
+	queue_store_due_put(key, QUEUE_DUE_HELD, "00000000000000");
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = xmalloc(sizeof(key));
+	memcpy(k.data, key, sizeof(key));
+	k.size = sizeof(key);
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_PARTIAL;
+	for (rc = c->get(c, &k, &d, DB_SET_RANGE); rc == 0;
+	    rc = c->get(c, &k, &d, DB_NEXT))
+		if (k.size == QUEUE_STORE_DUE_KEY &&
+		    queue_store_due_get(k.data) == QUEUE_DUE_HELD)
+			(*held)++;
+	free(k.data);
+	if ((crc = c->close(c)) != 0 && rc == DB_NOTFOUND)
+		rc = crc;
+	if (rc != DB_NOTFOUND) {
+		log_warnx("queue: due index: %s", db_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * queue_store_edge - the first (oldest: queue IDs grow with time) or the
+ * last queue ID into out, "" when the store is empty
+ */
+int
+queue_store_edge(struct queue_store *qs, int last, char out[QID_SIZE])
+{
+	DBC	*c;
+	DBT	 k, d;
+	int	 rc, crc;
+
+	out[0] = '\0';
+	if ((rc = qs->envelopes->cursor(qs->envelopes, NULL, &c, 0)) != 0)
+		return -1;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_MALLOC;
+	d.flags = DB_DBT_PARTIAL;
+	rc = c->get(c, &k, &d, last ? DB_LAST : DB_FIRST);
+	if (rc == 0 && k.size == QID_LEN) {
+		memcpy(out, k.data, QID_LEN);
+		out[QID_LEN] = '\0';
+	}
+	if (rc == 0)
+		free(k.data);
+	if ((crc = c->close(c)) != 0 && rc == 0)
+		rc = crc;
+	return rc == 0 || rc == DB_NOTFOUND ? 0 : -1;
 }
 
 /* queue_store_checkpoint - checkpoint; old logs then go by themselves */

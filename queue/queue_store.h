@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/qid.h"
 #include "queue/queue_rec.h"
 
 #define QUEUE_STORE_CHUNK	(64 * 1024)
@@ -46,7 +47,7 @@ struct queue_store_conf {
 struct queue_store *queue_store_open(const char *dir);
 struct queue_store *queue_store_open_conf(const char *dir,
 		    const struct queue_store_conf *);
-#define QUEUE_STORE_FORMAT	1
+#define QUEUE_STORE_FORMAT	2	/* 1: no due index (built at open) */
 void	 queue_store_close(struct queue_store *);	/* NULL is fine; checkpoints */
 
 /* Envelope and whole body in one transaction; -1 if qid exists or on error. */
@@ -101,6 +102,44 @@ int	 queue_store_body_chunk(struct queue_store *, const char *qid,
  * and left in place, never deleted. Returns the count, or -1 on error.
  */
 long	 queue_store_walk(struct queue_store *, queue_store_walk_cb, void *);
+
+/*
+ * The same, a batch at a time: up to max keys after pos ("" for the
+ * first), pos moved to the last; the count visited (0 at the end) or -1.
+ */
+long	 queue_store_walk_batch(struct queue_store *, char pos[QID_SIZE],
+	    unsigned int max, queue_store_walk_cb, void *);
+/* qid's envelope into env (the caller clears it): 1, 0 if absent, -1. */
+int	 queue_store_get(struct queue_store *, const char *qid,
+	    struct queue_env *);
+
+/*
+ * The due index: every message by when it is next due (queue_env_due();
+ * held ones last, at QUEUE_DUE_HELD), then by queue ID, kept by Berkeley
+ * DB in the transaction of each envelope write. The queue reads it to
+ * bring into memory what comes due, so memory holds a window of the
+ * queue, not all of it. A position of due -1 is the start.
+ */
+struct queue_due_pos {
+	int64_t		 due;
+	char		 qid[QID_SIZE];
+};
+typedef int	(*queue_store_due_cb)(const char *qid, int64_t due, void *);
+/*
+ * cb for the entries after *pos while due <= until, at most max; *pos
+ * moves past each entry cb returns 0 for, and a cb that returns non-zero
+ * stops the scan before that entry. *next is the due time of the first
+ * entry left (-1: none). The count passed, or -1.
+ */
+long	 queue_store_due_scan(struct queue_store *, struct queue_due_pos *,
+	    int64_t until, unsigned int max, queue_store_due_cb, void *,
+	    int64_t *next);
+/* Messages stored, and how many of them are held; 0 or -1. */
+int	 queue_store_count(struct queue_store *, unsigned long *total,
+	    unsigned long *held);
+int	 queue_store_count_held(struct queue_store *, unsigned long *held);
+/* The oldest (last 0) or newest (1) queue ID, "" when empty; 0 or -1. */
+int	 queue_store_edge(struct queue_store *, int last, char out[QID_SIZE]);
 
 /* Checkpoint and remove log files no longer needed; call now and then. */
 void	 queue_store_checkpoint(struct queue_store *);

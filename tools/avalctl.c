@@ -88,6 +88,8 @@ avalctl_usage(void)
 	    "  hold ID|all, release ID|all, requeue ID|all\n"
 	    "  delete [--bounce] ID|all   remove (or bounce) a message\n"
 	    "  flush [DOMAIN]             everything deferred due now\n"
+	    "  pause, resume              stop and restart deliveries (mail "
+	    "is still queued)\n"
 	    "  stats [--json]             depth, destinations, oldest, "
 	    "counts\n"
 	    "  status [--json]            avald's processes\n"
@@ -607,7 +609,8 @@ avalctl_words(int argc, char **argv, uint32_t *type)
 		need = 1;
 	else if (strcmp(verb, "flush") == 0)
 		may = 1;
-	else if (strcmp(verb, "stats") != 0)
+	else if (strcmp(verb, "stats") != 0 && strcmp(verb, "pause") != 0 &&
+	    strcmp(verb, "resume") != 0)
 		avalctl_usage();
 	if ((need && *arg == '\0') || (!need && !may && *arg != '\0') ||
 	    ((flags & 2) && strcmp(verb, "delete") != 0) ||

@@ -538,7 +538,9 @@ def t_avalctl_tools(t):
     st = r.stdout.decode()
     check(r.returncode == 0 and "messages:      2" in st, "stats: %r" % st)
     s2 = json.loads(a.ctl("stats", "--json").stdout)
-    check(s2["messages"] == 2 and s2["recipients"]["deferred"] == 2,
+    # Deferred a minute, they may have left memory: the spool has both.
+    check(s2["messages"] == 2 and s2["in_memory"] <= 2 and
+          s2["recipients"]["deferred"] == s2["in_memory"] and not s2["paused"],
           "stats --json: %r" % s2)
     check(a.ctl("delete", q2).returncode == 0, "delete")
     a.wait_log(r"%s: deleted by the postmaster$" % q2, 5)
