@@ -703,9 +703,230 @@ START_TEST(a_store_from_a_newer_aval_is_refused)
 	harness_log_start();
 	ck_assert_int_ne(open_in_child(dir, 0), 0);
 	harness_log_stop();
-	/* Our own format again: it opens. */
+	/* An older format: it opens (and is upgraded). */
 	raw_put(dir, "meta.db", "format", 6, "1", 1);
 	ck_assert_int_eq(open_in_child(dir, 0), 0);
+}
+END_TEST
+
+/* --- the due index ------------------------------------------------------- */
+
+/* Add qid with one recipient due at due_ms (and flags for the message). */
+static void
+due_add(struct queue_store *s, const char *qid, int64_t due_ms,
+    uint32_t txflags)
+{
+	struct queue_env	 e;
+
+	env_make(&e, 5, 2);
+	e.rcpts[0].next_try_ms = due_ms;
+	e.rcpts[1].next_try_ms = due_ms + 1000;
+	e.txflags = txflags;
+	ck_assert_int_eq(queue_store_add(s, qid, &e, "body\n", 5), 0);
+	queue_env_clear(&e);
+}
+
+struct due_seen {
+	unsigned int	 n, stop_at;
+	char		 qid[16][QID_SIZE];
+	int64_t		 due[16];
+};
+
+static int
+due_cb(const char *qid, int64_t due, void *arg)
+{
+	struct due_seen	*ds = arg;
+
+	if (ds->stop_at != 0 && ds->n + 1 == ds->stop_at)
+		return 1;
+	ck_assert_uint_lt(ds->n, 16);
+	strlcpy(ds->qid[ds->n], qid, QID_SIZE);
+	ds->due[ds->n] = due;
+	ds->n++;
+	return 0;
+}
+
+START_TEST(due_scan_orders_by_due_time_then_queue_id_and_moves_on)
+{
+	struct queue_due_pos	 pos = { -1, "" };
+	struct due_seen		 ds;
+	char			 a[QID_SIZE], b[QID_SIZE], c[QID_SIZE];
+	int64_t			 next;
+
+	qid_new(a);
+	qid_new(b);
+	qid_new(c);
+	due_add(qs, a, 3000, 0);
+	due_add(qs, b, 1000, 0);
+	due_add(qs, c, 1000, 0);
+	memset(&ds, 0, sizeof(ds));
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 5000, 10, due_cb, &ds,
+	    &next), 3);
+	ck_assert_str_eq(ds.qid[0], b);
+	ck_assert_str_eq(ds.qid[1], c);
+	ck_assert_str_eq(ds.qid[2], a);
+	ck_assert_int_eq(ds.due[0], 1000);
+	ck_assert_int_eq(ds.due[2], 3000);
+	ck_assert_int_eq(next, -1);
+	/* From where it stopped: nothing more, until something is due later. */
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 5000, 10, due_cb, &ds,
+	    &next), 0);
+	due_add(qs, "0000000000000A", 4000, 0);
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 5000, 10, due_cb, &ds,
+	    &next), 1);
+	ck_assert_str_eq(ds.qid[3], "0000000000000A");
+}
+END_TEST
+
+START_TEST(due_scan_stops_at_until_at_max_and_where_the_callback_says)
+{
+	struct queue_due_pos	 pos = { -1, "" };
+	struct due_seen		 ds;
+	char			 q[4][QID_SIZE];
+	int64_t			 next;
+	int			 i;
+
+	for (i = 0; i < 4; i++) {
+		qid_new(q[i]);
+		due_add(qs, q[i], 1000 * (i + 1), 0);
+	}
+	memset(&ds, 0, sizeof(ds));
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 2500, 10, due_cb, &ds,
+	    &next), 2);
+	ck_assert_int_eq(next, 3000);
+	ck_assert_int_eq(pos.due, 2000);
+	ck_assert_str_eq(pos.qid, q[1]);
+	/* max: one, and the next one's time */
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 9000, 1, due_cb, &ds,
+	    &next), 1);
+	ck_assert_str_eq(ds.qid[2], q[2]);
+	ck_assert_int_eq(next, 4000);
+	/* The callback refuses the next: the position stays before it. */
+	ds.stop_at = ds.n + 1;
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 9000, 10, due_cb, &ds,
+	    &next), 0);
+	ck_assert_str_eq(pos.qid, q[2]);
+	ds.stop_at = 0;
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 9000, 10, due_cb, &ds,
+	    &next), 1);
+	ck_assert_str_eq(ds.qid[3], q[3]);
+}
+END_TEST
+
+START_TEST(due_index_follows_updates_holds_and_removes)
+{
+	struct queue_due_pos	 pos = { -1, "" };
+	struct queue_env	 e;
+	struct due_seen		 ds;
+	char			 a[QID_SIZE], b[QID_SIZE];
+	unsigned long		 total, held;
+	int64_t			 next;
+
+	qid_new(a);
+	qid_new(b);
+	due_add(qs, a, 1000, 0);
+	due_add(qs, b, 2000, 0);
+	/* a is tried and deferred to later than b; its first recipient final */
+	ck_assert_int_eq(queue_store_get(qs, a, &e), 1);
+	e.rcpts[0].state = RCPT_DELIVERED;
+	e.rcpts[1].next_try_ms = 7000;
+	ck_assert_int_eq(queue_store_update(qs, a, &e), 0);
+	queue_env_clear(&e);
+	memset(&ds, 0, sizeof(ds));
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 9000, 10, due_cb, &ds,
+	    &next), 2);
+	ck_assert_str_eq(ds.qid[0], b);
+	ck_assert_str_eq(ds.qid[1], a);
+	ck_assert_int_eq(ds.due[1], 7000);
+	/* Held: last, at QUEUE_DUE_HELD, and counted. */
+	ck_assert_int_eq(queue_store_get(qs, b, &e), 1);
+	e.txflags |= QUEUE_TX_HELD;
+	ck_assert_int_eq(queue_store_update(qs, b, &e), 0);
+	queue_env_clear(&e);
+	ck_assert_int_eq(queue_store_count(qs, &total, &held), 0);
+	ck_assert_uint_eq(total, 2);
+	ck_assert_uint_eq(held, 1);
+	pos.due = -1;
+	memset(&ds, 0, sizeof(ds));
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, 9000, 10, due_cb, &ds,
+	    &next), 1);
+	ck_assert_str_eq(ds.qid[0], a);
+	ck_assert_int_eq(next, QUEUE_DUE_HELD);
+	/* Removed: gone from the index in the same transaction. */
+	ck_assert_int_eq(queue_store_remove(qs, a), 0);
+	ck_assert_int_eq(queue_store_remove(qs, b), 0);
+	ck_assert_int_eq(queue_store_count(qs, &total, &held), 0);
+	ck_assert_uint_eq(total, 0);
+	ck_assert_uint_eq(held, 0);
+	pos.due = -1;
+	ck_assert_int_eq(queue_store_due_scan(qs, &pos, QUEUE_DUE_HELD, 10,
+	    due_cb, &ds, &next), 0);
+	ck_assert_int_eq(next, -1);
+}
+END_TEST
+
+START_TEST(edges_and_batches_walk_in_queue_id_order)
+{
+	char			 q[5][QID_SIZE], pos[QID_SIZE] = "", out[QID_SIZE];
+	struct seen		 s;
+	int			 i;
+
+	ck_assert_int_eq(queue_store_edge(qs, 0, out), 0);
+	ck_assert_str_eq(out, "");
+	for (i = 0; i < 5; i++) {
+		qid_new(q[i]);
+		ck_assert_int_eq(msg_add(qs, q[i], 10), 0);
+	}
+	ck_assert_int_eq(queue_store_edge(qs, 0, out), 0);
+	ck_assert_str_eq(out, q[0]);
+	ck_assert_int_eq(queue_store_edge(qs, 1, out), 0);
+	ck_assert_str_eq(out, q[4]);
+	memset(&s, 0, sizeof(s));
+	s.store = qs;
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 2);
+	ck_assert_str_eq(pos, q[1]);
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 2);
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 1);
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 0);
+	ck_assert_uint_eq(s.n, 5);
+	for (i = 0; i < 5; i++)
+		ck_assert_str_eq(s.qid[i], q[i]);
+	seen_clear(&s);
+}
+END_TEST
+
+/* A spool of format 1 has no due index: the open builds it. */
+START_TEST(a_format_1_store_gets_its_due_index_built_at_open)
+{
+	struct queue_store	*s;
+	struct queue_due_pos	 pos = { -1, "" };
+	struct due_seen		 ds;
+	char			 a[QID_SIZE], b[QID_SIZE], path[PATH_MAX];
+	unsigned long		 total, held;
+	int64_t			 next;
+
+	qid_new(a);
+	qid_new(b);
+	s = queue_store_open(dir);
+	due_add(s, a, 5000, 0);
+	due_add(s, b, 4000, QUEUE_TX_HELD);
+	queue_store_close(s);
+	/* Make it as format 1 left it: no due.db, "1" in meta. */
+	snprintf(path, sizeof(path), "%s/due.db", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	raw_put(dir, "meta.db", "format", 6, "1", 1);
+	harness_log_start();
+	s = queue_store_open(dir);
+	ck_assert(harness_log_has("upgraded from format 1 to 2"));
+	harness_log_stop();
+	ck_assert_int_eq(queue_store_count(s, &total, &held), 0);
+	ck_assert_uint_eq(total, 2);
+	ck_assert_uint_eq(held, 1);
+	memset(&ds, 0, sizeof(ds));
+	ck_assert_int_eq(queue_store_due_scan(s, &pos, 9000, 10, due_cb, &ds,
+	    &next), 1);
+	ck_assert_str_eq(ds.qid[0], a);
+	queue_store_close(s);
 }
 END_TEST
 
@@ -1184,6 +1405,12 @@ queue_store_suite(void)
 	    a_body_put_in_chunks_then_committed_reads_back_whole);
 	tcase_add_test(tc, reading_empty_and_whole_bodies_ends_where_they_end);
 	tcase_add_test(tc, a_dropped_receipt_leaves_nothing);
+	tcase_add_test(tc,
+	    due_scan_orders_by_due_time_then_queue_id_and_moves_on);
+	tcase_add_test(tc,
+	    due_scan_stops_at_until_at_max_and_where_the_callback_says);
+	tcase_add_test(tc, due_index_follows_updates_holds_and_removes);
+	tcase_add_test(tc, edges_and_batches_walk_in_queue_id_order);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("open");
@@ -1198,6 +1425,7 @@ queue_store_suite(void)
 	tcase_add_test(tc, opening_a_directory_the_user_cannot_write_is_fatal);
 	tcase_add_test(tc, opening_a_store_another_process_holds_is_fatal);
 	tcase_add_test(tc, a_store_from_a_newer_aval_is_refused);
+	tcase_add_test(tc, a_format_1_store_gets_its_due_index_built_at_open);
 	tcase_add_test(tc,
 	    a_database_ending_in_part_of_a_page_is_cut_back_and_opens);
 	tcase_add_test(tc,
