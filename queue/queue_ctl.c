@@ -96,7 +96,7 @@ static void
 queue_ctl_line(uint32_t req, const char *fmt, ...)
 {
 	struct ipc_msg	*m;
-	char		 line[2048];
+	char		 line[8192];
 	va_list		 ap;
 
 	va_start(ap, fmt);
@@ -185,7 +185,7 @@ queue_ctl_show(uint32_t req, struct queue_msg *msg, int json)
 	const struct queue_env	*e = &msg->env;
 	char			 a[1100], b[1100], c[1100], t1[32], t2[32];
 	struct buf		*hdr;
-	uint32_t		 i, nl = 0;
+	uint32_t		 i, j, nl = 0;
 	size_t			 start;
 	const char		*p, *end;
 
@@ -223,7 +223,7 @@ queue_ctl_show(uint32_t req, struct queue_msg *msg, int json)
 			    "\"state\": \"%s\", \"attempts\": %u, "
 			    "\"next_try\": \"%s\", \"last\": {\"time\": \"%s\", "
 			    "\"status\": \"%s\", \"remote\": \"%s\", "
-			    "\"text\": \"%s\"}, \"notify\": %u}",
+			    "\"text\": \"%s\"}, \"notify\": %u, \"history\": [",
 			    i ? ", " : "", queue_ctl_quote(a, sizeof(a),
 			    r->addr, 1), queue_ctl_busy(msg, i) ? "active" :
 			    queue_rcpt_state_name(r->state), r->attempts,
@@ -233,6 +233,18 @@ queue_ctl_show(uint32_t req, struct queue_msg *msg, int json)
 			    queue_ctl_quote(b, sizeof(b), r->last_remote, 1),
 			    queue_ctl_quote(c, sizeof(c), r->last_error, 1),
 			    r->notify);
+			for (j = 0; j < r->nhistory; j++) {
+				const struct queue_attempt *h = &r->history[j];
+
+				queue_ctl_line(req, "%s{\"time\": \"%s\", "
+				    "\"status\": \"%s\", \"remote\": \"%s\", "
+				    "\"text\": \"%s\"}", j ? ", " : "",
+				    queue_ctl_time(t1, sizeof(t1), h->time_ms),
+				    queue_ctl_quote(a, sizeof(a), h->status, 1),
+				    queue_ctl_quote(b, sizeof(b), h->remote, 1),
+				    queue_ctl_quote(c, sizeof(c), h->text, 1));
+			}
+			queue_ctl_line(req, "]}");
 			continue;
 		}
 		queue_ctl_line(req, "recipient:  <%s> %s, %u attempt%s%s%s",
@@ -243,6 +255,17 @@ queue_ctl_show(uint32_t req, struct queue_msg *msg, int json)
 		    r->state == RCPT_DEFERRED ? ", next try " : "",
 		    r->state == RCPT_DEFERRED ? queue_ctl_time(t1,
 		    sizeof(t1), r->next_try_ms) : "");
+		for (j = 0; j < r->nhistory; j++) {
+			const struct queue_attempt	*h = &r->history[j];
+
+			queue_ctl_line(req, "  tried:    %s %s %s: %s",
+			    queue_ctl_time(t1, sizeof(t1), h->time_ms),
+			    h->status ? queue_ctl_quote(a, sizeof(a),
+			    h->status, 0) : "-",
+			    h->remote ? queue_ctl_quote(b, sizeof(b),
+			    h->remote, 0) : "-",
+			    queue_ctl_quote(c, sizeof(c), h->text, 0));
+		}
 		if (r->last_time_ms != 0)
 			queue_ctl_line(req, "  last:     %s %s %s: %s",
 			    queue_ctl_time(t1, sizeof(t1), r->last_time_ms),

@@ -37,6 +37,15 @@
  *   10  LAST_TIME  8 bytes, int64, ms                    optional (v3)
  *   11  LAST_STATUS string (an enhanced status code)     optional (v3)
  *   12  LAST_REMOTE string (the host last tried)         optional (v3)
+ *   13  ATTEMPT    a nested field sequence, below        up to
+ *                  QUEUE_REC_MAX_HISTORY times, oldest first (v4)
+ *
+ * An ATTEMPT holds an earlier outcome, the last one being LAST_*:
+ *
+ *   1   TIME       8 bytes, int64, ms                    required
+ *   2   STATUS     string                                optional
+ *   3   REMOTE     string                                optional
+ *   4   TEXT       string                                optional
  *
  * NEXT_TRY is in milliseconds from version 3 on, in seconds before; so is
  * ARRIVAL. LAST_ERROR is the text of the last outcome; before version 3
@@ -108,6 +117,15 @@ enum queue_rec_rtag {
 	QUEUE_REC_R_LAST_TIME,
 	QUEUE_REC_R_LAST_STATUS,
 	QUEUE_REC_R_LAST_REMOTE,
+	QUEUE_REC_R_ATTEMPT,		/* version 4 on, repeated */
+};
+
+/* Tags inside an ATTEMPT field. */
+enum queue_rec_atag {
+	QUEUE_REC_A_TIME = 1,
+	QUEUE_REC_A_STATUS,
+	QUEUE_REC_A_REMOTE,
+	QUEUE_REC_A_TEXT,
 };
 #define QUEUE_REC_R_REQUIRED	((1u << QUEUE_REC_R_ADDR) | \
 				 (1u << QUEUE_REC_R_STATE) | \
@@ -162,11 +180,36 @@ queue_rec_cstr_ok(const char *s, int is_addr)
 	return queue_rec_str_ok((const unsigned char *)s, n, is_addr);
 }
 
+/* queue_rec_attempt_len - bytes of one encoded ATTEMPT field's value */
+static size_t
+queue_rec_attempt_len(const struct queue_attempt *a)
+{
+	size_t	 n = QUEUE_REC_FIELD_HDR + 8;
+
+	if (a->status != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(a->status);
+	if (a->remote != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(a->remote);
+	if (a->text != NULL)
+		n += QUEUE_REC_FIELD_HDR + strlen(a->text);
+	return n;
+}
+
+/* queue_rec_attempt_ok - an earlier outcome may be stored as it is */
+static int
+queue_rec_attempt_ok(const struct queue_attempt *a)
+{
+	return (a->status == NULL || queue_rec_cstr_ok(a->status, 0)) &&
+	    (a->remote == NULL || queue_rec_cstr_ok(a->remote, 0)) &&
+	    (a->text == NULL || queue_rec_cstr_ok(a->text, 0));
+}
+
 /* queue_rec_rcpt_len - bytes of one encoded RCPT field's value */
 static size_t
 queue_rec_rcpt_len(const struct queue_rcpt *r)
 {
-	size_t	 n;
+	size_t		 n;
+	uint32_t	 i;
 
 	n = QUEUE_REC_FIELD_HDR + strlen(r->addr) +
 	    QUEUE_REC_FIELD_HDR + 1 +
@@ -187,6 +230,8 @@ queue_rec_rcpt_len(const struct queue_rcpt *r)
 	if (r->orcpt != NULL)
 		n += QUEUE_REC_FIELD_HDR + 4 + QUEUE_REC_FIELD_HDR +
 		    strlen(r->orcpt);
+	for (i = 0; i < r->nhistory; i++)
+		n += QUEUE_REC_FIELD_HDR + queue_rec_attempt_len(&r->history[i]);
 	return n;
 }
 
@@ -201,7 +246,7 @@ queue_rec_check_len(const struct queue_env *env)
 {
 	const struct queue_rcpt	*r;
 	size_t			 n;
-	uint32_t		 i;
+	uint32_t		 i, j;
 
 	if (!queue_rec_cstr_ok(env->sender, 1))
 		return 0;
@@ -243,8 +288,13 @@ queue_rec_check_len(const struct queue_env *env)
 		    !queue_rec_cstr_ok(r->last_remote, 0)) ||
 		    r->flags > QUEUE_RCPT_F_MAX ||
 		    (r->orcpt != NULL &&
-		    !queue_rec_cstr_ok(r->orcpt, QUEUE_REC_S_DSN)))
+		    !queue_rec_cstr_ok(r->orcpt, QUEUE_REC_S_DSN)) ||
+		    r->nhistory > QUEUE_REC_MAX_HISTORY ||
+		    (r->nhistory > 0 && r->history == NULL))
 			return 0;
+		for (j = 0; j < r->nhistory; j++)
+			if (!queue_rec_attempt_ok(&r->history[j]))
+				return 0;
 		n += QUEUE_REC_FIELD_HDR + queue_rec_rcpt_len(r);
 	}
 	return n;
@@ -318,7 +368,7 @@ queue_rec_encode(const struct queue_env *env, struct buf *out)
 	const struct queue_rcpt	*r;
 	unsigned char		 v[2];
 	size_t			 need;
-	uint32_t		 i;
+	uint32_t		 i, j;
 
 	if ((need = queue_rec_check_len(env)) == 0)
 		return -1;
@@ -376,6 +426,22 @@ queue_rec_encode(const struct queue_env *env, struct buf *out)
 		if (r->last_remote != NULL)
 			queue_rec_put_str(out, QUEUE_REC_R_LAST_REMOTE,
 			    r->last_remote);
+		for (j = 0; j < r->nhistory; j++) {
+			const struct queue_attempt	*a = &r->history[j];
+
+			queue_rec_put_hdr(out, QUEUE_REC_R_ATTEMPT,
+			    queue_rec_attempt_len(a));
+			queue_rec_put_u64(out, QUEUE_REC_A_TIME,
+			    (uint64_t)a->time_ms);
+			if (a->status != NULL)
+				queue_rec_put_str(out, QUEUE_REC_A_STATUS,
+				    a->status);
+			if (a->remote != NULL)
+				queue_rec_put_str(out, QUEUE_REC_A_REMOTE,
+				    a->remote);
+			if (a->text != NULL)
+				queue_rec_put_str(out, QUEUE_REC_A_TEXT, a->text);
+		}
 	}
 	return 0;
 }
@@ -475,6 +541,45 @@ queue_rec_seen(unsigned int *seen, unsigned int tag)
 	return 0;
 }
 
+/* queue_rec_decode_attempt - fill a from the value of one ATTEMPT field */
+static int
+queue_rec_decode_attempt(const unsigned char *p, size_t len,
+    struct queue_attempt *a)
+{
+	struct queue_rec_reader	 rd = { p, len, 0 };
+	const unsigned char	*val;
+	size_t			 vlen;
+	unsigned int		 tag, seen = 0;
+	int			 rc;
+
+	while ((rc = queue_rec_next(&rd, &tag, &val, &vlen)) == 1) {
+		if (tag < QUEUE_REC_A_TIME || tag > QUEUE_REC_A_TEXT ||
+		    queue_rec_seen(&seen, tag) == -1)
+			return -1;
+		switch (tag) {
+		case QUEUE_REC_A_TIME:
+			if (queue_rec_get_i64(val, vlen, &a->time_ms) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_A_STATUS:
+			if (queue_rec_get_str(val, vlen, 0, &a->status) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_A_REMOTE:
+			if (queue_rec_get_str(val, vlen, 0, &a->remote) == -1)
+				return -1;
+			break;
+		case QUEUE_REC_A_TEXT:
+			if (queue_rec_get_str(val, vlen, 0, &a->text) == -1)
+				return -1;
+			break;
+		}
+	}
+	if (rc == -1 || (seen & (1u << QUEUE_REC_A_TIME)) == 0)
+		return -1;
+	return 0;
+}
+
 /* queue_rec_decode_rcpt - fill r from the value of one RCPT field */
 static int
 queue_rec_decode_rcpt(const unsigned char *p, size_t len,
@@ -487,10 +592,22 @@ queue_rec_decode_rcpt(const unsigned char *p, size_t len,
 	int			 rc;
 
 	while ((rc = queue_rec_next(&rd, &tag, &val, &vlen)) == 1) {
-		if (tag < QUEUE_REC_R_ADDR || tag > QUEUE_REC_R_LAST_REMOTE ||
-		    queue_rec_seen(&seen, tag) == -1)
+		if (tag < QUEUE_REC_R_ADDR || tag > QUEUE_REC_R_ATTEMPT ||
+		    (tag != QUEUE_REC_R_ATTEMPT &&
+		    queue_rec_seen(&seen, tag) == -1))
 			return -1;
 		switch (tag) {
+		case QUEUE_REC_R_ATTEMPT:
+			if (r->nhistory >= QUEUE_REC_MAX_HISTORY)
+				return -1;
+			if (r->history == NULL)
+				r->history = xcalloc(QUEUE_REC_MAX_HISTORY,
+				    sizeof(*r->history));
+			/* Counted first: a half-read one is freed too. */
+			if (queue_rec_decode_attempt(val, vlen,
+			    &r->history[r->nhistory++]) == -1)
+				return -1;
+			break;
 		case QUEUE_REC_R_ADDR:
 			if (queue_rec_get_str(val, vlen, 1, &r->addr) == -1)
 				return -1;
@@ -729,6 +846,69 @@ queue_env_due(const struct queue_env *env)
 	return due;
 }
 
+static void
+queue_attempt_clear(struct queue_attempt *a)
+{
+	free(a->status);
+	free(a->remote);
+	free(a->text);
+	memset(a, 0, sizeof(*a));
+}
+
+static void
+queue_rcpt_history_clear(struct queue_rcpt *r)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < r->nhistory; i++)
+		queue_attempt_clear(&r->history[i]);
+	free(r->history);
+	r->history = NULL;
+	r->nhistory = 0;
+}
+
+static char *
+queue_rec_dup(const char *s)
+{
+	return s != NULL && *s != '\0' ? xstrdup(s) : NULL;
+}
+
+/* queue_rcpt_outcome - a new last outcome; the one before to the history */
+void
+queue_rcpt_outcome(struct queue_rcpt *r, int64_t time_ms, const char *status,
+    const char *remote, const char *text)
+{
+	struct queue_attempt	*a;
+
+	if (r->last_time_ms != 0) {
+		if (r->history == NULL)
+			r->history = xcalloc(QUEUE_REC_MAX_HISTORY,
+			    sizeof(*r->history));
+		if (r->nhistory == QUEUE_REC_MAX_HISTORY) {
+			queue_attempt_clear(&r->history[0]);
+			memmove(&r->history[0], &r->history[1],
+			    (QUEUE_REC_MAX_HISTORY - 1) * sizeof(*r->history));
+			r->nhistory--;
+		}
+		a = &r->history[r->nhistory++];
+		a->time_ms = r->last_time_ms;
+		/* The strings move over as they are. */
+		a->status = r->last_status;
+		a->remote = r->last_remote;
+		a->text = r->last_error;
+		r->last_status = r->last_remote = r->last_error = NULL;
+	} else {
+		free(r->last_status);
+		free(r->last_remote);
+		free(r->last_error);
+	}
+	r->last_time_ms = time_ms;
+	r->last_status = queue_rec_dup(status);
+	r->last_remote = remote != NULL && strcmp(remote, "none") == 0 ? NULL :
+	    queue_rec_dup(remote);
+	r->last_error = text != NULL ? xstrdup(text) : NULL;
+}
+
 /* queue_env_clear - free what env owns and zero it */
 void
 queue_env_clear(struct queue_env *env)
@@ -737,6 +917,7 @@ queue_env_clear(struct queue_env *env)
 
 	if (env->rcpts != NULL) {
 		for (i = 0; i < env->nrcpt; i++) {
+			queue_rcpt_history_clear(&env->rcpts[i]);
 			free(env->rcpts[i].addr);
 			free(env->rcpts[i].last_error);
 			free(env->rcpts[i].last_status);

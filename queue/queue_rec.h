@@ -18,8 +18,17 @@
 
 struct buf;
 
-#define QUEUE_REC_VERSION	3	/* 1: no DSN fields, 2: no 8BITBODY; still read */
+#define QUEUE_REC_VERSION	4	/* 1: no DSN fields, 2: no 8BITBODY, 3: no history; still read */
 #define QUEUE_REC_MAX_RCPT	10000	/* more than any configuration allows */
+
+/* One earlier attempt's outcome, as the last one is kept (v4). */
+struct queue_attempt {
+	int64_t		 time_ms;
+	char		*status;	/* enhanced status, or NULL */
+	char		*remote;	/* the host tried, or NULL */
+	char		*text;		/* the reply or reason, or NULL */
+};
+#define QUEUE_REC_MAX_HISTORY	15	/* earlier outcomes kept, oldest dropped */
 
 struct queue_rcpt {
 	char		*addr;		/* canonical mailbox */
@@ -32,6 +41,9 @@ struct queue_rcpt {
 	char		*last_status;	/* enhanced status, "4.4.1", or NULL */
 	char		*last_remote;	/* the host tried, "[192.0.2.1]:25", or NULL */
 	char		*last_error;	/* the reply or reason, NULL or "" when none */
+	/* The outcomes before the last, oldest first (v4). */
+	struct queue_attempt *history;
+	uint32_t	 nhistory;	/* <= QUEUE_REC_MAX_HISTORY */
 	/* DSN (RFC 3461), as the client gave them. */
 	uint32_t	 notify;	/* QUEUE_NOTIFY_* bits, 0 if not given */
 	uint32_t	 orcpt_type;	/* QUEUE_ORCPT_*, with orcpt */
@@ -86,6 +98,13 @@ unsigned int queue_rec_version(const void *, size_t);
  */
 #define QUEUE_DUE_HELD		INT64_MAX
 int64_t	 queue_env_due(const struct queue_env *);
+/*
+ * Records an attempt's outcome as r's last (copies of the strings; NULL
+ * or "" for none), the one it replaces going to the history, whose
+ * oldest entry goes when it is full.
+ */
+void	 queue_rcpt_outcome(struct queue_rcpt *r, int64_t time_ms,
+	    const char *status, const char *remote, const char *text);
 /* Frees what env owns and zeroes it; env itself is the caller's. */
 void	 queue_env_clear(struct queue_env *);
 

@@ -334,22 +334,6 @@ queue_secs(char *out, size_t len, int64_t ms)
 	return out;
 }
 
-/* queue_rcpt_outcome - the parts of an attempt's outcome, kept apart */
-static void
-queue_rcpt_outcome(struct queue_rcpt *r, int64_t now, const char *status,
-    const char *remote, const char *text)
-{
-	r->last_time_ms = now;
-	free(r->last_status);
-	r->last_status = status != NULL && *status != '\0' ?
-	    xstrdup(status) : NULL;
-	free(r->last_remote);
-	r->last_remote = remote != NULL && *remote != '\0' &&
-	    strcmp(remote, "none") != 0 ? xstrdup(remote) : NULL;
-	free(r->last_error);
-	r->last_error = text != NULL ? xstrdup(text) : NULL;
-}
-
 /*
  * queue_rcpt_defer - a temporary failure: try again after the backoff, or
  * bounce as expired once the message has been here max-lifetime

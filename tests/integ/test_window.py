@@ -122,6 +122,25 @@ def t_window_deferred(t):
     check(d["recipients"][0]["state"] == "deferred" and
           d["recipients"][0]["attempts"] == 1,
           "show of a deferred message out of memory: %r" % d)
+    # A flush brings them back, due now; still dead, a second attempt
+    # fails, and show has both outcomes: the first under "tried".
+    r = a.ctl("flush")
+    check(r.returncode == 0 and b"5 recipients" in r.stdout,
+          "flush: %r" % (r,))
+    def two_attempts():
+        d = json.loads(a.ctl("show", qids[0], "--json").stdout)
+        return d["recipients"][0]["attempts"] == 2 and d
+    d = wait_until(two_attempts, 20, 0.2, "a second attempt")
+    h = d["recipients"][0]["history"]
+    check(len(h) == 1 and h[0]["status"] == "4.4.1" and
+          "Connection refused" in h[0]["text"] and
+          d["recipients"][0]["last"]["status"] == "4.4.1",
+          "the history after two attempts: %r" % d["recipients"][0])
+    out = a.ctl("show", qids[0]).stdout.decode()
+    check(out.count("  tried:    ") == 1 and out.count("  last:     ") == 1,
+          "show lists every attempt: %r" % out)
+    wait_until(lambda: stats(a)["in_memory"] == 0, 20, 0.2,
+               "deferred messages to leave memory again")
     # Point later.test at the sink: a flush brings them back, due now.
     a.opts["transport_lines"] = ["later.test\tsmtp [127.0.0.1]:%d" % sink.port]
     a.write_config()

@@ -7,6 +7,7 @@
  * the layout documented at the top of queue/queue_rec.c.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ str_eq(const char *a, const char *b)
 static void
 env_assert_eq(const struct queue_env *a, const struct queue_env *b)
 {
-	uint32_t	 i;
+	uint32_t	 i, j;
 
 	ck_assert(a->arrival_ms == b->arrival_ms);
 	ck_assert(str_eq(a->sender, b->sender));
@@ -69,6 +70,16 @@ env_assert_eq(const struct queue_env *a, const struct queue_env *b)
 		    b->rcpts[i].last_status));
 		ck_assert(str_eq(a->rcpts[i].last_remote,
 		    b->rcpts[i].last_remote));
+		ck_assert_uint_eq(a->rcpts[i].nhistory, b->rcpts[i].nhistory);
+		for (j = 0; j < a->rcpts[i].nhistory; j++) {
+			const struct queue_attempt *ha = &a->rcpts[i].history[j];
+			const struct queue_attempt *hb = &b->rcpts[i].history[j];
+
+			ck_assert(ha->time_ms == hb->time_ms);
+			ck_assert(str_eq(ha->status, hb->status));
+			ck_assert(str_eq(ha->remote, hb->remote));
+			ck_assert(str_eq(ha->text, hb->text));
+		}
 	}
 	ck_assert_uint_eq(a->txflags, b->txflags);
 	ck_assert_uint_eq(a->ret, b->ret);
@@ -385,7 +396,7 @@ rec_build(struct buf *b, enum rec_defect d)
 	if (d == D_EMPTY_INPUT)
 		return;
 	ck_assert_int_eq(buf_add(b, d == D_BAD_MAGIC ? "AVQF" : "AVQE", 4), 0);
-	ck_assert_int_eq(buf_add(b, d == D_BAD_VERSION ? "\0\4" : "\0\3", 2),
+	ck_assert_int_eq(buf_add(b, d == D_BAD_VERSION ? "\0\5" : "\0\4", 2),
 	    0);
 
 	if (d == D_ARRIVAL_7_BYTES)
@@ -744,6 +755,64 @@ START_TEST(the_last_outcome_round_trips_in_its_parts)
 }
 END_TEST
 
+/* Each outcome pushes the one before it into the history, bounded. */
+START_TEST(every_attempt_is_kept_up_to_the_history_bound)
+{
+	struct queue_env	 e;
+	struct queue_rcpt	*r;
+	char			 text[64];
+	unsigned int		 i;
+
+	env_make(&e, 1);
+	r = &e.rcpts[0];
+	for (i = 1; i <= QUEUE_REC_MAX_HISTORY + 4; i++) {
+		snprintf(text, sizeof(text), "try %u: 451 busy", i);
+		queue_rcpt_outcome(r, 1700000000000LL + i, "4.3.2",
+		    i % 2 ? "[192.0.2.1]:25" : "none", text);
+		if (i == 3) {
+			ck_assert_uint_eq(r->nhistory, 2);
+			ck_assert_str_eq(r->history[0].text, "try 1: 451 busy");
+			ck_assert_str_eq(r->history[0].remote,
+			    "[192.0.2.1]:25");
+			ck_assert_ptr_null(r->history[1].remote);
+			env_round_trip(&e);
+		}
+	}
+	ck_assert_uint_eq(r->nhistory, QUEUE_REC_MAX_HISTORY);
+	/* Nineteen outcomes: the last is try 19, the fifteen before it 4 to 18. */
+	ck_assert_str_eq(r->history[0].text, "try 4: 451 busy");
+	ck_assert_str_eq(r->history[QUEUE_REC_MAX_HISTORY - 1].text,
+	    "try 18: 451 busy");
+	ck_assert_str_eq(r->last_error, "try 19: 451 busy");
+	ck_assert(r->last_time_ms == 1700000000019LL);
+	env_round_trip(&e);
+	queue_env_clear(&e);
+}
+END_TEST
+
+/* More history than the bound cannot be stored (nor read: see the decoder). */
+START_TEST(the_encoder_refuses_more_history_than_the_bound)
+{
+	struct queue_env	 e, back;
+	struct buf		*b = buf_new(256, REC_CAP);
+	unsigned int		 i;
+
+	env_make(&e, 1);
+	for (i = 0; i <= QUEUE_REC_MAX_HISTORY; i++)
+		queue_rcpt_outcome(&e.rcpts[0], 1000 + i, "4.4.1", NULL, "x");
+	ck_assert_uint_eq(e.rcpts[0].nhistory, QUEUE_REC_MAX_HISTORY);
+	/* One more than the bound, by hand: the encoder refuses it. */
+	e.rcpts[0].nhistory = QUEUE_REC_MAX_HISTORY + 1;
+	ck_assert_int_eq(queue_rec_encode(&e, b), -1);
+	e.rcpts[0].nhistory = QUEUE_REC_MAX_HISTORY;
+	ck_assert_int_eq(queue_rec_encode(&e, b), 0);
+	ck_assert_int_eq(queue_rec_decode(buf_data(b), buf_len(b), &back), 0);
+	queue_env_clear(&back);
+	queue_env_clear(&e);
+	buf_free(b);
+}
+END_TEST
+
 /* Version 2 times are seconds: they read as milliseconds. */
 START_TEST(a_version_2_record_reads_its_times_as_milliseconds)
 {
@@ -1072,6 +1141,8 @@ queue_rec_suite(void)
 	tcase_add_test(tc, round_trip_keeps_the_dsn_fields);
 	tcase_add_test(tc, a_version_1_record_reads_with_no_dsn_fields);
 	tcase_add_test(tc, a_version_2_record_still_reads);
+	tcase_add_test(tc, every_attempt_is_kept_up_to_the_history_bound);
+	tcase_add_test(tc, the_encoder_refuses_more_history_than_the_bound);
 	tcase_add_test(tc, the_8bit_body_flag_round_trips);
 	tcase_add_test(tc, the_last_outcome_round_trips_in_its_parts);
 	tcase_add_test(tc, a_version_2_record_reads_its_times_as_milliseconds);
