@@ -587,6 +587,7 @@ main(int argc, char **argv)
 	if (argc < 1)
 		avalctl_usage();
 	req = avalctl_words(argc, argv, &type);
+	ctlclient_queue_init(&queue);
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
