@@ -183,8 +183,8 @@ static int
 smsg_member_end(struct smsg_member *m, smsg_addr_cb cb, void *arg)
 {
 	char	*a;
-	size_t	 n;
-	int	 rv = 0;
+	size_t	 n, i;
+	int	 rv = 0, q;
 
 	if (m->in_angle)
 		return -1;
@@ -195,7 +195,8 @@ smsg_member_end(struct smsg_member *m, smsg_addr_cb cb, void *arg)
 		if (n > 0 && a[0] == '@') {
 			char	*c = memchr(a, ':', n);
 
-			if (c == NULL)
+			/* A route is domains: no quotes in it. */
+			if (c == NULL || memchr(a, '"', (size_t)(c - a)) != NULL)
 				return -1;
 			n -= (size_t)(c + 1 - a);
 			a = c + 1;
@@ -205,6 +206,15 @@ smsg_member_end(struct smsg_member *m, smsg_addr_cb cb, void *arg)
 			return -1;	/* a phrase without an address */
 		a = m->cur;
 		n = m->ncur;
+	}
+	/* Only a route may hold a comma or colon outside quotes. */
+	for (i = 0, q = 0; i < n; i++) {
+		if (a[i] == '\\' && q)
+			i++;
+		else if (a[i] == '"')
+			q = !q;
+		else if (!q && (a[i] == ',' || a[i] == ':'))
+			return -1;
 	}
 	if (n > 0) {
 		a[n] = '\0';
@@ -252,11 +262,17 @@ smsg_addr_list(const char *s, size_t len, smsg_addr_cb cb, void *arg)
 			for (i++; i < len && s[i] != '"'; i++) {
 				if (s[i] == '\\') {
 					if (smsg_member_add(&m, s[i++]) == -1 ||
-					    i == len)
+					    i == len || (unsigned char)s[i] <
+					    0x20 || s[i] == 0x7f)
 						return -1;
+					if (smsg_member_add(&m, s[i]) == -1)
+						return -1;
+					continue;
 				}
 				if (s[i] == '\r' || s[i] == '\n')
 					continue;	/* folded inside */
+				if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+					return -1;	/* no controls in an address */
 				if (smsg_member_add(&m, s[i]) == -1)
 					return -1;
 			}
