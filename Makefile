@@ -63,6 +63,7 @@ SMTPD_SRCS	 = $(wildcard smtpd/*.c)
 QUEUE_SRCS	 = $(wildcard queue/*.c)
 DELIVER_SRCS	 = $(wildcard deliver/*.c)
 AVALCTL_SRCS	 = tools/avalctl.c
+SENDMAIL_SRCS	 = tools/sendmail.c tools/sendmail_msg.c
 BENCH_SRCS	 = $(wildcard bench/*.c)
 UNIT_SRCS	 = $(wildcard tests/unit/*.c)
 FUZZ_SRCS	 = $(wildcard tests/fuzz/*.c)
@@ -72,6 +73,7 @@ SMTPD_OBJS	 = $(SMTPD_SRCS:%.c=$(O)/%.o)
 QUEUE_OBJS	 = $(QUEUE_SRCS:%.c=$(O)/%.o)
 DELIVER_OBJS	 = $(DELIVER_SRCS:%.c=$(O)/%.o)
 AVALCTL_OBJS	 = $(AVALCTL_SRCS:%.c=$(O)/%.o)
+SENDMAIL_OBJS	 = $(SENDMAIL_SRCS:%.c=$(O)/%.o)
 UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
 
 # The unit runner links the process modules that stand alone: those that
@@ -85,18 +87,19 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/queue/sched.o \
 		   $(O)/queue/window.o \
 		   $(O)/queue/queue_dsn.o \
+		   $(O)/tools/sendmail_msg.o \
 		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
 
 BENCH_BINS	 = $(BENCH_SRCS:bench/%.c=$(O)/%)
 PROGS		 = $(O)/avald $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
-		   $(O)/avalctl $(BENCH_BINS)
+		   $(O)/avalctl $(O)/sendmail $(O)/mailq $(BENCH_BINS)
 UNIT_RUNNER	 = $(O)/check_aval
 # Drivers the integration tests run, built for them and not installed.
 TEST_PROGS	 = $(O)/dsn-compose
 TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o
 
 ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
-		   $(DELIVER_OBJS) $(AVALCTL_OBJS) $(UNIT_OBJS) $(TEST_OBJS) \
+		   $(DELIVER_OBJS) $(AVALCTL_OBJS) $(SENDMAIL_OBJS) $(UNIT_OBJS) $(TEST_OBJS) \
 		   $(BENCH_SRCS:%.c=$(O)/%.o)
 
 .PHONY: all check check-plain check-unit check-integ run install clean \
@@ -156,6 +159,15 @@ $(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS) \
 	    $(CRYPT_LIBS)
 
+# sendmail holds no privilege: it speaks SMTP to the local socket.
+$(O)/sendmail: $(SENDMAIL_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+
+# mailq is sendmail under another name (it looks at argv[0]).
+$(O)/mailq: $(O)/sendmail
+	$(Q)ln -sf sendmail $@
+
 # Keep the bench objects: make would delete them as intermediates.
 .SECONDARY: $(BENCH_SRCS:%.c=$(O)/%.o)
 
@@ -205,6 +217,8 @@ install: all
 	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)
 	install -m 0755 $(O)/avald $(DESTDIR)$(SBINDIR)/avald
 	install -m 0755 $(O)/avalctl $(DESTDIR)$(SBINDIR)/avalctl
+	install -m 0755 $(O)/sendmail $(DESTDIR)$(SBINDIR)/sendmail
+	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq
 	install -m 0755 $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
 	    $(DESTDIR)$(LIBEXECDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/aval.conf || \

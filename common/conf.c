@@ -16,6 +16,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -51,6 +52,8 @@ static const char conf_default[] =
     "listen on 127.0.0.1 port 2525\n"
     "listen on 127.0.0.1 port 2587 submission\n"
     "listen on 127.0.0.1 port 2465 submissions\n"
+    "# sendmail(1) and build/sendmail submit here (mode 0666).\n"
+    "listen on unix \"var/run/submit.sock\" local\n"
     "# Made by avald at first start: a development CA and a certificate\n"
     "# for localhost (var/tls/ca.crt is the CA to trust in clients).\n"
     "tls {\n"
@@ -501,7 +504,7 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 
 /* --- lists --------------------------------------------------------------- */
 
-/* conf_listen_kind_name - "mx", "submission" or "submissions" */
+/* conf_listen_kind_name - "mx", "submission", "submissions" or "local" */
 const char *
 conf_listen_kind_name(enum conf_listen_kind k)
 {
@@ -512,6 +515,8 @@ conf_listen_kind_name(enum conf_listen_kind k)
 		return "submission";
 	case CONF_L_SUBMISSIONS:
 		return "submissions";
+	case CONF_L_LOCAL:
+		return "local";
 	}
 	return "?";
 }
@@ -526,6 +531,8 @@ conf_listen_kind_parse(const char *s, enum conf_listen_kind *k)
 		*k = CONF_L_SUBMISSION;
 	else if (strcmp(s, "submissions") == 0)
 		*k = CONF_L_SUBMISSIONS;
+	else if (strcmp(s, "local") == 0)
+		*k = CONF_L_LOCAL;
 	else
 		return -1;
 	return 0;
@@ -553,9 +560,10 @@ conf_add_listen(struct conf *c, const char *addr, const char *port,
 	if (conf_value_port(port, &p) == -1)
 		return conf_err(err, errlen, "listen: port \"%s\" is not a "
 		    "number from 1 to 65535", port);
-	if (conf_listen_kind_parse(kind, &k) == -1)
+	if (conf_listen_kind_parse(kind, &k) == -1 || k == CONF_L_LOCAL)
 		return conf_err(err, errlen, "listen: unknown kind \"%s\" "
-		    "(mx, submission or submissions)", kind);
+		    "(mx, submission or submissions; local is for \"listen "
+		    "on unix PATH\")", kind);
 	if (strcmp(clientcert, "off") == 0)
 		flags |= CONF_LF_NO_CLIENT_CERT;
 	else if (strcmp(clientcert, "request") != 0)
@@ -568,7 +576,8 @@ conf_add_listen(struct conf *c, const char *addr, const char *port,
 		return conf_err(err, errlen, "listen: pregreet %s is more "
 		    "than the maximum, 1m", pregreet);
 	for (tail = &c->listeners; *tail != NULL; tail = &(*tail)->next)
-		if (strcmp((*tail)->addr, canon) == 0 && (*tail)->port == p)
+		if ((*tail)->kind != CONF_L_LOCAL &&
+		    strcmp((*tail)->addr, canon) == 0 && (*tail)->port == p)
 			return conf_err(err, errlen, "listen: %s port %u is "
 			    "given twice", canon, (unsigned)p);
 	l = xcalloc(1, sizeof(*l));
@@ -579,6 +588,57 @@ conf_add_listen(struct conf *c, const char *addr, const char *port,
 	l->pregreet = pg;
 	*tail = l;
 	return 0;
+}
+
+/*
+ * conf_add_listen_local - append a local submission listener on the UNIX
+ * socket path (made absolute; it must fit in sun_path). What may or may
+ * not be at that path is the master's business when it binds.
+ */
+int
+conf_add_listen_local(struct conf *c, const char *path, char *err,
+    size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct conf_listen	*l, **tail;
+	char			 msg[CONF_ERR_MAX], *p;
+
+	if (conf_value_path(path, &p, msg, sizeof(msg)) == -1)
+		return conf_err(err, errlen, "listen on unix: %s", msg);
+	if (strlen(p) >= sizeof(sun.sun_path)) {
+		conf_err(err, errlen, "listen on unix: \"%s\" is longer than "
+		    "a socket path may be (%zu bytes)", p,
+		    sizeof(sun.sun_path) - 1);
+		free(p);
+		return -1;
+	}
+	for (tail = &c->listeners; *tail != NULL; tail = &(*tail)->next)
+		if ((*tail)->kind == CONF_L_LOCAL &&
+		    strcmp((*tail)->addr, p) == 0) {
+			conf_err(err, errlen, "listen on unix: %s is given "
+			    "twice", p);
+			free(p);
+			return -1;
+		}
+	l = xcalloc(1, sizeof(*l));
+	l->addr = p;
+	l->port = 0;
+	l->kind = CONF_L_LOCAL;
+	l->flags = CONF_LF_NO_CLIENT_CERT;
+	*tail = l;
+	return 0;
+}
+
+/* conf_listen_local - the first local listener, or NULL */
+const struct conf_listen *
+conf_listen_local(const struct conf *c)
+{
+	const struct conf_listen	*l;
+
+	for (l = c->listeners; l != NULL; l = l->next)
+		if (l->kind == CONF_L_LOCAL)
+			return l;
+	return NULL;
 }
 
 /*
@@ -878,6 +938,8 @@ conf_apply_item(struct conf *c, const char *key, const char *value,
 		    value, err, errlen);
 	if (strcmp(key, "relay-network") == 0)
 		return conf_add_net(c, value, err, errlen);
+	if (strcmp(key, "listen-local") == 0)
+		return conf_add_listen_local(c, value, err, errlen);
 	if (strcmp(key, "tls-certificate") == 0) {
 		/* Paths hold no control character: a tab separates them. */
 		copy = xstrdup(value);
@@ -953,6 +1015,11 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 		cb(key, val, arg);
 	}
 	for (l = c->listeners; l != NULL; l = l->next) {
+		if (l->kind == CONF_L_LOCAL) {
+			/* A path may hold spaces: it is the whole value. */
+			cb("listen-local", l->addr, arg);
+			continue;
+		}
 		snprintf(val, sizeof(val), "%s %u %s %s %lld", l->addr,
 		    (unsigned)l->port, conf_listen_kind_name(l->kind),
 		    l->flags & CONF_LF_NO_CLIENT_CERT ? "off" : "request",
@@ -1151,7 +1218,8 @@ conf_check(struct conf *c, const char *file,
 	}
 
 	for (l = c->listeners; l != NULL; l = l->next)
-		if (l->kind != CONF_L_MX && c->tls_certs == NULL) {
+		if ((l->kind == CONF_L_SUBMISSION ||
+		    l->kind == CONF_L_SUBMISSIONS) && c->tls_certs == NULL) {
 			conf_errors_add(errs, file, info->listen_line,
 			    "a %s listener needs a certificate: add tls { "
 			    "certificate CERTFILE KEYFILE }",

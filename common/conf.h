@@ -27,11 +27,12 @@ enum conf_listen_kind {
 	CONF_L_MX = 0,			/* mail exchange (port 25 in production) */
 	CONF_L_SUBMISSION,		/* submission (587): STARTTLS, then AUTH */
 	CONF_L_SUBMISSIONS,		/* submissions (465): implicit TLS, then AUTH */
+	CONF_L_LOCAL,			/* a UNIX socket for sendmail(1): no TLS, no AUTH */
 };
 
 struct conf_listen {
-	char			*addr;		/* numeric, "127.0.0.1" or "::1" */
-	uint16_t		 port;
+	char			*addr;		/* numeric, "127.0.0.1" or "::1"; CONF_L_LOCAL: the socket's absolute path */
+	uint16_t		 port;		/* 0 for CONF_L_LOCAL */
 	enum conf_listen_kind	 kind;
 	int			 flags;
 #define CONF_LF_NO_CLIENT_CERT	0x01		/* do not ask for a client certificate */
@@ -154,6 +155,9 @@ int		 conf_is_relay_domain(const struct conf *, const char *domain);
 int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
 const struct conf_transport *
 		 conf_transport_lookup(const struct conf *, const char *domain);
+
+/* The first local (UNIX socket) listener, or NULL: where sendmail(1) goes. */
+const struct conf_listen *conf_listen_local(const struct conf *);
 
 const char	*conf_listen_kind_name(enum conf_listen_kind);
 int		 conf_listen_kind_parse(const char *, enum conf_listen_kind *);

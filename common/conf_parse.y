@@ -502,11 +502,31 @@ conf_parse_route(struct conf_parse *st, const struct conf_word *v, size_t n)
 }
 
 /*
+ * conf_parse_listen_local - "listen on unix PATH [local]": the local
+ * submission socket that sendmail(1) speaks to; local is its only kind
+ */
+static void
+conf_parse_listen_local(struct conf_parse *st, const struct conf_word *v,
+    size_t n)
+{
+	char	 err[CONF_ERR_MAX];
+
+	if (n < 4 || n > 5 || (n == 5 && !conf_parse_is(&v[4], "local"))) {
+		conf_parse_error(st, v[0].line, "listen: expected \"listen on "
+		    "unix PATH [local]\"");
+		return;
+	}
+	if (conf_add_listen_local(st->conf, v[3].s, err, sizeof(err)) == -1)
+		conf_parse_error(st, v[3].line, "%s", err);
+}
+
+/*
  * conf_parse_listen - "listen on ADDRESS port PORT [KIND] [OPTION VALUE]...":
  * KIND mx, submission or submissions; options "client-cert request|off"
  * and "pregreet DURATION". ADDRESS may be numeric, "*" (0.0.0.0 and ::)
  * or a host name, which is looked up now and gives one listener for each
- * address it has, of both families.
+ * address it has, of both families. "listen on unix PATH [local]" is the
+ * local submission socket (conf_parse_listen_local).
  */
 static void
 conf_parse_listen(struct conf_parse *st, const struct conf_word *v,
@@ -522,11 +542,17 @@ conf_parse_listen(struct conf_parse *st, const struct conf_word *v,
 
 	if (st->info->nlisten++ == 0)
 		st->info->listen_line = v[0].line;
+	if (n >= 3 && conf_parse_is(&v[1], "on") &&
+	    conf_parse_is(&v[2], "unix")) {
+		conf_parse_listen_local(st, v, n);
+		return;
+	}
 	if (n < 5 || !conf_parse_is(&v[1], "on") ||
 	    !conf_parse_is(&v[3], "port")) {
 		conf_parse_error(st, v[0].line, "listen: expected \"listen on "
 		    "ADDRESS port PORT [mx|submission|submissions] "
-		    "[client-cert request|off] [pregreet DURATION]\"");
+		    "[client-cert request|off] [pregreet DURATION]\" or "
+		    "\"listen on unix PATH [local]\"");
 		return;
 	}
 	if (i < n && conf_listen_kind_parse(v[i].s, &k) == 0)

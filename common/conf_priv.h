@@ -36,6 +36,8 @@ int		 conf_set_row(struct conf *, const struct conf_row *,
 int		 conf_add_listen(struct conf *, const char *addr,
 		    const char *port, const char *kind, const char *clientcert,
 		    const char *pregreet, char *err, size_t errlen);
+int		 conf_add_listen_local(struct conf *, const char *path,
+		    char *err, size_t errlen);
 int		 conf_add_tls_cert(struct conf *, const char *cert,
 		    const char *key, char *err, size_t errlen);
 int		 conf_add_domain(struct conf_domain **, const char *what,

@@ -12,7 +12,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	5
+#define IPC_VERSION	6
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -60,7 +60,7 @@ enum ipc_type {
 					   u32 next offset, data (<= IPC_CHUNK; empty for 1 and 2); answers DELIVER_JOB_READ, and
 					   comes unasked once after GO with the piece at (0, 0) */
 	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; every recipient sent, deliver it */
-	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival (s), u64 size, u32 nrcpt */
+	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival (s), u64 size, u32 nrcpt, u32 flags (IPC_CTL_MSG_*) */
 	IPC_QUEUE_CTL_RCPT,		/* ->master: u32 req, str qid, str rcpt, u32 state, u32 attempts, u64 next, str error */
 	IPC_QUEUE_CTL_END,		/* ->master: u32 req, u32 messages */
 	IPC_QUEUE_CTL_FLUSHED,		/* ->master: u32 req, u32 recipients made due */
@@ -108,6 +108,9 @@ enum rcpt_state {
 	RCPT_BOUNCED,			/* final (the DSN comes in a later issue) */
 };
 #define RCPT_STATE_MAX	RCPT_BOUNCED
+
+/* The flags of IPC_QUEUE_CTL_MSG. */
+#define IPC_CTL_MSG_HELD	0x01	/* on hold (avalctl hold) */
 
 /* One delivery attempt's outcome for one recipient. */
 enum deliver_status {

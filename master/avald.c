@@ -301,6 +301,7 @@ void
 master_exit(void)
 {
 	master_ctl_close();
+	master_listeners_unlink();
 	master_tls_clear();
 	unlink(master->pid_path);
 	log_info("stopped");

@@ -47,8 +47,10 @@ struct master_child {
 struct master_listener {
 	int			 fd;
 	int			 kind;		/* enum conf_listen_kind */
-	char			 addr[64];	/* numeric */
-	unsigned int		 port;
+	char			 addr[112];	/* numeric; or the socket's path (CONF_L_LOCAL) */
+	unsigned int		 port;		/* 0 for CONF_L_LOCAL */
+	dev_t			 dev;		/* CONF_L_LOCAL: the socket file we made, */
+	ino_t			 ino;		/* so only that one is removed at exit */
 };
 
 struct master {
@@ -99,6 +101,7 @@ void	 master_refuse_update(void);	/* after any smtpd starts or stops */
 /* master_sock.c */
 void	 master_dirs_make(void);
 void	 master_listeners_open(void);
+void	 master_listeners_unlink(void);	/* local sockets, at exit */
 
 /* master_tls.c */
 struct conf_errors;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -116,6 +117,79 @@ master_listen_one(const struct conf_listen *l)
 	return fd;
 }
 
+/*
+ * master_listen_local - bind a local submission socket, mode 0666, for
+ * sendmail(1): anyone on the host may submit, as with Postfix's maildrop
+ * and OpenSMTPD's smtpd.sock. Whatever is at the path must be a socket
+ * that nobody answers on (one left by an avald that died), which is
+ * removed; anything else, a symbolic link above all, is refused and left
+ * alone: lstat() does not follow it, and bind() never follows one either
+ * (it fails if the name came back in between).
+ */
+static int
+master_listen_local(const struct conf_listen *l, struct master_listener *ml)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, l->addr, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("listen on unix: path too long: %s", l->addr);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		fatal("socket");
+	if (lstat(l->addr, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("listen on unix: %s exists and is not a socket; "
+			    "not removing it", l->addr);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			fatalx("listen on unix: another avald is serving %s",
+			    l->addr);
+		if (unlink(l->addr) == -1 && errno != ENOENT)
+			fatal("listen on unix: unlink %s", l->addr);
+		close(fd);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0)) == -1)
+			fatal("socket");
+	} else if (errno != ENOENT)
+		fatal("listen on unix: %s", l->addr);
+	/* The mode comes from the umask at bind(): no window at another. */
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("listen on unix: bind %s", l->addr);
+	umask(old);
+	if (lstat(l->addr, &st) == -1 || !S_ISSOCK(st.st_mode))
+		fatalx("listen on unix: %s is not the socket just made",
+		    l->addr);
+	ml->dev = st.st_dev;
+	ml->ino = st.st_ino;
+	if (listen(fd, MASTER_BACKLOG) == -1)
+		fatal("listen %s", l->addr);
+	return fd;
+}
+
+/* master_listeners_unlink - remove the local sockets this avald made */
+void
+master_listeners_unlink(void)
+{
+	struct stat	 st;
+	size_t		 i;
+
+	for (i = 0; i < master->nlisteners; i++) {
+		const struct master_listener	*ml = &master->listeners[i];
+
+		if (ml->kind != CONF_L_LOCAL)
+			continue;
+		if (lstat(ml->addr, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    st.st_dev == ml->dev && st.st_ino == ml->ino)
+			unlink(ml->addr);
+	}
+}
+
 /* master_listeners_open - bind every listener; fatal on any failure */
 void
 master_listeners_open(void)
@@ -129,10 +203,17 @@ master_listeners_open(void)
 	master->listeners = xcalloc(n ? n : 1, sizeof(*ml));
 	for (l = master->conf->listeners; l != NULL; l = l->next) {
 		ml = &master->listeners[master->nlisteners++];
-		ml->fd = master_listen_one(l);
+		if ((size_t)snprintf(ml->addr, sizeof(ml->addr), "%s",
+		    l->addr) >= sizeof(ml->addr))
+			fatalx("listen: %s: too long", l->addr);
 		ml->kind = l->kind;
 		ml->port = l->port;
-		snprintf(ml->addr, sizeof(ml->addr), "%s", l->addr);
+		if (l->kind == CONF_L_LOCAL) {
+			ml->fd = master_listen_local(l, ml);
+			log_info("listening on unix:%s (local)", l->addr);
+			continue;
+		}
+		ml->fd = master_listen_one(l);
 		log_info(strchr(l->addr, ':') ? "listening on [%s]:%u (%s)" :
 		    "listening on %s:%u (%s)", l->addr, (unsigned)l->port,
 		    conf_listen_kind_name(l->kind));

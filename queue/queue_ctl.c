@@ -63,6 +63,8 @@ queue_ctl_list_one(uint32_t req, const struct queue_msg *msg)
 	ipc_put_u64(m, (uint64_t)(msg->env.arrival_ms / 1000));
 	ipc_put_u64(m, msg->env.size);
 	ipc_put_u32(m, msg->env.nrcpt);
+	ipc_put_u32(m, (msg->env.txflags & QUEUE_TX_HELD) ?
+	    IPC_CTL_MSG_HELD : 0);
 	ipc_send(p, m);
 	for (i = 0; i < msg->env.nrcpt; i++) {
 		const struct queue_rcpt	*r = &msg->env.rcpts[i];

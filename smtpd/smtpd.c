@@ -24,6 +24,10 @@
  * shares with every smtpd (smtpd_limit.h); the content rules of DATA and
  * BDAT are smtpd_data's.
  *
+ * Local submission (listen on unix PATH local): the client is a user of
+ * this host, known by SO_PEERCRED; no TLS and no AUTH, and relaying as
+ * an authenticated user may; every other limit holds (docs/sendmail.md).
+ *
  * Settings read: hostname, listen (kind, client-cert, pregreet),
  * local-domains, relay-domains, relay-networks, transport (to refuse local
  * parts Maildir cannot hold), tls { session-tickets } (the certificates
@@ -77,7 +81,8 @@ smtpd_queue_send(struct ipc_msg *m)
  * session; 1 and counted, or 0 after a 421 and a log line
  */
 static int
-smtpd_admit(int fd, const struct sockaddr *sa, socklen_t len, int *exempt)
+smtpd_admit(int fd, const struct sockaddr *sa, socklen_t len,
+    const struct smtpd_listener *l, int *exempt)
 {
 	const struct conf	*c = env->w.conf;
 	struct smtpd_limits	 lim;
@@ -85,7 +90,13 @@ smtpd_admit(int fd, const struct sockaddr *sa, socklen_t len, int *exempt)
 	lim.max_total = (unsigned int)c->smtpd_max_sessions;
 	lim.max_client = (unsigned int)c->smtpd_max_client_sessions;
 	lim.rate = (unsigned int)c->smtpd_client_connection_rate;
-	lim.exempt = *exempt = conf_in_relay_networks(c, sa) == 1;
+	/*
+	 * Local users share one key (AF_UNIX has no address): like the
+	 * relay networks they are held only to max-sessions, not to the
+	 * per-client caps, or one user's batch job would lock out the rest.
+	 */
+	lim.exempt = *exempt = l->kind == CONF_L_LOCAL ||
+	    conf_in_relay_networks(c, sa) == 1;
 	switch (smtpd_limit_connect(env->limits, env->instance, sa, &lim,
 	    (int64_t)time(NULL))) {
 	case SMTPD_LIMIT_OK:
@@ -151,7 +162,7 @@ smtpd_accept(evutil_socket_t fd, short ev, void *arg)
 		if (ss.ss_family != AF_UNIX)
 			(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on,
 			    sizeof(on));
-		if (smtpd_admit(s, (struct sockaddr *)&ss, len, &exempt))
+		if (smtpd_admit(s, (struct sockaddr *)&ss, len, l, &exempt))
 			smtpd_session_new(s, (struct sockaddr *)&ss, len, l,
 			    exempt);
 	}
@@ -181,8 +192,11 @@ smtpd_listener_add(int fd, const char *addr, uint32_t port)
 	l->kind = cl->kind;
 	l->flags = cl->flags;
 	l->pregreet = cl->pregreet;
-	snprintf(l->addr, sizeof(l->addr), strchr(addr, ':') ? "[%s]:%u" :
-	    "%s:%u", addr, port);
+	if (cl->kind == CONF_L_LOCAL)
+		snprintf(l->addr, sizeof(l->addr), "unix:%s", addr);
+	else
+		snprintf(l->addr, sizeof(l->addr), strchr(addr, ':') ?
+		    "[%s]:%u" : "%s:%u", addr, port);
 	if (evutil_make_socket_nonblocking(fd) == -1)
 		fatal("listener %s", l->addr);
 }

@@ -8,6 +8,7 @@
 #ifndef AVAL_SMTPD_SMTPD_H
 #define AVAL_SMTPD_SMTPD_H
 
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include <stddef.h>
@@ -72,6 +73,9 @@ struct smtpd_session {
 #define SMTPD_F_PREGREET	0x0020	/* "220-" sent, waiting to send "220 " */
 #define SMTPD_F_SASL		0x0080	/* in an AUTH exchange: lines are responses */
 #define SMTPD_F_AUTH_WAIT	0x0100	/* a failed AUTH's reply is being delayed */
+#define SMTPD_F_LOCAL		0x0200	/* on the local socket: a user of this host */
+	uid_t			 peer_uid;	/* SMTPD_F_LOCAL: SO_PEERCRED of the client */
+	pid_t			 peer_pid;
 	struct smtpd_auth	*auth;		/* NULL until the first AUTH */
 	struct event		*auth_ev;	/* the delay of a failed AUTH */
 	struct tls_info		*tls;		/* NULL until TLS is up */
@@ -124,7 +128,7 @@ struct smtpd_listener {
 	int			 kind;		/* enum conf_listen_kind */
 	int			 flags;		/* CONF_LF_* */
 	long long		 pregreet;	/* seconds */
-	char			 addr[80];	/* "127.0.0.1:25", for logs */
+	char			 addr[128];	/* "127.0.0.1:25" or "unix:/path", for logs */
 	struct event		*ev;
 	struct event		*pause_ev;	/* EMFILE back-off */
 };
@@ -185,6 +189,12 @@ const char *smtpd_tls_failure(struct smtpd_session *, char *, size_t);
 
 /* smtpd_session.c, AUTH */
 void	 smtpd_passwd_dispatch(struct ipc_msgin *);
+
+/*
+ * SMTPD_TRUSTED - may this session relay and use sender routing: it
+ * authenticated, or it is a local user on the local socket
+ */
+#define SMTPD_TRUSTED(s)	(((s)->flags & (SMTPD_F_AUTH | SMTPD_F_LOCAL)) != 0)
 
 /* smtpd_relay.c */
 int	 smtpd_relay_allowed(const struct sockaddr *, const char *rcpt);

@@ -78,6 +78,16 @@ smtpd_received(const struct smtpd_session *s, struct buf *out)
 		    "certificate " : "", s->tls->peer_cert ? s->tls->fpr : "",
 		    s->tls->peer_cert ? (s->tls->verified ? " verified" :
 		    " not verified") : "");
+	/*
+	 * The local socket: who sent it is the uid the kernel gave, the one
+	 * fact worth tracing (Postfix writes "from userid N"); the HELO is
+	 * whatever the user's program said and is left out.
+	 */
+	if (s->flags & SMTPD_F_LOCAL)
+		return buf_printf(out, "Received: from local (uid %lu)\r\n"
+		    "\tby %s (aval) with %s id %s;\r\n\t%s\r\n",
+		    (unsigned long)s->peer_uid, env->w.conf->hostname, proto,
+		    s->qid, date);
 	if (s->helo[0] != '\0' && addr_is_domain(s->helo))
 		return buf_printf(out, "Received: from %s ([%s])\r\n%s"
 		    "\tby %s (aval) with %s id %s;\r\n\t%s\r\n", s->helo, host,

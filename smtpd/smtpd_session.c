@@ -289,7 +289,7 @@ smtpd_session_ehlo(struct smtpd_session *s)
 
 	smtpd_session_reply(s, "250-%s", c->hostname);
 	smtpd_session_reply(s, "250-PIPELINING");
-	if (env->tls != NULL && !(s->flags & SMTPD_F_TLS))
+	if (env->tls != NULL && !(s->flags & (SMTPD_F_TLS | SMTPD_F_LOCAL)))
 		smtpd_session_reply(s, "250-STARTTLS");
 	if ((kw = smtpd_auth_ehlo(smtpd_session_auth_ctx(s))) != NULL &&
 	    !(s->flags & SMTPD_F_AUTH))
@@ -322,7 +322,7 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	 * allow_untrusted_routing = no).
 	 */
 	if ((cmd->addr_info & (ADDR_I_ROUTE | ADDR_I_ROUTING) ||
-	    addr_has_routing(cmd->addr)) && !(s->flags & SMTPD_F_AUTH) &&
+	    addr_has_routing(cmd->addr)) && !SMTPD_TRUSTED(s) &&
 	    conf_in_relay_networks(c, (struct sockaddr *)&s->ss) != 1) {
 		log_info("NOQUEUE: session=%s, client=%s, cmd=RCPT, "
 		    "from=<%s>, to=<%s>, dsn=5.7.1, status=reject "
@@ -335,7 +335,7 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		return;
 	}
 	if (!smtpd_relay_allowed((struct sockaddr *)&s->ss, cmd->addr) &&
-	    !(s->flags & SMTPD_F_AUTH)) {
+	    !SMTPD_TRUSTED(s)) {
 		log_info("NOQUEUE: session=%s, client=%s, cmd=RCPT, "
 		    "from=<%s>, to=<%s>, dsn=5.7.1, status=reject "
 		    "(554 relay access denied)", s->idstr, s->client,
@@ -463,7 +463,7 @@ smtpd_session_starttls(struct smtpd_session *s)
 		smtpd_session_error(s, "554 5.5.1 Error: TLS already active");
 		return;
 	}
-	if (env->tls == NULL) {
+	if (env->tls == NULL || (s->flags & SMTPD_F_LOCAL)) {
 		smtpd_session_error(s, "502 5.5.1 Error: command not "
 		    "implemented");
 		return;
@@ -502,7 +502,8 @@ smtpd_session_tls_begin(struct smtpd_session *s)
 static int
 smtpd_session_submission_gate(struct smtpd_session *s)
 {
-	if (s->listener->kind == CONF_L_MX)
+	/* The local socket is this host's: no TLS, and SO_PEERCRED for AUTH. */
+	if (s->listener->kind == CONF_L_MX || s->listener->kind == CONF_L_LOCAL)
 		return 0;
 	if (!(s->flags & SMTPD_F_TLS)) {
 		smtpd_session_error(s, "530 5.7.0 Must issue a STARTTLS "
@@ -672,7 +673,8 @@ smtpd_session_auth_ctx(struct smtpd_session *s)
 {
 	int	 ctx = 0;
 
-	if (s->listener->kind != CONF_L_MX && env->passwd != NULL &&
+	if ((s->listener->kind == CONF_L_SUBMISSION ||
+	    s->listener->kind == CONF_L_SUBMISSIONS) && env->passwd != NULL &&
 	    passwd_count(env->passwd) > 0)
 		ctx |= SMTPD_AUTH_C_OFFER;
 	if (s->esmtp)
@@ -1538,11 +1540,31 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 	snprintf(s->idstr, sizeof(s->idstr), "s%llx",
 	    (unsigned long long)s->id);
 	memcpy(&s->ss, sa, len < sizeof(s->ss) ? len : sizeof(s->ss));
-	smtpd_session_fmt_client(sa, len, s->client, sizeof(s->client));
+	if (l->kind == CONF_L_LOCAL) {
+		struct ucred	 cred;
+		socklen_t	 clen = sizeof(cred);
+
+		/* The kernel's word for who connected: nothing else counts. */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+		    clen != sizeof(cred)) {
+			log_warn("NOQUEUE: session on %s: SO_PEERCRED", l->addr);
+			smtpd_limit_disconnect(env->limits, env->instance, sa);
+			smtpd_session_reject(fd, sa, len, "4.3.0",
+			    "cannot tell who you are");
+			free(s);
+			return;
+		}
+		s->flags |= SMTPD_F_LOCAL;
+		s->peer_uid = cred.uid;
+		s->peer_pid = cred.pid;
+		snprintf(s->client, sizeof(s->client), "local[uid=%lu,pid=%ld]",
+		    (unsigned long)cred.uid, (long)cred.pid);
+	} else
+		smtpd_session_fmt_client(sa, len, s->client, sizeof(s->client));
 	s->fd = fd;
 	s->started = time(NULL);
 	s->listener = l;
-	s->flags = SMTPD_F_COUNTED;
+	s->flags |= SMTPD_F_COUNTED;
 	/* Not BEV_OPT_CLOSE_ON_FREE: the socket outlives it at STARTTLS. */
 	s->bev = bufferevent_socket_new(env->w.base, fd, 0);
 	if (s->bev == NULL)

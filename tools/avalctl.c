@@ -41,6 +41,7 @@
 #include <openssl/crypto.h>
 
 #include "common/conf.h"
+#include "common/ctlclient.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/passwd.h"
@@ -54,29 +55,11 @@
  */
 #define AVALCTL_PASS_MAX	255
 
-struct avalctl_rcpt {
-	char			*addr;
-	uint32_t		 state;
-	uint32_t		 attempts;
-	uint64_t		 next;
-	char			*error;
-	struct avalctl_rcpt	*next_rcpt;
-};
-
-struct avalctl_msg {
-	char			*qid;
-	char			*sender;
-	uint64_t		 arrival;
-	uint64_t		 size;
-	struct avalctl_rcpt	*rcpts, **rtail;
-	struct avalctl_msg	*next;
-};
-
 static struct event_base	*base;
 static int			 json;
 static int			 status = 0;
 static int			 nprocs;
-static struct avalctl_msg	*msgs, **mtail = &msgs, *last;
+static struct ctlclient_queue	 queue;
 
 static void
 avalctl_usage(void)
@@ -340,52 +323,40 @@ avalctl_json_str(const char *s)
 	putchar('"');
 }
 
-static const char *
-avalctl_state(uint32_t state)
-{
-	switch (state) {
-	case RCPT_PENDING:	return "pending";
-	case RCPT_DEFERRED:	return "deferred";
-	case RCPT_DELIVERED:	return "delivered";
-	case RCPT_BOUNCED:	return "bounced";
-	case RCPT_STATE_MAX + 1: return "active";
-	}
-	return "unknown";
-}
-
 static void
 avalctl_print_queue(uint32_t n)
 {
-	struct avalctl_msg	*m;
-	struct avalctl_rcpt	*r;
+	struct ctlclient_msg	*m;
+	struct ctlclient_rcpt	*r;
 	char			 when[32];
 	time_t			 t;
 
 	if (json) {
 		printf("[");
-		for (m = msgs; m != NULL; m = m->next) {
-			printf("%s\n {\"id\": ", m == msgs ? "" : ",");
+		for (m = queue.msgs; m != NULL; m = m->next) {
+			printf("%s\n {\"id\": ", m == queue.msgs ? "" : ",");
 			avalctl_json_str(m->qid);
 			printf(", \"sender\": ");
 			avalctl_json_str(m->sender);
 			printf(", \"arrival\": %llu, \"size\": %llu, "
-			    "\"recipients\": [",
+			    "\"held\": %s, \"recipients\": [",
 			    (unsigned long long)m->arrival,
-			    (unsigned long long)m->size);
+			    (unsigned long long)m->size,
+			    (m->flags & IPC_CTL_MSG_HELD) ? "true" : "false");
 			for (r = m->rcpts; r != NULL; r = r->next_rcpt) {
 				printf("%s{\"address\": ", r == m->rcpts ?
 				    "" : ", ");
 				avalctl_json_str(r->addr);
 				printf(", \"state\": \"%s\", \"attempts\": %u, "
 				    "\"next_try\": %llu, \"last_error\": ",
-				    avalctl_state(r->state), r->attempts,
+				    ctlclient_state_name(r->state), r->attempts,
 				    (unsigned long long)r->next);
 				avalctl_json_str(r->error);
 				printf("}");
 			}
 			printf("]}");
 		}
-		printf("%s]\n", msgs ? "\n" : "");
+		printf("%s]\n", queue.msgs ? "\n" : "");
 		return;
 	}
 	if (n == 0) {
@@ -394,15 +365,16 @@ avalctl_print_queue(uint32_t n)
 	}
 	printf("%-14s %9s  %-19s  %s\n", "QUEUE ID", "SIZE", "ARRIVAL",
 	    "SENDER / RECIPIENTS");
-	for (m = msgs; m != NULL; m = m->next) {
+	for (m = queue.msgs; m != NULL; m = m->next) {
 		t = (time_t)m->arrival;
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
 		    localtime(&t));
-		printf("%-14s %9llu  %-19s  <%s>\n", m->qid,
-		    (unsigned long long)m->size, when, m->sender);
+		printf("%-14s %9llu  %-19s  <%s>%s\n", m->qid,
+		    (unsigned long long)m->size, when, m->sender,
+		    (m->flags & IPC_CTL_MSG_HELD) ? " (on hold)" : "");
 		for (r = m->rcpts; r != NULL; r = r->next_rcpt) {
 			printf("%47s<%s> %s", "", r->addr,
-			    avalctl_state(r->state));
+			    ctlclient_state_name(r->state));
 			if (r->attempts > 0)
 				printf(", %u attempts", r->attempts);
 			if (r->error[0] != '\0')
@@ -423,54 +395,26 @@ avalctl_done(int rc)
 static void
 avalctl_dispatch(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 {
-	const char		*s1, *s2, *s3;
-	struct avalctl_rcpt	*rc;
-	struct avalctl_msg	*m;
+	const char		*s1, *s2;
 	uint32_t		 req, u1, u2, u3, n;
-	uint64_t		 v1, v2;
+	uint64_t		 v1;
 
 	(void)p;
 	(void)arg;
+	switch (ctlclient_queue_take(&queue, r)) {
+	case 1:
+		if (queue.done) {
+			avalctl_print_queue(queue.n);
+			avalctl_done(0);
+		}
+		return;
+	case -1:
+		fprintf(stderr, "avalctl: malformed %s from avald\n",
+		    ipc_type_name(r->type));
+		avalctl_done(1);
+		return;
+	}
 	switch (r->type) {
-	case IPC_QUEUE_CTL_MSG:
-		if (ipc_get_u32(r, &req) == -1 || ipc_get_str(r, &s1) == -1 ||
-		    ipc_get_str(r, &s2) == -1 || ipc_get_u64(r, &v1) == -1 ||
-		    ipc_get_u64(r, &v2) == -1 || ipc_get_u32(r, &n) == -1 ||
-		    ipc_end(r) == -1)
-			break;
-		m = xcalloc(1, sizeof(*m));
-		m->qid = xstrdup(s1);
-		m->sender = xstrdup(s2);
-		m->arrival = v1;
-		m->size = v2;
-		m->rtail = &m->rcpts;
-		*mtail = m;
-		mtail = &m->next;
-		last = m;
-		return;
-	case IPC_QUEUE_CTL_RCPT:
-		if (ipc_get_u32(r, &req) == -1 || ipc_get_str(r, &s1) == -1 ||
-		    ipc_get_str(r, &s2) == -1 || ipc_get_u32(r, &u1) == -1 ||
-		    ipc_get_u32(r, &u2) == -1 || ipc_get_u64(r, &v1) == -1 ||
-		    ipc_get_str(r, &s3) == -1 || ipc_end(r) == -1 ||
-		    last == NULL || strcmp(last->qid, s1) != 0)
-			break;
-		rc = xcalloc(1, sizeof(*rc));
-		rc->addr = xstrdup(s2);
-		rc->state = u1;
-		rc->attempts = u2;
-		rc->next = v1;
-		rc->error = xstrdup(s3);
-		*last->rtail = rc;
-		last->rtail = &rc->next_rcpt;
-		return;
-	case IPC_QUEUE_CTL_END:
-		if (ipc_get_u32(r, &req) == -1 || ipc_get_u32(r, &n) == -1 ||
-		    ipc_end(r) == -1)
-			break;
-		avalctl_print_queue(n);
-		avalctl_done(0);
-		return;
 	case IPC_QUEUE_CTL_FLUSHED:
 		if (ipc_get_u32(r, &req) == -1 || ipc_get_u32(r, &n) == -1 ||
 		    ipc_end(r) == -1)
@@ -553,20 +497,11 @@ avalctl_timeout(evutil_socket_t fd, short ev, void *arg)
 static void
 avalctl_socket_path(const char *file, char *out, size_t outlen)
 {
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
+	struct conf	*conf;
 
-	if (file == NULL && access(AVAL_SYSCONFDIR "/aval.conf", F_OK) == 0)
-		file = AVAL_SYSCONFDIR "/aval.conf";
-	conf = file ? conf_load(file, &errs) : conf_load_default(&errs);
-	if (conf == NULL) {
-		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.lines[i]);
+	if ((conf = ctlclient_conf("avalctl", file)) == NULL)
 		exit(2);
-	}
-	if ((size_t)snprintf(out, outlen, "%s/avald.sock",
-	    conf->runtime_dir) >= outlen)
+	if (ctlclient_path(conf, out, outlen) == -1)
 		fatalx("runtime-dir too long");
 	conf_free(conf);
 }
@@ -655,6 +590,7 @@ main(int argc, char **argv)
 	if (argc < 1)
 		avalctl_usage();
 	req = avalctl_words(argc, argv, &type);
+	ctlclient_queue_init(&queue);
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -664,9 +600,7 @@ main(int argc, char **argv)
 			fatalx("socket path too long");
 	} else
 		avalctl_socket_path(file, sun.sun_path, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		fatal("socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if ((fd = ctlclient_connect(sun.sun_path)) == -1) {
 		fprintf(stderr, "avalctl: %s: %s (is avald running?)\n",
 		    sun.sun_path, strerror(errno));
 		return 1;

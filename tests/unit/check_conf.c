@@ -781,6 +781,8 @@ START_TEST(the_default_text_is_the_documented_one)
 	    "listen on 127.0.0.1 port 2525\n"
 	    "listen on 127.0.0.1 port 2587 submission\n"
 	    "listen on 127.0.0.1 port 2465 submissions\n"
+	    "# sendmail(1) and build/sendmail submit here (mode 0666).\n"
+	    "listen on unix \"var/run/submit.sock\" local\n"
 	    "# Made by avald at first start: a development CA and a "
 	    "certificate\n"
 	    "# for localhost (var/tls/ca.crt is the CA to trust in clients).\n"
@@ -813,6 +815,8 @@ START_TEST(the_default_config_loads_with_its_listeners)
 	ck_assert_ptr_nonnull(l = l->next);
 	ck_assert_uint_eq(l->port, 2465);
 	ck_assert_int_eq(l->kind, CONF_L_SUBMISSIONS);
+	ck_assert_ptr_nonnull(l = l->next);
+	ck_assert_int_eq(l->kind, CONF_L_LOCAL);
 	ck_assert_ptr_null(l->next);
 	ck_assert_ptr_nonnull(c->tls_certs);
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
@@ -853,6 +857,63 @@ START_TEST(loading_twice_in_one_process_gives_the_same_config)
 	conf_test_items_free(&ib);
 	conf_free(a);
 	conf_free(b);
+}
+END_TEST
+
+/* --- the local listener ------------------------------------------------ */
+
+static void	conf_test_roundtrip(struct conf *);
+
+START_TEST(listen_on_unix_is_a_local_listener_with_an_absolute_path)
+{
+	struct conf_errors		 errs = { NULL, 0 };
+	const struct conf_listen	*l;
+	struct conf			*c;
+	struct conf_test_items		 it;
+	char				*want;
+
+	c = conf_test_load("listen on unix \"run/with space.sock\" local\n"
+	    "listen on unix \"/run/b.sock\"\n", &errs);
+	ck_assert_msg(c != NULL, "%s", conf_test_dump(&errs));
+	ck_assert_ptr_nonnull(l = conf_listen_local(c));
+	ck_assert_int_eq(l->kind, CONF_L_LOCAL);
+	ck_assert_uint_eq(l->port, 0);
+	ck_assert(l->addr[0] == '/');
+	ck_assert_ptr_nonnull(strstr(l->addr, "/run/with space.sock"));
+	conf_test_items_get(c, &it);
+	xasprintf(&want, "listen-local=%s", l->addr);
+	ck_assert(conf_test_items_has(&it, want));
+	ck_assert(conf_test_items_has(&it, "listen-local=/run/b.sock"));
+	free(want);
+	conf_test_items_free(&it);
+	conf_test_roundtrip(c);
+	conf_free(c);
+	/* The default has one, next to the control socket. */
+	ck_assert_ptr_nonnull(c = conf_load_default(&errs));
+	ck_assert_ptr_nonnull(l = conf_listen_local(c));
+	ck_assert_ptr_nonnull(strstr(l->addr, "/var/run/submit.sock"));
+	conf_free(c);
+}
+END_TEST
+
+static const char *const local_bad[] = {
+	"listen on unix\n",
+	"listen on unix \"/a.sock\" mx\n",
+	"listen on unix \"/a.sock\" local extra\n",
+	"listen on 127.0.0.1 port 25 local\n",
+	"listen on unix \"/a.sock\"\nlisten on unix \"/a.sock\"\n",
+	"listen on unix \"/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
+};
+
+START_TEST(bad_local_listeners_are_refused)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	struct conf		*c;
+
+	c = conf_test_load(local_bad[_i], &errs);
+	ck_assert_msg(c == NULL, "accepted: %s", local_bad[_i]);
+	conf_errors_clear(&errs);
 }
 END_TEST
 
@@ -1307,6 +1368,9 @@ conf_suite(void)
 	tcase_add_test(tc, loading_twice_in_one_process_gives_the_same_config);
 	tcase_add_test(tc, items_rebuild_the_same_config_in_a_worker);
 	tcase_add_test(tc, local_domains_without_a_route_get_maildir);
+	tcase_add_test(tc, listen_on_unix_is_a_local_listener_with_an_absolute_path);
+	tcase_add_loop_test(tc, bad_local_listeners_are_refused, 0,
+	    sizeof(local_bad) / sizeof(local_bad[0]));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lookups");

@@ -31,6 +31,7 @@ Suite	*smtpd_data_suite(void);
 Suite	*sched_suite(void);
 Suite	*master_backoff_suite(void);
 Suite	*window_suite(void);
+Suite	*sendmail_msg_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */

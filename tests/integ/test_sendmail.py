@@ -1,0 +1,305 @@
+"""
+test_sendmail - the compatibility commands: sendmail (every option, exit
+codes, -bs) and mailq, on avald's local submission socket
+
+The local socket lives in a short folder of its own, mode 0755, so its
+path fits in a socket address and a user other than root can reach it.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+from harness import (BUILD, SLOW, Fail, check, maildir_files, queue_rcpt,
+                     sanitizer_env, test, wait_until)
+
+NOBODY = 65534
+
+
+class Local:
+    """An avald with a local listener, and sendmail/mailq to run at it."""
+
+    def __init__(self, t, **kw):
+        self.dir = tempfile.mkdtemp(prefix="avsm-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        t.cleanup_dirs = getattr(t, "cleanup_dirs", []) + [self.dir]
+        self.sock = os.path.join(self.dir, "submit.sock")
+        extra = kw.pop("listen_extra", [])
+        self.a = t.aval(listen_extra=['listen on unix "%s" local' % self.sock]
+                        + extra, **kw)
+        # A copy of the config that every user may read.
+        self.conf = os.path.join(self.dir, "aval.conf")
+
+    def start(self):
+        self.a.start()
+        shutil.copy(self.a.conf, self.conf)
+        os.chmod(self.conf, 0o644)
+        return self
+
+    def run(self, prog, args, data=b"", uid=None, timeout=30):
+        binp = os.path.join(BUILD, prog)
+        pre = None
+        if uid is not None:
+            def pre():
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+        try:
+            r = subprocess.run([binp, "-C", self.conf] + list(args),
+                               input=data, capture_output=True,
+                               timeout=timeout * SLOW, env=sanitizer_env(),
+                               preexec_fn=pre, cwd=self.dir)
+        except subprocess.TimeoutExpired:
+            raise Fail("%s %s did not finish" % (prog, " ".join(args)))
+        return r.returncode, r.stdout.decode("utf-8", "replace"), \
+            r.stderr.decode("utf-8", "replace")
+
+    def sendmail(self, args, data, **kw):
+        return self.run("sendmail", args, data, **kw)
+
+    def mail(self, local, n=1, timeout=15):
+        """The text of local@localhost's n-th message, waited for."""
+        if not wait_until(lambda: len(maildir_files(self.a, "localhost",
+                                                    local)) >= n, timeout):
+            raise Fail("no message %d for %s@localhost" % (n, local))
+        with open(maildir_files(self.a, "localhost", local)[n - 1], "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+def _cleanup(t):
+    for d in getattr(t, "cleanup_dirs", []):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def header_of(text):
+    return text.split("\n\n", 1)[0]
+
+
+def body_of(text):
+    return text.split("\n\n", 1)[1] if "\n\n" in text else ""
+
+
+@test("sendmail_t_takes_to_cc_bcc_adds_arguments_and_strips_bcc", timeout=90)
+def t_sendmail_t(t):
+    try:
+        L = Local(t).start()
+        msg = (b"To: Ann <ta@localhost>, tb@localhost\n"
+               b"Cc: Group: tc@localhost;\n"
+               b"Bcc: Hidden <td@localhost>,\n te@localhost\n"
+               b"Subject: dash t\n\nhello\n")
+        rc, out, err = L.sendmail(["-t", "tf@localhost"], msg)
+        check(rc == 0, "sendmail -t exited %d: %s" % (rc, err))
+        for u in ("ta", "tb", "tc", "td", "te", "tf"):
+            text = L.mail(u)
+            h = header_of(text)
+            check("Bcc" not in h and "Hidden" not in h and
+                  (u == "te" or "te@localhost" not in h),
+                  "%s's copy shows the Bcc: %r" % (u, h))
+            check(re.search(r"Received: from local \(uid 0\)", h),
+                  "no 'from local (uid 0)' in %r" % h)
+            check("Message-ID: <" in h and "\nDate: " in h,
+                  "no Message-ID/Date added: %r" % h)
+            check(body_of(text) == "hello\n", "body %r" % body_of(text))
+        L.a.wait_log(r"client=local\[uid=0,pid=\d+\]")
+    finally:
+        _cleanup(t)
+
+
+@test("sendmail_dot_ends_input_unless_i_and_text_is_fixed_up", timeout=90)
+def t_sendmail_dot(t):
+    try:
+        L = Local(t).start()
+        rc, _, err = L.sendmail(["da@localhost"],
+                                b"Subject: d\n\nbefore\n.\nafter\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        b = body_of(L.mail("da"))
+        check(b == "before\n", "without -i: body %r" % b)
+        for opt, who in (("-i", "db"), ("-oi", "dc")):
+            rc, _, err = L.sendmail([opt, who + "@localhost"],
+                                    b"Subject: d\r\n\r\nbefore\r\n.\r\n"
+                                    b"..two\nafter\nno newline")
+            check(rc == 0, "%s: exit %d: %s" % (opt, rc, err))
+            b = body_of(L.mail(who))
+            check(b == "before\n.\n..two\nafter\nno newline\n",
+                  "%s: body %r" % (opt, b))
+        # No header at all: a From is added and the text is the body.
+        rc, _, err = L.sendmail(["dd@localhost"], b"just text\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        text = L.mail("dd")
+        check("From: " in header_of(text) and body_of(text) == "just text\n",
+              "headerless message: %r" % text)
+    finally:
+        _cleanup(t)
+
+
+@test("sendmail_f_and_F_set_sender_and_from", timeout=90)
+def t_sendmail_f(t):
+    try:
+        L = Local(t).start()
+        rc, _, err = L.sendmail(["-f", "boss@example.org", "-F",
+                                 "Smith, Ann", "fa@localhost"],
+                                b"Subject: f\n\nx\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        text = L.mail("fa")
+        check(text.startswith("Return-Path: <boss@example.org>"),
+              "Return-Path: %r" % text[:80])
+        check('From: "Smith, Ann" <boss@example.org>' in header_of(text),
+              "From: %r" % header_of(text))
+        rc, _, err = L.sendmail(["-f<>", "fb@localhost"],
+                                b"From: me@example.org\nSubject: f\n\nx\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        text = L.mail("fb")
+        check(text.startswith("Return-Path: <>"), "null sender: %r" % text[:60])
+        check(header_of(text).count("From:") == 1,
+              "a From was added to a message that had one")
+        rc, _, err = L.sendmail(["-fnobody2", "fc@localhost"], b"x\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check(L.mail("fc").startswith("Return-Path: <nobody2@mx.test>"),
+              "bare -f name not completed with the hostname")
+    finally:
+        _cleanup(t)
+
+
+@test("sendmail_bs_speaks_smtp_on_stdin", timeout=90)
+def t_sendmail_bs(t):
+    try:
+        L = Local(t).start()
+        p = subprocess.Popen([os.path.join(BUILD, "sendmail"), "-C", L.conf,
+                              "-bs"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=sanitizer_env())
+        seen = []
+
+        def reply():
+            while True:
+                line = p.stdout.readline().decode("utf-8", "replace")
+                seen.append(line)
+                if len(line) < 4 or line[3] != "-":
+                    return line
+
+        def cmd(line):
+            p.stdin.write(line)
+            p.stdin.flush()
+            return reply()
+
+        try:
+            check(reply().startswith("220 "), "greeting: %r" % seen)
+            check(cmd(b"EHLO client.test\r\n").startswith("250 "), "EHLO")
+            check(cmd(b"MAIL FROM:<bs@example.org>\r\n").startswith("250"),
+                  "MAIL: %r" % seen)
+            check(cmd(b"RCPT TO:<bs@localhost>\r\n").startswith("250"),
+                  "RCPT: %r" % seen)
+            check(cmd(b"DATA\r\n").startswith("354"), "DATA: %r" % seen)
+            r = cmd(b"Subject: bs\r\n\r\nover -bs\r\n.\r\n")
+            check(r.startswith("250 2.0.0 Ok: queued"), "dot: %r" % seen)
+            check(cmd(b"QUIT\r\n").startswith("221"), "QUIT: %r" % seen)
+            p.stdin.close()
+            rc = p.wait(timeout=10 * SLOW)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check(rc == 0, "-bs exited %d" % rc)
+        check(body_of(L.mail("bs")) == "over -bs\n", "-bs body")
+    finally:
+        _cleanup(t)
+
+
+@test("sendmail_exit_codes_and_usage", timeout=90)
+def t_sendmail_codes(t):
+    try:
+        L = Local(t).start()
+        rc, _, err = L.sendmail(["-Q", "x@localhost"], b"x\n")
+        check(rc == 64 and "usage" in err, "unknown option: %d %r" % (rc, err))
+        rc, _, err = L.sendmail([], b"Subject: none\n\nx\n")
+        check(rc == 64 and "no recipients" in err, "no rcpt: %d %r" % (rc, err))
+        rc, _, err = L.sendmail(["-odi", "-oem", "-v", "ok@localhost"], b"x\n")
+        check(rc == 0, "ignored options: %d %r" % (rc, err))
+        # The server refuses a local part Maildir cannot hold: 550, and
+        # nothing goes out, not even to the good recipient.
+        rc, _, err = L.sendmail(["good@localhost", "a/b@localhost"], b"x\n")
+        check(rc == 67 and "550" in err and "nothing was sent" in err,
+              "refused rcpt: %d %r" % (rc, err))
+        time.sleep(1 * SLOW)
+        check(not maildir_files(L.a, "localhost", "good"),
+              "the good recipient got a message the other one lost")
+        rc, _, err = L.sendmail(["-t"], b"To: Ann Smith\n\nx\n")
+        check(rc == 65, "unparsable To with -t: %d %r" % (rc, err))
+        L.a.stop()
+        rc, _, err = L.sendmail(["x@localhost"], b"x\n")
+        check(rc == 75 and "is avald running?" in err,
+              "no avald: %d %r" % (rc, err))
+        check(not os.path.exists(L.sock), "avald left its socket behind")
+    finally:
+        _cleanup(t)
+
+
+@test("sendmail_as_an_ordinary_user_is_known_by_uid", timeout=90)
+def t_sendmail_nobody(t):
+    try:
+        L = Local(t).start()
+        rc, _, err = L.sendmail(["na@localhost"], b"Subject: n\n\nx\n",
+                                uid=NOBODY)
+        check(rc == 0, "as nobody: exit %d: %s" % (rc, err))
+        text = L.mail("na")
+        check(re.search(r"Return-Path: <nobody@mx\.test>", text),
+              "sender: %r" % text[:80])
+        check("Received: from local (uid %d)" % NOBODY in text,
+              "Received: %r" % header_of(text))
+        L.a.wait_log(r"client=local\[uid=%d,pid=\d+\]" % NOBODY)
+        st = os.stat(L.sock)
+        check(st.st_mode & 0o777 == 0o666, "socket mode %o" % st.st_mode)
+        rc, out, err = L.run("mailq", [], uid=NOBODY)
+        check(rc == 77 and "root" in err, "mailq as nobody: %d %r" % (rc, err))
+    finally:
+        _cleanup(t)
+
+
+@test("mailq_lists_the_queue_as_postfix_does", timeout=120)
+def t_mailq(t):
+    try:
+        L = Local(t).start()		# no sink: outside mail stays deferred
+        rc, out, err = L.run("mailq", [])
+        check(rc == 0 and out == "Mail queue is empty\n",
+              "empty: %d %r %r" % (rc, out, err))
+        rc, _, err = L.sendmail(["-f", "s1@example.org", "r1@example.net"],
+                                b"Subject: q1\n\n" + b"x" * 70 + b"\n" * 40)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        rc, _, err = L.sendmail(["-f", "s2@example.org", "r2@example.net"],
+                                b"Subject: q2\n\nx\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        if not wait_until(lambda: all(
+                q is not None and q[1]["state"] == "deferred" and
+                q[1]["last_error"] for q in
+                (queue_rcpt(L.a, "r1@example.net"),
+                 queue_rcpt(L.a, "r2@example.net"))), 20):
+            raise Fail("not deferred: %r" % L.a.queue())
+        q1 = queue_rcpt(L.a, "r1@example.net")[0]["id"]
+        q2 = queue_rcpt(L.a, "r2@example.net")[0]["id"]
+        check(L.a.ctl("hold", q2).returncode == 0, "hold")
+        rc, out, err = L.run("mailq", [])
+        check(rc == 0, "mailq: %d %r" % (rc, err))
+        lines = out.split("\n")
+        check(lines[0].startswith("-Queue ID-") and
+              "--Size-- ----Arrival Time---- -Sender/Recipient-------"
+              in lines[0], "header: %r" % lines[0])
+        m1 = [l for l in lines if l.startswith(q1)]
+        m2 = [l for l in lines if l.startswith(q2)]
+        check(m1 and re.match(r"%s[ *] +\d+ \w{3} \w{3} [ \d]\d "
+                              r"\d\d:\d\d:\d\d  s1@example.org$" % q1, m1[0]),
+              "message line: %r" % out)
+        check(m2 and m2[0].startswith(q2 + "!"), "held not marked !: %r" % out)
+        i = lines.index(m1[0])
+        check(lines[i + 1].startswith("(") and lines[i + 1].endswith(")"),
+              "no deferral reason: %r" % out)
+        check(lines[i + 2] == " " * 46 + "r1@example.net",
+              "recipient line: %r" % lines[i + 2])
+        check(out.endswith("-- 5 Kbytes in 2 Requests.\n") or
+              re.search(r"-- \d+ Kbytes in 2 Requests\.\n$", out),
+              "footer: %r" % out[-60:])
+        rc, out2, _ = L.sendmail(["-bp"], b"")
+        check(rc == 0 and out2.split("\n")[0] == lines[0], "-bp is mailq")
+    finally:
+        _cleanup(t)
