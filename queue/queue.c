@@ -350,6 +350,7 @@ queue_flush(evutil_socket_t fd, short ev, void *arg)
 		    (unsigned long long)p->msg->env.size, p->msg->env.nrcpt);
 		queue->nreceived++;
 		queue->nstored++;
+		p->msg->pending = 0;
 		queue_window_admit(p->msg);
 		free(p);
 		n++;
@@ -386,6 +387,8 @@ queue_commit(struct queue_link *l, struct queue_incoming *in)
 	in->nchunks = 0;
 	queue_incoming_unpend(in);
 	msg = queue_msg_new(in->qid, &in->env);
+	/* Until the flush: no command may touch it, nor may it leave memory. */
+	msg->pending = 1;
 	memset(&in->env, 0, sizeof(in->env));
 	p = xcalloc(1, sizeof(*p));
 	p->tid = in->tid;
@@ -713,6 +716,9 @@ queue_start(void)
 		fatalx("cannot read the queue");
 	log_info("queue opened: %lu message%s waiting (%lu on hold)",
 	    queue->nstored, queue->nstored == 1 ? "" : "s", held);
+	if ((queue->paused = queue_store_flag(queue->store, "paused")))
+		log_warnx("queue: deliveries are paused (avalctl pause); mail "
+		    "is accepted and queued until avalctl resume");
 	/*
 	 * What recovery found may sit in the page cache only (a process
 	 * crash keeps written log pages): sync before any smtpd is told a

@@ -52,6 +52,7 @@ struct queue_msg {
 	struct queue_group	*groups;
 	uint32_t		 ngroups;
 	unsigned int		 inflight;	/* jobs out */
+	int			 pending;	/* committed, its flush not yet done */
 	TAILQ_ENTRY(queue_msg)	 entry;		/* all */
 };
 TAILQ_HEAD(queue_msgs, queue_msg);
@@ -185,6 +186,7 @@ void	 queue_window_rewind(void);
 void	 queue_window_tick(void);
 int	 queue_window_evictable(const struct queue_msg *, int64_t now);
 void	 queue_window_evict(struct queue_msg *);
+int	 queue_msg_busy(const struct queue_msg *);	/* not to be touched now */
 
 /* queue_notice.c */
 int	 queue_notice_final(struct queue_msg *);

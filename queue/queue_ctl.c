@@ -440,6 +440,13 @@ queue_ctl_bounce_all(struct queue_msg *msg)
 static int
 queue_ctl_one(struct queue_msg *msg, const char *verb, uint32_t flags)
 {
+	/*
+	 * Not yet flushed: its state is the flush's. A delivery in flight
+	 * lets a hold or a requeue through (what runs finishes first), not
+	 * a delete.
+	 */
+	if (msg->pending)
+		return -1;
 	if (strcmp(verb, "delete") == 0) {
 		if (msg->inflight > 0)
 			return -1;
@@ -569,6 +576,7 @@ struct queue_walk {
 	char			 pos[QID_SIZE];
 	char			 last[QID_SIZE];
 	int			 done;
+	int			 stop;		/* enough waits for the master */
 	unsigned int		 n, busy, failed;
 	TAILQ_ENTRY(queue_walk)	 entry;
 };
@@ -601,6 +609,9 @@ queue_walk_one(const char *qid, struct queue_env *e, void *arg)
 		}
 		queue_ctl_list_one(w->req, msg);
 		w->n++;
+		/* A big message's frames count too: the bound is in bytes. */
+		if (ipc_peer_queued(queue->w.master) > QUEUE_WALK_BACKLOG)
+			w->stop = 1;
 		break;
 	case QUEUE_WALK_CMD:
 		rc = msg != NULL ? queue_ctl_one(msg, w->verb, w->flags) :
@@ -609,7 +620,7 @@ queue_walk_one(const char *qid, struct queue_env *e, void *arg)
 			memset(e, 0, sizeof(*e));	/* consumed */
 		if (rc == 1)
 			w->n++;
-		else if (rc == -1 && msg != NULL && msg->inflight)
+		else if (rc == -1 && msg != NULL && queue_msg_busy(msg))
 			w->busy++;
 		else if (rc == -1)
 			w->failed++;
@@ -641,7 +652,7 @@ queue_walk_finish(struct queue_walk *w)
 	case QUEUE_WALK_CMD:
 		queue_ctl_done(w->req, w->failed ? 1 : 0, "%u message%s%s%s",
 		    w->n, w->n == 1 ? "" : "s", w->busy ? "; some were being "
-		    "delivered, try again for those" : "", w->failed ?
+		    "stored or delivered, try again for those" : "", w->failed ?
 		    "; the store failed for some" : "");
 		break;
 	case QUEUE_WALK_FLUSH:
@@ -678,8 +689,11 @@ queue_walk_step(evutil_socket_t fd, short ev, void *arg)
 	}
 	for (w = TAILQ_FIRST(&queue_walks); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, entry);
+		if (ipc_peer_queued(queue->w.master) > QUEUE_WALK_BACKLOG)
+			break;		/* the rest wait with the first */
+		w->stop = 0;
 		n = queue_store_walk_batch(queue->store, w->pos,
-		    QUEUE_WALK_BATCH, queue_walk_one, w);
+		    QUEUE_WALK_BATCH, queue_walk_one, w, &w->stop);
 		if (n == -1)
 			w->failed++;
 		if (n > 0 && !w->done)
@@ -768,13 +782,21 @@ queue_ctl_cmd(uint32_t req, const char *verb, const char *arg,
 	if (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0) {
 		int	 p = strcmp(verb, "pause") == 0;
 
+		/* Kept in the spool: a queue that restarts stays paused. */
+		if (queue_store_set_flag(queue->store, "paused", p) == -1) {
+			queue_ctl_done(req, 1, "the store failed; nothing "
+			    "changed");
+			return;
+		}
+		queue_flush_later();
 		if (p != queue->paused)
 			log_info("queue: deliveries %s by the postmaster",
 			    p ? "paused" : "resumed");
 		queue->paused = p;
 		queue_sched_run();
 		queue_ctl_done(req, 0, "deliveries %s", p ? "paused (mail is "
-		    "still accepted and queued)" : "resumed");
+		    "still accepted and queued, also across a restart, until "
+		    "avalctl resume)" : "resumed");
 		return;
 	}
 	if (strcmp(verb, "flush") == 0) {
@@ -822,8 +844,9 @@ queue_ctl_cmd(uint32_t req, const char *verb, const char *arg,
 		rc = queue_ctl_stored(arg, &e, verb, flags);
 	if (rc == -1)
 		queue_ctl_done(req, 1, "%s: %s", arg, msg != NULL &&
-		    queue_ctl_find(arg) == msg && msg->inflight ?
-		    "being delivered now; try again" : "store failed");
+		    queue_ctl_find(arg) == msg && queue_msg_busy(msg) ?
+		    "being stored or delivered now; try again" :
+		    "store failed");
 	else
 		queue_ctl_done(req, 0, "%s: %s", arg, rc ? "done" :
 		    "nothing to do");

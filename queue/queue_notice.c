@@ -152,7 +152,8 @@ queue_notice_send(struct queue_msg *msg, struct queue_dsn_rcpt *dr,
 	nm = queue_msg_new(nqid, &ne);
 	log_info("%s: from=<>, size=%llu, nrcpt=1 (notice about %s)", nqid,
 	    (unsigned long long)nm->env.size, msg->qid);
-	queue_sched_add(nm);
+	/* Like any message: in memory if the window has room, else stored. */
+	queue_window_admit(nm);
 	queue_flush_later();
 	return 1;
 }

@@ -873,29 +873,44 @@ queue_rec_dup(const char *s)
 	return s != NULL && *s != '\0' ? xstrdup(s) : NULL;
 }
 
+/* queue_rec_history_keep - earlier outcomes kept per recipient */
+uint32_t
+queue_rec_history_keep(uint32_t nrcpt)
+{
+	if (nrcpt <= 100)
+		return QUEUE_REC_MAX_HISTORY;
+	return 1500 / nrcpt > 0 ? 1500 / nrcpt : 1;
+}
+
 /* queue_rcpt_outcome - a new last outcome; the one before to the history */
 void
-queue_rcpt_outcome(struct queue_rcpt *r, int64_t time_ms, const char *status,
-    const char *remote, const char *text)
+queue_rcpt_outcome(struct queue_rcpt *r, uint32_t keep, int64_t time_ms,
+    const char *status, const char *remote, const char *text)
 {
 	struct queue_attempt	*a;
 
-	if (r->last_time_ms != 0) {
+	if (keep > QUEUE_REC_MAX_HISTORY)
+		keep = QUEUE_REC_MAX_HISTORY;
+	/* The oldest go first, down to room for one more. */
+	while (r->nhistory > 0 && r->nhistory >= keep) {
+		queue_attempt_clear(&r->history[0]);
+		memmove(&r->history[0], &r->history[1],
+		    (r->nhistory - 1) * sizeof(*r->history));
+		memset(&r->history[r->nhistory - 1], 0, sizeof(*r->history));
+		r->nhistory--;
+	}
+	if (r->last_time_ms != 0 && keep > 0) {
 		if (r->history == NULL)
 			r->history = xcalloc(QUEUE_REC_MAX_HISTORY,
 			    sizeof(*r->history));
-		if (r->nhistory == QUEUE_REC_MAX_HISTORY) {
-			queue_attempt_clear(&r->history[0]);
-			memmove(&r->history[0], &r->history[1],
-			    (QUEUE_REC_MAX_HISTORY - 1) * sizeof(*r->history));
-			r->nhistory--;
-		}
 		a = &r->history[r->nhistory++];
 		a->time_ms = r->last_time_ms;
-		/* The strings move over as they are. */
+		/* The strings move over as they are, the text cut short. */
 		a->status = r->last_status;
 		a->remote = r->last_remote;
 		a->text = r->last_error;
+		if (a->text != NULL && strlen(a->text) > QUEUE_REC_HISTORY_TEXT)
+			a->text[QUEUE_REC_HISTORY_TEXT] = '\0';
 		r->last_status = r->last_remote = r->last_error = NULL;
 	} else {
 		free(r->last_status);

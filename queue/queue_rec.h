@@ -103,8 +103,18 @@ int64_t	 queue_env_due(const struct queue_env *);
  * or "" for none), the one it replaces going to the history, whose
  * oldest entry goes when it is full.
  */
-void	 queue_rcpt_outcome(struct queue_rcpt *r, int64_t time_ms,
-	    const char *status, const char *remote, const char *text);
+void	 queue_rcpt_outcome(struct queue_rcpt *r, uint32_t keep,
+	    int64_t time_ms, const char *status, const char *remote,
+	    const char *text);
+/*
+ * How many earlier outcomes each recipient of a message to nrcpt keeps:
+ * QUEUE_REC_MAX_HISTORY for up to 100 recipients, fewer beyond, so that a
+ * message to the most recipients allowed still has a record of a few MB.
+ * The text of an earlier outcome is cut to QUEUE_REC_HISTORY_TEXT bytes;
+ * the last one keeps it whole.
+ */
+uint32_t queue_rec_history_keep(uint32_t nrcpt);
+#define QUEUE_REC_HISTORY_TEXT	200
 /* Frees what env owns and zeroes it; env itself is the caller's. */
 void	 queue_env_clear(struct queue_env *);
 

@@ -386,7 +386,8 @@ queue_rcpt_lost(struct queue_msg *msg, uint32_t i, int64_t now,
 	}
 	snprintf(text, sizeof(text), "%s, %u times in a row", why,
 	    (unsigned)msg->lost[i]);
-	queue_rcpt_outcome(r, now, "4.3.0", NULL, text);
+	queue_rcpt_outcome(r, queue_rec_history_keep(msg->env.nrcpt), now,
+	    "4.3.0", NULL, text);
 	queue_rcpt_defer(msg, r, now);
 	if (r->state == RCPT_DEFERRED)
 		log_info("%s: to=<%s>, relay=none, dsn=4.3.0, status=deferred "
@@ -726,7 +727,8 @@ queue_sched_result(struct queue_link *l, struct ipc_msgin *r)
 		return -1;
 	job->answered[idx] = 1;
 	rc = &job->msg->env.rcpts[job->idx[idx]];
-	queue_rcpt_outcome(rc, now, dsn, remote, text);
+	queue_rcpt_outcome(rc, queue_rec_history_keep(job->msg->env.nrcpt),
+	    now, dsn, remote, text);
 	switch (status) {
 	case DELIVER_SENT:
 		rc->state = RCPT_DELIVERED;

@@ -451,6 +451,43 @@ queue_store_dbt(DBT *d, const void *p, size_t len)
 	d->size = (u_int32_t)len;
 }
 
+/*
+ * queue_store_flag - a yes/no setting of the spool's own in "meta" (the
+ * postmaster's pause): its value, 0 when it was never set or on error
+ */
+int
+queue_store_flag(struct queue_store *qs, const char *name)
+{
+	char	 buf[4];
+	DBT	 k, d;
+
+	queue_store_dbt(&k, name, strlen(name));
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_USERMEM;
+	d.data = buf;
+	d.ulen = sizeof(buf);
+	if (qs->meta->get(qs->meta, NULL, &k, &d, 0) != 0)
+		return 0;
+	return d.size == 1 && buf[0] == '1';
+}
+
+/* queue_store_set_flag - set it, committed (the next flush makes it durable) */
+int
+queue_store_set_flag(struct queue_store *qs, const char *name, int on)
+{
+	DBT	 k, d;
+	int	 rc;
+
+	queue_store_dbt(&k, name, strlen(name));
+	queue_store_dbt(&d, on ? "1" : "0", 1);
+	if ((rc = qs->meta->put(qs->meta, NULL, &k, &d, 0)) != 0) {
+		log_warnx("queue: store: cannot write %s: %s", name,
+		    db_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 /* queue_store_commit - commit without syncing the log (see the top) */
 static int
 queue_store_commit(DB_TXN *txn, const char *qid, const char *what)
@@ -1082,11 +1119,12 @@ queue_store_walk_next(struct queue_store *qs, const void *prev,
  * after pos ("" for the first), in queue ID order; pos moves to the last
  * key visited. Returns how many keys were visited (those that do not
  * decode are logged, left in place and skipped, but counted, so 0 means
- * the end), or -1 on error.
+ * the end), or -1 on error. When stop is given, a cb that sets *stop ends
+ * the batch after its message.
  */
 long
 queue_store_walk_batch(struct queue_store *qs, char pos[QID_SIZE],
-    unsigned int max, queue_store_walk_cb cb, void *arg)
+    unsigned int max, queue_store_walk_cb cb, void *arg, const int *stop)
 {
 	struct queue_env	 env;
 	char			 qid[QID_SIZE];
@@ -1150,6 +1188,8 @@ queue_store_walk_batch(struct queue_store *qs, char pos[QID_SIZE],
 			continue;
 		}
 		cb(qid, &env, arg);
+		if (stop != NULL && *stop)
+			break;
 	}
 	free(k.data);
 	free(d.data);
@@ -1180,12 +1220,15 @@ queue_store_walk(struct queue_store *qs, queue_store_walk_cb cb, void *arg)
 	long				 n;
 
 	while ((n = queue_store_walk_batch(qs, pos, 1024,
-	    queue_store_count_cb, &c)) > 0)
+	    queue_store_count_cb, &c, NULL)) > 0)
 		;
 	return n == -1 ? -1 : c.n;
 }
 
-/* queue_store_get - qid's envelope into env: 1, 0 when absent, -1 */
+/*
+ * queue_store_get - qid's envelope into env: 1, 0 when absent, -1 when
+ * the read failed, -2 when the record does not decode (logged)
+ */
 int
 queue_store_get(struct queue_store *qs, const char *qid,
     struct queue_env *env)
@@ -1210,7 +1253,7 @@ queue_store_get(struct queue_store *qs, const char *qid,
 	free(d.data);
 	if (rc == -1) {
 		log_warnx("%s: envelope does not decode, left in place", qid);
-		return -1;
+		return -2;
 	}
 	return 1;
 }

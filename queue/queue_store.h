@@ -106,10 +106,14 @@ long	 queue_store_walk(struct queue_store *, queue_store_walk_cb, void *);
 /*
  * The same, a batch at a time: up to max keys after pos ("" for the
  * first), pos moved to the last; the count visited (0 at the end) or -1.
+ * A callback that sets *stop (stop may be NULL) ends the batch early.
  */
 long	 queue_store_walk_batch(struct queue_store *, char pos[QID_SIZE],
-	    unsigned int max, queue_store_walk_cb, void *);
-/* qid's envelope into env (the caller clears it): 1, 0 if absent, -1. */
+	    unsigned int max, queue_store_walk_cb, void *, const int *stop);
+/*
+ * qid's envelope into env (the caller clears it): 1, 0 if absent, -1 if
+ * the read failed, -2 if the record does not decode (logged, left).
+ */
 int	 queue_store_get(struct queue_store *, const char *qid,
 	    struct queue_env *);
 
@@ -140,6 +144,10 @@ int	 queue_store_count(struct queue_store *, unsigned long *total,
 int	 queue_store_count_held(struct queue_store *, unsigned long *held);
 /* The oldest (last 0) or newest (1) queue ID, "" when empty; 0 or -1. */
 int	 queue_store_edge(struct queue_store *, int last, char out[QID_SIZE]);
+
+/* A yes/no setting kept in the spool ("paused"): 1 or 0; set: 0 or -1. */
+int	 queue_store_flag(struct queue_store *, const char *name);
+int	 queue_store_set_flag(struct queue_store *, const char *name, int);
 
 /* Checkpoint and remove log files no longer needed; call now and then. */
 void	 queue_store_checkpoint(struct queue_store *);

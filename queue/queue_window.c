@@ -42,6 +42,7 @@
 struct queue_fill {
 	unsigned int	 loaded;
 	int		 full;
+	int		 failed;
 };
 
 /* queue_window_limit - the configured limit (a reload may change it) */
@@ -103,6 +104,23 @@ queue_window_rewind(void)
 	queue_window_kick();
 }
 
+/*
+ * queue_window_back - a message leaves memory while it stays in the store,
+ * due at due: if the fill has read past that time, it reads from just
+ * before it again, so the message is not left behind the read position
+ * (the fill may have passed it while it was in memory, not yet flushed,
+ * or the clock may have gone back)
+ */
+static void
+queue_window_back(int64_t due)
+{
+	if (queue->due_pos.due < 0 || due < 0 || due > queue->due_pos.due)
+		return;
+	queue->due_pos.due = due > 0 ? due - 1 : -1;
+	memset(queue->due_pos.qid, 0, sizeof(queue->due_pos.qid));
+	queue->backlog = 1;
+}
+
 /* queue_window_admit - a message just made durable: keep it, or let it wait */
 void
 queue_window_admit(struct queue_msg *msg)
@@ -113,6 +131,7 @@ queue_window_admit(struct queue_msg *msg)
 		return;
 	}
 	queue->backlog = 1;
+	queue_window_back(queue_env_due(&msg->env));
 	queue_sched_remove(msg);
 }
 
@@ -130,9 +149,20 @@ queue_window_one(const char *qid, int64_t due, void *arg)
 		f->full = 1;
 		return 1;
 	}
-	/* Gone meanwhile, or damaged (logged): the read moves past it. */
-	if (queue_store_get(queue->store, qid, &e) != 1)
+	/*
+	 * Gone meanwhile, or a record that does not decode (logged, left in
+	 * place): the read moves past it. A read that failed stops here, to
+	 * be tried again at the next fill.
+	 */
+	switch (queue_store_get(queue->store, qid, &e)) {
+	case 1:
+		break;
+	case -1:
+		f->failed = 1;
+		return 1;
+	default:
 		return 0;
+	}
 	f->loaded++;
 	queue_sched_add(queue_msg_new(qid, &e));
 	return 0;
@@ -145,7 +175,7 @@ queue_window_one(const char *qid, int64_t due, void *arg)
 void
 queue_window_fill(void)
 {
-	struct queue_fill	 f = { 0, 0 };
+	struct queue_fill	 f = { 0, 0, 0 };
 	int64_t			 now, next;
 	long			 n;
 
@@ -157,6 +187,9 @@ queue_window_fill(void)
 		return;
 	}
 	now = queue_now_ms();
+	/* The clock went back: what is due now may sort before the position. */
+	if (queue->due_pos.due > now)
+		queue_window_back(now);
 	n = queue_store_due_scan(queue->store, &queue->due_pos, now,
 	    QUEUE_FILL_BATCH, queue_window_one, &f, &next);
 	if (n == -1)
@@ -165,7 +198,7 @@ queue_window_fill(void)
 		log_debug("queue: %u message%s brought into memory (%u held)",
 		    f.loaded, f.loaded == 1 ? "" : "s",
 		    window_count(queue->window));
-	if (f.full) {
+	if (f.full || f.failed) {
 		queue->backlog = 1;
 	} else if (n == QUEUE_FILL_BATCH || (next >= 0 && next <= now)) {
 		queue->backlog = 1;
@@ -192,10 +225,17 @@ queue_window_evictable(const struct queue_msg *msg, int64_t now)
 {
 	int64_t	 due;
 
-	if (msg->inflight > 0)
+	if (queue_msg_busy(msg))
 		return 0;
 	due = queue_env_due(&msg->env);
 	return due == QUEUE_DUE_HELD || (due >= 0 && due > now + QUEUE_EVICT_MS);
+}
+
+/* queue_msg_busy - msg is being stored or delivered: commands wait */
+int
+queue_msg_busy(const struct queue_msg *msg)
+{
+	return msg->pending || msg->inflight > 0;
 }
 
 /* queue_window_evict - msg leaves memory; its record is in the store */
@@ -203,5 +243,6 @@ void
 queue_window_evict(struct queue_msg *msg)
 {
 	log_debug("%s: out of memory until due", msg->qid);
+	queue_window_back(queue_env_due(&msg->env));
 	queue_sched_remove(msg);
 }

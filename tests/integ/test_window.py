@@ -14,7 +14,7 @@ import json
 import re
 import smtplib
 
-from harness import (SLOW, check, wait_until, test, make_message, free_port)
+from harness import (SLOW, check, wait_until, test, make_message, free_port)  # noqa
 
 LIMIT = 100
 
@@ -72,14 +72,17 @@ def t_window_deep(t):
     st = stats(a)
     check(st["held"] == n and st["in_memory"] == 0,
           "stats after hold all: %r" % st)
-    # A restart opens the spool and loads no more than a window.
+    # A restart opens the spool and loads no more than a window; the
+    # pause is kept in the spool.
     a.stop()
     a.start()
     a.wait_log(r"queue opened: %d messages waiting \(%d on hold\)" % (n, n),
                10)
+    a.wait_log(r"deliveries are paused \(avalctl pause\)", 10)
     st = stats(a)
-    check(st["in_memory"] == 0 and not st["paused"],
+    check(st["in_memory"] == 0 and st["paused"],
           "after the restart: %r" % st)
+    check(a.ctl("resume").returncode == 0, "resume")
     r = a.ctl("release", "all")
     check(r.returncode == 0 and ("%d messages" % n).encode() in r.stdout,
           "release all: %r" % (r,))
@@ -151,3 +154,69 @@ def t_window_deferred(t):
           "flush: %r" % (r,))
     sink.wait_count(5, 30)
     a.wait_queue_empty(20)
+
+
+@test("window_commands_race_mail_being_stored",
+      timeout=180)
+def t_window_race(t):
+    """hold all / release all / delete of what is arriving, in a loop,
+    while six clients send: a message between its commit and its flush is
+    the flush's, and a command must wait for it (found by review: the
+    queue freed such a message and crashed). Everything acknowledged is
+    delivered once, and the queue process is the same at the end."""
+    import threading
+    import time
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port,
+               queue_lines=["active-limit %d" % LIMIT]).start()
+    check(a.ctl("pause").returncode == 0, "pause")
+    qpid = a.pids("aval-queue")
+    stop = time.monotonic() + 12
+    acked = []
+    lock = threading.Lock()
+
+    def sender(k):
+        i = 0
+        while time.monotonic() < stop:
+            try:
+                with smtplib.SMTP("127.0.0.1", a.port, timeout=30 * SLOW) as s:
+                    s.ehlo("client.test")
+                    for _ in range(20):
+                        s.mail("race@client.test")
+                        s.rcpt("x@relay.test")
+                        code, txt = s.data(make_message("race-%d-%d" % (k, i)))
+                        i += 1
+                        if code == 250:
+                            with lock:
+                                acked.append(re.search(
+                                    rb"queued as ([0-9A-F]+)", txt)
+                                    .group(1).decode())
+            except (OSError, smtplib.SMTPException):
+                time.sleep(0.05)
+
+    th = [threading.Thread(target=sender, args=(k,)) for k in range(6)]
+    for x in th:
+        x.start()
+    cycles = 0
+    while time.monotonic() < stop:
+        a.ctl("hold", "all")
+        a.ctl("release", "all")
+        a.ctl("requeue", "all")
+        cycles += 1
+    for x in th:
+        x.join()
+    check(a.pids("aval-queue") == qpid,
+          "the queue process was restarted: %s then %s" % (qpid,
+          a.pids("aval-queue")))
+    log = a.log()
+    check(not re.search(r"signal|double free|in memory twice", log),
+          "the queue crashed: %s" % [l for l in log.splitlines() if
+          re.search(r"signal|double free|in memory twice", l)][:5])
+    check(a.ctl("release", "all").returncode == 0, "release all")
+    check(a.ctl("resume").returncode == 0, "resume")
+    sink.wait_count(len(acked), 90)
+    a.wait_queue_empty(30)
+    check(sink.count() == len(acked), "%d acknowledged, %d at the sink" %
+          (len(acked), sink.count()))
+    t.note("%d messages acknowledged during %d hold/release/requeue "
+           "cycles; all delivered" % (len(acked), cycles))

@@ -767,7 +767,8 @@ START_TEST(every_attempt_is_kept_up_to_the_history_bound)
 	r = &e.rcpts[0];
 	for (i = 1; i <= QUEUE_REC_MAX_HISTORY + 4; i++) {
 		snprintf(text, sizeof(text), "try %u: 451 busy", i);
-		queue_rcpt_outcome(r, 1700000000000LL + i, "4.3.2",
+		queue_rcpt_outcome(r, QUEUE_REC_MAX_HISTORY,
+		    1700000000000LL + i, "4.3.2",
 		    i % 2 ? "[192.0.2.1]:25" : "none", text);
 		if (i == 3) {
 			ck_assert_uint_eq(r->nhistory, 2);
@@ -799,7 +800,8 @@ START_TEST(the_encoder_refuses_more_history_than_the_bound)
 
 	env_make(&e, 1);
 	for (i = 0; i <= QUEUE_REC_MAX_HISTORY; i++)
-		queue_rcpt_outcome(&e.rcpts[0], 1000 + i, "4.4.1", NULL, "x");
+		queue_rcpt_outcome(&e.rcpts[0], QUEUE_REC_MAX_HISTORY, 1000 + i,
+		    "4.4.1", NULL, "x");
 	ck_assert_uint_eq(e.rcpts[0].nhistory, QUEUE_REC_MAX_HISTORY);
 	/* One more than the bound, by hand: the encoder refuses it. */
 	e.rcpts[0].nhistory = QUEUE_REC_MAX_HISTORY + 1;
@@ -810,6 +812,41 @@ START_TEST(the_encoder_refuses_more_history_than_the_bound)
 	queue_env_clear(&back);
 	queue_env_clear(&e);
 	buf_free(b);
+}
+END_TEST
+
+/* A message to many keeps less of each; an earlier text is cut short. */
+START_TEST(the_history_shrinks_with_the_recipients_and_cuts_long_texts)
+{
+	struct queue_rcpt	 r;
+	char			 longtext[1001];
+	unsigned int		 i;
+
+	ck_assert_uint_eq(queue_rec_history_keep(1), QUEUE_REC_MAX_HISTORY);
+	ck_assert_uint_eq(queue_rec_history_keep(100), QUEUE_REC_MAX_HISTORY);
+	ck_assert_uint_eq(queue_rec_history_keep(1000), 1);
+	ck_assert_uint_eq(queue_rec_history_keep(QUEUE_REC_MAX_RCPT), 1);
+	ck_assert_uint_eq(queue_rec_history_keep(300), 5);
+	memset(&r, 0, sizeof(r));
+	memset(longtext, 'x', sizeof(longtext) - 1);
+	longtext[sizeof(longtext) - 1] = '\0';
+	for (i = 1; i <= 6; i++)
+		queue_rcpt_outcome(&r, QUEUE_REC_MAX_HISTORY, i, "4.4.1",
+		    "[192.0.2.7]:25", longtext);
+	ck_assert_uint_eq(r.nhistory, 5);
+	ck_assert_uint_eq(strlen(r.history[0].text), QUEUE_REC_HISTORY_TEXT);
+	ck_assert_uint_eq(strlen(r.last_error), 1000);
+	/* Fewer to keep now (say the limit fell): the oldest go. */
+	queue_rcpt_outcome(&r, 2, 7, "4.4.1", NULL, "short");
+	ck_assert_uint_eq(r.nhistory, 2);
+	ck_assert(r.history[0].time_ms == 5 && r.history[1].time_ms == 6);
+	queue_rcpt_outcome(&r, 0, 8, NULL, NULL, NULL);
+	ck_assert_uint_eq(r.nhistory, 0);
+	ck_assert_ptr_null(r.last_error);
+	free(r.history);
+	free(r.last_status);
+	free(r.last_remote);
+	free(r.last_error);
 }
 END_TEST
 
@@ -1142,6 +1179,8 @@ queue_rec_suite(void)
 	tcase_add_test(tc, a_version_1_record_reads_with_no_dsn_fields);
 	tcase_add_test(tc, a_version_2_record_still_reads);
 	tcase_add_test(tc, every_attempt_is_kept_up_to_the_history_bound);
+	tcase_add_test(tc,
+	    the_history_shrinks_with_the_recipients_and_cuts_long_texts);
 	tcase_add_test(tc, the_encoder_refuses_more_history_than_the_bound);
 	tcase_add_test(tc, the_8bit_body_flag_round_trips);
 	tcase_add_test(tc, the_last_outcome_round_trips_in_its_parts);

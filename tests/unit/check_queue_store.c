@@ -883,15 +883,49 @@ START_TEST(edges_and_batches_walk_in_queue_id_order)
 	ck_assert_str_eq(out, q[4]);
 	memset(&s, 0, sizeof(s));
 	s.store = qs;
-	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 2);
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s, NULL), 2);
 	ck_assert_str_eq(pos, q[1]);
-	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 2);
-	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 1);
-	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s), 0);
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s, NULL), 2);
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s, NULL), 1);
+	ck_assert_int_eq(queue_store_walk_batch(qs, pos, 2, seen_cb, &s, NULL), 0);
 	ck_assert_uint_eq(s.n, 5);
 	for (i = 0; i < 5; i++)
 		ck_assert_str_eq(s.qid[i], q[i]);
 	seen_clear(&s);
+}
+END_TEST
+
+/*
+ * The largest envelope the queue can make: the most recipients, every
+ * string at its longest, each with the history it may keep. It must fit
+ * the store's record cap, or its outcomes could never be written.
+ */
+START_TEST(the_largest_envelope_with_its_history_is_stored)
+{
+	struct queue_env	 e, back;
+	char			 qid[QID_SIZE], big[1025], addr[300];
+	uint32_t		 i, j, keep;
+
+	memset(big, 'r', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	env_make(&e, 5, QUEUE_REC_MAX_RCPT);
+	keep = queue_rec_history_keep(e.nrcpt);
+	for (i = 0; i < e.nrcpt; i++) {
+		struct queue_rcpt	*r = &e.rcpts[i];
+
+		free(r->addr);
+		snprintf(addr, sizeof(addr), "%0250u@d%u.example", i, i);
+		r->addr = xstrdup(addr);
+		for (j = 0; j <= keep; j++)
+			queue_rcpt_outcome(r, keep, 1000 + j, "4.4.1",
+			    "[2001:db8::1234:5678:9abc:def0]:25", big);
+	}
+	qid_new(qid);
+	ck_assert_int_eq(queue_store_add(qs, qid, &e, "body\n", 5), 0);
+	ck_assert_int_eq(queue_store_get(qs, qid, &back), 1);
+	ck_assert_uint_eq(back.rcpts[QUEUE_REC_MAX_RCPT - 1].nhistory, keep);
+	queue_env_clear(&back);
+	queue_env_clear(&e);
 }
 END_TEST
 
@@ -1411,6 +1445,7 @@ queue_store_suite(void)
 	    due_scan_stops_at_until_at_max_and_where_the_callback_says);
 	tcase_add_test(tc, due_index_follows_updates_holds_and_removes);
 	tcase_add_test(tc, edges_and_batches_walk_in_queue_id_order);
+	tcase_add_test(tc, the_largest_envelope_with_its_history_is_stored);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("open");
