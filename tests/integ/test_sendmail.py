@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BUILD, SLOW, Fail, check, maildir_files, queue_rcpt,
+from harness import (BUILD, SLOW, Fail, Skip, check, maildir_files, queue_rcpt,
                      sanitizer_env, test, wait_until)
 
 NOBODY = 65534
@@ -303,3 +303,126 @@ def t_mailq(t):
         check(rc == 0 and out2.split("\n")[0] == lines[0], "-bp is mailq")
     finally:
         _cleanup(t)
+
+
+# A stand-in for avald's sockets: greets as SMTP, answers 250 to
+# everything, keeps every byte it gets in argv[2]. Run as nobody, it is
+# what an attacker could leave at a relative path's end.
+FAKE_SERVER = r'''
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print("ready", flush=True)
+def serve(c):
+    c.sendall(b"220 fake ESMTP\r\n")
+    data = False
+    with open(sys.argv[2], "ab") as got:
+        for line in c.makefile("rb"):
+            got.write(line)
+            got.flush()
+            if data:
+                if line == b".\r\n":
+                    data = False
+                    c.sendall(b"250 2.0.0 Ok: queued as FAKE\r\n")
+            elif line.upper().startswith(b"DATA"):
+                data = True
+                c.sendall(b"354 go on\r\n")
+            elif line.upper().startswith(b"QUIT"):
+                c.sendall(b"221 bye\r\n")
+                return
+            else:
+                c.sendall(b"250 ok\r\n")
+while True:
+    c, _ = s.accept()
+    try:
+        serve(c)
+    except OSError:
+        pass
+    c.close()
+'''
+
+
+@test("sendmail_and_mailq_refuse_a_socket_served_by_another_user",
+      timeout=60, root_only=True)
+def t_sendmail_foreign_socket(t):
+    """No /etc/aval/aval.conf: the embedded default's sockets are under the
+    working directory. Root running sendmail in a folder where nobody put
+    var/run/submit.sock must not hand its mail over; nobody's own
+    sendmail may talk to nobody's server (avald run by hand)."""
+    if os.path.exists("/etc/aval/aval.conf"):
+        raise Skip("/etc/aval/aval.conf exists: the embedded default "
+                   "is not in effect here")
+    # A Python that nobody may run (a pyenv under /root is not one).
+    py = shutil.which("python3", path="/usr/bin:/bin")
+    if py is None:
+        raise Skip("no python3 in /usr/bin or /bin for the fake server")
+    d = tempfile.mkdtemp(prefix="avfk-", dir="/tmp")
+    servers = []
+    try:
+        os.chmod(d, 0o755)
+        run = os.path.join(d, "var", "run")
+        os.makedirs(run)
+        os.chown(run, NOBODY, NOBODY)
+        got = {}
+
+        def nobody():
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+        for name in ("submit.sock", "avald.sock"):
+            got[name] = os.path.join(run, name + ".got")
+            p = subprocess.Popen([py, "-c", FAKE_SERVER,
+                                  os.path.join(run, name), got[name]],
+                                 stdout=subprocess.PIPE,
+                                 preexec_fn=nobody)
+            servers.append(p)
+            check(p.stdout.readline() == b"ready\n",
+                  "the fake %s did not start" % name)
+
+        def tool(prog, args, data=b"", uid=None):
+            r = subprocess.run([os.path.join(BUILD, prog)] + args,
+                               input=data, capture_output=True, cwd=d,
+                               timeout=20 * SLOW, env=sanitizer_env(),
+                               preexec_fn=nobody if uid else None)
+            return r.returncode, r.stderr.decode("utf-8", "replace")
+
+        def received(name):
+            try:
+                with open(got[name], "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return b""
+
+        sock = os.path.join(run, "submit.sock")
+        rc, err = tool("sendmail", ["victim@example.org"],
+                       b"Subject: secret\n\nroot's cron output\n")
+        check(rc == 75, "sendmail as root: exit %d: %r" % (rc, err))
+        check("using the development default, socket %s" % sock in err,
+              "the socket in use is not named: %r" % err)
+        check("served by uid %d" % NOBODY in err and "nothing was sent" in
+              err, "no clear refusal: %r" % err)
+        rc, err = tool("sendmail", ["-bs"], b"QUIT\r\n")
+        check(rc == 75 and "served by uid %d" % NOBODY in err,
+              "sendmail -bs as root: exit %d: %r" % (rc, err))
+        rc, err = tool("mailq", [])
+        check(rc == 77 and "served by uid %d" % NOBODY in err and
+              os.path.join(run, "avald.sock") in err,
+              "mailq as root: exit %d: %r" % (rc, err))
+        time.sleep(0.3 * SLOW)
+        check(received("submit.sock") == b"",
+              "the fake submit socket got %r" % received("submit.sock"))
+        check(received("avald.sock") == b"",
+              "the fake control socket got %r" % received("avald.sock"))
+        # Its own user's server is fine: avald run by hand, by that user.
+        rc, err = tool("sendmail", ["friend@example.org"],
+                       b"Subject: mine\n\nok\n", uid=NOBODY)
+        check(rc == 0, "sendmail as nobody: exit %d: %r" % (rc, err))
+        check(b"RCPT TO:<friend@example.org>" in received("submit.sock"),
+              "nobody's own server got %r" % received("submit.sock"))
+    finally:
+        for p in servers:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
