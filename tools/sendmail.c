@@ -30,8 +30,9 @@
  * or sender refused, or a header that cannot be read; EX_TEMPFAIL a 4xx or
  * no avald to talk to (a socket served by anyone but root, avald's user
  * or the caller is none: ctlclient_open); EX_NOPERM mailq without access
- * to the control socket, or one served by another user; EX_UNAVAILABLE mailq with no avald; EX_CONFIG no usable config;
- * EX_IOERR standard input unreadable; EX_PROTOCOL a server that does not
+ * to the control socket, or one served by another user; EX_UNAVAILABLE
+ * mailq with no avald; EX_CONFIG no usable config; EX_IOERR standard
+ * input unreadable; EX_PROTOCOL a server that does not
  * speak SMTP as expected; EX_SOFTWARE a bug. Every failure says what
  * went wrong on stderr. See docs/sendmail.md.
  */
