@@ -1,6 +1,7 @@
 """
 test_sendmail - the compatibility commands: sendmail (every option, exit
-codes, -bs) and mailq, on avald's local submission socket
+codes, -bs) and mailq, on avald's local submission socket; how the tools
+make sure avald serves it, and how avald makes it (local_listener_*)
 
 The local socket lives in a short folder of its own, mode 0755, so its
 path fits in a socket address and a user other than root can reach it.
@@ -8,12 +9,13 @@ path fits in a socket address and a user other than root can reach it.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 
 from harness import (BUILD, SLOW, Fail, Skip, check, maildir_files, queue_rcpt,
-                     sanitizer_env, test, wait_until)
+                     sanitizer_env, tail, test, wait_until)
 
 NOBODY = 65534
 
@@ -425,4 +427,91 @@ def t_sendmail_foreign_socket(t):
         for p in servers:
             p.kill()
             p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _refused_start(a, what):
+    """avald a must exit non-zero at start: its log, for the reason."""
+    a.start(wait=False)
+    try:
+        a.proc.wait(20 * SLOW)
+    except subprocess.TimeoutExpired:
+        raise Fail("avald started with %s" % what)
+    check(a.proc.returncode != 0, "avald exited 0 with %s" % what)
+    return a.log()
+
+
+@test("local_listener_refuses_a_folder_that_others_control", timeout=90,
+      root_only=True)
+def t_local_parent(t):
+    """Run as root, avald makes its socket only in a folder that is root's
+    alone: in one a worker user may write, that user could swap the name
+    for a link and have root make or unlink a file of its choosing."""
+    d = tempfile.mkdtemp(prefix="avlp-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        cases = []
+        for name, mode, owner in (("open", 0o777, 0), ("sticky", 0o1777, 0),
+                                  ("group", 0o775, 0),
+                                  ("nobodys", 0o755, NOBODY)):
+            sub = os.path.join(d, name)
+            os.mkdir(sub)
+            os.chmod(sub, mode)
+            os.chown(sub, owner, owner)
+            cases.append((name, sub, "uid %d, mode %04o" % (owner, mode)))
+        # A link that nobody owns, to a folder that is fine itself.
+        real = os.path.join(d, "real")
+        os.mkdir(real, 0o755)
+        link = os.path.join(d, "link")
+        os.symlink(real, link)
+        os.lchown(link, NOBODY, NOBODY)
+        cases.append(("link", link, "symbolic link owned by uid %d" % NOBODY))
+        for name, sub, why in cases:
+            sock = os.path.join(sub, "submit.sock")
+            a = t.aval(name="aval-" + name,
+                       listen_extra=['listen on unix "%s" local' % sock])
+            log = _refused_start(a, "its socket in %s (%s)" % (sub, why))
+            check("listen on unix: %s: refused" % sock in log and why in log,
+                  "%s: the refusal does not say why:\n%s"
+                  % (name, tail(log, 10)))
+            check(not os.path.lexists(sock) and
+                  not os.path.lexists(os.path.join(real, "submit.sock")),
+                  "%s: a socket was made anyway" % name)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test("local_listener_leaves_a_busy_servers_socket_alone", timeout=60)
+def t_local_busy(t):
+    """A live server whose backlog is full answers a non-blocking connect
+    with EAGAIN: that is not a stale socket, and avald must not unlink it."""
+    d = tempfile.mkdtemp(prefix="avlb-", dir="/tmp")
+    clients = []
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.chmod(d, 0o755)
+        sock = os.path.join(d, "submit.sock")
+        srv.bind(sock)
+        srv.listen(0)
+        for _ in range(16):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            clients.append(c)
+            try:
+                c.connect(sock)
+            except BlockingIOError:
+                break
+        else:
+            raise Skip("the backlog never filled")
+        ino = os.stat(sock).st_ino
+        a = t.aval(listen_extra=['listen on unix "%s" local' % sock])
+        log = _refused_start(a, "a busy server's socket in its place")
+        check("%s may be in use; not removing it" % sock in log,
+              "the refusal does not say why:\n%s" % tail(log, 10))
+        check(os.path.exists(sock) and os.stat(sock).st_ino == ino,
+              "avald removed the busy server's socket")
+    finally:
+        for c in clients:
+            c.close()
+        srv.close()
         shutil.rmtree(d, ignore_errors=True)
