@@ -13,10 +13,12 @@
  *
  * What it does to the message (tools/sendmail_msg.h): LF or CRLF line
  * ends become CRLF, a last line without a newline gets one, lines that
- * begin with '.' are doubled; without -i/-oi a line of a single '.' ends
- * the input (traditional sendmail). Bcc fields are always removed. With
- * -t the recipients are the addresses of To, Cc and Bcc, and those on the
- * command line are added to them (as Postfix does). A message without
+ * begin with '.' are doubled, in the header as in the body; without
+ * -i/-oi a line of a single '.' ends the input (traditional sendmail).
+ * Bcc and Resent-Bcc fields are always removed. With -t the recipients
+ * are the addresses of To, Cc and Bcc (of Resent-To, Resent-Cc and
+ * Resent-Bcc if any Resent- field is there), and those on the command
+ * line are added to them (as Postfix does). A message without
  * From gets "From: NAME <sender>", NAME from -F or the user's GECOS field.
  * The sender is -f, else the user's login name at the configured
  * hostname; a bare name gets "@hostname". An address the server refuses

@@ -126,6 +126,12 @@ def t_sendmail_dot(t):
             b = body_of(L.mail(who))
             check(b == "before\n.\n..two\nafter\nno newline\n",
                   "%s: body %r" % (opt, b))
+        # A header field whose name begins with '.' keeps its dot.
+        rc, _, err = L.sendmail(["de@localhost"],
+                                b".Dotted: kept\nSubject: d\n\nx\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check("\n.Dotted: kept\n" in header_of(L.mail("de")),
+              "the header line lost its dot: %r" % header_of(L.mail("de")))
         # No header at all: a From is added and the text is the body.
         rc, _, err = L.sendmail(["dd@localhost"], b"just text\n")
         check(rc == 0, "exit %d: %s" % (rc, err))
