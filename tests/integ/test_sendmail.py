@@ -14,8 +14,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BUILD, SLOW, Fail, Skip, check, maildir_files, queue_rcpt,
-                     sanitizer_env, tail, test, wait_until)
+from harness import (BUILD, SLOW, Fail, Raw, Skip, check, maildir_files,
+                     queue_rcpt, sanitizer_env, tail, test, wait_until)
 
 NOBODY = 65534
 
@@ -521,3 +521,50 @@ def t_local_busy(t):
             c.close()
         srv.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+@test("local_sessions_cannot_take_every_session", timeout=60)
+def t_local_cap(t):
+    """Local users are exempt from the per-client caps, so they have one of
+    their own (max-local-sessions) within max-sessions: however many
+    sendmails hang, mail from the network still gets in."""
+    held = []
+    try:
+        L = Local(t, max_sessions=4,
+                  smtpd_lines=["max-local-sessions\t2"]).start()
+
+        def local():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10 * SLOW)
+            s.connect(L.sock)
+            return s, s.makefile("rb").readline()
+
+        for _ in range(2):
+            s, greet = local()
+            held.append(s)
+            check(greet.startswith(b"220 "), "local greeting: %r" % greet)
+        s, greet = local()
+        s.close()
+        check(greet.startswith(b"421 4.3.2 ") and b"local sessions" in greet,
+              "a third local session: %r" % greet)
+        L.a.wait_log(r"NOQUEUE: client=local\[uid=0,pid=\d+\], dsn=4\.3\.2, "
+                     r"status=reject \(421 too many local sessions")
+        # The rest of max-sessions is the network's, both places of it.
+        for _ in range(2):
+            r = Raw(L.a.port)
+            held.append(r.sock)
+            code, text = r.reply()
+            check(code == 220, "the network was locked out: %r" % text)
+        held.pop(0).close()
+
+        def one_more():
+            s, greet = local()
+            held.append(s)
+            return greet.startswith(b"220 ")
+
+        check(wait_until(one_more, 10 * SLOW),
+              "a closed local session did not free its place")
+    finally:
+        for s in held:
+            s.close()
+        _cleanup(t)
