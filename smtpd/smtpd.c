@@ -32,11 +32,10 @@
  * local-domains, relay-domains, relay-networks, transport (to refuse local
  * parts Maildir cannot hold), tls { session-tickets } (the certificates
  * come as PEM from the master), smtpd { processes max-sessions
- * max-local-sessions
- * max-client-sessions client-connection-rate max-recipients max-errors
- * max-hops command-timeout data-timeout session-timeout min-data-rate
- * password-file (its entries come from the master) }, queue {
- * max-message-size }.
+ * max-local-sessions max-client-sessions client-connection-rate
+ * max-recipients max-errors max-hops command-timeout data-timeout
+ * session-timeout min-data-rate password-file (its entries come from the
+ * master) }, queue { max-message-size }.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
