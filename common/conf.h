@@ -93,6 +93,7 @@ struct conf {
 	long long	 smtpd_min_data_rate;	/* bytes per second, 0 off */
 	long long	 smtpd_processes;
 	long long	 smtpd_max_sessions;	/* in all, across processes */
+	long long	 smtpd_max_local_sessions;	/* of those, on local sockets */
 	long long	 smtpd_max_recipients;
 	long long	 smtpd_max_errors;
 	long long	 smtpd_command_timeout;	/* seconds */

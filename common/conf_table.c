@@ -79,6 +79,10 @@ const struct conf_row conf_table[] = {
 	{ "smtpd", "max-sessions", CONF_COUNT, CONF_OFF(smtpd_max_sessions),
 	    "1000", 1, 100000,
 	    "Concurrent SMTP sessions in all, across smtpd processes." },
+	{ "smtpd", "max-local-sessions", CONF_COUNT,
+	    CONF_OFF(smtpd_max_local_sessions), "50", 1, 100000,
+	    "Of those, sessions on local sockets, so local users cannot take "
+	    "them all." },
 	{ "smtpd", "max-recipients", CONF_COUNT,
 	    CONF_OFF(smtpd_max_recipients), "100", 1, 10000,
 	    "RCPT TO commands accepted per message (RFC 5321 asks for 100)." },

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 
 /* ctlclient_conf - the config avald would read, or NULL (errors printed) */
 struct conf *
-ctlclient_conf(const char *prog, const char *file)
+ctlclient_conf(const char *prog, const char *file, int *dflt)
 {
 	struct conf_errors	 errs = { NULL, 0 };
 	struct conf		*conf;
@@ -30,6 +31,8 @@ ctlclient_conf(const char *prog, const char *file)
 
 	if (file == NULL && access(AVAL_SYSCONFDIR "/aval.conf", F_OK) == 0)
 		file = AVAL_SYSCONFDIR "/aval.conf";
+	if (dflt != NULL)
+		*dflt = file == NULL;
 	conf = file ? conf_load(file, &errs) : conf_load_default(&errs);
 	if (conf == NULL)
 		for (i = 0; i < errs.n; i++)
@@ -71,6 +74,62 @@ ctlclient_connect(const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+/* ctlclient_peer_check - root, avald's user or ourselves on the other end */
+int
+ctlclient_peer_check(int fd, const char *user, char *err, size_t errlen)
+{
+	struct ucred	 cred;
+	struct passwd	*pw;
+	socklen_t	 len = sizeof(cred);
+	uid_t		 avald_uid = 0;
+	int		 have_user = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    len != sizeof(cred)) {
+		snprintf(err, errlen, "cannot tell who serves it: "
+		    "SO_PEERCRED: %s", strerror(errno));
+		return -1;
+	}
+	if (cred.uid == 0 || cred.uid == getuid())
+		return 1;
+	if (user != NULL && (pw = getpwnam(user)) != NULL) {
+		avald_uid = pw->pw_uid;
+		have_user = 1;
+	}
+	if (have_user && cred.uid == avald_uid)
+		return 1;
+	snprintf(err, errlen, "it is served by uid %lu (pid %ld), which is "
+	    "neither root, nor avald's user %s%s, nor you: not avald's socket; "
+	    "refusing to use it", (unsigned long)cred.uid, (long)cred.pid,
+	    user != NULL ? user : "(none)", have_user ? "" : " (no such user)");
+	return 0;
+}
+
+/* ctlclient_open - connect, and make sure it is avald that answers */
+enum ctlclient_open
+ctlclient_open(const char *prog, const char *path, const char *user,
+    int dflt, int *fd)
+{
+	char	 err[512];
+
+	/*
+	 * The embedded default's paths are relative to wherever the tool
+	 * was started (a cron job's /tmp, say): say which socket it is.
+	 */
+	if (dflt)
+		fprintf(stderr, "%s: no %s/aval.conf: using the development "
+		    "default, socket %s\n", prog, AVAL_SYSCONFDIR, path);
+	if ((*fd = ctlclient_connect(path)) == -1)
+		return CTLCLIENT_O_NOCONN;
+	if (ctlclient_peer_check(*fd, user, err, sizeof(err)) != 1) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, err);
+		close(*fd);
+		*fd = -1;
+		return CTLCLIENT_O_FOREIGN;
+	}
+	return CTLCLIENT_O_OK;
 }
 
 /* ctlclient_queue_init - an empty listing */

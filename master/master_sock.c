@@ -118,19 +118,72 @@ master_listen_one(const struct conf_listen *l)
 }
 
 /*
+ * master_local_parent_ok - NULL if root may make a socket in path's
+ * folder, else why not. The folder (and a symbolic link naming it) must
+ * be root's and not writable by group or others: otherwise a worker user
+ * could swap the name for a link between the checks below and bind(), and
+ * have root make, or later unlink, a name of its choosing. The runtime
+ * directory passes: master_dirs_make() made it root's, mode 0755. What is
+ * above the folder is the operator's to keep safe, as for the spool.
+ */
+static const char *
+master_local_parent_ok(const char *path, char *why, size_t whylen)
+{
+	char		 dir[PATH_MAX];
+	char		*slash;
+	struct stat	 st;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL)
+		return "not an absolute path";
+	if (slash == dir)
+		slash[1] = '\0';		/* "/x.sock": the root itself */
+	else
+		*slash = '\0';
+	if (lstat(dir, &st) == -1) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return why;
+	}
+	if (S_ISLNK(st.st_mode) && st.st_uid != 0) {
+		snprintf(why, whylen, "%s is a symbolic link owned by uid %lu",
+		    dir, (unsigned long)st.st_uid);
+		return why;
+	}
+	if (stat(dir, &st) == -1) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return why;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a directory", dir);
+		return why;
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen, "its directory %s is owned by uid %lu, "
+		    "mode %04o: it must be root's and writable by root alone",
+		    dir, (unsigned long)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+		return why;
+	}
+	return NULL;
+}
+
+/*
  * master_listen_local - bind a local submission socket, mode 0666, for
  * sendmail(1): anyone on the host may submit, as with Postfix's maildrop
  * and OpenSMTPD's smtpd.sock. Whatever is at the path must be a socket
  * that nobody answers on (one left by an avald that died), which is
  * removed; anything else, a symbolic link above all, is refused and left
  * alone: lstat() does not follow it, and bind() never follows one either
- * (it fails if the name came back in between).
+ * (it fails if the name came back in between). Run as root, the socket's
+ * folder must be root's alone (master_local_parent_ok).
  */
 static int
 master_listen_local(const struct conf_listen *l, struct master_listener *ml)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
+	char			 why[PATH_MAX + 128];
+	const char		*bad;
 	mode_t			 old;
 	int			 fd;
 
@@ -139,6 +192,9 @@ master_listen_local(const struct conf_listen *l, struct master_listener *ml)
 	if (strlcpy(sun.sun_path, l->addr, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path))
 		fatalx("listen on unix: path too long: %s", l->addr);
+	if (geteuid() == 0 &&
+	    (bad = master_local_parent_ok(l->addr, why, sizeof(why))) != NULL)
+		fatalx("listen on unix: %s: refused: %s", l->addr, bad);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1)
 		fatal("socket");
@@ -149,6 +205,14 @@ master_listen_local(const struct conf_listen *l, struct master_listener *ml)
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			fatalx("listen on unix: another avald is serving %s",
 			    l->addr);
+		/*
+		 * Only a refused connection says nobody listens. EAGAIN is
+		 * a live server whose backlog is full (the connect is
+		 * non-blocking): removing its socket would cut it off.
+		 */
+		if (errno != ECONNREFUSED && errno != ENOENT)
+			fatal("listen on unix: %s may be in use; not removing "
+			    "it (connect)", l->addr);
 		if (unlink(l->addr) == -1 && errno != ENOENT)
 			fatal("listen on unix: unlink %s", l->addr);
 		close(fd);

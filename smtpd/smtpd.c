@@ -32,10 +32,10 @@
  * local-domains, relay-domains, relay-networks, transport (to refuse local
  * parts Maildir cannot hold), tls { session-tickets } (the certificates
  * come as PEM from the master), smtpd { processes max-sessions
- * max-client-sessions client-connection-rate max-recipients max-errors
- * max-hops command-timeout data-timeout session-timeout min-data-rate
- * password-file (its entries come from the master) }, queue {
- * max-message-size }.
+ * max-local-sessions max-client-sessions client-connection-rate
+ * max-recipients max-errors max-hops command-timeout data-timeout
+ * session-timeout min-data-rate password-file (its entries come from the
+ * master) }, queue { max-message-size }.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -88,12 +88,15 @@ smtpd_admit(int fd, const struct sockaddr *sa, socklen_t len,
 	struct smtpd_limits	 lim;
 
 	lim.max_total = (unsigned int)c->smtpd_max_sessions;
+	lim.max_local = (unsigned int)c->smtpd_max_local_sessions;
 	lim.max_client = (unsigned int)c->smtpd_max_client_sessions;
 	lim.rate = (unsigned int)c->smtpd_client_connection_rate;
 	/*
 	 * Local users share one key (AF_UNIX has no address): like the
-	 * relay networks they are held only to max-sessions, not to the
-	 * per-client caps, or one user's batch job would lock out the rest.
+	 * relay networks they are exempt from the per-client caps, or one
+	 * user's batch job would lock out the rest. They have a cap of their
+	 * own instead, max-local-sessions, so that together they cannot
+	 * hold every one of max-sessions and lock out inbound mail.
 	 */
 	lim.exempt = *exempt = l->kind == CONF_L_LOCAL ||
 	    conf_in_relay_networks(c, sa) == 1;
@@ -112,6 +115,10 @@ smtpd_admit(int fd, const struct sockaddr *sa, socklen_t len,
 	case SMTPD_LIMIT_RATE:
 		smtpd_session_reject(fd, sa, len, "4.7.0",
 		    "too many connections per minute from your address");
+		break;
+	case SMTPD_LIMIT_LOCAL:
+		smtpd_session_reject(fd, sa, len, "4.3.2",
+		    "too many local sessions, try again later");
 		break;
 	}
 	return 0;

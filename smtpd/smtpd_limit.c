@@ -175,6 +175,7 @@ smtpd_limit_attach(int fd, unsigned int inst)
 	}
 	smtpd_limit_lock(t);
 	t->total[inst] = 0;
+	t->local[inst] = 0;
 	for (i = 0; i < SMTPD_LIMIT_SLOTS; i++)
 		t->slot[i].sessions[inst] = 0;
 	smtpd_limit_unlock(t);
@@ -188,6 +189,16 @@ smtpd_limit_total_locked(const struct smtpd_limit_table *t)
 
 	for (i = 0; i < SMTPD_LIMIT_PROCS; i++)
 		n += t->total[i];
+	return n;
+}
+
+static unsigned int
+smtpd_limit_local_locked(const struct smtpd_limit_table *t)
+{
+	unsigned int	 n = 0, i;
+
+	for (i = 0; i < SMTPD_LIMIT_PROCS; i++)
+		n += t->local[i];
 	return n;
 }
 
@@ -205,6 +216,15 @@ smtpd_limit_connect(struct smtpd_limit_table *t, unsigned int inst,
 	if (smtpd_limit_total_locked(t) >= lim->max_total) {
 		v = SMTPD_LIMIT_TOTAL;
 		goto out;
+	}
+	if (sa->sa_family == AF_UNIX) {
+		if (smtpd_limit_local_locked(t) >= lim->max_local) {
+			v = SMTPD_LIMIT_LOCAL;
+			goto out;
+		}
+		t->local[inst]++;
+		t->total[inst]++;
+		goto out;	/* no client key: nothing per client */
 	}
 	s = smtpd_limit_find(t, sa, 1, now);
 	if (s != NULL) {
@@ -248,7 +268,10 @@ smtpd_limit_disconnect(struct smtpd_limit_table *t, unsigned int inst,
 	smtpd_limit_lock(t);
 	if (t->total[inst] > 0)
 		t->total[inst]--;
-	if ((s = smtpd_limit_find(t, sa, 0, 0)) != NULL &&
+	if (sa->sa_family == AF_UNIX) {
+		if (t->local[inst] > 0)
+			t->local[inst]--;
+	} else if ((s = smtpd_limit_find(t, sa, 0, 0)) != NULL &&
 	    s->sessions[inst] > 0)
 		s->sessions[inst]--;
 	smtpd_limit_unlock(t);
@@ -289,6 +312,17 @@ smtpd_limit_total(struct smtpd_limit_table *t)
 
 	smtpd_limit_lock(t);
 	n = smtpd_limit_total_locked(t);
+	smtpd_limit_unlock(t);
+	return n;
+}
+
+unsigned int
+smtpd_limit_local(struct smtpd_limit_table *t)
+{
+	unsigned int	 n;
+
+	smtpd_limit_lock(t);
+	n = smtpd_limit_local_locked(t);
 	smtpd_limit_unlock(t);
 	return n;
 }

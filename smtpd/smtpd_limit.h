@@ -1,9 +1,9 @@
 /*
  * smtpd_limit - session limits with one owner: a table every smtpd shares
  *
- * max-sessions, the per-client session cap, the per-client connection
- * rate and the pregreet pass cache are each one number for the whole
- * server, not a copy per process: the master makes one table in shared
+ * max-sessions, its share for local sockets (max-local-sessions), the
+ * per-client session cap, the per-client connection rate and the
+ * pregreet pass cache are each one number for the whole server, not a copy per process: the master makes one table in shared
  * memory (a memfd, smtpd_limit_create) and hands it to every smtpd with
  * its instance number. Each smtpd counts only its own sessions, in its own
  * column, so a restarted smtpd clears its predecessor's column
@@ -17,6 +17,12 @@
  * and an idle slot there (no sessions) is reused, oldest first. When every
  * slot there holds live sessions the client is not tracked and only
  * max-sessions applies to it (logged once per refusal path by the caller).
+ *
+ * A session whose address is AF_UNIX is a local one (sendmail on "listen
+ * on unix PATH local"): it has no client key, and counts against
+ * max-local-sessions as well as max-sessions, so that the users of this
+ * host, who are exempt from the per-client caps, can never hold every
+ * session and lock out mail from the network.
  *
  * The functions take the table and the time as arguments: they run the
  * same on a malloc'd table in the unit tests.
@@ -34,7 +40,7 @@
 #define SMTPD_LIMIT_PROBE	16
 #define SMTPD_LIMIT_PROCS	64	/* smtpd processes; conf's maximum */
 #define SMTPD_LIMIT_MAGIC	0x6176616cU	/* "aval" */
-#define SMTPD_LIMIT_VERSION	2
+#define SMTPD_LIMIT_VERSION	3
 #define SMTPD_LIMIT_AUTH_SLOTS	4096	/* networks the AUTH throttle tracks */
 #define SMTPD_LIMIT_AUTH_BYTES	(SMTPD_LIMIT_AUTH_SLOTS * 64)
 
@@ -53,6 +59,7 @@ struct smtpd_limit_table {
 	uint32_t		 version;
 	pthread_mutex_t		 lock;
 	uint32_t		 total[SMTPD_LIMIT_PROCS];	/* sessions per smtpd */
+	uint32_t		 local[SMTPD_LIMIT_PROCS];	/* of those, AF_UNIX */
 	struct smtpd_limit_slot	 slot[SMTPD_LIMIT_SLOTS];
 	/* smtpd_auth's failure throttle, under the same lock. */
 	uint64_t		 auth_key[2];
@@ -64,6 +71,7 @@ enum smtpd_limit_verdict {
 	SMTPD_LIMIT_TOTAL,		/* max-sessions reached */
 	SMTPD_LIMIT_CLIENT,		/* max-client-sessions reached */
 	SMTPD_LIMIT_RATE,		/* client-connection-rate passed */
+	SMTPD_LIMIT_LOCAL,		/* max-local-sessions reached */
 };
 
 struct smtpd_limits {			/* the settings, per call */
@@ -71,6 +79,7 @@ struct smtpd_limits {			/* the settings, per call */
 	unsigned int	 max_client;	/* 0: no per-client cap */
 	unsigned int	 rate;		/* per minute; 0: none */
 	int		 exempt;	/* relay network: only max_total */
+	unsigned int	 max_local;	/* AF_UNIX sessions, within max_total */
 };
 
 /* smtpd_limit_init - make a table in memory the caller owns */
@@ -108,6 +117,7 @@ void	 smtpd_limit_unlock(struct smtpd_limit_table *);
 
 /* smtpd_limit_sessions - sessions in all, or of one client (tests, status) */
 unsigned int smtpd_limit_total(struct smtpd_limit_table *);
+unsigned int smtpd_limit_local(struct smtpd_limit_table *);	/* AF_UNIX */
 unsigned int smtpd_limit_client(struct smtpd_limit_table *,
 	    const struct sockaddr *);
 

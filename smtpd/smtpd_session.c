@@ -1685,10 +1685,18 @@ void
 smtpd_session_reject(int fd, const struct sockaddr *sa, socklen_t len,
     const char *dsn, const char *text)
 {
-	char	 client[96], line[300];
-	int	 n;
+	struct ucred	 cred;
+	socklen_t	 clen = sizeof(cred);
+	char		 client[96], line[300];
+	int		 n;
 
-	smtpd_session_fmt_client(sa, len, client, sizeof(client));
+	/* A local client is its uid, refused or not: the log says who. */
+	if (sa->sa_family == AF_UNIX && getsockopt(fd, SOL_SOCKET,
+	    SO_PEERCRED, &cred, &clen) == 0 && clen == sizeof(cred))
+		snprintf(client, sizeof(client), "local[uid=%lu,pid=%ld]",
+		    (unsigned long)cred.uid, (long)cred.pid);
+	else
+		smtpd_session_fmt_client(sa, len, client, sizeof(client));
 	log_info("NOQUEUE: client=%s, dsn=%s, status=reject (421 %s)", client,
 	    dsn, text);
 	n = snprintf(line, sizeof(line), "421 %s %s Error: %s\r\n", dsn,

@@ -493,16 +493,22 @@ avalctl_timeout(evutil_socket_t fd, short ev, void *arg)
 	avalctl_done(1);
 }
 
-/* avalctl_socket_path - from -s, or the config avald would use */
+/*
+ * avalctl_socket_path - the control socket of the config avald would use,
+ * the user its workers run as (for ctlclient_open), and whether that was
+ * the embedded default
+ */
 static void
-avalctl_socket_path(const char *file, char *out, size_t outlen)
+avalctl_socket_path(const char *file, char *out, size_t outlen, char **user,
+    int *dflt)
 {
 	struct conf	*conf;
 
-	if ((conf = ctlclient_conf("avalctl", file)) == NULL)
+	if ((conf = ctlclient_conf("avalctl", file, dflt)) == NULL)
 		exit(2);
 	if (ctlclient_path(conf, out, outlen) == -1)
 		fatalx("runtime-dir too long");
+	*user = conf->user != NULL ? xstrdup(conf->user) : NULL;
 	conf_free(conf);
 }
 
@@ -566,9 +572,10 @@ main(int argc, char **argv)
 	struct sockaddr_un	 sun;
 	struct timeval		 tv = { AVALCTL_TIMEOUT, 0 };
 	const char		*file = NULL, *sock = NULL;
+	char			*user = NULL;	/* -s: only root or you */
 	struct ipc_msg		*req;
 	uint32_t		 type;
-	int			 ch, fd;
+	int			 ch, fd, dflt = 0;
 
 	log_init("avalctl", LOG_TO_STDERR);
 	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
@@ -599,12 +606,19 @@ main(int argc, char **argv)
 		    sizeof(sun.sun_path))
 			fatalx("socket path too long");
 	} else
-		avalctl_socket_path(file, sun.sun_path, sizeof(sun.sun_path));
-	if ((fd = ctlclient_connect(sun.sun_path)) == -1) {
+		avalctl_socket_path(file, sun.sun_path, sizeof(sun.sun_path),
+		    &user, &dflt);
+	switch (ctlclient_open("avalctl", sun.sun_path, user, dflt, &fd)) {
+	case CTLCLIENT_O_OK:
+		break;
+	case CTLCLIENT_O_NOCONN:
 		fprintf(stderr, "avalctl: %s: %s (is avald running?)\n",
 		    sun.sun_path, strerror(errno));
 		return 1;
+	case CTLCLIENT_O_FOREIGN:
+		return 1;
 	}
+	free(user);
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	ipc_send(ipc_peer_new(base, fd, "avald", avalctl_dispatch,

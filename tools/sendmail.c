@@ -13,10 +13,12 @@
  *
  * What it does to the message (tools/sendmail_msg.h): LF or CRLF line
  * ends become CRLF, a last line without a newline gets one, lines that
- * begin with '.' are doubled; without -i/-oi a line of a single '.' ends
- * the input (traditional sendmail). Bcc fields are always removed. With
- * -t the recipients are the addresses of To, Cc and Bcc, and those on the
- * command line are added to them (as Postfix does). A message without
+ * begin with '.' are doubled, in the header as in the body; without
+ * -i/-oi a line of a single '.' ends the input (traditional sendmail).
+ * Bcc and Resent-Bcc fields are always removed. With -t the recipients
+ * are the addresses of To, Cc and Bcc (of Resent-To, Resent-Cc and
+ * Resent-Bcc if any Resent- field is there), and those on the command
+ * line are added to them (as Postfix does). A message without
  * From gets "From: NAME <sender>", NAME from -F or the user's GECOS field.
  * The sender is -f, else the user's login name at the configured
  * hostname; a bare name gets "@hostname". An address the server refuses
@@ -28,9 +30,11 @@
  * Exit status (sysexits.h): 0 queued; EX_USAGE a bad command line or no
  * recipient; EX_NOUSER a recipient refused (5xx); EX_DATAERR the message
  * or sender refused, or a header that cannot be read; EX_TEMPFAIL a 4xx or
- * no avald to talk to; EX_NOPERM mailq without access to the control
- * socket; EX_UNAVAILABLE mailq with no avald; EX_CONFIG no usable config;
- * EX_IOERR standard input unreadable; EX_PROTOCOL a server that does not
+ * no avald to talk to (a socket served by anyone but root, avald's user
+ * or the caller is none: ctlclient_open); EX_NOPERM mailq without access
+ * to the control socket, or one served by another user; EX_UNAVAILABLE
+ * mailq with no avald; EX_CONFIG no usable config; EX_IOERR standard
+ * input unreadable; EX_PROTOCOL a server that does not
  * speak SMTP as expected; EX_SOFTWARE a bug. Every failure says what
  * went wrong on stderr. See docs/sendmail.md.
  */
@@ -79,6 +83,7 @@ static struct {
 static char		**rcpts;
 static size_t		  nrcpts;
 static int		  utf8;
+static int		  conf_is_default;	/* the embedded one: cwd paths */
 
 static void __attribute__((noreturn))
 sm_usage(const char *why)
@@ -379,7 +384,10 @@ sm_fail(struct sm_conn *c, int code, int perm, const char *what)
 	exit(sm_code_exit(code, perm));
 }
 
-/* sm_connect - the local socket of the config, or exit EX_TEMPFAIL */
+/*
+ * sm_connect - the local socket of the config, or exit EX_TEMPFAIL; a
+ * socket that is not avald's is as good as none (ctlclient_open)
+ */
 static int
 sm_connect(const struct conf *conf)
 {
@@ -390,9 +398,16 @@ sm_connect(const struct conf *conf)
 	if ((l = conf_listen_local(conf)) == NULL)
 		sm_die(EX_CONFIG, "the configuration has no local listener "
 		    "(add \"listen on unix PATH local\" and restart avald)");
-	if ((fd = ctlclient_connect(l->addr)) == -1)
+	switch (ctlclient_open(prog, l->addr, conf->user, conf_is_default,
+	    &fd)) {
+	case CTLCLIENT_O_OK:
+		break;
+	case CTLCLIENT_O_NOCONN:
 		sm_die(EX_TEMPFAIL, "cannot connect to %s: %s (is avald "
 		    "running?); nothing was sent", l->addr, strerror(errno));
+	case CTLCLIENT_O_FOREIGN:
+		sm_die(EX_TEMPFAIL, "nothing was sent");
+	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
@@ -745,7 +760,10 @@ sm_mailq(const struct conf *conf)
 
 	if (ctlclient_path(conf, path, sizeof(path)) == -1)
 		sm_die(EX_CONFIG, "runtime-dir too long");
-	if ((fd = ctlclient_connect(path)) == -1) {
+	switch (ctlclient_open(prog, path, conf->user, conf_is_default, &fd)) {
+	case CTLCLIENT_O_OK:
+		break;
+	case CTLCLIENT_O_NOCONN:
 		if (errno == EACCES || errno == EPERM)
 			sm_die(EX_NOPERM, "cannot open %s: %s: the queue "
 			    "listing is for root and the user avald runs as "
@@ -753,6 +771,8 @@ sm_mailq(const struct conf *conf)
 			    "docs/sendmail.md)", path, strerror(errno));
 		sm_die(EX_UNAVAILABLE, "cannot connect to %s: %s (is avald "
 		    "running?)", path, strerror(errno));
+	case CTLCLIENT_O_FOREIGN:
+		exit(EX_NOPERM);
 	}
 	ctlclient_queue_init(&queue);
 	if ((base = event_base_new()) == NULL)
@@ -786,7 +806,7 @@ main(int argc, char **argv)
 		sm_usage("mailq takes no -b mode");
 	if (opt.mode != SM_DELIVER && argv[first] != NULL)
 		sm_usage("-bs and -bp take no addresses");
-	if ((conf = ctlclient_conf(prog, opt.conf)) == NULL)
+	if ((conf = ctlclient_conf(prog, opt.conf, &conf_is_default)) == NULL)
 		sm_die(EX_CONFIG, "no usable configuration%s%s",
 		    opt.conf ? " in " : "", opt.conf ? opt.conf : "");
 	switch (opt.mode) {

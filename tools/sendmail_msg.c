@@ -329,37 +329,90 @@ smsg_addr_list(const char *s, size_t len, smsg_addr_cb cb, void *arg)
 	return count + r;
 }
 
-/* smsg_hdr_scan - addresses of To, Cc, Bcc; the header without Bcc */
+/* smsg_hdr_put - a field's lines as DATA text: a leading '.' doubled */
+static int
+smsg_hdr_put(struct buf *out, const char *f, size_t len)
+{
+	const char	*end = f + len, *nl;
+
+	while (f < end) {
+		nl = memchr(f, '\n', (size_t)(end - f));
+		nl = nl != NULL ? nl + 1 : end;
+		if (*f == '.' && buf_add(out, ".", 1) == -1)
+			return -1;
+		if (buf_add(out, f, (size_t)(nl - f)) == -1)
+			return -1;
+		f = nl;
+	}
+	return 0;
+}
+
+/* smsg_field_is - does the field name f (n octets) equal name? */
+static int
+smsg_field_is(const char *f, size_t n, const char *name)
+{
+	return n == strlen(name) && strncasecmp(f, name, n) == 0;
+}
+
+/* smsg_field_next - the end of the field at p: its line and continuations */
+static const char *
+smsg_field_next(const char *p, const char *end)
+{
+	const char	*nl;
+
+	do {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl != NULL ? nl + 1 : end;
+	} while (p < end && (*p == ' ' || *p == '\t'));
+	return p;
+}
+
+/*
+ * smsg_hdr_scan - the recipients of To, Cc, Bcc (Resent-To, -Cc, -Bcc
+ * when any Resent- field is there); the header without Bcc or Resent-Bcc
+ */
 int
 smsg_hdr_scan(const char *hdr, size_t len, smsg_addr_cb cb, void *arg,
     struct buf *out, int *flags)
 {
-	const char	*p = hdr, *end = hdr + len, *f, *nl;
+	const char	*p, *end = hdr + len, *f;
 	size_t		 n, colon;
 	int		 bcc, addrs;
 
+	/*
+	 * A message with Resent- fields is being sent on again: its
+	 * recipients are the Resent- ones, as sendmail and Postfix take
+	 * them, and the original To and Cc are history. So look first.
+	 */
 	*flags = 0;
+	for (p = hdr; p < end; p = smsg_field_next(p, end))
+		if ((size_t)(end - p) > 7 && strncasecmp(p, "resent-", 7) == 0)
+			*flags |= SMSG_HAS_RESENT;
+	p = hdr;
 	while (p < end) {
-		/* A field: its first line and every continuation. */
 		f = p;
-		do {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl != NULL ? nl + 1 : end;
-		} while (p < end && (*p == ' ' || *p == '\t'));
+		p = smsg_field_next(p, end);
 		if ((n = smsg_field_name(f, (size_t)(p - f), &colon)) == 0)
 			return -1;	/* smsg_hdr_add let no such line in */
-		bcc = n == 3 && strncasecmp(f, "bcc", 3) == 0;
-		addrs = bcc || (n == 2 && (strncasecmp(f, "to", 2) == 0 ||
-		    strncasecmp(f, "cc", 2) == 0));
-		if (n == 4 && strncasecmp(f, "from", 4) == 0)
+		bcc = smsg_field_is(f, n, "bcc") ||
+		    smsg_field_is(f, n, "resent-bcc");
+		if (*flags & SMSG_HAS_RESENT)
+			addrs = smsg_field_is(f, n, "resent-to") ||
+			    smsg_field_is(f, n, "resent-cc") ||
+			    smsg_field_is(f, n, "resent-bcc");
+		else
+			addrs = smsg_field_is(f, n, "to") ||
+			    smsg_field_is(f, n, "cc") ||
+			    smsg_field_is(f, n, "bcc");
+		if (smsg_field_is(f, n, "from"))
 			*flags |= SMSG_HAS_FROM;
-		if (n == 6 && strncasecmp(f, "sender", 6) == 0)
+		if (smsg_field_is(f, n, "sender"))
 			*flags |= SMSG_HAS_SENDER;
 		if (addrs && cb != NULL && smsg_addr_list(f + colon + 1,
 		    (size_t)(p - f) - colon - 1, cb, arg) == -1)
 			return -1;
-		if (!bcc && out != NULL && buf_add(out, f, (size_t)(p - f)) ==
-		    -1)
+		if (!bcc && out != NULL && smsg_hdr_put(out, f,
+		    (size_t)(p - f)) == -1)
 			return -1;
 	}
 	return 0;

@@ -15,8 +15,10 @@
  *
  * smsg_hdr_add() gathers the header, a field at a time, up to
  * SMSG_HEADER_MAX; smsg_hdr_scan() walks it, hands every address of
- * To, Cc and Bcc to a callback (for -t) and writes the header out without
- * its Bcc fields. smsg_addr_list() parses one field's address-list
+ * To, Cc and Bcc to a callback (for -t; Resent-To, Resent-Cc and
+ * Resent-Bcc instead when any Resent- field is there, as sendmail does)
+ * and writes the header out as DATA text (dot-stuffed like the body)
+ * without its Bcc and Resent-Bcc fields. smsg_addr_list() parses one field's address-list
  * (RFC 5322 3.4: display names, angle addresses, groups, comments,
  * quoted strings); it trusts nothing in the bytes it reads.
  */
@@ -75,12 +77,15 @@ int	 smsg_addr_list(const char *s, size_t len, smsg_addr_cb, void *);
 
 #define SMSG_HAS_FROM		0x01	/* out: a From field is there */
 #define SMSG_HAS_SENDER		0x02	/* out: a Sender field is there */
+#define SMSG_HAS_RESENT		0x04	/* out: a Resent-* field is there */
 
 /*
  * smsg_hdr_scan - walk the header: if cb is not NULL, the addresses of To,
- * Cc and Bcc go to it; the fields but Bcc are appended to out (when not
- * NULL); *flags says what was seen. 0, or -1 if an address field does not
- * parse or out is full.
+ * Cc and Bcc go to it, or with SMSG_HAS_RESENT those of Resent-To,
+ * Resent-Cc and Resent-Bcc only; the fields but Bcc and Resent-Bcc are
+ * appended to out (when not NULL), every line that begins with '.' with
+ * the dot doubled; *flags says what was seen. 0, or -1 if an address field
+ * that gives recipients does not parse or out is full.
  */
 int	 smsg_hdr_scan(const char *hdr, size_t len, smsg_addr_cb, void *,
 	    struct buf *out, int *flags);

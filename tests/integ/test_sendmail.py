@@ -1,6 +1,7 @@
 """
 test_sendmail - the compatibility commands: sendmail (every option, exit
-codes, -bs) and mailq, on avald's local submission socket
+codes, -bs) and mailq, on avald's local submission socket; how the tools
+make sure avald serves it, and how avald makes it (local_listener_*)
 
 The local socket lives in a short folder of its own, mode 0755, so its
 path fits in a socket address and a user other than root can reach it.
@@ -8,12 +9,13 @@ path fits in a socket address and a user other than root can reach it.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 
-from harness import (BUILD, SLOW, Fail, check, maildir_files, queue_rcpt,
-                     sanitizer_env, test, wait_until)
+from harness import (BUILD, SLOW, Fail, Raw, Skip, check, maildir_files,
+                     queue_rcpt, sanitizer_env, tail, test, wait_until)
 
 NOBODY = 65534
 
@@ -124,6 +126,12 @@ def t_sendmail_dot(t):
             b = body_of(L.mail(who))
             check(b == "before\n.\n..two\nafter\nno newline\n",
                   "%s: body %r" % (opt, b))
+        # A header field whose name begins with '.' keeps its dot.
+        rc, _, err = L.sendmail(["de@localhost"],
+                                b".Dotted: kept\nSubject: d\n\nx\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check("\n.Dotted: kept\n" in header_of(L.mail("de")),
+              "the header line lost its dot: %r" % header_of(L.mail("de")))
         # No header at all: a From is added and the text is the body.
         rc, _, err = L.sendmail(["dd@localhost"], b"just text\n")
         check(rc == 0, "exit %d: %s" % (rc, err))
@@ -302,4 +310,261 @@ def t_mailq(t):
         rc, out2, _ = L.sendmail(["-bp"], b"")
         check(rc == 0 and out2.split("\n")[0] == lines[0], "-bp is mailq")
     finally:
+        _cleanup(t)
+
+
+# A stand-in for avald's sockets: greets as SMTP, answers 250 to
+# everything, keeps every byte it gets in argv[2]. Run as nobody, it is
+# what an attacker could leave at a relative path's end.
+FAKE_SERVER = r'''
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print("ready", flush=True)
+def serve(c):
+    c.sendall(b"220 fake ESMTP\r\n")
+    data = False
+    with open(sys.argv[2], "ab") as got:
+        for line in c.makefile("rb"):
+            got.write(line)
+            got.flush()
+            if data:
+                if line == b".\r\n":
+                    data = False
+                    c.sendall(b"250 2.0.0 Ok: queued as FAKE\r\n")
+            elif line.upper().startswith(b"DATA"):
+                data = True
+                c.sendall(b"354 go on\r\n")
+            elif line.upper().startswith(b"QUIT"):
+                c.sendall(b"221 bye\r\n")
+                return
+            else:
+                c.sendall(b"250 ok\r\n")
+while True:
+    c, _ = s.accept()
+    try:
+        serve(c)
+    except OSError:
+        pass
+    c.close()
+'''
+
+
+@test("sendmail_and_mailq_refuse_a_socket_served_by_another_user",
+      timeout=60, root_only=True)
+def t_sendmail_foreign_socket(t):
+    """No /etc/aval/aval.conf: the embedded default's sockets are under the
+    working directory. Root running sendmail in a folder where nobody put
+    var/run/submit.sock must not hand its mail over; nobody's own
+    sendmail may talk to nobody's server (avald run by hand)."""
+    if os.path.exists("/etc/aval/aval.conf"):
+        raise Skip("/etc/aval/aval.conf exists: the embedded default "
+                   "is not in effect here")
+    # A Python that nobody may run (a pyenv under /root is not one).
+    py = shutil.which("python3", path="/usr/bin:/bin")
+    if py is None:
+        raise Skip("no python3 in /usr/bin or /bin for the fake server")
+    d = tempfile.mkdtemp(prefix="avfk-", dir="/tmp")
+    servers = []
+    try:
+        os.chmod(d, 0o755)
+        run = os.path.join(d, "var", "run")
+        os.makedirs(run)
+        os.chown(run, NOBODY, NOBODY)
+        got = {}
+
+        def nobody():
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+        for name in ("submit.sock", "avald.sock"):
+            got[name] = os.path.join(run, name + ".got")
+            p = subprocess.Popen([py, "-c", FAKE_SERVER,
+                                  os.path.join(run, name), got[name]],
+                                 stdout=subprocess.PIPE,
+                                 preexec_fn=nobody)
+            servers.append(p)
+            check(p.stdout.readline() == b"ready\n",
+                  "the fake %s did not start" % name)
+
+        def tool(prog, args, data=b"", uid=None):
+            r = subprocess.run([os.path.join(BUILD, prog)] + args,
+                               input=data, capture_output=True, cwd=d,
+                               timeout=20 * SLOW, env=sanitizer_env(),
+                               preexec_fn=nobody if uid else None)
+            return r.returncode, r.stderr.decode("utf-8", "replace")
+
+        def received(name):
+            try:
+                with open(got[name], "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return b""
+
+        sock = os.path.join(run, "submit.sock")
+        rc, err = tool("sendmail", ["victim@example.org"],
+                       b"Subject: secret\n\nroot's cron output\n")
+        check(rc == 75, "sendmail as root: exit %d: %r" % (rc, err))
+        check("using the development default, socket %s" % sock in err,
+              "the socket in use is not named: %r" % err)
+        check("served by uid %d" % NOBODY in err and "nothing was sent" in
+              err, "no clear refusal: %r" % err)
+        rc, err = tool("sendmail", ["-bs"], b"QUIT\r\n")
+        check(rc == 75 and "served by uid %d" % NOBODY in err,
+              "sendmail -bs as root: exit %d: %r" % (rc, err))
+        rc, err = tool("mailq", [])
+        check(rc == 77 and "served by uid %d" % NOBODY in err and
+              os.path.join(run, "avald.sock") in err,
+              "mailq as root: exit %d: %r" % (rc, err))
+        time.sleep(0.3 * SLOW)
+        check(received("submit.sock") == b"",
+              "the fake submit socket got %r" % received("submit.sock"))
+        check(received("avald.sock") == b"",
+              "the fake control socket got %r" % received("avald.sock"))
+        # Its own user's server is fine: avald run by hand, by that user.
+        rc, err = tool("sendmail", ["friend@example.org"],
+                       b"Subject: mine\n\nok\n", uid=NOBODY)
+        check(rc == 0, "sendmail as nobody: exit %d: %r" % (rc, err))
+        check(b"RCPT TO:<friend@example.org>" in received("submit.sock"),
+              "nobody's own server got %r" % received("submit.sock"))
+    finally:
+        for p in servers:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _refused_start(a, what):
+    """avald a must exit non-zero at start: its log, for the reason."""
+    a.start(wait=False)
+    try:
+        a.proc.wait(20 * SLOW)
+    except subprocess.TimeoutExpired:
+        raise Fail("avald started with %s" % what)
+    check(a.proc.returncode != 0, "avald exited 0 with %s" % what)
+    return a.log()
+
+
+@test("local_listener_refuses_a_folder_that_others_control", timeout=90,
+      root_only=True)
+def t_local_parent(t):
+    """Run as root, avald makes its socket only in a folder that is root's
+    alone: in one a worker user may write, that user could swap the name
+    for a link and have root make or unlink a file of its choosing."""
+    d = tempfile.mkdtemp(prefix="avlp-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        cases = []
+        for name, mode, owner in (("open", 0o777, 0), ("sticky", 0o1777, 0),
+                                  ("group", 0o775, 0),
+                                  ("nobodys", 0o755, NOBODY)):
+            sub = os.path.join(d, name)
+            os.mkdir(sub)
+            os.chmod(sub, mode)
+            os.chown(sub, owner, owner)
+            cases.append((name, sub, "uid %d, mode %04o" % (owner, mode)))
+        # A link that nobody owns, to a folder that is fine itself.
+        real = os.path.join(d, "real")
+        os.mkdir(real, 0o755)
+        link = os.path.join(d, "link")
+        os.symlink(real, link)
+        os.lchown(link, NOBODY, NOBODY)
+        cases.append(("link", link, "symbolic link owned by uid %d" % NOBODY))
+        for name, sub, why in cases:
+            sock = os.path.join(sub, "submit.sock")
+            a = t.aval(name="aval-" + name,
+                       listen_extra=['listen on unix "%s" local' % sock])
+            log = _refused_start(a, "its socket in %s (%s)" % (sub, why))
+            check("listen on unix: %s: refused" % sock in log and why in log,
+                  "%s: the refusal does not say why:\n%s"
+                  % (name, tail(log, 10)))
+            check(not os.path.lexists(sock) and
+                  not os.path.lexists(os.path.join(real, "submit.sock")),
+                  "%s: a socket was made anyway" % name)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test("local_listener_leaves_a_busy_servers_socket_alone", timeout=60)
+def t_local_busy(t):
+    """A live server whose backlog is full answers a non-blocking connect
+    with EAGAIN: that is not a stale socket, and avald must not unlink it."""
+    d = tempfile.mkdtemp(prefix="avlb-", dir="/tmp")
+    clients = []
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.chmod(d, 0o755)
+        sock = os.path.join(d, "submit.sock")
+        srv.bind(sock)
+        srv.listen(0)
+        for _ in range(16):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            clients.append(c)
+            try:
+                c.connect(sock)
+            except BlockingIOError:
+                break
+        else:
+            raise Skip("the backlog never filled")
+        ino = os.stat(sock).st_ino
+        a = t.aval(listen_extra=['listen on unix "%s" local' % sock])
+        log = _refused_start(a, "a busy server's socket in its place")
+        check("%s may be in use; not removing it" % sock in log,
+              "the refusal does not say why:\n%s" % tail(log, 10))
+        check(os.path.exists(sock) and os.stat(sock).st_ino == ino,
+              "avald removed the busy server's socket")
+    finally:
+        for c in clients:
+            c.close()
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test("local_sessions_cannot_take_every_session", timeout=60)
+def t_local_cap(t):
+    """Local users are exempt from the per-client caps, so they have one of
+    their own (max-local-sessions) within max-sessions: however many
+    sendmails hang, mail from the network still gets in."""
+    held = []
+    try:
+        L = Local(t, max_sessions=4,
+                  smtpd_lines=["max-local-sessions\t2"]).start()
+
+        def local():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10 * SLOW)
+            s.connect(L.sock)
+            return s, s.makefile("rb").readline()
+
+        for _ in range(2):
+            s, greet = local()
+            held.append(s)
+            check(greet.startswith(b"220 "), "local greeting: %r" % greet)
+        s, greet = local()
+        s.close()
+        check(greet.startswith(b"421 4.3.2 ") and b"local sessions" in greet,
+              "a third local session: %r" % greet)
+        L.a.wait_log(r"NOQUEUE: client=local\[uid=0,pid=\d+\], dsn=4\.3\.2, "
+                     r"status=reject \(421 too many local sessions")
+        # The rest of max-sessions is the network's, both places of it.
+        for _ in range(2):
+            r = Raw(L.a.port)
+            held.append(r.sock)
+            code, text = r.reply()
+            check(code == 220, "the network was locked out: %r" % text)
+        held.pop(0).close()
+
+        def one_more():
+            s, greet = local()
+            held.append(s)
+            return greet.startswith(b"220 ")
+
+        check(wait_until(one_more, 10 * SLOW),
+              "a closed local session did not free its place")
+    finally:
+        for s in held:
+            s.close()
         _cleanup(t)

@@ -129,6 +129,75 @@ START_TEST(header_gives_to_cc_bcc_and_drops_bcc)
 }
 END_TEST
 
+START_TEST(resent_fields_give_the_recipients_and_no_bcc_is_kept)
+{
+	static const char *const lines[] = {
+		"To: old@x", "Cc: old2@x", "Bcc: oldhidden@x",
+		"Resent-From: me@h", "Resent-To: a@y,", " b@y",
+		"Resent-Cc: Group: c@y;", "RESENT-BCC: Hidden <d@y>",
+		"Subject: s", "", NULL,
+	};
+	struct buf	*h, *rc = buf_new(64, 4096), *out;
+	int		 stop, flags;
+
+	h = hdr_of(lines, &stop);
+	ck_assert_int_eq(stop, 9);
+	out = buf_new(256, 8192);
+	ck_assert_int_eq(smsg_hdr_scan(buf_data(h), buf_len(h), list_collect,
+	    rc, out, &flags), 0);
+	ck_assert_str_eq(buf_data(rc), "a@y b@y c@y d@y");
+	ck_assert_str_eq(buf_data(out), "To: old@x\r\nCc: old2@x\r\n"
+	    "Resent-From: me@h\r\nResent-To: a@y,\r\n b@y\r\n"
+	    "Resent-Cc: Group: c@y;\r\nSubject: s\r\n");
+	ck_assert(flags & SMSG_HAS_RESENT);
+	ck_assert(!(flags & SMSG_HAS_FROM));
+	buf_free(h);
+	buf_free(rc);
+	buf_free(out);
+}
+END_TEST
+
+START_TEST(resent_bcc_goes_even_without_other_resent_recipients)
+{
+	static const char *const lines[] = {
+		"From: me@h", "To: a@x", "Resent-Bcc: b@y", NULL,
+	};
+	struct buf	*h, *rc = buf_new(64, 4096), *out;
+	int		 stop, flags;
+
+	h = hdr_of(lines, &stop);
+	out = buf_new(256, 8192);
+	ck_assert_int_eq(smsg_hdr_scan(buf_data(h), buf_len(h), list_collect,
+	    rc, out, &flags), 0);
+	/* A Resent- field is there: the To is history, b@y the recipient. */
+	ck_assert_str_eq(buf_data(rc), "b@y");
+	ck_assert_str_eq(buf_data(out), "From: me@h\r\nTo: a@x\r\n");
+	buf_free(h);
+	buf_free(rc);
+	buf_free(out);
+}
+END_TEST
+
+START_TEST(header_lines_that_begin_with_a_dot_are_stuffed)
+{
+	static const char *const lines[] = {
+		".Hidden: x", "X-Dots: a", " .continued", "..Two: y", "", NULL,
+	};
+	struct buf	*h, *out;
+	int		 stop, flags;
+
+	h = hdr_of(lines, &stop);
+	ck_assert_int_eq(stop, 4);
+	out = buf_new(256, 8192);
+	ck_assert_int_eq(smsg_hdr_scan(buf_data(h), buf_len(h), NULL, NULL,
+	    out, &flags), 0);
+	ck_assert_str_eq(buf_data(out), "..Hidden: x\r\nX-Dots: a\r\n"
+	    " .continued\r\n...Two: y\r\n");
+	buf_free(h);
+	buf_free(out);
+}
+END_TEST
+
 START_TEST(a_line_that_is_no_field_ends_the_header)
 {
 	static const char *const a[] = { "To: a@x", "no colon here", NULL };
@@ -326,6 +395,9 @@ sendmail_msg_suite(void)
 	    sizeof(list_cases) / sizeof(list_cases[0]));
 	tcase_add_test(tc, an_overlong_address_is_refused);
 	tcase_add_test(tc, header_gives_to_cc_bcc_and_drops_bcc);
+	tcase_add_test(tc, resent_fields_give_the_recipients_and_no_bcc_is_kept);
+	tcase_add_test(tc, resent_bcc_goes_even_without_other_resent_recipients);
+	tcase_add_test(tc, header_lines_that_begin_with_a_dot_are_stuffed);
 	tcase_add_test(tc, a_line_that_is_no_field_ends_the_header);
 	tcase_add_test(tc, a_bad_to_field_fails_the_scan);
 	tcase_add_test(tc, the_header_is_capped);

@@ -3,6 +3,7 @@
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -47,7 +48,7 @@ lim_new(void)
 START_TEST(per_client_cap_counts_every_process)
 {
 	struct smtpd_limit_table	*t = lim_new();
-	struct smtpd_limits		 lim = { 100, 3, 0, 0 };
+	struct smtpd_limits		 lim = { 100, 3, 0, 0, 0 };
 	struct sockaddr_storage		 a = lim_addr("192.0.2.7");
 	struct sockaddr_storage		 b = lim_addr("192.0.2.8");
 
@@ -68,7 +69,7 @@ END_TEST
 START_TEST(total_cap_applies_to_exempt_clients_too)
 {
 	struct smtpd_limit_table	*t = lim_new();
-	struct smtpd_limits		 lim = { 2, 1, 1, 1 };
+	struct smtpd_limits		 lim = { 2, 1, 1, 1, 0 };
 	struct sockaddr_storage		 a = lim_addr("127.0.0.1");
 
 	ck_assert_int_eq(smtpd_limit_connect(t, 0, SA(a), &lim, 1), SMTPD_LIMIT_OK);
@@ -79,10 +80,46 @@ START_TEST(total_cap_applies_to_exempt_clients_too)
 }
 END_TEST
 
+START_TEST(local_sessions_have_a_cap_of_their_own)
+{
+	struct smtpd_limit_table	*t = lim_new();
+	struct smtpd_limits		 lim = { 5, 1, 1, 1, 2 };
+	struct sockaddr_un		 u;
+	struct sockaddr_storage		 a = lim_addr("192.0.2.9");
+	struct sockaddr_storage		 b = lim_addr("192.0.2.10");
+
+	memset(&u, 0, sizeof(u));
+	u.sun_family = AF_UNIX;
+	/* Exempt from the per-client caps, held to max_local in all. */
+	ck_assert_int_eq(smtpd_limit_connect(t, 0, SA(u), &lim, 1), SMTPD_LIMIT_OK);
+	ck_assert_int_eq(smtpd_limit_connect(t, 1, SA(u), &lim, 1), SMTPD_LIMIT_OK);
+	ck_assert_int_eq(smtpd_limit_connect(t, 0, SA(u), &lim, 1),
+	    SMTPD_LIMIT_LOCAL);
+	ck_assert_uint_eq(smtpd_limit_local(t), 2);
+	ck_assert_uint_eq(smtpd_limit_total(t), 2);
+	/* The network still gets in: the rest of max_total is its. */
+	lim.exempt = 0;
+	ck_assert_int_eq(smtpd_limit_connect(t, 0, SA(a), &lim, 1), SMTPD_LIMIT_OK);
+	ck_assert_int_eq(smtpd_limit_connect(t, 1, SA(b), &lim, 1), SMTPD_LIMIT_OK);
+	ck_assert_uint_eq(smtpd_limit_total(t), 4);
+	/* A local session that ends frees a local place, in any column. */
+	smtpd_limit_disconnect(t, 1, SA(u));
+	ck_assert_uint_eq(smtpd_limit_local(t), 1);
+	ck_assert_int_eq(smtpd_limit_connect(t, 0, SA(u), &lim, 1), SMTPD_LIMIT_OK);
+	/* max_total still binds local sessions too. */
+	lim.max_local = 10;
+	ck_assert_int_eq(smtpd_limit_connect(t, 0, SA(u), &lim, 1), SMTPD_LIMIT_OK);
+	ck_assert_int_eq(smtpd_limit_connect(t, 0, SA(u), &lim, 1),
+	    SMTPD_LIMIT_TOTAL);
+	ck_assert_uint_eq(smtpd_limit_local(t), 3);
+	free(t);
+}
+END_TEST
+
 START_TEST(ipv6_clients_are_counted_by_their_64)
 {
 	struct smtpd_limit_table	*t = lim_new();
-	struct smtpd_limits		 lim = { 100, 2, 0, 0 };
+	struct smtpd_limits		 lim = { 100, 2, 0, 0, 0 };
 	struct sockaddr_storage		 a = lim_addr("2001:db8:1:2::1");
 	struct sockaddr_storage		 b = lim_addr("2001:db8:1:2:ffff::9");
 	struct sockaddr_storage		 c = lim_addr("2001:db8:1:3::1");
@@ -99,7 +136,7 @@ END_TEST
 START_TEST(the_rate_window_is_a_minute_and_refusals_count)
 {
 	struct smtpd_limit_table	*t = lim_new();
-	struct smtpd_limits		 lim = { 100, 0, 3, 0 };
+	struct smtpd_limits		 lim = { 100, 0, 3, 0, 0 };
 	struct sockaddr_storage		 a = lim_addr("198.51.100.1");
 	int				 i;
 
@@ -122,7 +159,7 @@ END_TEST
 START_TEST(a_crowd_of_addresses_cannot_grow_the_table)
 {
 	struct smtpd_limit_table	*t = lim_new();
-	struct smtpd_limits		 lim = { 1000000, 5, 0, 0 };
+	struct smtpd_limits		 lim = { 1000000, 5, 0, 0, 0 };
 	struct sockaddr_storage		 a;
 	char				 s[32];
 	int				 i;
@@ -144,7 +181,7 @@ END_TEST
 START_TEST(a_restarted_process_clears_only_its_own_column)
 {
 	struct smtpd_limit_table	*t, *t2;
-	struct smtpd_limits		 lim = { 100, 10, 0, 0 };
+	struct smtpd_limits		 lim = { 100, 10, 0, 0, 0 };
 	struct sockaddr_storage		 a = lim_addr("192.0.2.1");
 	int				 fd;
 
@@ -184,6 +221,7 @@ smtpd_limit_suite(void)
 
 	tcase_add_test(tc, per_client_cap_counts_every_process);
 	tcase_add_test(tc, total_cap_applies_to_exempt_clients_too);
+	tcase_add_test(tc, local_sessions_have_a_cap_of_their_own);
 	tcase_add_test(tc, ipv6_clients_are_counted_by_their_64);
 	tcase_add_test(tc, the_rate_window_is_a_minute_and_refusals_count);
 	tcase_add_test(tc, a_crowd_of_addresses_cannot_grow_the_table);
