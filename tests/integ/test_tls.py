@@ -411,8 +411,13 @@ def t_resume(t):
         pids = sorted({line[0] for i, (_, line, _) in enumerate(chain) if i})
         t.note("%s: first handshake on smtpd %d, resumed on smtpd %s"
                % (flag, chain[0][1][0], pids))
-        check(len(pids) >= 2, "%s: all %d resumptions were logged by smtpd %s: "
-              "that shows no resumption across processes" % (flag, n - 1, pids))
+        # Across processes: a session one smtpd began, another resumed.
+        # Which process accepts is the kernel's choice; all eleven on one
+        # other process shows it as well as a spread does.
+        check(any(p != chain[0][1][0] for p in pids),
+              "%s: all %d resumptions were logged by smtpd %s, the one of "
+              "the first handshake: that shows no resumption across "
+              "processes" % (flag, n - 1, pids))
     check(len(a.pids("aval-smtpd")) == 3, "want 3 smtpd processes, have %s"
           % a.pids("aval-smtpd"))
 
