@@ -681,7 +681,7 @@ queue_tick(evutil_socket_t fd, short ev, void *arg)
 		queue_store_checkpoint(queue->store);
 		queue->last_checkpoint = time(NULL);
 	}
-	queue_window_tick();
+	queue_window_fill();	/* what has come due in the store */
 	queue_sched_tick();
 }
 

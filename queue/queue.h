@@ -183,7 +183,6 @@ void	 queue_window_admit(struct queue_msg *);
 void	 queue_window_fill(void);
 void	 queue_window_kick(void);
 void	 queue_window_rewind(void);
-void	 queue_window_tick(void);
 int	 queue_window_evictable(const struct queue_msg *, int64_t now);
 void	 queue_window_evict(struct queue_msg *);
 int	 queue_msg_busy(const struct queue_msg *);	/* not to be touched now */

@@ -436,6 +436,19 @@ queue_ctl_bounce_all(struct queue_msg *msg)
 	queue_sched_add(msg);	/* final: notice, removal */
 }
 
+/* queue_ctl_remove - delete without a notice: out of the store; 1 or -1 */
+static int
+queue_ctl_remove(const char *qid)
+{
+	if (queue_store_remove(queue->store, qid) == -1)
+		return -1;
+	log_info("%s: deleted by the postmaster", qid);
+	if (queue->nstored > 0)
+		queue->nstored--;
+	queue_flush_later();
+	return 1;
+}
+
 /* queue_ctl_one - hold, release, delete or requeue a message in memory */
 static int
 queue_ctl_one(struct queue_msg *msg, const char *verb, uint32_t flags)
@@ -454,13 +467,9 @@ queue_ctl_one(struct queue_msg *msg, const char *verb, uint32_t flags)
 			queue_ctl_bounce_all(msg);
 			return 1;
 		}
-		if (queue_store_remove(queue->store, msg->qid) == -1)
+		if (queue_ctl_remove(msg->qid) == -1)
 			return -1;
-		log_info("%s: deleted by the postmaster", msg->qid);
-		if (queue->nstored > 0)
-			queue->nstored--;
 		queue_sched_remove(msg);
-		queue_flush_later();
 		return 1;
 	}
 	if (queue_ctl_apply(msg->qid, &msg->env, msg->busy, verb) == 0)
@@ -494,13 +503,7 @@ queue_ctl_stored(const char *qid, struct queue_env *e, const char *verb,
 			return 1;
 		}
 		queue_env_clear(e);
-		if (queue_store_remove(queue->store, qid) == -1)
-			return -1;
-		log_info("%s: deleted by the postmaster", qid);
-		if (queue->nstored > 0)
-			queue->nstored--;
-		queue_flush_later();
-		return 1;
+		return queue_ctl_remove(qid);
 	}
 	if ((rc = queue_ctl_apply(qid, e, NULL, verb)) == 1) {
 		rc = queue_store_update(queue->store, qid, e) == -1 ? -1 : 1;

@@ -165,6 +165,26 @@ queue_store_db_open(DB_ENV *env, const char *dir, const char *name,
 	return db;
 }
 
+/* queue_store_format_put - write our format number into "meta", or die */
+static void
+queue_store_format_put(struct queue_store *qs, const char *dir)
+{
+	char	 buf[16];
+	DBT	 k, d;
+	int	 rc;
+
+	snprintf(buf, sizeof(buf), "%u", QUEUE_STORE_FORMAT);
+	memset(&k, 0, sizeof(k));
+	k.data = (void *)(uintptr_t)"format";
+	k.size = 6;
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.size = (u_int32_t)strlen(buf);
+	if ((rc = qs->meta->put(qs->meta, NULL, &k, &d, 0)) != 0)
+		fatalx("queue: store %s: cannot write its format: %s", dir,
+		    db_strerror(rc));
+}
+
 /*
  * queue_store_format - check the store's format number, or write ours in a
  * new store; fatal for a store from a newer aval, which may hold records
@@ -188,13 +208,7 @@ queue_store_format(struct queue_store *qs, const char *dir)
 	d.ulen = sizeof(buf) - 1;
 	rc = qs->meta->get(qs->meta, NULL, &k, &d, 0);
 	if (rc == DB_NOTFOUND) {
-		snprintf(buf, sizeof(buf), "%u", QUEUE_STORE_FORMAT);
-		memset(&d, 0, sizeof(d));
-		d.data = buf;
-		d.size = (u_int32_t)strlen(buf);
-		if ((rc = qs->meta->put(qs->meta, NULL, &k, &d, 0)) != 0)
-			fatalx("queue: store %s: cannot write its format: %s",
-			    dir, db_strerror(rc));
+		queue_store_format_put(qs, dir);
 		return;
 	}
 	if (rc != 0)
@@ -214,13 +228,7 @@ queue_store_format(struct queue_store *qs, const char *dir)
 	/* Older: what it lacked (the due index) was built at the open. */
 	log_info("queue: store %s upgraded from format %lu to %u", dir, v,
 	    QUEUE_STORE_FORMAT);
-	snprintf(buf, sizeof(buf), "%u", QUEUE_STORE_FORMAT);
-	memset(&d, 0, sizeof(d));
-	d.data = buf;
-	d.size = (u_int32_t)strlen(buf);
-	if ((rc = qs->meta->put(qs->meta, NULL, &k, &d, 0)) != 0)
-		fatalx("queue: store %s: cannot write its format: %s", dir,
-		    db_strerror(rc));
+	queue_store_format_put(qs, dir);
 }
 
 /* queue_store_due_put - the due index key for (due, qid) */
@@ -440,6 +448,21 @@ queue_store_body_key(const char *qid, uint32_t n,
 	key[QID_LEN + 1] = (unsigned char)(n >> 16);
 	key[QID_LEN + 2] = (unsigned char)(n >> 8);
 	key[QID_LEN + 3] = (unsigned char)n;
+}
+
+/*
+ * queue_store_dbt_key - a cursor key DBT holding its own copy of p (a
+ * cursor writes the keys it moves to into it: DB_DBT_REALLOC; the caller
+ * frees d->data)
+ */
+static void
+queue_store_dbt_key(DBT *d, const void *p, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = xmalloc(len > 0 ? len : 1);
+	memcpy(d->data, p, len);
+	d->size = (u_int32_t)len;
+	d->flags = DB_DBT_REALLOC;
 }
 
 /* queue_store_dbt - a DBT over caller memory */
@@ -802,11 +825,7 @@ queue_store_del_body(struct queue_store *qs, DB_TXN *txn, const char *qid)
 
 	if ((rc = qs->bodies->cursor(qs->bodies, txn, &c, 0)) != 0)
 		return rc;
-	memset(&k, 0, sizeof(k));
-	k.data = xmalloc(QID_LEN);
-	memcpy(k.data, qid, QID_LEN);
-	k.size = QID_LEN;
-	k.flags = DB_DBT_REALLOC;
+	queue_store_dbt_key(&k, qid, QID_LEN);
 	memset(&d, 0, sizeof(d));
 	d.flags = DB_DBT_PARTIAL;
 	rc = c->get(c, &k, &d, DB_SET_RANGE);
@@ -1297,10 +1316,7 @@ queue_store_due_scan(struct queue_store *qs, struct queue_due_pos *pos,
 		rc = c->get(c, &k, &d, DB_FIRST);
 	} else {
 		queue_store_due_put(key, pos->due, pos->qid);
-		k.data = xmalloc(sizeof(key));
-		memcpy(k.data, key, sizeof(key));
-		k.size = sizeof(key);
-		k.flags = DB_DBT_REALLOC;
+		queue_store_dbt_key(&k, key, sizeof(key));
 		rc = c->get(c, &k, &d, DB_SET_RANGE);
 		if (rc == 0 && k.size == sizeof(key) &&
 		    memcmp(k.data, key, sizeof(key)) == 0)
@@ -1379,12 +1395,8 @@ queue_store_count_held(struct queue_store *qs, unsigned long *held)
 	if ((rc = qs->due_raw->cursor(qs->due_raw, NULL, &c, 0)) != 0)
 		return -1;
 	queue_store_due_put(key, QUEUE_DUE_HELD, "00000000000000");
-	memset(&k, 0, sizeof(k));
+	queue_store_dbt_key(&k, key, sizeof(key));
 	memset(&d, 0, sizeof(d));
-	k.data = xmalloc(sizeof(key));
-	memcpy(k.data, key, sizeof(key));
-	k.size = sizeof(key);
-	k.flags = DB_DBT_REALLOC;
 	d.flags = DB_DBT_PARTIAL;
 	for (rc = c->get(c, &k, &d, DB_SET_RANGE); rc == 0;
 	    rc = c->get(c, &k, &d, DB_NEXT))

@@ -45,11 +45,18 @@ struct queue_fill {
 	int		 failed;
 };
 
-/* queue_window_limit - the configured limit (a reload may change it) */
+/*
+ * queue_window_limit - the configured limit, which a reload may change;
+ * the window is given it each time, so its room never answers by an old one
+ */
 static unsigned int
 queue_window_limit(void)
 {
-	return (unsigned int)queue->w.conf->queue_active_limit;
+	unsigned int	 limit = (unsigned int)queue->w.conf->queue_active_limit;
+
+	if (queue->window != NULL)
+		window_set_limit(queue->window, limit);
+	return limit;
 }
 
 static void
@@ -86,8 +93,10 @@ queue_window_free(void)
 void
 queue_window_kick(void)
 {
-	if (queue->fill_ev != NULL && queue->started &&
-	    window_room(queue->window) > 0)
+	if (queue->fill_ev == NULL || !queue->started)
+		return;
+	(void)queue_window_limit();
+	if (window_room(queue->window) > 0)
 		event_active(queue->fill_ev, 0, 0);
 }
 
@@ -181,7 +190,7 @@ queue_window_fill(void)
 
 	if (!queue->started || queue->store == NULL)
 		return;
-	window_set_limit(queue->window, queue_window_limit());
+	(void)queue_window_limit();
 	if (window_room(queue->window) == 0) {
 		queue->backlog = 1;
 		return;
@@ -207,13 +216,6 @@ queue_window_fill(void)
 		queue->backlog = 0;
 	if (f.loaded > 0)
 		queue_sched_run();
-}
-
-/* queue_window_tick - once a second: what has come due in the store */
-void
-queue_window_tick(void)
-{
-	queue_window_fill();
 }
 
 /*
