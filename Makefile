@@ -83,7 +83,7 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/smtpd/smtpd_data.o \
 		   $(O)/smtpd/smtpd_auth.o \
 		   $(O)/queue/queue_rec.o \
-		   $(O)/queue/queue_store.o \
+		   $(O)/queue/queue_store.o $(O)/queue/bodyfile.o \
 		   $(O)/queue/sched.o \
 		   $(O)/queue/window.o \
 		   $(O)/queue/queue_dsn.o \

@@ -1,21 +1,29 @@
 /*
  * queue_store - the queue's Berkeley DB store
  *
- * Durability. Every change is one Berkeley DB transaction: an add puts the
- * envelope and every body chunk under one transaction, a remove deletes
- * them all under one. A body that arrives in pieces is stored as it
- * arrives (queue_store_chunk_put(), one transaction per chunk, the first
- * of them also recording the queue ID in "incoming"), and the envelope
- * then comes with the last chunk in the transaction that makes the
- * message exist (queue_store_commit_env(), which also removes the ID from
- * "incoming"). The log is written in order, so the flush that makes that
- * transaction durable makes every earlier chunk durable with it: a
- * message is still there whole or not at all. A transaction commits with DB_TXN_NOSYNC, which puts
- * its commit record in the log buffer (in the environment's region) and
- * syncs nothing. queue_store_flush() calls DB_ENV->log_flush(NULL), which
- * writes the whole buffer to the log file and fsyncs it, so every commit
- * before the flush is on disk at once: one fsync for many messages (group
- * commit). The queue acknowledges a message only after such a flush.
+ * Durability. Every change is one Berkeley DB transaction, committed with
+ * DB_TXN_NOSYNC, which puts its commit record in the log buffer (in the
+ * environment's region) and syncs nothing. queue_store_flush() calls
+ * DB_ENV->log_flush(NULL), which writes the whole buffer to the log file
+ * and fsyncs it, so every commit before the flush is on disk at once: one
+ * fsync for many messages (group commit). The queue acknowledges a
+ * message only after such a flush.
+ *
+ * Bodies. One that came whole (up to a chunk, QUEUE_STORE_CHUNK) is put in
+ * "bodies" in its envelope's transaction: small mail shares the log's
+ * fsync. One that came in chunks is a file of its own in the folder
+ * "body" (bodyfile.h), appended to as it arrives and never logged: in the
+ * log, a body is written once when it is put and once more when it is
+ * deleted (Berkeley DB logs the bytes a delete removes, to undo it), and
+ * each log record is checksummed, which cost a large body about three
+ * times what writing it once to a file does. Such a message's envelope
+ * is held back by queue_store_commit_env() until the flush, which
+ * fdatasync()s each new body file, fsyncs the folder, and only then puts
+ * the envelopes: the log buffer may reach the disk at any moment, and an
+ * envelope must never be there before its body. A body file is removed
+ * only after the flush that made its envelope's removal durable. A body
+ * with no chunk 0 in "bodies" is a file; a store of format 2 may still
+ * hold bodies in chunks there, and those are read and removed as before.
  *
  * What a crash leaves:
  *  - Killed between commit and flush: the commit record may or may not
@@ -25,10 +33,13 @@
  *    undone whole. The message is there completely or not at all, and it
  *    was never acknowledged, so either is right.
  *  - Killed (or the machine lost) after the flush: the commit record is on
- *    disk, recovery redoes the transaction, and the message survives.
- *  - Killed while a body was arriving in chunks: the chunks are there
- *    without an envelope, and the queue ID is in "incoming";
- *    queue_store_sweep() at the next start removes them.
+ *    disk, recovery redoes the transaction, and the message survives; its
+ *    body file, if it has one, was synced before the envelope was put.
+ *  - Killed while a body was arriving, or before the envelope of a body
+ *    file was put, or between a removal and its file's unlink: a body
+ *    file no envelope names. queue_store_sweep() removes those at the
+ *    next start (and the chunks of a format-2 store's receipt whose
+ *    queue ID is still in "incoming").
  *  - Database pages: the buffer pool never writes a page before the log
  *    records that changed it are on disk (write-ahead logging), so the
  *    database files never hold a change the log cannot undo or redo.
@@ -63,6 +74,7 @@
 #include "common/log.h"
 #include "common/qid.h"
 #include "common/xmalloc.h"
+#include "queue/bodyfile.h"
 #include "queue/queue_rec.h"
 #include "queue/queue_store.h"
 
@@ -89,6 +101,15 @@
  */
 #define QUEUE_STORE_BODY_PAGE	(64u * 1024)
 
+/*
+ * A message whose body is a file, committed but not yet in the store: its
+ * envelope waits for the flush that syncs the file first.
+ */
+struct queue_store_defer {
+	char		 qid[QID_SIZE];
+	struct buf	*rec;
+};
+
 struct queue_store {
 	DB_ENV	*env;
 	DB	*envelopes;
@@ -98,6 +119,11 @@ struct queue_store {
 	DB	*due;		/* secondary of envelopes: (due, qid) -> qid */
 	DB	*due_raw;	/* the same file, unassociated: key-only reads */
 	int	 lockfd;
+	int	 bodydir;	/* the folder of bodies kept as files */
+	struct queue_store_defer *defer;	/* envelopes for the next flush */
+	size_t	 ndefer, defercap;
+	char	(*unlink)[QID_SIZE];	/* body files to remove after it */
+	size_t	 nunlink, unlinkcap;
 };
 
 /* queue_store_errcall - route Berkeley DB's messages to our log */
@@ -225,7 +251,11 @@ queue_store_format(struct queue_store *qs, const char *dir)
 		    "or move the spool aside", dir, v, QUEUE_STORE_FORMAT);
 	if (v == QUEUE_STORE_FORMAT)
 		return;
-	/* Older: what it lacked (the due index) was built at the open. */
+	/*
+	 * Older: what it lacked was made at the open (the due index, the
+	 * folder of body files); its bodies stay where they are and are
+	 * read there.
+	 */
 	log_info("queue: store %s upgraded from format %lu to %u", dir, v,
 	    QUEUE_STORE_FORMAT);
 	queue_store_format_put(qs, dir);
@@ -403,8 +433,33 @@ queue_store_open_conf(const char *dir, const struct queue_store_conf *sc)
 	    queue_store_due_key, DB_CREATE | DB_AUTO_COMMIT)) != 0)
 		fatalx("queue: store %s: due index: %s", dir, db_strerror(rc));
 	qs->due_raw = queue_store_db_open(env, dir, QUEUE_STORE_DUE, 0);
+	if ((qs->bodydir = bodyfile_open_dir(dir)) == -1)
+		fatalx("queue: store %s: no folder for body files", dir);
 	queue_store_format(qs, dir);
 	return qs;
+}
+
+/* queue_store_defer_clear - forget the envelopes waiting for a flush */
+static void
+queue_store_defer_clear(struct queue_store *qs)
+{
+	size_t	 i;
+
+	for (i = 0; i < qs->ndefer; i++)
+		buf_free(qs->defer[i].rec);
+	qs->ndefer = 0;
+}
+
+/* queue_store_unlink_later - qid's body file goes after the next flush */
+static void
+queue_store_unlink_later(struct queue_store *qs, const char *qid)
+{
+	if (qs->nunlink == qs->unlinkcap) {
+		qs->unlinkcap = qs->unlinkcap ? qs->unlinkcap * 2 : 64;
+		qs->unlink = xreallocarray(qs->unlink, qs->unlinkcap,
+		    sizeof(*qs->unlink));
+	}
+	strlcpy(qs->unlink[qs->nunlink++], qid, QID_SIZE);
 }
 
 /* queue_store_close - checkpoint and close everything; NULL is fine */
@@ -434,6 +489,11 @@ queue_store_close(struct queue_store *qs)
 		    db_strerror(rc));
 	if ((rc = qs->env->close(qs->env, 0)) != 0)
 		log_warnx("queue: db env close: %s", db_strerror(rc));
+	/* Never flushed, never acknowledged: the next start sweeps them. */
+	queue_store_defer_clear(qs);
+	free(qs->defer);
+	free(qs->unlink);
+	close(qs->bodydir);
 	close(qs->lockfd);
 	free(qs);
 }
@@ -564,24 +624,22 @@ queue_store_chunk(struct queue_store *qs, DB_TXN *txn, const char *qid,
 }
 
 /*
- * queue_store_put_body - body bytes p[0..len) as chunks first, first+1,
- * ... of at most QUEUE_STORE_CHUNK bytes each, under txn; an empty body
- * as chunk 0 makes one empty chunk. 0 or a DB error.
+ * queue_store_put_body - a whole body p[0..len) as chunks 0, 1, ... of at
+ * most QUEUE_STORE_CHUNK bytes each, under txn; an empty body makes one
+ * empty chunk 0. 0 or a DB error.
  */
 static int
 queue_store_put_body(struct queue_store *qs, DB_TXN *txn, const char *qid,
-    uint32_t first, const unsigned char *p, size_t len)
+    const unsigned char *p, size_t len)
 {
 	size_t		 off = 0, n;
-	uint32_t	 chunk = first;
+	uint32_t	 chunk = 0;
 	int		 rc;
 
 	/*
-	 * Chunk 0 is always written, empty for an empty body, so an
-	 * envelope without chunk 0 is recognisably damaged.
+	 * Chunk 0 is always written, empty for an empty body: a message
+	 * without chunk 0 has its body in a file.
 	 */
-	if (len == 0 && first > 0)
-		return 0;
 	do {
 		n = len - off < QUEUE_STORE_CHUNK ? len - off :
 		    QUEUE_STORE_CHUNK;
@@ -595,10 +653,39 @@ queue_store_put_body(struct queue_store *qs, DB_TXN *txn, const char *qid,
 }
 
 /*
- * queue_store_commit_env - the transaction that makes a message exist: its
- * envelope and the body bytes not yet stored (from chunk number first on),
- * and, when earlier chunks were put by queue_store_chunk_put() (first >
- * 0), the end of its "incoming" entry.
+ * queue_store_commit_file - the end of a body that is a file, and its
+ * envelope kept for the next flush: the envelope must not reach the log
+ * before the file is on disk (the log buffer may be written out at any
+ * moment), so queue_store_flush() syncs the file first and only then puts
+ * the envelope.
+ */
+static int
+queue_store_commit_file(struct queue_store *qs, const char *qid,
+    const struct queue_env *env, const void *tail, size_t len)
+{
+	struct buf	*rec;
+
+	if (len > 0 && bodyfile_append(qs->bodydir, qid, 0, tail, len) == -1) {
+		log_warnx("%s: store add failed: body file", qid);
+		return -1;
+	}
+	if ((rec = queue_store_encode(qid, env, "add")) == NULL)
+		return -1;
+	if (qs->ndefer == qs->defercap) {
+		qs->defercap = qs->defercap ? qs->defercap * 2 : 64;
+		qs->defer = xreallocarray(qs->defer, qs->defercap,
+		    sizeof(*qs->defer));
+	}
+	strlcpy(qs->defer[qs->ndefer].qid, qid, QID_SIZE);
+	qs->defer[qs->ndefer++].rec = rec;
+	return 0;
+}
+
+/*
+ * queue_store_commit_env - what makes a message exist: its envelope and
+ * the body bytes not yet stored. A body that came whole (first 0) goes
+ * into "bodies" in the envelope's transaction; one whose first chunks are
+ * a file (first > 0) ends there, and its envelope is put by the flush.
  */
 int
 queue_store_commit_env(struct queue_store *qs, const char *qid,
@@ -619,6 +706,8 @@ queue_store_commit_env(struct queue_store *qs, const char *qid,
 		log_warnx("%s: store add failed: body too large", qid);
 		return -1;
 	}
+	if (first > 0)
+		return queue_store_commit_file(qs, qid, env, tail, len);
 	if ((rec = queue_store_encode(qid, env, "add")) == NULL)
 		return -1;
 	why = "begin";
@@ -633,14 +722,8 @@ queue_store_commit_env(struct queue_store *qs, const char *qid,
 	    DB_NOOVERWRITE)) != 0)
 		goto fail;
 	why = "body";
-	if ((rc = queue_store_put_body(qs, txn, qid, first, tail, len)) != 0)
+	if ((rc = queue_store_put_body(qs, txn, qid, tail, len)) != 0)
 		goto fail;
-	if (first > 0) {
-		why = "incoming";
-		queue_store_dbt(&k, qid, QID_LEN);
-		if ((rc = qs->incoming->del(qs->incoming, txn, &k, 0)) != 0)
-			goto fail;
-	}
 	buf_free(rec);
 	return queue_store_commit(txn, qid, "add");
 
@@ -657,7 +740,7 @@ queue_store_commit_env(struct queue_store *qs, const char *qid,
 }
 
 static int	queue_store_del_body(struct queue_store *, DB_TXN *,
-		    const char *);
+		    const char *, int *);
 
 /* queue_store_add_notice - a notice added, its original updated or gone */
 int
@@ -669,7 +752,7 @@ queue_store_add_notice(struct queue_store *qs, const char *nqid,
 	DB_TXN		*txn = NULL;
 	const char	*why = "begin";
 	DBT		 k, d;
-	int		 rc;
+	int		 rc, found = 1;
 
 	if (!qid_valid(nqid) || !qid_valid(oqid)) {
 		log_warnx("NOQUEUE: store notice failed: invalid queue ID");
@@ -692,7 +775,7 @@ queue_store_add_notice(struct queue_store *qs, const char *nqid,
 	    DB_NOOVERWRITE)) != 0)
 		goto fail;
 	why = "body";
-	if ((rc = queue_store_put_body(qs, txn, nqid, 0, body, len)) != 0)
+	if ((rc = queue_store_put_body(qs, txn, nqid, body, len)) != 0)
 		goto fail;
 	why = "original";
 	queue_store_dbt(&k, oqid, QID_LEN);
@@ -703,12 +786,16 @@ queue_store_add_notice(struct queue_store *qs, const char *nqid,
 		queue_store_dbt(&d, buf_data(orec), buf_len(orec));
 		rc = qs->envelopes->put(qs->envelopes, txn, &k, &d, 0);
 	} else if ((rc = qs->envelopes->del(qs->envelopes, txn, &k, 0)) == 0)
-		rc = queue_store_del_body(qs, txn, oqid);
+		rc = queue_store_del_body(qs, txn, oqid, &found);
 	if (rc != 0)
 		goto fail;
 	buf_free(nrec);
 	buf_free(orec);
-	return queue_store_commit(txn, nqid, "notice");
+	if (queue_store_commit(txn, nqid, "notice") == -1)
+		return -1;
+	if (orec == NULL && !found)
+		queue_store_unlink_later(qs, oqid);
+	return 0;
 
  fail:
 	log_warnx("%s: store notice failed: %s: %s", nqid, why,
@@ -729,42 +816,25 @@ queue_store_add(struct queue_store *qs, const char *qid,
 }
 
 /*
- * queue_store_chunk_put - chunk n of a body still arriving, in its own
- * transaction; chunk 0 also enters qid in "incoming", so that a receipt
- * that never commits is found and swept.
+ * queue_store_chunk_put - chunk n of a body still arriving: a body that
+ * comes in chunks is a file (bodyfile.h), made by chunk 0 and appended to
+ * by the others. It is synced only by the flush after its commit; a
+ * receipt that never commits leaves a file with no envelope, which
+ * queue_store_sweep() removes at the next start.
  */
 int
 queue_store_chunk_put(struct queue_store *qs, const char *qid, uint32_t n,
     const void *p, size_t len)
 {
-	DB_TXN		*txn = NULL;
-	DBT		 k, d;
-	int		 rc;
-
 	if (!qid_valid(qid)) {
 		log_warnx("NOQUEUE: store chunk failed: invalid queue ID");
 		return -1;
 	}
-	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
-		txn = NULL;
-		goto fail;
+	if (bodyfile_append(qs->bodydir, qid, n == 0, p, len) == -1) {
+		log_warnx("%s: store chunk %u failed", qid, n);
+		return -1;
 	}
-	if (n == 0) {
-		queue_store_dbt(&k, qid, QID_LEN);
-		queue_store_dbt(&d, "", 0);
-		if ((rc = qs->incoming->put(qs->incoming, txn, &k, &d,
-		    DB_NOOVERWRITE)) != 0)
-			goto fail;
-	}
-	if ((rc = queue_store_chunk(qs, txn, qid, n, p, len)) != 0)
-		goto fail;
-	return queue_store_commit(txn, qid, "chunk");
-
- fail:
-	log_warnx("%s: store chunk %u failed: %s", qid, n, db_strerror(rc));
-	if (txn != NULL)
-		txn->abort(txn);
-	return -1;
+	return 0;
 }
 
 /* queue_store_update - rewrite an existing envelope */
@@ -808,7 +878,7 @@ queue_store_update(struct queue_store *qs, const char *qid,
 
 /*
  * queue_store_del_body - delete every body chunk of qid under txn; 0 or a
- * DB error.
+ * DB error, and *found 0 when there was none: the body is a file.
  *
  * The body keys are the queue ID then a big-endian chunk number, and
  * queue IDs have one length, so a message's chunks are exactly the keys
@@ -817,12 +887,14 @@ queue_store_update(struct queue_store *qs, const char *qid,
  * The data is not needed, so none is read.
  */
 static int
-queue_store_del_body(struct queue_store *qs, DB_TXN *txn, const char *qid)
+queue_store_del_body(struct queue_store *qs, DB_TXN *txn, const char *qid,
+    int *found)
 {
 	DBC	*c;
 	DBT	 k, d;
 	int	 rc, crc;
 
+	*found = 0;
 	if ((rc = qs->bodies->cursor(qs->bodies, txn, &c, 0)) != 0)
 		return rc;
 	queue_store_dbt_key(&k, qid, QID_LEN);
@@ -833,6 +905,7 @@ queue_store_del_body(struct queue_store *qs, DB_TXN *txn, const char *qid)
 	    memcmp(k.data, qid, QID_LEN) == 0) {
 		if ((rc = c->del(c, 0)) != 0)
 			break;
+		*found = 1;
 		rc = c->get(c, &k, &d, DB_NEXT);
 	}
 	if (rc == DB_NOTFOUND)
@@ -843,13 +916,17 @@ queue_store_del_body(struct queue_store *qs, DB_TXN *txn, const char *qid)
 	return rc;
 }
 
-/* queue_store_remove - delete the envelope and every body chunk */
+/*
+ * queue_store_remove - delete the envelope and every body chunk; a body
+ * file goes after the flush that makes the removal durable, so a crash
+ * before it never leaves an envelope without its body.
+ */
 int
 queue_store_remove(struct queue_store *qs, const char *qid)
 {
 	DB_TXN	*txn = NULL;
 	DBT	 k;
-	int	 rc;
+	int	 rc, found;
 
 	if (!qid_valid(qid)) {
 		log_warnx("NOQUEUE: store remove failed: invalid queue ID");
@@ -861,9 +938,13 @@ queue_store_remove(struct queue_store *qs, const char *qid)
 	}
 	queue_store_dbt(&k, qid, QID_LEN);
 	if ((rc = qs->envelopes->del(qs->envelopes, txn, &k, 0)) != 0 ||
-	    (rc = queue_store_del_body(qs, txn, qid)) != 0)
+	    (rc = queue_store_del_body(qs, txn, qid, &found)) != 0)
 		goto fail;
-	return queue_store_commit(txn, qid, "remove");
+	if (queue_store_commit(txn, qid, "remove") == -1)
+		return -1;
+	if (!found)
+		queue_store_unlink_later(qs, qid);
+	return 0;
 
  fail:
 	log_warnx("%s: store remove failed: %s", qid,
@@ -874,20 +955,23 @@ queue_store_remove(struct queue_store *qs, const char *qid)
 }
 
 /*
- * queue_store_drop - forget a body that never became a message: its chunks
- * and its "incoming" entry, in one transaction
+ * queue_store_drop - forget a body that never became a message: its file
+ * at once (no envelope names it), and the chunks and "incoming" entry a
+ * store of format 2 kept for it, in one transaction
  */
 int
 queue_store_drop(struct queue_store *qs, const char *qid)
 {
 	DB_TXN	*txn = NULL;
 	DBT	 k;
-	int	 rc;
+	int	 rc, found;
 
 	if (!qid_valid(qid)) {
 		log_warnx("NOQUEUE: store drop failed: invalid queue ID");
 		return -1;
 	}
+	if (bodyfile_unlink(qs->bodydir, qid) == -1)
+		return -1;
 	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
 		txn = NULL;
 		goto fail;
@@ -896,7 +980,7 @@ queue_store_drop(struct queue_store *qs, const char *qid)
 	if ((rc = qs->incoming->del(qs->incoming, txn, &k, 0)) != 0 &&
 	    rc != DB_NOTFOUND)
 		goto fail;
-	if ((rc = queue_store_del_body(qs, txn, qid)) != 0)
+	if ((rc = queue_store_del_body(qs, txn, qid, &found)) != 0)
 		goto fail;
 	return queue_store_commit(txn, qid, "drop");
 
@@ -907,16 +991,50 @@ queue_store_drop(struct queue_store *qs, const char *qid)
 	return -1;
 }
 
+struct queue_store_sweep_arg {
+	struct queue_store	*qs;
+	long			 n;
+	int			 failed;
+};
+
+/* queue_store_sweep_file - one body file: kept only if a message names it */
+static void
+queue_store_sweep_file(const char *qid, void *arg)
+{
+	struct queue_store_sweep_arg	*a = arg;
+	size_t				 i;
+	int				 rc;
+
+	for (i = 0; i < a->qs->ndefer; i++)
+		if (strcmp(a->qs->defer[i].qid, qid) == 0)
+			return;
+	if ((rc = queue_store_exists(a->qs, qid)) != 0) {
+		if (rc == -1)
+			a->failed = 1;
+		return;
+	}
+	if (bodyfile_unlink(a->qs->bodydir, qid) == -1) {
+		a->failed = 1;
+		return;
+	}
+	log_info("%s: removed a body file no message names (a receipt that "
+	    "never completed, or a removal cut short)", qid);
+	a->n++;
+}
+
 /*
  * queue_store_sweep - at start, before anything arrives: drop every body
- * whose receipt never committed (its queue ID is still in "incoming").
- * An "incoming" entry beside an envelope cannot come from this code (the
- * envelope's transaction deletes it); the message is kept and only the
- * entry goes. Returns the number of bodies dropped, or -1.
+ * whose receipt never committed. Those are the body files no envelope
+ * names (bodyfile.h), and the chunks a store of format 2 kept under a
+ * queue ID still in "incoming". An "incoming" entry beside an envelope
+ * cannot come from this code (the envelope's transaction deletes it); the
+ * message is kept and only the entry goes. Returns the number of bodies
+ * dropped, or -1.
  */
 long
 queue_store_sweep(struct queue_store *qs)
 {
+	struct queue_store_sweep_arg	 a;
 	char	 qid[QID_SIZE];
 	DBC	*c;
 	DBT	 k, d;
@@ -968,7 +1086,15 @@ queue_store_sweep(struct queue_store *qs)
 		log_warnx("queue: store sweep failed: %s", db_strerror(rc));
 		return -1;
 	}
-	return n;
+	a.qs = qs;
+	a.n = 0;
+	a.failed = 0;
+	if (bodyfile_scan(qs->bodydir, queue_store_sweep_file, &a) == -1 ||
+	    a.failed) {
+		log_warnx("queue: store sweep of body files failed");
+		return -1;
+	}
+	return n + a.n;
 }
 
 /* queue_store_exists - is qid's envelope there? 1, 0, or -1 */
@@ -990,25 +1116,110 @@ queue_store_exists(struct queue_store *qs, const char *qid)
 	return -1;
 }
 
-/* queue_store_flush - write and sync the log: every commit so far is durable */
+/*
+ * queue_store_put_deferred - the envelopes of bodies that are files, now
+ * that the files are on disk; 0 or -1
+ */
+static int
+queue_store_put_deferred(struct queue_store *qs)
+{
+	struct queue_store_defer	*df;
+	DB_TXN				*txn;
+	DBT				 k, d;
+	size_t				 i;
+	int				 rc;
+
+	for (i = 0; i < qs->ndefer; i++) {
+		df = &qs->defer[i];
+		if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
+			log_warnx("%s: store add failed: begin: %s", df->qid,
+			    db_strerror(rc));
+			return -1;
+		}
+		queue_store_dbt(&k, df->qid, QID_LEN);
+		queue_store_dbt(&d, buf_data(df->rec), buf_len(df->rec));
+		if ((rc = qs->envelopes->put(qs->envelopes, txn, &k, &d,
+		    DB_NOOVERWRITE)) != 0) {
+			log_warnx("%s: store add failed: envelope: %s",
+			    df->qid, rc == DB_KEYEXIST ? "queue ID exists" :
+			    db_strerror(rc));
+			txn->abort(txn);
+			return -1;
+		}
+		if (queue_store_commit(txn, df->qid, "add") == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * queue_store_flush - every commit so far made durable. In this order:
+ * the body files committed since the last flush are synced with the
+ * folder that names them, their envelopes are put, the log is written
+ * and synced (group commit), and only then do the files of removed
+ * messages go. Any failure is -1 and leaves the truth to recovery: an
+ * envelope whose file could not be synced was never put.
+ */
 int
 queue_store_flush(struct queue_store *qs)
 {
-	int	 rc;
+	size_t	 i;
+	int	 rc, ret = 0;
 
+	for (i = 0; i < qs->ndefer; i++)
+		if (bodyfile_sync(qs->bodydir, qs->defer[i].qid) == -1)
+			ret = -1;
+	if (qs->ndefer > 0 && ret == 0 && bodyfile_sync_dir(qs->bodydir) == -1)
+		ret = -1;
+	if (ret == 0)
+		ret = queue_store_put_deferred(qs);
+	queue_store_defer_clear(qs);
+	if (ret == -1) {
+		log_warnx("queue: store flush failed: a body file");
+		return -1;
+	}
 	if ((rc = qs->env->log_flush(qs->env, NULL)) != 0) {
 		log_warnx("queue: store flush failed: %s", db_strerror(rc));
 		return -1;
 	}
+	for (i = 0; i < qs->nunlink; i++)
+		(void)bodyfile_unlink(qs->bodydir, qs->unlink[i]);
+	qs->nunlink = 0;
 	return 0;
+}
+
+/*
+ * queue_store_file_read - body_read of a body that is a file: a message
+ * with no chunk 0 in "bodies" has its body in the file, and a position
+ * in it is chunk 0 and the offset. Neither there: damage, -1.
+ */
+static int
+queue_store_file_read(struct queue_store *qs, const char *qid,
+    uint32_t *off, void *dst, size_t max, size_t *got)
+{
+	ssize_t	 n;
+
+	if (max > UINT32_MAX - *off)
+		max = UINT32_MAX - *off;
+	n = bodyfile_read(qs->bodydir, qid, *off, dst, max);
+	if (n == -2) {
+		log_warnx("%s: store read failed: no chunk 0 and no body file",
+		    qid);
+		return -1;
+	}
+	if (n < 0)
+		return -1;
+	*got = (size_t)n;
+	*off += (uint32_t)n;
+	return n > 0;
 }
 
 /*
  * queue_store_body_read - up to max bytes of qid's body from position
  * (*chunk, *off) into dst; *got bytes and the position moved past them.
  * 1 when *got > 0, 0 at the end of the body, -1 on error (logged). Only
- * the bytes asked for are read (DB_DBT_PARTIAL), so a reader never holds
- * more than max of a body.
+ * the bytes asked for are read (DB_DBT_PARTIAL, or pread of a body
+ * file), so a reader never holds more than max of a body.
  */
 int
 queue_store_body_read(struct queue_store *qs, const char *qid,
@@ -1041,11 +1252,9 @@ queue_store_body_read(struct queue_store *qs, const char *qid,
 		d.dlen = (u_int32_t)max;
 		rc = qs->bodies->get(qs->bodies, NULL, &k, &d, 0);
 		if (rc == DB_NOTFOUND) {
-			if (*chunk == 0) {
-				log_warnx("%s: store read failed: no chunk 0",
-				    qid);
-				return -1;
-			}
+			if (*chunk == 0)
+				return queue_store_file_read(qs, qid, off,
+				    dst, max, got);
 			return 0;
 		}
 		if (rc != 0) {

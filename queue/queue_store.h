@@ -4,15 +4,18 @@
  * One transactional environment in the spool directory (DB_INIT_TXN,
  * DB_INIT_LOG, DB_INIT_LOCK, DB_INIT_MPOOL, DB_RECOVER at every open), two
  * btrees: "envelopes" (qid -> queue_rec), "bodies" ((qid, u32 chunk) ->
- * up to QUEUE_STORE_CHUNK bytes, and a little more for a chunk put while
- * a body arrives), "incoming" (qid -> "": bodies still arriving) and
- * "meta" ("format" -> the store's format number). Only the queue process
- * links this.
+ * up to QUEUE_STORE_CHUNK bytes: the bodies that came whole), "incoming"
+ * (a format-2 store's bodies still arriving), "meta" ("format" -> the
+ * store's format number) and the due index; beside them the folder
+ * "body", where a body that came in chunks is a file (bodyfile.h). Only
+ * the queue process links this.
  *
  * Group commit: queue_store_add(), _update() and _remove() each commit one
  * transaction without syncing the log; queue_store_flush() then writes and
- * syncs the log once for all of them. A message is durable, and may be
- * acknowledged, only after a flush that followed its add returned 0.
+ * syncs the log once for all of them (and first syncs the body files
+ * committed since, and puts their envelopes). A message is durable, and
+ * may be acknowledged, only after a flush that followed its add returned
+ * 0; until then queue_store_exists() may not see it.
  *
  * Failures of one operation return -1 and are logged; an environment that
  * cannot be opened is fatal at start-up.
@@ -47,7 +50,8 @@ struct queue_store_conf {
 struct queue_store *queue_store_open(const char *dir);
 struct queue_store *queue_store_open_conf(const char *dir,
 		    const struct queue_store_conf *);
-#define QUEUE_STORE_FORMAT	2	/* 1: no due index (built at open) */
+/* 1: no due index (built at open); 2: no body files (folder made at open) */
+#define QUEUE_STORE_FORMAT	3
 void	 queue_store_close(struct queue_store *);	/* NULL is fine; checkpoints */
 
 /* Envelope and whole body in one transaction; -1 if qid exists or on error. */
@@ -55,10 +59,10 @@ int	 queue_store_add(struct queue_store *, const char *qid,
 	    const struct queue_env *, const void *body, size_t len);
 /*
  * A body stored as it arrives: chunks 0..n-1 with queue_store_chunk_put()
- * (each its own transaction), then queue_store_commit_env() with the
- * envelope and the rest of the body from chunk n on, in the transaction
- * that makes the message exist; queue_store_drop() forgets the chunks of
- * a receipt that will not commit. queue_store_add() is commit_env from 0.
+ * (appended to the body's file), then queue_store_commit_env() with the
+ * envelope and the rest of the body; queue_store_drop() forgets a receipt
+ * that will not commit. queue_store_add() is commit_env from 0: a body
+ * that came whole, stored in "bodies" in the envelope's transaction.
  */
 int	 queue_store_chunk_put(struct queue_store *, const char *qid,
 	    uint32_t n, const void *, size_t);
@@ -92,7 +96,10 @@ int	 queue_store_flush(struct queue_store *);
 int	 queue_store_body_read(struct queue_store *, const char *qid,
 	    uint32_t *chunk, uint32_t *off, void *dst, size_t max,
 	    size_t *got);
-/* Appends chunk number n of the body to out: 1 read, 0 no such chunk, -1 error. */
+/*
+ * Appends chunk number n of a body kept in "bodies" to out: 1 read, 0 no
+ * such chunk (also for a body that is a file), -1 error.
+ */
 int	 queue_store_body_chunk(struct queue_store *, const char *qid,
 	    unsigned int n, struct buf *out);
 

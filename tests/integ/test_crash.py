@@ -29,6 +29,8 @@ from harness import (IS_ROOT, SANITIZE, SLOW, Fail, Skip, check, wait_until,
                      test)
 
 BODY = (b"x" * 76 + b"\r\n") * 24
+# Over one store chunk: a body the queue keeps in a file of its own.
+BIG_BODY = (b"y" * 76 + b"\r\n") * 2000
 
 
 def sh(*args):
@@ -66,10 +68,12 @@ class LoopFs:
 
 class Load:
     """SESSIONS threads sending one-recipient messages, each with its
-    token, until stopped; acked holds the tokens that got 250."""
+    token, until stopped; acked holds the tokens that got 250. Every
+    BIG_EVERY-th message of a thread carries BIG_BODY, and its token ends
+    in "-big"."""
 
-    def __init__(self, port, sessions=10, tag="pc"):
-        self.port, self.tag = port, tag
+    def __init__(self, port, sessions=10, tag="pc", big_every=4):
+        self.port, self.tag, self.big_every = port, tag, big_every
         self.acked, self.lock = set(), threading.Lock()
         self.stop = threading.Event()
         self.codes = {}
@@ -82,11 +86,12 @@ class Load:
         i = 0
         s = None
         while not self.stop.is_set():
-            token = "%s-%02d-%05d" % (self.tag, n, i)
+            big = self.big_every > 0 and i % self.big_every == 0
+            token = "%s-%02d-%05d%s" % (self.tag, n, i, "-big" if big else "")
             i += 1
             msg = (b"From: <load@client.test>\r\nTo: <sink@relay.test>\r\n"
                    b"Subject: load\r\nX-Bench-Token: " + token.encode() +
-                   b"\r\n\r\n" + BODY)
+                   b"\r\n\r\n" + (BIG_BODY if big else BODY))
             try:
                 if s is None:
                     s = smtplib.SMTP("127.0.0.1", self.port, timeout=10)
@@ -122,19 +127,25 @@ class Load:
             return set(self.acked)
 
 
-def sink_tokens(sink):
+def sink_tokens(sink, short=None):
+    """token -> copies delivered; a "-big" token whose copy lacks any of
+    BIG_BODY is added to the set short, when one is given."""
     import re
     tok = re.compile(rb"X-Bench-Token: (\S+)")
     out = {}
     for f in sink.files():
         try:
             with open(os.path.join(sink.dir, f), "rb") as fh:
-                m = tok.search(fh.read(8192))
+                data = fh.read()
         except OSError:
             continue
+        m = tok.search(data[:8192])
         if m:
             k = m.group(1).decode()
             out[k] = out.get(k, 0) + 1
+            if (short is not None and k.endswith("-big") and
+                    not data.endswith(BIG_BODY)):
+                short.add(k)
     return out
 
 
@@ -176,12 +187,17 @@ def t_power_cut(t):
             seen = sink_tokens(sink)
             return acked <= set(seen)
         wait_until(all_there, 60, 0.5)
-        seen = sink_tokens(sink)
+        short = set()
+        seen = sink_tokens(sink, short)
         lost = sorted(acked - set(seen))
         dups = sum(1 for k in acked if seen.get(k, 0) > 1)
-        t.note("round %d: %d acknowledged before the cut, %d delivered, %d lost, "
-               "%d duplicated; replies %r" % (r, len(acked), len(acked & set(seen)),
-                                              len(lost), dups, load.codes))
+        big = sum(1 for k in acked if k.endswith("-big"))
+        t.note("round %d: %d acknowledged before the cut (%d with a body "
+               "file), %d delivered, %d lost, %d duplicated, %d cut short; "
+               "replies %r" % (r, len(acked), big, len(acked & set(seen)),
+                               len(lost), dups, len(short), load.codes))
+        check(not short, "round %d: delivered without the whole body: %r"
+              % (r, sorted(short)[:5]))
         lost_all += len(lost)
         b.stop()
         fs2.down()
@@ -257,9 +273,13 @@ def t_disk_full(t):
     def all_there():
         return acked <= set(sink_tokens(sink))
     wait_until(all_there, 60, 0.5)
-    seen = sink_tokens(sink)
+    short = set()
+    seen = sink_tokens(sink, short)
     lost = sorted(acked - set(seen))
-    t.note("%d acknowledged in all, %d delivered once space came back, %d lost"
-           % (len(acked), len(acked & set(seen)), len(lost)))
+    t.note("%d acknowledged in all (%d with a body file), %d delivered once "
+           "space came back, %d lost, %d cut short"
+           % (len(acked), sum(1 for k in acked if k.endswith("-big")),
+              len(acked & set(seen)), len(lost), len(short)))
     check(not lost, "%d acknowledged message(s) lost after the disk was full: %r"
           % (len(lost), lost[:10]))
+    check(not short, "delivered without the whole body: %r" % sorted(short)[:5])

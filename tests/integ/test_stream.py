@@ -171,10 +171,9 @@ def t_killed_mid_receipt(t):
                           (b"DATA", 354)):
             c, txt = r.cmd(cmd)
             check(c == want, "%r: %r" % (cmd, txt))
-        # Enough for several stored chunks. They are committed without a
-        # sync; another message's group commit makes them durable, and
-        # only then does the queue die (before that, recovery would just
-        # undo them, and there would be nothing to sweep).
+        # Enough for several stored chunks: they go to a body file, which
+        # outlives the queue's SIGKILL. Another message's group commit
+        # comes first, so the kill does not land in the middle of a flush.
         r.send(make_message("cut1", body=big_body(2 * MIB, b"cut")))
         time.sleep(1.0 * SLOW)
         smtp_send(a.port, "s@client.test", ["flush@relay.test"],
@@ -190,7 +189,7 @@ def t_killed_mid_receipt(t):
             c, txt = None, repr(e)
         check(c is None or 400 <= c < 500,
               "the message whose queue died mid-body got %r, want a 4xx" % txt)
-    a.wait_log(r"removed a body whose receipt never completed", 20 * SLOW,
+    a.wait_log(r"removed a body file no message names", 20 * SLOW,
                what="the new queue sweeping the partial body")
     a.wait_log(r"removed 1 unfinished receipt\b", 5)
     # The queue goes on as before, and nothing of the cut message is sent.

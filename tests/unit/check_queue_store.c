@@ -951,7 +951,7 @@ START_TEST(a_format_1_store_gets_its_due_index_built_at_open)
 	raw_put(dir, "meta.db", "format", 6, "1", 1);
 	harness_log_start();
 	s = queue_store_open(dir);
-	ck_assert(harness_log_has("upgraded from format 1 to 2"));
+	ck_assert(harness_log_has("upgraded from format 1 to 3"));
 	harness_log_stop();
 	ck_assert_int_eq(queue_store_count(s, &total, &held), 0);
 	ck_assert_uint_eq(total, 2);
@@ -1053,6 +1053,19 @@ msg_stream(struct queue_store *s, const char *qid, size_t len, size_t step,
 	return n;
 }
 
+/* The size of qid's body file, -1 when there is none. */
+static long long
+body_file_size(const char *qid)
+{
+	struct stat	 st;
+	char		 path[4096];
+
+	snprintf(path, sizeof(path), "%s/body/%s", dir, qid);
+	if (stat(path, &st) == -1)
+		return -1;
+	return (long long)st.st_size;
+}
+
 /* 1 if reading qid's body max bytes at a time gives its len bytes. */
 static int
 body_reads_back(struct queue_store *s, const char *qid, size_t len,
@@ -1088,6 +1101,11 @@ START_TEST(a_body_put_in_chunks_then_committed_reads_back_whole)
 	/* Uneven chunks, as the memory budget can make them. */
 	ck_assert_uint_eq(msg_stream(qs, qid, len, QUEUE_STORE_CHUNK + 5000,
 	    3000, 1), 5);
+	/* A body in a file: its envelope waits for the flush that syncs it. */
+	ck_assert_int_eq(body_file_size(qid), (long long)len);
+	ck_assert_int_eq(queue_store_exists(qs, qid), 0);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(queue_store_exists(qs, qid), 1);
 	ck_assert_int_eq(seen_walk(qs, &seen), 1);
 	ck_assert(seen.env[0].size == len);
 	seen_clear(&seen);
@@ -1100,6 +1118,88 @@ START_TEST(a_body_put_in_chunks_then_committed_reads_back_whole)
 	ck_assert_int_eq(queue_store_remove(qs, qid), 0);
 	ck_assert_int_eq(seen_walk(qs, &seen), 0);
 	seen_clear(&seen);
+	/* The file goes only once the removal is durable. */
+	ck_assert_int_eq(body_file_size(qid), (long long)len);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(body_file_size(qid), -1);
+}
+END_TEST
+
+START_TEST(a_body_file_that_cannot_be_synced_never_gets_its_envelope)
+{
+	char		 a[QID_SIZE], b[QID_SIZE], path[4096];
+
+	qid_new(a);
+	qid_new(b);
+	ck_assert_uint_eq(msg_stream(qs, a, 2 * QUEUE_STORE_CHUNK + 10,
+	    QUEUE_STORE_CHUNK, 10, 1), 2);
+	ck_assert_int_eq(msg_add(qs, b, 100), 0);
+	/* The file vanishes before the flush: nothing to sync. */
+	snprintf(path, sizeof(path), "%s/body/%s", dir, a);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(queue_store_flush(qs), -1);
+	ck_assert_int_eq(queue_store_exists(qs, a), 0);
+	/* What was committed whole is there; the next flush is clean. */
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(queue_store_exists(qs, a), 0);
+	ck_assert_int_eq(queue_store_exists(qs, b), 1);
+}
+END_TEST
+
+START_TEST(the_sweep_leaves_what_is_not_a_queue_id_and_what_a_message_names)
+{
+	char	 a[QID_SIZE], b[QID_SIZE], path[4096];
+	FILE	*f;
+
+	qid_new(a);
+	qid_new(b);
+	ck_assert_uint_eq(msg_stream(qs, a, QUEUE_STORE_CHUNK + 1,
+	    QUEUE_STORE_CHUNK, 1, 1), 1);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	/* b: a file no message names; and a stranger in the folder. */
+	ck_assert_uint_eq(msg_stream(qs, b, QUEUE_STORE_CHUNK,
+	    QUEUE_STORE_CHUNK, 0, 0), 1);
+	snprintf(path, sizeof(path), "%s/body/not-a-qid", dir);
+	ck_assert((f = fopen(path, "w")) != NULL);
+	fclose(f);
+	harness_log_start();
+	ck_assert_int_eq(queue_store_sweep(qs), 1);
+	ck_assert(harness_log_has("left in place"));
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(body_file_size(b), -1);
+	ck_assert(body_reads_back(qs, a, QUEUE_STORE_CHUNK + 1, 5000));
+}
+END_TEST
+
+START_TEST(a_body_file_committed_but_not_flushed_is_gone_after_sigkill)
+{
+	struct queue_store	*child;
+	char			 a[QID_SIZE], b[QID_SIZE];
+	pid_t			 pid;
+
+	qid_new(a);
+	qid_new(b);
+	if ((pid = fork()) == 0) {
+		child = queue_store_open(dir);
+		/* b in a file and flushed; a committed, never flushed. */
+		(void)msg_stream(child, b, 2 * QUEUE_STORE_CHUNK,
+		    QUEUE_STORE_CHUNK, 0, 1);
+		if (queue_store_flush(child) == -1)
+			_exit(2);
+		(void)msg_stream(child, a, 2 * QUEUE_STORE_CHUNK,
+		    QUEUE_STORE_CHUNK, 0, 1);
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	ck_assert_int_ne(pid, -1);
+	child_assert_killed(pid);
+
+	qs = queue_store_open(dir);
+	ck_assert_int_eq(queue_store_exists(qs, a), 0);
+	ck_assert_int_eq(queue_store_sweep(qs), 1);
+	ck_assert_int_eq(body_file_size(a), -1);
+	ck_assert_int_eq(queue_store_exists(qs, b), 1);
+	ck_assert(body_reads_back(qs, b, 2 * QUEUE_STORE_CHUNK, 65536));
 }
 END_TEST
 
@@ -1440,6 +1540,10 @@ queue_store_suite(void)
 	tcase_add_test(tc, reading_empty_and_whole_bodies_ends_where_they_end);
 	tcase_add_test(tc, a_dropped_receipt_leaves_nothing);
 	tcase_add_test(tc,
+	    a_body_file_that_cannot_be_synced_never_gets_its_envelope);
+	tcase_add_test(tc,
+	    the_sweep_leaves_what_is_not_a_queue_id_and_what_a_message_names);
+	tcase_add_test(tc,
 	    due_scan_orders_by_due_time_then_queue_id_and_moves_on);
 	tcase_add_test(tc,
 	    due_scan_stops_at_until_at_max_and_where_the_callback_says);
@@ -1474,6 +1578,8 @@ queue_store_suite(void)
 	tcase_add_test(tc, a_flushed_remove_survives_sigkill_before_close);
 	tcase_add_test(tc,
 	    a_receipt_cut_off_by_sigkill_is_swept_at_the_next_open);
+	tcase_add_test(tc,
+	    a_body_file_committed_but_not_flushed_is_gone_after_sigkill);
 	tcase_add_loop_test(tc,
 	    unflushed_messages_are_whole_or_absent_after_sigkill, 0, 4);
 	tcase_add_loop_test(tc,
