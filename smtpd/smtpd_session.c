@@ -1296,6 +1296,60 @@ smtpd_session_textline(struct smtpd_session *s, struct evbuffer *in)
 	return 1;
 }
 
+/*
+ * smtpd_session_textblock - the whole lines of message text in the first
+ * contiguous piece of the input, at once: the rules of
+ * smtpd_session_textline() (the dot of transparency, the final dot, what
+ * counts as received), in one pass over the octets and one call of the
+ * content checks per run of lines rather than per line, which cost a
+ * large message more than storing it. A piece that holds no whole line
+ * (a line across two pieces, or an overlong one) goes to
+ * smtpd_session_textline(). 0 if more input is needed.
+ */
+static int
+smtpd_session_textblock(struct smtpd_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v;
+	const char		*p, *end, *line, *nl, *run;
+	size_t			 len;
+	int			 crlf;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+		return smtpd_session_textline(s, in);
+	p = v.iov_base;
+	end = p + v.iov_len;
+	run = line = p;
+	while (line < end &&
+	    (nl = memchr(line, '\n', (size_t)(end - line))) != NULL) {
+		len = (size_t)(nl + 1 - line);
+		crlf = len >= 2 && nl[-1] == '\r';
+		if (s->at_bol && s->prev_crlf && crlf && len == 3 &&
+		    line[0] == '.') {
+			if (line > run)
+				smtpd_session_text(s, run, (size_t)(line - run));
+			s->data_bytes += (size_t)(line - p);
+			evbuffer_drain(in, (size_t)(line - p) + len);
+			smtpd_session_data_end(s);
+			return 1;
+		}
+		if (s->at_bol && line[0] == '.') {
+			if (line > run)
+				smtpd_session_text(s, run, (size_t)(line - run));
+			run = line + 1;
+		}
+		s->prev_crlf = crlf;
+		s->at_bol = 1;
+		line = nl + 1;
+	}
+	if (line == p)
+		return smtpd_session_textline(s, in);
+	if (line > run)
+		smtpd_session_text(s, run, (size_t)(line - run));
+	s->data_bytes += (size_t)(line - p);
+	evbuffer_drain(in, (size_t)(line - p));
+	return 1;
+}
+
 /* smtpd_session_input - work through what the client has sent */
 static void
 smtpd_session_input(struct smtpd_session *s)
@@ -1341,7 +1395,7 @@ smtpd_session_input(struct smtpd_session *s)
 		case SMTPD_S_CLOSING:
 			return;
 		case SMTPD_S_DATA:
-			if (smtpd_session_textline(s, in) == 0)
+			if (smtpd_session_textblock(s, in) == 0)
 				return;
 			break;
 		case SMTPD_S_BDAT:

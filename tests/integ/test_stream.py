@@ -161,6 +161,55 @@ def t_exact(t):
     check(not left, "spool files left in the maildir root: %r" % left)
 
 
+@test("stream_text_cut_anywhere_arrives_exact", timeout=120)
+def t_cut_anywhere(t):
+    """smtpd takes the whole lines of each piece of input at once, and a
+    line across two pieces the slow way: a stuffed body sent in writes cut
+    at every kind of place (inside CRLF, between a dot and its line, in the
+    final dot), with a command pipelined after the final dot in the same
+    write, arrives exactly as it was before stuffing."""
+    import socket
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port, max_message_size="8M").start()
+    body = big_body(200 * 1024, b"cut", awkward=True) + b".\r\n..\r\n.x\r\n"
+    msg = make_message("cut-anywhere", body=body)
+    lines = msg.split(b"\r\n")[:-1]
+    stuffed = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                       for l in lines)
+    wire = stuffed + b".\r\nRSET\r\n"
+    sizes = [1, 2, 3, 5, 7, 4093, 1, 16384, 77, 2, 999]
+    with greet(a.port) as r:
+        r.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for cmd, want in ((b"MAIL FROM:<s@client.test>", 250),
+                          (b"RCPT TO:<cut@relay.test>", 250),
+                          (b"DATA", 354)):
+            c, txt = r.cmd(cmd)
+            check(c == want, "%r: %r" % (cmd, txt))
+        off, i = 0, 0
+        # The last five writes cut the final dot and the RSET apart.
+        while off < len(wire) - 12:
+            n = min(sizes[i % len(sizes)], len(wire) - 12 - off)
+            r.send(wire[off:off + n])
+            off += n
+            i += 1
+            if n < 100:
+                time.sleep(0.002)
+        for n in (3, 1, 2, 1, 5):
+            r.send(wire[off:off + n])
+            off += n
+            time.sleep(0.01)
+        check(off == len(wire), "the test sent %d of %d bytes" % (off, len(wire)))
+        c, txt = r.reply(timeout=30 * SLOW)
+        check(c == 250, "after the final dot: %r" % txt)
+        c, txt = r.reply(timeout=10 * SLOW)
+        check(c == 250, "the RSET pipelined after the dot: %r" % txt)
+    sink.wait_count(1, 30 * SLOW)
+    data = sink.messages()[0][3]
+    check(data.endswith(msg), "the body at the sink differs from the one sent "
+          "(%d bytes, want %d); %d writes" % (len(data), len(msg), i + 5))
+    t.note("%d bytes in %d writes arrived exact" % (len(wire), i + 5))
+
+
 @test("stream_queue_killed_mid_body", timeout=120)
 def t_killed_mid_receipt(t):
     sink = t.sink()
