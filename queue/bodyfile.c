@@ -58,18 +58,91 @@ bodyfile_open(int dirfd, const char *qid, int flags)
 	    BODYFILE_MODE);
 }
 
+/* bodyfile_spare_name - the name of spare number n */
+static void
+bodyfile_spare_name(char *out, size_t len, unsigned int n)
+{
+	snprintf(out, len, "%s%u", BODYFILE_SPARE_PREFIX, n);
+}
+
+static int
+bodyfile_is_spare(const char *name)
+{
+	return strncmp(name, BODYFILE_SPARE_PREFIX,
+	    sizeof(BODYFILE_SPARE_PREFIX) - 1) == 0;
+}
+
 int
-bodyfile_append(int dirfd, const char *qid, int create, const void *p,
-    size_t len)
+bodyfile_create(int dirfd, struct bodyfile_pool *pool, const char *qid)
+{
+	char	 name[32];
+	int	 fd;
+
+	if (!qid_valid(qid))
+		return -1;
+	while (pool != NULL && pool->n > 0) {
+		bodyfile_spare_name(name, sizeof(name),
+		    pool->names[--pool->n]);
+		/* Never over a file that is there: a queue ID is used once. */
+		if (renameat2(dirfd, name, dirfd, qid, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST) {
+			log_warnx("%s: body file: one is already there", qid);
+			pool->n++;
+			return -1;
+		}
+		log_warn("%s: body file: taking over %s", qid, name);
+		(void)unlinkat(dirfd, name, 0);
+	}
+	if ((fd = bodyfile_open(dirfd, qid, O_WRONLY | O_CREAT | O_EXCL))
+	    == -1) {
+		log_warn("%s: body file: create", qid);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+bodyfile_recycle(int dirfd, struct bodyfile_pool *pool, const char *qid)
+{
+	char	 name[32];
+	int	 fd;
+
+	if (pool == NULL || pool->n >= BODYFILE_SPARE_MAX)
+		return bodyfile_unlink(dirfd, qid);
+	if ((fd = bodyfile_open(dirfd, qid, O_WRONLY)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("%s: body file: open to recycle", qid);
+		return bodyfile_unlink(dirfd, qid);
+	}
+	/* Only an empty file becomes a spare: appends start at 0. */
+	if (ftruncate(fd, 0) == -1) {
+		log_warn("%s: body file: truncate", qid);
+		close(fd);
+		return bodyfile_unlink(dirfd, qid);
+	}
+	close(fd);
+	bodyfile_spare_name(name, sizeof(name), pool->next);
+	if (renameat2(dirfd, qid, dirfd, name, RENAME_NOREPLACE) == -1) {
+		log_warn("%s: body file: keeping it as %s", qid, name);
+		return bodyfile_unlink(dirfd, qid);
+	}
+	pool->names[pool->n++] = pool->next++;
+	return 0;
+}
+
+int
+bodyfile_append(int dirfd, const char *qid, const void *p, size_t len,
+    int last)
 {
 	const unsigned char	*q = p;
 	ssize_t			 n;
 	int			 fd, saved;
 
-	fd = bodyfile_open(dirfd, qid, O_WRONLY | O_APPEND |
-	    (create ? O_CREAT | O_EXCL : 0));
-	if (fd == -1) {
-		log_warn("%s: body file: %s", qid, create ? "create" : "open");
+	if ((fd = bodyfile_open(dirfd, qid, O_WRONLY | O_APPEND)) == -1) {
+		log_warn("%s: body file: open", qid);
 		return -1;
 	}
 	while (len > 0) {
@@ -85,6 +158,9 @@ bodyfile_append(int dirfd, const char *qid, int create, const void *p,
 		q += n;
 		len -= (size_t)n;
 	}
+	/* Only a head start: the flush's fdatasync() is what counts. */
+	if (last && sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == -1)
+		log_warn("%s: body file: sync_file_range", qid);
 	if (close(fd) == -1) {
 		log_warn("%s: body file: close", qid);
 		return -1;
@@ -174,8 +250,12 @@ bodyfile_size(int dirfd, const char *qid, uint64_t *size)
 	return 0;
 }
 
-long
-bodyfile_scan(int dirfd, bodyfile_cb cb, void *arg)
+/*
+ * bodyfile_each - fn for every entry of the folder but "." and ".."; fn
+ * may remove it. The count fn returned 1 for, or -1.
+ */
+static long
+bodyfile_each(int dirfd, int (*fn)(int, const char *, void *), void *arg)
 {
 	struct dirent	*de;
 	DIR		*d;
@@ -197,13 +277,7 @@ bodyfile_scan(int dirfd, bodyfile_cb cb, void *arg)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (!qid_valid(de->d_name)) {
-			log_warnx("queue: body folder: \"%s\" is not a queue "
-			    "ID; left in place", de->d_name);
-			continue;
-		}
-		cb(de->d_name, arg);
-		n++;
+		n += fn(dirfd, de->d_name, arg);
 	}
 	if (errno != 0) {
 		log_warn("queue: body folder: readdir");
@@ -211,4 +285,55 @@ bodyfile_scan(int dirfd, bodyfile_cb cb, void *arg)
 	}
 	closedir(d);
 	return n;
+}
+
+struct bodyfile_scan_arg {
+	bodyfile_cb	 cb;
+	void		*arg;
+};
+
+static int
+bodyfile_scan_one(int dirfd, const char *name, void *arg)
+{
+	struct bodyfile_scan_arg	*a = arg;
+
+	(void)dirfd;
+	if (bodyfile_is_spare(name))
+		return 0;
+	if (!qid_valid(name)) {
+		log_warnx("queue: body folder: \"%s\" is not a queue ID; left "
+		    "in place", name);
+		return 0;
+	}
+	a->cb(name, a->arg);
+	return 1;
+}
+
+long
+bodyfile_scan(int dirfd, bodyfile_cb cb, void *arg)
+{
+	struct bodyfile_scan_arg	 a = { cb, arg };
+
+	return bodyfile_each(dirfd, bodyfile_scan_one, &a);
+}
+
+static int
+bodyfile_spare_drop(int dirfd, const char *name, void *arg)
+{
+	(void)arg;
+	if (!bodyfile_is_spare(name))
+		return 0;
+	if (unlinkat(dirfd, name, 0) == -1) {
+		log_warn("queue: body folder: unlink %s", name);
+		return 0;
+	}
+	return 1;
+}
+
+long
+bodyfile_spares_clear(int dirfd, struct bodyfile_pool *pool)
+{
+	pool->n = 0;
+	pool->next = 0;
+	return bodyfile_each(dirfd, bodyfile_spare_drop, NULL);
 }

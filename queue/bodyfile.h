@@ -21,11 +21,15 @@
 /* The folder dir/body, made (0700) when missing: its descriptor, or -1. */
 int	 bodyfile_open_dir(const char *dir);
 /*
- * Appends p[0..len) to qid's file; create makes the file, and fails when
- * one is already there (a queue ID is used once). 0 or -1.
+ * Appends p[0..len) to qid's file, made by bodyfile_create(); 0 or -1.
+ * last: the body is complete, and its writing out starts now, without
+ * waiting (sync_file_range()): by the flush every new file has its blocks,
+ * so the first fdatasync() commits the journal for all of them and the
+ * others only wait for their data, one journal commit per flush and not
+ * one per file.
  */
-int	 bodyfile_append(int dirfd, const char *qid, int create,
-	    const void *p, size_t len);
+int	 bodyfile_append(int dirfd, const char *qid, const void *p,
+	    size_t len, int last);
 /* Data and size of qid's file on disk (fdatasync); 0 or -1. */
 int	 bodyfile_sync(int dirfd, const char *qid);
 /* The folder's entries on disk (fsync of the folder); 0 or -1. */
@@ -38,11 +42,38 @@ ssize_t	 bodyfile_read(int dirfd, const char *qid, uint64_t off, void *dst,
 	    size_t max);
 /* Removes qid's file; 0 also when there was none, -1 on error. */
 int	 bodyfile_unlink(int dirfd, const char *qid);
+/*
+ * Spare files. A file made and removed for every large message cost ext4
+ * more than writing its bytes: each new inode is found by skipping every
+ * inode deleted in the last seconds, and at a thousand messages a second
+ * that was most of the queue's CPU. So a removed body's file is emptied
+ * and kept under a spare name (up to a pool's size), and the next body
+ * takes it over by renaming. Spares are in the same folder, so the
+ * folder's fsync covers the renames; they hold no mail.
+ *
+ * bodyfile_create() makes qid's file, from a spare when pool has one:
+ * 0, or -1 (also when qid's file exists). bodyfile_recycle() empties qid's
+ * file and keeps it as a spare while pool has room, else removes it; 0
+ * also when there was none, -1 on error.
+ */
+#define BODYFILE_SPARE_PREFIX	"spare-"
+#define BODYFILE_SPARE_MAX	256
+
+struct bodyfile_pool {
+	unsigned int	 n;			/* spares kept */
+	unsigned int	 names[BODYFILE_SPARE_MAX];	/* their numbers */
+	unsigned int	 next;			/* the next number to use */
+};
+int	 bodyfile_create(int dirfd, struct bodyfile_pool *, const char *qid);
+int	 bodyfile_recycle(int dirfd, struct bodyfile_pool *, const char *qid);
+/* At start: remove every spare the folder holds; the count, or -1. */
+long	 bodyfile_spares_clear(int dirfd, struct bodyfile_pool *);
 /* Size of qid's file: 0, -1 on error, -2 when there is no such file. */
 int	 bodyfile_size(int dirfd, const char *qid, uint64_t *size);
 /*
- * cb for every file of the folder whose name is a queue ID (other names
- * are logged and left); cb may remove the file. The count, or -1.
+ * cb for every file of the folder whose name is a queue ID (spares are
+ * passed over, other names logged and left); cb may remove the file. The
+ * count, or -1.
  */
 typedef void	(*bodyfile_cb)(const char *qid, void *);
 long	 bodyfile_scan(int dirfd, bodyfile_cb, void *);

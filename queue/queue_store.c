@@ -120,6 +120,7 @@ struct queue_store {
 	DB	*due_raw;	/* the same file, unassociated: key-only reads */
 	int	 lockfd;
 	int	 bodydir;	/* the folder of bodies kept as files */
+	struct bodyfile_pool pool;	/* its spare files */
 	struct queue_store_defer *defer;	/* envelopes for the next flush */
 	size_t	 ndefer, defercap;
 	char	(*unlink)[QID_SIZE];	/* body files to remove after it */
@@ -433,7 +434,8 @@ queue_store_open_conf(const char *dir, const struct queue_store_conf *sc)
 	    queue_store_due_key, DB_CREATE | DB_AUTO_COMMIT)) != 0)
 		fatalx("queue: store %s: due index: %s", dir, db_strerror(rc));
 	qs->due_raw = queue_store_db_open(env, dir, QUEUE_STORE_DUE, 0);
-	if ((qs->bodydir = bodyfile_open_dir(dir)) == -1)
+	if ((qs->bodydir = bodyfile_open_dir(dir)) == -1 ||
+	    bodyfile_spares_clear(qs->bodydir, &qs->pool) == -1)
 		fatalx("queue: store %s: no folder for body files", dir);
 	queue_store_format(qs, dir);
 	return qs;
@@ -665,7 +667,7 @@ queue_store_commit_file(struct queue_store *qs, const char *qid,
 {
 	struct buf	*rec;
 
-	if (len > 0 && bodyfile_append(qs->bodydir, qid, 0, tail, len) == -1) {
+	if (bodyfile_append(qs->bodydir, qid, tail, len, 1) == -1) {
 		log_warnx("%s: store add failed: body file", qid);
 		return -1;
 	}
@@ -830,7 +832,8 @@ queue_store_chunk_put(struct queue_store *qs, const char *qid, uint32_t n,
 		log_warnx("NOQUEUE: store chunk failed: invalid queue ID");
 		return -1;
 	}
-	if (bodyfile_append(qs->bodydir, qid, n == 0, p, len) == -1) {
+	if ((n == 0 && bodyfile_create(qs->bodydir, &qs->pool, qid) == -1) ||
+	    bodyfile_append(qs->bodydir, qid, p, len, 0) == -1) {
 		log_warnx("%s: store chunk %u failed", qid, n);
 		return -1;
 	}
@@ -970,7 +973,7 @@ queue_store_drop(struct queue_store *qs, const char *qid)
 		log_warnx("NOQUEUE: store drop failed: invalid queue ID");
 		return -1;
 	}
-	if (bodyfile_unlink(qs->bodydir, qid) == -1)
+	if (bodyfile_recycle(qs->bodydir, &qs->pool, qid) == -1)
 		return -1;
 	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
 		txn = NULL;
@@ -1183,7 +1186,7 @@ queue_store_flush(struct queue_store *qs)
 		return -1;
 	}
 	for (i = 0; i < qs->nunlink; i++)
-		(void)bodyfile_unlink(qs->bodydir, qs->unlink[i]);
+		(void)bodyfile_recycle(qs->bodydir, &qs->pool, qs->unlink[i]);
 	qs->nunlink = 0;
 	return 0;
 }

@@ -1125,6 +1125,42 @@ START_TEST(a_body_put_in_chunks_then_committed_reads_back_whole)
 }
 END_TEST
 
+START_TEST(a_removed_body_file_is_emptied_kept_and_taken_over_by_the_next)
+{
+	char		 a[QID_SIZE], b[QID_SIZE], path[4096];
+	struct stat	 st;
+	size_t		 big = 3 * QUEUE_STORE_CHUNK + 99;
+
+	qid_new(a);
+	ck_assert_uint_eq(msg_stream(qs, a, big, QUEUE_STORE_CHUNK, 99, 1), 3);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(queue_store_remove(qs, a), 0);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	/* Gone under its name, kept empty as a spare. */
+	ck_assert_int_eq(body_file_size(a), -1);
+	snprintf(path, sizeof(path), "%s/body/spare-0", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	/* A smaller body takes it over and reads back as itself alone. */
+	qid_new(b);
+	ck_assert_uint_eq(msg_stream(qs, b, QUEUE_STORE_CHUNK + 5,
+	    QUEUE_STORE_CHUNK, 5, 1), 1);
+	ck_assert_int_eq(stat(path, &st), -1);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(body_file_size(b), (long long)QUEUE_STORE_CHUNK + 5);
+	ck_assert(body_reads_back(qs, b, QUEUE_STORE_CHUNK + 5, 4096));
+	/* A spare left at close is gone at the next open. */
+	ck_assert_int_eq(queue_store_remove(qs, b), 0);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	snprintf(path, sizeof(path), "%s/body/spare-1", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	queue_store_close(qs);
+	qs = queue_store_open(dir);
+	ck_assert_int_eq(stat(path, &st), -1);
+	ck_assert_int_eq(queue_store_sweep(qs), 0);
+}
+END_TEST
+
 START_TEST(a_body_file_that_cannot_be_synced_never_gets_its_envelope)
 {
 	char		 a[QID_SIZE], b[QID_SIZE], path[4096];
@@ -1539,6 +1575,8 @@ queue_store_suite(void)
 	    a_body_put_in_chunks_then_committed_reads_back_whole);
 	tcase_add_test(tc, reading_empty_and_whole_bodies_ends_where_they_end);
 	tcase_add_test(tc, a_dropped_receipt_leaves_nothing);
+	tcase_add_test(tc,
+	    a_removed_body_file_is_emptied_kept_and_taken_over_by_the_next);
 	tcase_add_test(tc,
 	    a_body_file_that_cannot_be_synced_never_gets_its_envelope);
 	tcase_add_test(tc,
