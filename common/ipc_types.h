@@ -12,7 +12,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	6
+#define IPC_VERSION	7
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -54,11 +54,12 @@ enum ipc_type {
 	IPC_QUEUE_MSG_DURABLE,		/* ->smtpd: u64 sid; on disk */
 	IPC_QUEUE_MSG_FAILED,		/* ->smtpd: u64 sid, str reason; not stored */
 	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u64 arrival (ms), u32 nrcpt,
-					   u32 flags (1: the body has 8-bit octets) */
+					   u32 flags (1: the body has 8-bit octets; 2: the body is the file, read-only, that comes with
+					   this frame, and deliver reads it itself) */
 	IPC_QUEUE_JOB_RCPT,		/* ->deliver: u64 job, u32 index, str rcpt */
 	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, u32 status (0 data, 1 end, 2 unreadable, 3 the last data), u32 next chunk,
 					   u32 next offset, data (<= IPC_CHUNK; empty for 1 and 2); answers DELIVER_JOB_READ, and
-					   comes unasked once after GO with the piece at (0, 0) */
+					   comes unasked once after GO with the piece at (0, 0) when the body is not a file */
 	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; every recipient sent, deliver it */
 	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival (s), u64 size, u32 nrcpt, u32 flags (IPC_CTL_MSG_*) */
 	IPC_QUEUE_CTL_RCPT,		/* ->master: u32 req, str qid, str rcpt, u32 state, u32 attempts, u64 next, str error */
@@ -108,6 +109,10 @@ enum rcpt_state {
 	RCPT_BOUNCED,			/* final (the DSN comes in a later issue) */
 };
 #define RCPT_STATE_MAX	RCPT_BOUNCED
+
+/* The flags of IPC_QUEUE_JOB_START. */
+#define IPC_JOB_F_8BIT		0x01	/* the body has octets over 127 */
+#define IPC_JOB_F_BODYFD	0x02	/* the body is the file sent with it */
 
 /* The flags of IPC_QUEUE_CTL_MSG. */
 #define IPC_CTL_MSG_HELD	0x01	/* on hold (avalctl hold) */

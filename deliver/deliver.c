@@ -300,7 +300,7 @@ deliver_text_ok(const char *s, size_t max)
 static const char *
 deliver_job_start(uint64_t id, const char *qid, const char *sender,
     const char *domain, uint64_t size, uint64_t arrival, uint32_t nrcpt,
-    uint32_t flags)
+    uint32_t flags, int *fd)
 {
 	struct deliver_job	*job;
 
@@ -318,8 +318,10 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 		return "bad arrival time";
 	if (size > (uint64_t)deliver_conf.max_message_size + DELIVER_BODY_SLACK)
 		return "body over the size limit";
-	if (flags & ~(uint32_t)DELIVER_JF_8BIT)
+	if (flags & ~(uint32_t)(DELIVER_JF_8BIT | DELIVER_JF_BODYFD))
 		return "unknown flags";
+	if (!(flags & DELIVER_JF_BODYFD) != (*fd == -1))
+		return *fd == -1 ? "body file missing" : "a file nobody asked for";
 
 	job = xcalloc(1, sizeof(*job));
 	job->id = id;
@@ -338,7 +340,12 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 	} else {
 		job->state = DELIVER_J_RECEIVING;
 		deliver_nactive++;
-		job->body = deliver_body_new(job, &deliver_queue_src, 1);
+		/* A body file is read here; else the first piece is coming. */
+		if (*fd != -1) {
+			job->body = deliver_body_new_file(job, *fd);
+			*fd = -1;
+		} else
+			job->body = deliver_body_new(job, &deliver_queue_src, 1);
 	}
 	TAILQ_INSERT_TAIL(&deliver_jobs, job, entry);
 	return NULL;
@@ -472,7 +479,7 @@ deliver_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		    ipc_get_u32(r, &flags) == -1 || ipc_end(r) == -1)
 			break;
 		why = deliver_job_start(id, qid, sender, domain, size, arrival,
-		    nrcpt, flags);
+		    nrcpt, flags, &r->fd);
 		break;
 	case IPC_QUEUE_JOB_RCPT:
 		if (ipc_get_u64(r, &id) == -1 || ipc_get_u32(r, &idx) == -1 ||

@@ -65,7 +65,8 @@ struct deliver_job {
 	uint32_t		 nrcpt;
 	struct deliver_rcpt	*rcpts;		/* nrcpt of them */
 	uint32_t		 flags;		/* DELIVER_JF_* */
-#define DELIVER_JF_8BIT		0x01	/* the body has octets over 127 */
+#define DELIVER_JF_8BIT		IPC_JOB_F_8BIT	/* octets over 127 */
+#define DELIVER_JF_BODYFD	IPC_JOB_F_BODYFD /* a file, with JOB_START */
 	struct deliver_body	*body;		/* read a piece at a time */
 
 	/* Filled by the transport, for the log line. */

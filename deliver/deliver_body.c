@@ -7,8 +7,10 @@
 #include <sys/queue.h>
 #include <sys/time.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/ipc.h"
@@ -32,6 +34,7 @@ struct deliver_body {
 	uint64_t		 asked_pass;
 	deliver_body_wake_cb	 wake;
 	void			*wake_arg;
+	int			 fd;		/* a body file, or -1 */
 };
 
 struct deliver_body *
@@ -46,6 +49,58 @@ deliver_body_new(struct deliver_job *job, const struct deliver_body_src *src,
 	b->piece = buf_new(IPC_CHUNK, IPC_MAX_PAYLOAD);
 	b->over = DELIVER_BODY_DATA;
 	b->asked = asked != 0;
+	b->fd = -1;
+	return b;
+}
+
+/*
+ * deliver_body_file_read - the file source: the piece at off, read now.
+ * A position is chunk 0 and the offset, as the queue gives it for a body
+ * file; the last piece is the one that brings the pass to the size.
+ */
+static void
+deliver_body_file_read(struct deliver_job *job, uint32_t chunk, uint32_t off,
+    void *arg)
+{
+	static unsigned char	 piece[IPC_CHUNK];
+	struct deliver_body	*b = job->body;
+	enum deliver_piece_status st;
+	ssize_t			 n;
+
+	(void)arg;
+	if (chunk != 0) {
+		(void)deliver_body_piece(job, DELIVER_PIECE_ERROR, 0, 0, NULL, 0);
+		return;
+	}
+	do
+		n = pread(b->fd, piece, sizeof(piece), (off_t)off);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		log_warn("%s: body file: read at %u", job->qid, off);
+		(void)deliver_body_piece(job, DELIVER_PIECE_ERROR, 0, 0, NULL, 0);
+		return;
+	}
+	if (n == 0) {
+		(void)deliver_body_piece(job, DELIVER_PIECE_END, 0, off, NULL, 0);
+		return;
+	}
+	st = b->got + (uint64_t)n >= job->size ? DELIVER_PIECE_LAST :
+	    DELIVER_PIECE_DATA;
+	(void)deliver_body_piece(job, st, 0, off + (uint32_t)n, piece,
+	    (size_t)n);
+}
+
+static const struct deliver_body_src deliver_body_file_src = {
+	deliver_body_file_read, NULL
+};
+
+struct deliver_body *
+deliver_body_new_file(struct deliver_job *job, int fd)
+{
+	struct deliver_body	*b;
+
+	b = deliver_body_new(job, &deliver_body_file_src, 0);
+	b->fd = fd;
 	return b;
 }
 
@@ -54,6 +109,8 @@ deliver_body_free(struct deliver_body *b)
 {
 	if (b == NULL)
 		return;
+	if (b->fd != -1)
+		close(b->fd);
 	buf_free(b->piece);
 	free(b);
 }

@@ -66,6 +66,13 @@ typedef void	(*deliver_body_wake_cb)(struct deliver_job *, void *);
  */
 struct deliver_body *deliver_body_new(struct deliver_job *,
 		    const struct deliver_body_src *, int asked);
+/*
+ * A reader of a body the queue passed as a file (its body file, opened
+ * read-only; the reader owns fd and closes it when freed): it reads the
+ * pieces itself, each get answered at once, with no round trip to the
+ * queue for every piece of a large body.
+ */
+struct deliver_body *deliver_body_new_file(struct deliver_job *, int fd);
 void		 deliver_body_free(struct deliver_body *);	/* NULL: fine */
 
 void		 deliver_body_set_wake(struct deliver_job *,

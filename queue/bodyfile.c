@@ -6,6 +6,7 @@
  * leaves the folder. Files are 0600 and only ever appended to while the
  * body arrives; after that they are read, synced and removed.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -117,6 +118,18 @@ bodyfile_recycle(int dirfd, struct bodyfile_pool *pool, const char *qid)
 		log_warn("%s: body file: open to recycle", qid);
 		return bodyfile_unlink(dirfd, qid);
 	}
+	/*
+	 * A file some process may still read (a deliver that was given it
+	 * and has not closed it: one whose job was lost but who lives on)
+	 * is only unlinked, so that what it reads stays this body's; a
+	 * spare taken over by another message would give it that
+	 * message's bytes. bodyfile_open_read() locks every file it gives
+	 * out, until the last descriptor of it is closed.
+	 */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		close(fd);
+		return bodyfile_unlink(dirfd, qid);
+	}
 	/* Only an empty file becomes a spare: appends start at 0. */
 	if (ftruncate(fd, 0) == -1) {
 		log_warn("%s: body file: truncate", qid);
@@ -215,6 +228,26 @@ bodyfile_read(int dirfd, const char *qid, uint64_t off, void *dst,
 		log_warn("%s: body file: read", qid);
 	close(fd);
 	return n;
+}
+
+int
+bodyfile_open_read(int dirfd, const char *qid)
+{
+	int	 fd;
+
+	if ((fd = bodyfile_open(dirfd, qid, O_RDONLY)) == -1) {
+		if (errno == ENOENT)
+			return -2;
+		log_warn("%s: body file: open to read", qid);
+		return -1;
+	}
+	/* Held for as long as any process has this open file: see recycle. */
+	if (flock(fd, LOCK_SH) == -1) {
+		log_warn("%s: body file: lock", qid);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int

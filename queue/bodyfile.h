@@ -40,6 +40,13 @@ int	 bodyfile_sync_dir(int dirfd);
  */
 ssize_t	 bodyfile_read(int dirfd, const char *qid, uint64_t off, void *dst,
 	    size_t max);
+/*
+ * qid's file opened read-only, to give to another process: the
+ * descriptor, -1 (logged), -2 if none. It holds a shared lock for as long
+ * as the open file lives, so bodyfile_recycle() never reuses a file
+ * someone still reads.
+ */
+int	 bodyfile_open_read(int dirfd, const char *qid);
 /* Removes qid's file; 0 also when there was none, -1 on error. */
 int	 bodyfile_unlink(int dirfd, const char *qid);
 /*

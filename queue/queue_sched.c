@@ -450,8 +450,19 @@ queue_job_send(struct queue_job *job)
 	struct queue_msg	*msg = job->msg;
 	struct ipc_peer		*p = job->link->peer;
 	struct ipc_msg		*m;
-	uint32_t		 i;
+	uint32_t		 i, flags = 0;
+	int			 fd;
 
+	/*
+	 * A body file goes to deliver as a descriptor, which it reads
+	 * itself; a body that failed to open goes the way of a stored one,
+	 * whose first read then says it is unreadable.
+	 */
+	fd = queue_store_body_open(queue->store, msg->qid);
+	if (msg->env.txflags & QUEUE_TX_8BITBODY)
+		flags |= IPC_JOB_F_8BIT;
+	if (fd >= 0)
+		flags |= IPC_JOB_F_BODYFD;
 	m = ipc_new(IPC_QUEUE_JOB_START);
 	ipc_put_u64(m, job->id);
 	ipc_put_str(m, msg->qid);
@@ -460,7 +471,9 @@ queue_job_send(struct queue_job *job)
 	ipc_put_u64(m, msg->env.size);
 	ipc_put_u64(m, (uint64_t)msg->env.arrival_ms);
 	ipc_put_u32(m, job->nrcpt);
-	ipc_put_u32(m, (msg->env.txflags & QUEUE_TX_8BITBODY) ? 1 : 0);
+	ipc_put_u32(m, flags);
+	if (fd >= 0)
+		ipc_set_fd(m, fd);
 	ipc_send(p, m);
 	for (i = 0; i < job->nrcpt; i++) {
 		m = ipc_new(IPC_QUEUE_JOB_RCPT);
@@ -473,7 +486,8 @@ queue_job_send(struct queue_job *job)
 	ipc_put_u64(m, job->id);
 	ipc_send(p, m);
 	/* The first piece comes unasked: most bodies are that one piece. */
-	queue_job_piece(job, 0, 0);
+	if (fd < 0)
+		queue_job_piece(job, 0, 0);
 }
 
 /*

@@ -1277,6 +1277,33 @@ queue_store_body_read(struct queue_store *qs, const char *qid,
 	return -1;
 }
 
+/* queue_store_body_open - qid's body file for deliver, or -2 / -1 */
+int
+queue_store_body_open(struct queue_store *qs, const char *qid)
+{
+	unsigned char	 bkey[QUEUE_STORE_BODY_KEY];
+	DBT		 k;
+	int		 rc, fd;
+
+	if (!qid_valid(qid))
+		return -1;
+	queue_store_body_key(qid, 0, bkey);
+	queue_store_dbt(&k, bkey, sizeof(bkey));
+	if ((rc = qs->bodies->exists(qs->bodies, NULL, &k, 0)) == 0)
+		return -2;
+	if (rc != DB_NOTFOUND) {
+		log_warnx("%s: store read failed: chunk 0: %s", qid,
+		    db_strerror(rc));
+		return -1;
+	}
+	if ((fd = bodyfile_open_read(qs->bodydir, qid)) == -2) {
+		log_warnx("%s: store read failed: no chunk 0 and no body file",
+		    qid);
+		return -1;
+	}
+	return fd;
+}
+
 /* queue_store_body_chunk - append chunk n of qid's body to out */
 int
 queue_store_body_chunk(struct queue_store *qs, const char *qid,

@@ -97,6 +97,12 @@ int	 queue_store_body_read(struct queue_store *, const char *qid,
 	    uint32_t *chunk, uint32_t *off, void *dst, size_t max,
 	    size_t *got);
 /*
+ * qid's body file opened read-only, for a deliver process to read itself:
+ * the descriptor, -2 when the body is kept in "bodies" (read it with
+ * queue_store_body_read()), -1 on error.
+ */
+int	 queue_store_body_open(struct queue_store *, const char *qid);
+/*
  * Appends chunk number n of a body kept in "bodies" to out: 1 read, 0 no
  * such chunk (also for a body that is a file), -1 error.
  */

@@ -1561,6 +1561,70 @@ tr_wake(struct deliver_job *job, void *arg)
 	tr_woken++;
 }
 
+/* A body of len bytes in an unlinked temporary file: its descriptor. */
+static int
+body_tmpfile(size_t len)
+{
+	char	 path[] = "/tmp/aval-unit-body.XXXXXX";
+	size_t	 i;
+	int	 fd;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	unlink(path);
+	for (i = 0; i < len; i++) {
+		char	 c = (char)('a' + i % 26);
+
+		ck_assert_int_eq(write(fd, &c, 1), 1);
+	}
+	return fd;
+}
+
+START_TEST(body_reader_of_a_file_reads_it_all_at_once_and_again)
+{
+	struct deliver_job	 job;
+	char			 qid[] = "0661ED2C3B79FC";
+	const void		*p;
+	size_t			 n, got, len = 3 * IPC_CHUNK + 100;
+	int			 pass, ok;
+
+	memset(&job, 0, sizeof(job));
+	job.qid = qid;
+	job.size = len;
+	job.body = deliver_body_new_file(&job, body_tmpfile(len));
+	for (pass = 0; pass < 2; pass++) {
+		got = 0;
+		ok = 1;
+		/* Every get answers now: no WAIT, no round trip. */
+		while (deliver_body_get(&job, &p, &n) == DELIVER_BODY_DATA) {
+			ck_assert_uint_le(n, IPC_CHUNK);
+			for (size_t i = 0; i < n; i++)
+				if (((const char *)p)[i] !=
+				    (char)('a' + (got + i) % 26))
+					ok = 0;
+			got += n;
+		}
+		ck_assert(ok);
+		ck_assert_uint_eq(got, len);
+		ck_assert_int_eq(deliver_body_get(&job, &p, &n),
+		    DELIVER_BODY_END);
+		deliver_body_rewind(&job);
+	}
+	deliver_body_free(job.body);
+	/* A file shorter than the size the queue said: an error. */
+	job.size = 500;
+	job.body = deliver_body_new_file(&job, body_tmpfile(200));
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_DATA);
+	ck_assert_uint_eq(n, 200);
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_ERROR);
+	deliver_body_free(job.body);
+	/* Longer than the size: a damaged store as well. */
+	job.size = 100;
+	job.body = deliver_body_new_file(&job, body_tmpfile(300));
+	ck_assert_int_eq(deliver_body_get(&job, &p, &n), DELIVER_BODY_ERROR);
+	deliver_body_free(job.body);
+}
+END_TEST
+
 START_TEST(body_reader_keeps_to_one_read_and_spots_a_lying_source)
 {
 	static const struct deliver_body_src src = { tr_read, NULL };
@@ -1696,6 +1760,8 @@ deliver_suite(void)
 	    maildir_defers_and_writes_nothing_when_the_body_is_unreadable);
 	tcase_add_test(tc,
 	    body_reader_keeps_to_one_read_and_spots_a_lying_source);
+	tcase_add_test(tc,
+	    body_reader_of_a_file_reads_it_all_at_once_and_again);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("session");

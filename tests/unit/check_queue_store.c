@@ -1161,6 +1161,43 @@ START_TEST(a_removed_body_file_is_emptied_kept_and_taken_over_by_the_next)
 }
 END_TEST
 
+START_TEST(a_body_file_given_out_is_never_reused_while_it_is_open)
+{
+	char		 a[QID_SIZE], b[QID_SIZE], c[QID_SIZE], path[4096];
+	unsigned char	 p[64];
+	struct stat	 st;
+	size_t		 big = 2 * QUEUE_STORE_CHUNK + 7;
+	int		 fd;
+
+	qid_new(a);
+	qid_new(b);
+	ck_assert_uint_eq(msg_stream(qs, a, big, QUEUE_STORE_CHUNK, 7, 1), 2);
+	ck_assert_int_eq(msg_add(qs, b, 100), 0);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	/* A body kept whole has no file to give out. */
+	ck_assert_int_eq(queue_store_body_open(qs, b), -2);
+	fd = queue_store_body_open(qs, a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, p, sizeof(p), 0), (ssize_t)sizeof(p));
+	ck_assert_int_eq(p[0], body_byte(a, 0));
+	/* Removed while a reader has it: unlinked, not kept as a spare. */
+	ck_assert_int_eq(queue_store_remove(qs, a), 0);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(body_file_size(a), -1);
+	snprintf(path, sizeof(path), "%s/body/spare-0", dir);
+	ck_assert_int_eq(stat(path, &st), -1);
+	/* A new body gets a file of its own; the reader still reads a. */
+	qid_new(c);
+	ck_assert_uint_eq(msg_stream(qs, c, big, QUEUE_STORE_CHUNK, 7, 1), 2);
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(pread(fd, p, sizeof(p), QUEUE_STORE_CHUNK),
+	    (ssize_t)sizeof(p));
+	ck_assert_int_eq(p[0], body_byte(a, QUEUE_STORE_CHUNK));
+	close(fd);
+	ck_assert_int_eq(queue_store_body_open(qs, a), -1);
+}
+END_TEST
+
 START_TEST(a_body_file_that_cannot_be_synced_never_gets_its_envelope)
 {
 	char		 a[QID_SIZE], b[QID_SIZE], path[4096];
@@ -1577,6 +1614,8 @@ queue_store_suite(void)
 	tcase_add_test(tc, a_dropped_receipt_leaves_nothing);
 	tcase_add_test(tc,
 	    a_removed_body_file_is_emptied_kept_and_taken_over_by_the_next);
+	tcase_add_test(tc,
+	    a_body_file_given_out_is_never_reused_while_it_is_open);
 	tcase_add_test(tc,
 	    a_body_file_that_cannot_be_synced_never_gets_its_envelope);
 	tcase_add_test(tc,
