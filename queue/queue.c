@@ -59,6 +59,13 @@
  */
 #define QUEUE_INCOMING_BUDGET	((size_t)16 * 1024 * 1024)
 #define QUEUE_PEND_CAP		(QUEUE_STORE_CHUNK + IPC_MAX_PAYLOAD)
+/*
+ * Emptied pending buffers kept for the next receipts: a buffer grown to a
+ * chunk by doubling was copied four times on the way, and freeing it gave
+ * the memory back to the system only to fault it in again for the next
+ * large message. At most this many (about 2.5 MiB) are kept.
+ */
+#define QUEUE_PEND_POOL		32
 #define QUEUE_CHECKPOINT_SECS	30
 #define QUEUE_REMOVED_RING	4096	/* queue IDs removed, for ASK */
 #define QUEUE_LATER_MS		100	/* outcomes wait at most this for a flush */
@@ -185,6 +192,18 @@ queue_incoming_free(struct queue_link *l, struct queue_incoming *in)
 	free(in);
 }
 
+static struct buf	*queue_pend_pool[QUEUE_PEND_POOL];
+static unsigned int	 queue_pend_npool;
+
+/* queue_pend_get - an empty buffer for a receipt's pending bytes */
+static struct buf *
+queue_pend_get(size_t len)
+{
+	if (queue_pend_npool > 0)
+		return queue_pend_pool[--queue_pend_npool];
+	return buf_new(len > 4096 ? len : 4096, QUEUE_PEND_CAP);
+}
+
 /* queue_incoming_unpend - forget the bytes held in memory */
 static void
 queue_incoming_unpend(struct queue_incoming *in)
@@ -192,7 +211,11 @@ queue_incoming_unpend(struct queue_incoming *in)
 	if (in->pend == NULL)
 		return;
 	queue->incoming_bytes -= buf_len(in->pend);
-	buf_free(in->pend);
+	if (queue_pend_npool < QUEUE_PEND_POOL) {
+		buf_reset(in->pend);
+		queue_pend_pool[queue_pend_npool++] = in->pend;
+	} else
+		buf_free(in->pend);
 	in->pend = NULL;
 }
 
@@ -264,7 +287,7 @@ queue_incoming_data(struct queue_incoming *in, const void *data, size_t len)
 	if (!(in->env.txflags & QUEUE_TX_8BITBODY) && queue_has_8bit(p, len))
 		in->env.txflags |= QUEUE_TX_8BITBODY;
 	if (in->pend == NULL)
-		in->pend = buf_new(len > 4096 ? len : 4096, QUEUE_PEND_CAP);
+		in->pend = queue_pend_get(len);
 	/* pend is under a chunk, len under a frame: it always fits. */
 	if (buf_add(in->pend, data, len) == -1)
 		fatalx("%s: a frame does not fit after a partial chunk",
