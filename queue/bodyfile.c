@@ -35,7 +35,17 @@ bodyfile_open_dir(const char *dir)
 		log_warnx("queue: body folder: %s: path too long", dir);
 		return -1;
 	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+	if (mkdir(path, 0700) == 0) {
+		/* The new folder's own name, on disk before any file in it. */
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+		    fsync(fd) == -1) {
+			log_warn("queue: body folder: sync %s", dir);
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	} else if (errno != EEXIST) {
 		log_warn("queue: body folder: mkdir %s", path);
 		return -1;
 	}
@@ -241,8 +251,12 @@ bodyfile_open_read(int dirfd, const char *qid)
 		log_warn("%s: body file: open to read", qid);
 		return -1;
 	}
-	/* Held for as long as any process has this open file: see recycle. */
-	if (flock(fd, LOCK_SH) == -1) {
+	/*
+	 * Held for as long as any process has this open file: see recycle.
+	 * Never waited for: only a recycle takes it exclusively, in this
+	 * process, and briefly.
+	 */
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1) {
 		log_warn("%s: body file: lock", qid);
 		close(fd);
 		return -1;

@@ -110,11 +110,21 @@ queue_removed_has(const char *qid)
  * delivery since; FAILED otherwise, and then it never will be: a body
  * left half-received was swept at start.
  */
+static void	queue_flush(evutil_socket_t, short, void *);
+
 static void
 queue_answer_ask(struct queue_link *l, uint64_t tid, const char *qid)
 {
 	struct ipc_msg	*m;
 	int		 rc;
+
+	/*
+	 * A message committed but not yet flushed is not in the store yet
+	 * (a body file's envelope waits for the flush): flush first, so the
+	 * answer is the one the disk will give.
+	 */
+	if (queue->dirty)
+		queue_flush(-1, 0, NULL);
 
 	rc = queue_store_exists(queue->store, qid);
 	if (rc == 0 && queue_removed_has(qid))

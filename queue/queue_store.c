@@ -666,7 +666,17 @@ queue_store_commit_file(struct queue_store *qs, const char *qid,
     const struct queue_env *env, const void *tail, size_t len)
 {
 	struct buf	*rec;
+	DBT		 k;
+	int		 rc;
 
+	/* Checked now, not by the flush, where it would fail every message. */
+	queue_store_dbt(&k, qid, QID_LEN);
+	if ((rc = qs->envelopes->exists(qs->envelopes, NULL, &k, 0)) !=
+	    DB_NOTFOUND) {
+		log_warnx("%s: store add failed: %s", qid, rc == 0 ?
+		    "queue ID exists" : db_strerror(rc));
+		return -1;
+	}
 	if (bodyfile_append(qs->bodydir, qid, tail, len, 1) == -1) {
 		log_warnx("%s: store add failed: body file", qid);
 		return -1;
@@ -832,9 +842,15 @@ queue_store_chunk_put(struct queue_store *qs, const char *qid, uint32_t n,
 		log_warnx("NOQUEUE: store chunk failed: invalid queue ID");
 		return -1;
 	}
-	if ((n == 0 && bodyfile_create(qs->bodydir, &qs->pool, qid) == -1) ||
-	    bodyfile_append(qs->bodydir, qid, p, len, 0) == -1) {
+	if (n == 0 && bodyfile_create(qs->bodydir, &qs->pool, qid) == -1) {
+		log_warnx("%s: store chunk 0 failed", qid);
+		return -1;
+	}
+	if (bodyfile_append(qs->bodydir, qid, p, len, 0) == -1) {
 		log_warnx("%s: store chunk %u failed", qid, n);
+		/* The caller drops only what chunk 0 made; this is chunk 0. */
+		if (n == 0)
+			(void)bodyfile_unlink(qs->bodydir, qid);
 		return -1;
 	}
 	return 0;
@@ -975,6 +991,12 @@ queue_store_drop(struct queue_store *qs, const char *qid)
 	}
 	if (bodyfile_recycle(qs->bodydir, &qs->pool, qid) == -1)
 		return -1;
+	/*
+	 * A receipt refused because its queue ID was in use: the chunks
+	 * under that ID are the stored message's, never this receipt's.
+	 */
+	if ((rc = queue_store_exists(qs, qid)) != 0)
+		return rc == 1 ? 0 : -1;
 	if ((rc = qs->env->txn_begin(qs->env, NULL, &txn, 0)) != 0) {
 		txn = NULL;
 		goto fail;

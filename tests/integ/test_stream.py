@@ -210,6 +210,64 @@ def t_cut_anywhere(t):
     t.note("%d bytes in %d writes arrived exact" % (len(wire), i + 5))
 
 
+@test("stream_many_slow_senders_stay_under_the_queue_budget", timeout=180)
+def t_slow_crowd(t):
+    """The queue holds a receipt's bytes until a chunk's worth has come,
+    but never more than its 16 MiB budget for all receipts: past it each
+    piece is stored as it comes. 700 sessions each stop a little short of
+    a chunk (48 KiB reach the queue, more than 32 MiB in all); the queue's
+    memory stays under the budget and its base, the early pieces go to
+    body files, and every message is delivered whole once they finish."""
+    import socket
+    n = 700
+    sink = t.sink()
+    a = t.aval(sinkport=sink.port, max_sessions=800, max_message_size="8M",
+               smtpd_lines=["max-client-sessions\t800",
+                            "client-connection-rate\t0",
+                            "min-data-rate\t0"]).start()
+    qpid = a.pids("aval-queue")[0]
+    base = peak_kib(qpid)
+    body = big_body(63 * 1024, b"crowd")
+    sessions = []
+    try:
+        for i in range(n):
+            r = greet(a.port)
+            sessions.append(r)
+            for cmd, want in ((b"MAIL FROM:<s@client.test>", 250),
+                              (b"RCPT TO:<crowd%d@relay.test>" % i, 250),
+                              (b"DATA", 354)):
+                c, txt = r.cmd(cmd)
+                check(c == want, "session %d: %r: %r" % (i, cmd, txt))
+            r.send(make_message("crowd%d" % i, body=body)[:-2])
+        bodydir = os.path.join(a.spool, "body")
+        # smtpd passes on whole 16 KiB frames: 48 KiB of each is queued.
+        files = wait_until(lambda: [f for f in os.listdir(bodydir)
+                                    if not f.startswith("spare-")]
+                           if len(os.listdir(bodydir)) > n // 4 else None,
+                           30 * SLOW, 0.2, "receipts stored early, in files")
+        peak = peak_kib(qpid)
+        t.note("queue peak RSS %d KiB (%d at start) with %d sessions holding "
+               "48 KiB each in it; %d body files made early"
+               % (peak, base, n, len(files)))
+        if not SANITIZE:
+            check(peak - base < 24 * 1024,
+                  "the queue grew by %d KiB: over its 16 MiB budget" % (peak - base))
+        for r in sessions:
+            r.send(b"\r\n.\r\n")
+        for i, r in enumerate(sessions):
+            c, txt = r.reply(timeout=30 * SLOW)
+            check(c == 250, "session %d after its final dot: %r" % (i, txt))
+    finally:
+        for r in sessions:
+            try:
+                r.sock.close()
+            except OSError:
+                pass
+    sink.wait_count(n, 60 * SLOW)
+    short = [f for f, _, _, data in sink.messages() if not data.endswith(body)]
+    check(not short, "%d messages arrived without their whole body" % len(short))
+
+
 @test("stream_queue_killed_mid_body", timeout=120)
 def t_killed_mid_receipt(t):
     sink = t.sink()

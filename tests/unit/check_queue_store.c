@@ -1198,6 +1198,32 @@ START_TEST(a_body_file_given_out_is_never_reused_while_it_is_open)
 }
 END_TEST
 
+START_TEST(a_queue_id_in_use_fails_its_commit_not_the_flush)
+{
+	struct queue_env	 e;
+	char			 a[QID_SIZE], b[QID_SIZE];
+	unsigned char		 p[QUEUE_STORE_CHUNK];
+
+	qid_new(a);
+	qid_new(b);
+	ck_assert_int_eq(msg_add(qs, a, 100), 0);
+	ck_assert_uint_eq(msg_stream(qs, b, QUEUE_STORE_CHUNK + 1,
+	    QUEUE_STORE_CHUNK, 1, 1), 1);
+	/* a again, in chunks: refused at its commit, the file dropped. */
+	memset(p, 'x', sizeof(p));
+	ck_assert_int_eq(queue_store_chunk_put(qs, a, 0, p, sizeof(p)), 0);
+	env_make(&e, sizeof(p), 1);
+	ck_assert_int_eq(queue_store_commit_env(qs, a, &e, 1, NULL, 0), -1);
+	queue_env_clear(&e);
+	ck_assert_int_eq(queue_store_drop(qs, a), 0);
+	ck_assert_int_eq(body_file_size(a), -1);
+	/* The others are flushed as if nothing had happened. */
+	ck_assert_int_eq(queue_store_flush(qs), 0);
+	ck_assert_int_eq(queue_store_exists(qs, b), 1);
+	ck_assert(body_reads_back(qs, a, 100, 64));
+}
+END_TEST
+
 START_TEST(a_body_file_that_cannot_be_synced_never_gets_its_envelope)
 {
 	char		 a[QID_SIZE], b[QID_SIZE], path[4096];
@@ -1616,6 +1642,8 @@ queue_store_suite(void)
 	    a_removed_body_file_is_emptied_kept_and_taken_over_by_the_next);
 	tcase_add_test(tc,
 	    a_body_file_given_out_is_never_reused_while_it_is_open);
+	tcase_add_test(tc,
+	    a_queue_id_in_use_fails_its_commit_not_the_flush);
 	tcase_add_test(tc,
 	    a_body_file_that_cannot_be_synced_never_gets_its_envelope);
 	tcase_add_test(tc,
