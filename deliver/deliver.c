@@ -10,9 +10,10 @@
  * and SIGTERM abort the jobs in flight (the queue keeps them) and exit.
  *
  * The queue sends jobs: JOB_START, one JOB_RCPT per recipient, JOB_GO. On
- * GO the job goes to the transport of its domain, which reads the body
- * from the queue a piece at a time as it needs it (JOB_READ, answered by
- * JOB_DATA: deliver_body.h), so no body is ever whole here: deliver_session.c relays it by
+ * GO the job goes to the transport of its domain, which reads the body a
+ * piece at a time as it needs it, from the queue (JOB_READ, answered by
+ * JOB_DATA) or from the body file that came with JOB_START
+ * (deliver_body.h), so no body is ever whole here: deliver_session.c relays it by
  * SMTP, reusing idle connections (deliver_cache.c); deliver_maildir.c
  * writes it into Maildir folders. Each recipient's outcome is logged, one
  * line with the queue ID first, and sent back as IPC_DELIVER_RCPT_RESULT;

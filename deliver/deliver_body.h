@@ -1,5 +1,5 @@
 /*
- * deliver_body - a job's body, read from the queue a piece at a time
+ * deliver_body - a job's body, read a piece at a time
  *
  * No body is ever whole in deliver. A transport takes bytes with
  * deliver_body_get(): DELIVER_BODY_DATA hands it the rest of the piece at
@@ -12,8 +12,9 @@
  *
  * Where pieces come from is a small interface, struct deliver_body_src:
  * deliver.c asks the queue (IPC_DELIVER_JOB_READ, answered by
- * IPC_QUEUE_JOB_DATA), the unit tests serve a string in pieces of a size
- * they choose. A source answers a read, at once or later, with
+ * IPC_QUEUE_JOB_DATA), a body file the queue passed is read here
+ * (deliver_body_new_file()), the unit tests serve a string in pieces of a
+ * size they choose. A source answers a read, at once or later, with
  * deliver_body_piece(): the bytes at the position asked, the position of
  * the next piece (opaque here: the queue's chunk number and offset), and
  * whether the body ends there or could not be read. At most one read per

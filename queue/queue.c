@@ -2,11 +2,12 @@
  * queue - the aval queue process
  *
  * The single owner of the Berkeley DB environment in the spool. It takes
- * messages from smtpd, stores each body as it arrives (a chunk of about
- * QUEUE_STORE_CHUNK bytes at a time, so no body is ever whole in memory)
- * and the envelope with the last chunk in the transaction that makes the
- * message exist, and acknowledges it only after the log holding that
- * transaction has been flushed to disk. Transactions commit without a sync, and one flush runs
+ * messages from smtpd and stores each body as it arrives (a chunk of about
+ * QUEUE_STORE_CHUNK bytes at a time, so no body is ever whole in memory:
+ * a body that fits one chunk goes into the log with its envelope, a
+ * larger one into a file of its own, queue_store.c), and acknowledges a
+ * message only after its body and envelope have been flushed to disk.
+ * Transactions commit without a sync, and one flush runs
  * after everything readable in a loop iteration has been handled, so the
  * messages arriving together share one fsync (group commit). It then hands
  * due recipients to deliver, records each outcome, retries temporary

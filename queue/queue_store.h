@@ -2,7 +2,7 @@
  * queue_store - the queue's Berkeley DB store
  *
  * One transactional environment in the spool directory (DB_INIT_TXN,
- * DB_INIT_LOG, DB_INIT_LOCK, DB_INIT_MPOOL, DB_RECOVER at every open), two
+ * DB_INIT_LOG, DB_INIT_LOCK, DB_INIT_MPOOL, DB_RECOVER at every open), and
  * btrees: "envelopes" (qid -> queue_rec), "bodies" ((qid, u32 chunk) ->
  * up to QUEUE_STORE_CHUNK bytes: the bodies that came whole), "incoming"
  * (a format-2 store's bodies still arriving), "meta" ("format" -> the
