@@ -216,6 +216,21 @@ bodyfile_sync_dir(int dirfd)
 	return 0;
 }
 
+/* bodyfile_open_ro - qid's file read-only: fd, -1 (logged), -2 if none */
+static int
+bodyfile_open_ro(int dirfd, const char *qid)
+{
+	int	 fd;
+
+	if ((fd = bodyfile_open(dirfd, qid, O_RDONLY)) == -1) {
+		if (errno == ENOENT)
+			return -2;
+		log_warn("%s: body file: open to read", qid);
+		return -1;
+	}
+	return fd;
+}
+
 ssize_t
 bodyfile_read(int dirfd, const char *qid, uint64_t off, void *dst,
     size_t max)
@@ -225,12 +240,8 @@ bodyfile_read(int dirfd, const char *qid, uint64_t off, void *dst,
 
 	if (off > (uint64_t)INT64_MAX)
 		return 0;
-	if ((fd = bodyfile_open(dirfd, qid, O_RDONLY)) == -1) {
-		if (errno == ENOENT)
-			return -2;
-		log_warn("%s: body file: open to read", qid);
-		return -1;
-	}
+	if ((fd = bodyfile_open_ro(dirfd, qid)) < 0)
+		return fd;
 	do
 		n = pread(fd, dst, max, (off_t)off);
 	while (n == -1 && errno == EINTR);
@@ -245,12 +256,8 @@ bodyfile_open_read(int dirfd, const char *qid)
 {
 	int	 fd;
 
-	if ((fd = bodyfile_open(dirfd, qid, O_RDONLY)) == -1) {
-		if (errno == ENOENT)
-			return -2;
-		log_warn("%s: body file: open to read", qid);
-		return -1;
-	}
+	if ((fd = bodyfile_open_ro(dirfd, qid)) < 0)
+		return fd;
 	/*
 	 * Held for as long as any process has this open file: see recycle.
 	 * Never waited for: only a recycle takes it exclusively, in this
@@ -273,27 +280,6 @@ bodyfile_unlink(int dirfd, const char *qid)
 		log_warn("%s: body file: unlink", qid);
 		return -1;
 	}
-	return 0;
-}
-
-int
-bodyfile_size(int dirfd, const char *qid, uint64_t *size)
-{
-	struct stat	 st;
-
-	if (!qid_valid(qid))
-		return -1;
-	if (fstatat(dirfd, qid, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno == ENOENT)
-			return -2;
-		log_warn("%s: body file: stat", qid);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		log_warnx("%s: body file: not a regular file", qid);
-		return -1;
-	}
-	*size = (uint64_t)st.st_size;
 	return 0;
 }
 

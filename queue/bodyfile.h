@@ -75,8 +75,6 @@ int	 bodyfile_create(int dirfd, struct bodyfile_pool *, const char *qid);
 int	 bodyfile_recycle(int dirfd, struct bodyfile_pool *, const char *qid);
 /* At start: remove every spare the folder holds; the count, or -1. */
 long	 bodyfile_spares_clear(int dirfd, struct bodyfile_pool *);
-/* Size of qid's file: 0, -1 on error, -2 when there is no such file. */
-int	 bodyfile_size(int dirfd, const char *qid, uint64_t *size);
 /*
  * cb for every file of the folder whose name is a queue ID (spares are
  * passed over, other names logged and left); cb may remove the file. The

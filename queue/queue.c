@@ -105,14 +105,14 @@ queue_removed_has(const char *qid)
 	return 0;
 }
 
+static void	queue_flush(evutil_socket_t, short, void *);
+
 /*
  * queue_answer_ask - is qid stored? DURABLE if its envelope is in the
  * store (recovered and flushed at start, so on disk) or was removed after
  * delivery since; FAILED otherwise, and then it never will be: a body
  * left half-received was swept at start.
  */
-static void	queue_flush(evutil_socket_t, short, void *);
-
 static void
 queue_answer_ask(struct queue_link *l, uint64_t tid, const char *qid)
 {

@@ -666,15 +666,12 @@ queue_store_commit_file(struct queue_store *qs, const char *qid,
     const struct queue_env *env, const void *tail, size_t len)
 {
 	struct buf	*rec;
-	DBT		 k;
 	int		 rc;
 
 	/* Checked now, not by the flush, where it would fail every message. */
-	queue_store_dbt(&k, qid, QID_LEN);
-	if ((rc = qs->envelopes->exists(qs->envelopes, NULL, &k, 0)) !=
-	    DB_NOTFOUND) {
-		log_warnx("%s: store add failed: %s", qid, rc == 0 ?
-		    "queue ID exists" : db_strerror(rc));
+	if ((rc = queue_store_exists(qs, qid)) != 0) {
+		if (rc == 1)
+			log_warnx("%s: store add failed: queue ID exists", qid);
 		return -1;
 	}
 	if (bodyfile_append(qs->bodydir, qid, tail, len, 1) == -1) {
