@@ -543,7 +543,7 @@ queue_store_dbt(DBT *d, const void *p, size_t len)
 int
 queue_store_flag(struct queue_store *qs, const char *name)
 {
-	char	 buf[4];
+	char	 buf[4] = "";
 	DBT	 k, d;
 
 	queue_store_dbt(&k, name, strlen(name));
