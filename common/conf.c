@@ -829,6 +829,176 @@ conf_add_transport(struct conf *c, const char *domain, const char *method,
 	return 0;
 }
 
+static const char *const conf_tls_levels[] = {
+	[CONF_TLS_NONE] = "none",
+	[CONF_TLS_MAY] = "may",
+	[CONF_TLS_ENCRYPT] = "encrypt",
+	[CONF_TLS_DANE] = "dane",
+	[CONF_TLS_VERIFY] = "verify",
+	[CONF_TLS_SECURE] = "secure",
+};
+
+const char *
+conf_tls_level_name(enum conf_tls_level level)
+{
+	if ((unsigned int)level > CONF_TLS_LEVEL_MAX)
+		return "unknown";
+	return conf_tls_levels[level];
+}
+
+int
+conf_tls_level_parse(const char *s, enum conf_tls_level *level)
+{
+	unsigned int	 i;
+
+	for (i = 0; i <= CONF_TLS_LEVEL_MAX; i++)
+		if (strcmp(s, conf_tls_levels[i]) == 0) {
+			*level = (enum conf_tls_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * conf_tls_match_valid - the names of "match": host names, ".parent" (any
+ * subdomain, as OpenSSL's X509_check_host() takes it), one space apart
+ */
+static int
+conf_tls_match_valid(const char *s, char *err, size_t errlen)
+{
+	char	 name[CONF_TOKEN_MAX + 1];
+	size_t	 n, count = 0;
+
+	while (*s != '\0') {
+		n = strcspn(s, " ");
+		if (n == 0 || n >= sizeof(name))
+			return conf_err(err, errlen, "tls-policy: match: "
+			    "names are one space apart");
+		memcpy(name, s, n);
+		name[n] = '\0';
+		if (!conf_domain_valid(name[0] == '.' ? name + 1 : name))
+			return conf_err(err, errlen, "tls-policy: match: "
+			    "\"%s\" is not a host name or .domain", name);
+		if (++count > CONF_TLS_MATCH_MAX)
+			return conf_err(err, errlen, "tls-policy: match: "
+			    "more than %d names", CONF_TLS_MATCH_MAX);
+		s += n;
+		if (*s == ' ')
+			s++;
+	}
+	return 0;
+}
+
+/*
+ * conf_add_tls_policy - append a tls-policy entry. verify and secure need
+ * a CA ("system" only when asked for: never by default); none and may
+ * take no options, since they check nothing.
+ */
+int
+conf_add_tls_policy(struct conf *c, const char *domain, const char *level,
+    const char *ca, const char *crl, const char *match, char *err,
+    size_t errlen)
+{
+	struct conf_tls_policy	*t, **tail;
+	enum conf_tls_level	 lv;
+	char			 msg[CONF_ERR_MAX], *cap = NULL, *crlp = NULL;
+	char			*lower;
+	const char		*files[CONF_TLS_FILES_MAX];
+	size_t			 n;
+
+	if (strcmp(domain, "*") != 0 &&
+	    !conf_domain_valid(domain[0] == '.' ? domain + 1 : domain))
+		return conf_err(err, errlen, "tls-policy: \"%s\" is not a "
+		    "domain name, .domain or *", domain);
+	if (conf_tls_level_parse(level, &lv) == -1)
+		return conf_err(err, errlen, "tls-policy: %s: unknown level "
+		    "\"%s\" (none, may, encrypt, dane, verify, secure)",
+		    domain, level);
+	if (lv != CONF_TLS_VERIFY && lv != CONF_TLS_SECURE &&
+	    (ca != NULL || crl != NULL || match != NULL))
+		return conf_err(err, errlen, "tls-policy: %s: %s checks no "
+		    "certificate, so it takes no ca, crl or match", domain,
+		    level);
+	if ((lv == CONF_TLS_VERIFY || lv == CONF_TLS_SECURE) && ca == NULL)
+		return conf_err(err, errlen, "tls-policy: %s: %s needs the "
+		    "CAs to verify against: ca FILE (or ca system for the "
+		    "system's store)", domain, level);
+	if (match != NULL && conf_tls_match_valid(match, err, errlen) == -1)
+		return -1;
+	if (ca != NULL && strcmp(ca, "system") != 0 &&
+	    conf_value_path(ca, &cap, msg, sizeof(msg)) == -1)
+		return conf_err(err, errlen, "tls-policy: %s: ca: %s", domain,
+		    msg);
+	if (crl != NULL && conf_value_path(crl, &crlp, msg,
+	    sizeof(msg)) == -1) {
+		free(cap);
+		return conf_err(err, errlen, "tls-policy: %s: crl: %s", domain,
+		    msg);
+	}
+	lower = conf_domain_lower(domain);
+	n = 0;
+	for (tail = &c->tls_policies; *tail != NULL; tail = &(*tail)->next) {
+		if (++n >= CONF_TLS_POLICIES_MAX) {
+			free(lower);
+			free(cap);
+			free(crlp);
+			return conf_err(err, errlen, "tls-policy: more than %d "
+			    "entries", CONF_TLS_POLICIES_MAX);
+		}
+		if (strcmp((*tail)->domain, lower) == 0) {
+			free(lower);
+			free(cap);
+			free(crlp);
+			return conf_err(err, errlen, "tls-policy: %s is listed "
+			    "twice", domain);
+		}
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->domain = lower;
+	t->level = lv;
+	t->ca = cap != NULL ? cap : ca != NULL ? xstrdup(ca) : NULL;
+	t->crl = crlp;
+	t->match = match != NULL ? xstrdup(match) : NULL;
+	*tail = t;
+	if (conf_tls_files(c, files, CONF_TLS_FILES_MAX) > CONF_TLS_FILES_MAX) {
+		*tail = NULL;
+		free(t->domain);
+		free(t->ca);
+		free(t->crl);
+		free(t->match);
+		free(t);
+		return conf_err(err, errlen, "tls-policy: more than %d "
+		    "distinct ca and crl files", CONF_TLS_FILES_MAX);
+	}
+	return 0;
+}
+
+/* conf_set_tls_client_cert - the one certificate deliver presents */
+int
+conf_set_tls_client_cert(struct conf *c, const char *cert, const char *key,
+    char *err, size_t errlen)
+{
+	struct conf_tls_cert	*t;
+	char			 msg[CONF_ERR_MAX], *cp, *kp;
+
+	if (c->tls_client_cert != NULL)
+		return conf_err(err, errlen, "tls client-certificate is "
+		    "already set");
+	if (conf_value_path(cert, &cp, msg, sizeof(msg)) == -1)
+		return conf_err(err, errlen, "tls client-certificate: %s",
+		    msg);
+	if (conf_value_path(key, &kp, msg, sizeof(msg)) == -1) {
+		free(cp);
+		return conf_err(err, errlen, "tls client-certificate key: %s",
+		    msg);
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->cert = cp;
+	t->key = kp;
+	c->tls_client_cert = t;
+	return 0;
+}
+
 /* --- building ------------------------------------------------------------ */
 
 /* conf_new - a config with every scalar at its default and empty lists */
@@ -855,6 +1025,7 @@ conf_free(struct conf *c)
 	struct conf_domain	*d;
 	struct conf_net		*n;
 	struct conf_transport	*t;
+	struct conf_tls_policy	*tp;
 	struct conf_tls_cert	*tc;
 	size_t			 i;
 
@@ -895,6 +1066,19 @@ conf_free(struct conf *c)
 		free(t->host);
 		free(t);
 	}
+	while ((tp = c->tls_policies) != NULL) {
+		c->tls_policies = tp->next;
+		free(tp->domain);
+		free(tp->ca);
+		free(tp->crl);
+		free(tp->match);
+		free(tp);
+	}
+	if ((tc = c->tls_client_cert) != NULL) {
+		free(tc->cert);
+		free(tc->key);
+		free(tc);
+	}
 	free(c);
 }
 
@@ -915,6 +1099,45 @@ conf_split(char *s, char **f, int max)
 			return n;
 		*s++ = '\0';
 	}
+}
+
+/*
+ * conf_apply_tabbed - an item whose fields may hold spaces (paths, name
+ * lists), so a tab separates them and an empty field means "not given":
+ * "CERT<tab>KEY" for tls-client-certificate,
+ * "DOMAIN<tab>LEVEL<tab>CA<tab>CRL<tab>MATCH" for tls-policy.
+ */
+static int
+conf_apply_tabbed(struct conf *c, const char *key, const char *value,
+    int nfields, char *err, size_t errlen)
+{
+	char		*copy, *f[CONF_ITEM_FIELDS], *p;
+	const char	*o[CONF_ITEM_FIELDS];
+	int		 n = 0, i, rv = -1;
+
+	copy = xstrdup(value);
+	for (p = copy; n < CONF_ITEM_FIELDS; n++) {
+		f[n] = p;
+		if ((p = strchr(p, '\t')) == NULL) {
+			n++;
+			break;
+		}
+		*p++ = '\0';
+	}
+	if (n != nfields || p != NULL) {
+		free(copy);
+		return conf_err(err, errlen, "%s: item has %s fields than %d",
+		    key, p != NULL || n > nfields ? "more" : "fewer", nfields);
+	}
+	for (i = 0; i < n; i++)
+		o[i] = f[i][0] != '\0' ? f[i] : NULL;
+	if (nfields == 2)
+		rv = conf_set_tls_client_cert(c, f[0], f[1], err, errlen);
+	else
+		rv = conf_add_tls_policy(c, f[0], f[1], o[2], o[3], o[4], err,
+		    errlen);
+	free(copy);
+	return rv;
 }
 
 /* conf_apply_item - apply one (key, value) pair as conf_items() wrote it */
@@ -952,6 +1175,10 @@ conf_apply_item(struct conf *c, const char *key, const char *value,
 		free(copy);
 		return rv;
 	}
+	if (strcmp(key, "tls-client-certificate") == 0)
+		return conf_apply_tabbed(c, key, value, 2, err, errlen);
+	if (strcmp(key, "tls-policy") == 0)
+		return conf_apply_tabbed(c, key, value, 5, err, errlen);
 	if (strcmp(key, "listen") != 0 && strcmp(key, "transport") != 0)
 		return conf_err(err, errlen, "unknown item \"%s\"", key);
 
@@ -988,8 +1215,9 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 	const struct conf_domain	*d;
 	const struct conf_net		*n;
 	const struct conf_transport	*t;
+	const struct conf_tls_policy	*tp;
 	const struct conf_tls_cert	*tc;
-	char				 key[64], val[2 * PATH_MAX + 2];
+	char				 key[64], val[3 * PATH_MAX + 2048];
 	char				 addr[INET6_ADDRSTRLEN];
 	size_t				 i;
 
@@ -1038,6 +1266,16 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 		inet_ntop(n->family, n->addr, addr, sizeof(addr));
 		snprintf(val, sizeof(val), "%s/%d", addr, n->prefixlen);
 		cb("relay-network", val, arg);
+	}
+	if ((tc = c->tls_client_cert) != NULL) {
+		snprintf(val, sizeof(val), "%s\t%s", tc->cert, tc->key);
+		cb("tls-client-certificate", val, arg);
+	}
+	for (tp = c->tls_policies; tp != NULL; tp = tp->next) {
+		snprintf(val, sizeof(val), "%s\t%s\t%s\t%s\t%s", tp->domain,
+		    conf_tls_level_name(tp->level), tp->ca ? tp->ca : "",
+		    tp->crl ? tp->crl : "", tp->match ? tp->match : "");
+		cb("tls-policy", val, arg);
 	}
 	for (t = c->transports; t != NULL; t = t->next) {
 		if (t->kind == CONF_T_SMTP)
@@ -1146,10 +1384,14 @@ conf_in_relay_networks(const struct conf *c, const struct sockaddr *sa)
 	return 0;
 }
 
-/* conf_transport_find - the entry whose domain is exactly name */
-static const struct conf_transport *
-conf_transport_find(const struct conf *c, const char *name)
+/*
+ * conf_find_*() - the entry of a table whose domain is exactly name; the
+ * lookups below try them in the one order every domain table uses.
+ */
+static const void *
+conf_find_transport(const void *arg, const char *name)
 {
+	const struct conf		*c = arg;
 	const struct conf_transport	*t;
 
 	for (t = c->transports; t != NULL; t = t->next)
@@ -1158,26 +1400,84 @@ conf_transport_find(const struct conf *c, const char *name)
 	return NULL;
 }
 
+static const void *
+conf_find_tls_policy(const void *arg, const char *name)
+{
+	const struct conf		*c = arg;
+	const struct conf_tls_policy	*t;
+
+	for (t = c->tls_policies; t != NULL; t = t->next)
+		if (strcasecmp(t->domain, name) == 0)
+			return t;
+	return NULL;
+}
+
 /*
- * conf_transport_lookup - the route for a domain: its own entry, then
- * ".parent" entries from the nearest parent up ("a.b.example.org" tries
+ * conf_domain_lookup - the entry for a domain: its own, then ".parent"
+ * entries from the nearest parent up ("a.b.example.org" tries
  * ".b.example.org", ".example.org", ".org"), then "*"; NULL if none.
- * Borrowed from c, valid until conf_free(c).
  */
+const void *
+conf_domain_lookup(const void *c, const char *domain,
+    const void *(*find)(const void *, const char *))
+{
+	const void	*t;
+	const char	*p;
+
+	if (domain == NULL || *domain == '\0')
+		return find(c, "*");
+	if ((t = find(c, domain)) != NULL)
+		return t;
+	for (p = strchr(domain, '.'); p != NULL; p = strchr(p + 1, '.'))
+		if ((t = find(c, p)) != NULL)
+			return t;
+	return find(c, "*");
+}
+
+/* conf_transport_lookup - the route for a domain; borrowed from c */
 const struct conf_transport *
 conf_transport_lookup(const struct conf *c, const char *domain)
 {
-	const struct conf_transport	*t;
-	const char			*p;
+	return conf_domain_lookup(c, domain, conf_find_transport);
+}
 
-	if (domain == NULL || *domain == '\0')
-		return conf_transport_find(c, "*");
-	if ((t = conf_transport_find(c, domain)) != NULL)
-		return t;
-	for (p = strchr(domain, '.'); p != NULL; p = strchr(p + 1, '.'))
-		if ((t = conf_transport_find(c, p)) != NULL)
-			return t;
-	return conf_transport_find(c, "*");
+/* conf_tls_policy_lookup - the TLS policy entry for a domain, or NULL */
+const struct conf_tls_policy *
+conf_tls_policy_lookup(const struct conf *c, const char *domain)
+{
+	return conf_domain_lookup(c, domain, conf_find_tls_policy);
+}
+
+/*
+ * conf_tls_files - the CA and CRL files of the policies, each once; max
+ * + 1 when there are more (conf_add_tls_policy() keeps a config within
+ * CONF_TLS_FILES_MAX).
+ */
+size_t
+conf_tls_files(const struct conf *c, const char **out, size_t max)
+{
+	const struct conf_tls_policy	*t;
+	const char			*f[2];
+	size_t				 n = 0, i, k;
+
+	for (t = c->tls_policies; t != NULL; t = t->next) {
+		f[0] = t->ca != NULL && strcmp(t->ca, "system") != 0 ?
+		    t->ca : NULL;
+		f[1] = t->crl;
+		for (k = 0; k < 2; k++) {
+			if (f[k] == NULL)
+				continue;
+			for (i = 0; i < n; i++)
+				if (strcmp(out[i], f[k]) == 0)
+					break;
+			if (i < n)
+				continue;
+			if (n == max)
+				return max + 1;
+			out[n++] = f[k];
+		}
+	}
+	return n;
 }
 
 /* --- loading ------------------------------------------------------------- */
@@ -1230,7 +1530,7 @@ conf_check(struct conf *c, const char *file,
 
 	/* Local domains are delivered by maildir unless routed explicitly. */
 	for (d = c->local_domains; d != NULL; d = d->next) {
-		if (conf_transport_find(c, d->name) != NULL)
+		if (conf_find_transport(c, d->name) != NULL)
 			continue;
 		if (conf_add_transport(c, d->name, "maildir", NULL, NULL, err,
 		    sizeof(err)) == -1)

@@ -71,6 +71,26 @@ struct conf_transport {
 	struct conf_transport	*next;
 };
 
+/* TLS policy levels for outbound delivery (DESIGN.md, docs/tls-out.md). */
+enum conf_tls_level {
+	CONF_TLS_NONE = 0,		/* never STARTTLS */
+	CONF_TLS_MAY,			/* STARTTLS when offered; plaintext fallback */
+	CONF_TLS_ENCRYPT,		/* TLS required, not verified */
+	CONF_TLS_DANE,			/* TLSA records decide; else may */
+	CONF_TLS_VERIFY,		/* verified chain, name of the MX host */
+	CONF_TLS_SECURE,		/* verified chain, the next-hop domain's names */
+};
+#define CONF_TLS_LEVEL_MAX	CONF_TLS_SECURE
+
+struct conf_tls_policy {		/* tls-policy { DOMAIN LEVEL [options] } */
+	char			*domain;	/* lowercased; "*" is the default */
+	enum conf_tls_level	 level;
+	char			*ca;		/* path, "system", or NULL */
+	char			*crl;		/* path or NULL */
+	char			*match;		/* names, one space apart, or NULL */
+	struct conf_tls_policy	*next;
+};
+
 struct conf {
 	/* Top-level scalars (rows in conf_table.c with block NULL). */
 	char		*hostname;		/* "localhost" */
@@ -125,6 +145,10 @@ struct conf {
 	struct conf_domain	*relay_domains;
 	struct conf_net		*relay_networks;
 	struct conf_transport	*transports;
+	struct conf_tls_policy	*tls_policies;
+
+	/* tls { client-certificate CERT KEY }: presented by deliver, or NULL */
+	struct conf_tls_cert	*tls_client_cert;
 };
 
 /* Errors collected while loading; each line is "file:line: message". */
@@ -156,6 +180,30 @@ int		 conf_is_relay_domain(const struct conf *, const char *domain);
 int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
 const struct conf_transport *
 		 conf_transport_lookup(const struct conf *, const char *domain);
+
+/*
+ * The order every domain table is searched in: find(table, name) is asked
+ * for the domain itself, then ".parent" names from the nearest parent up,
+ * then "*"; the first entry found, or NULL.
+ */
+const void	*conf_domain_lookup(const void *table, const char *domain,
+		    const void *(*find)(const void *, const char *));
+
+/* The TLS policy for a next-hop domain, looked up as transports are; NULL: none. */
+const struct conf_tls_policy *
+		 conf_tls_policy_lookup(const struct conf *, const char *domain);
+const char	*conf_tls_level_name(enum conf_tls_level);
+int		 conf_tls_level_parse(const char *, enum conf_tls_level *);
+
+/*
+ * The files the TLS policies name (CA lists, CRLs), each once, in a fixed
+ * order: the master sends them to deliver by index in this order, and
+ * deliver finds them again by calling this on its own copy of the config.
+ * The number of paths, at most max (a config holds no more).
+ */
+size_t		 conf_tls_files(const struct conf *, const char **out, size_t max);
+#define CONF_TLS_POLICIES_MAX	2000	/* tls-policy entries */
+#define CONF_TLS_FILES_MAX	64	/* distinct ca and crl files */
 
 /* The first local (UNIX socket) listener, or NULL: where sendmail(1) goes. */
 const struct conf_listen *conf_listen_local(const struct conf *);

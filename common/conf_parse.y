@@ -5,7 +5,7 @@
  * is a line of words, optionally ending in a { } block whose contents are
  * more lines of words. What a statement means is decided below, by its
  * first word: "listen", a list ("local-domains", "relay-domains",
- * "relay-networks"), "transport", a block of settings named in
+ * "relay-networks"), "transport", "tls-policy", a block of settings named in
  * conf_table.c ("smtpd", "queue", "deliver"), or a top-level setting from
  * that table. So the table stays the only place a setting is named, and
  * a mistake is reported in words about the setting ("smtpd max-errors:
@@ -83,6 +83,7 @@ enum conf_parse_block {
 	CONF_P_SKIP,			/* in a block reported as wrong */
 	CONF_P_LIST,			/* local-domains, relay-domains, ... */
 	CONF_P_TRANSPORT,
+	CONF_P_TLS_POLICY,
 	CONF_P_SETTINGS,		/* smtpd, queue, deliver */
 };
 
@@ -620,12 +621,87 @@ conf_parse_listen(struct conf_parse *st, const struct conf_word *v,
 	freeaddrinfo(res);
 }
 
-/* conf_parse_tls - a line of tls { }: "certificate CERT KEY", or a setting */
+/*
+ * conf_parse_tls_policy - "DOMAIN LEVEL [ca FILE|system] [crl FILE]
+ * [match NAME...]"; match takes the rest of the line
+ */
+static void
+conf_parse_tls_policy(struct conf_parse *st, const struct conf_word *v,
+    size_t n)
+{
+	char		 err[CONF_ERR_MAX], match[CONF_TOKEN_MAX + 1];
+	const char	*ca = NULL, *crl = NULL;
+	size_t		 i, len = 0, wl;
+	int		 have_match = 0;
+
+	if (n < 2) {
+		conf_parse_error(st, v[0].line, "tls-policy: expected \"DOMAIN "
+		    "LEVEL [ca FILE] [crl FILE] [match NAME...]\"");
+		return;
+	}
+	for (i = 2; i < n; i++) {
+		if (conf_parse_is(&v[i], "match")) {
+			have_match = 1;
+			for (i++; i < n; i++) {
+				wl = strlen(v[i].s);
+				if (len + wl + 1 >= sizeof(match)) {
+					conf_parse_error(st, v[i].line,
+					    "tls-policy: match: too many "
+					    "names");
+					return;
+				}
+				if (len > 0)
+					match[len++] = ' ';
+				memcpy(match + len, v[i].s, wl);
+				len += wl;
+			}
+			match[len] = '\0';
+			if (len == 0) {
+				conf_parse_error(st, v[0].line, "tls-policy: "
+				    "match needs at least one name");
+				return;
+			}
+			break;
+		}
+		if (!conf_parse_is(&v[i], "ca") && !conf_parse_is(&v[i],
+		    "crl")) {
+			conf_parse_error(st, v[i].line, "tls-policy: unknown "
+			    "option \"%s\" (ca, crl, match)", v[i].s);
+			return;
+		}
+		if (i + 1 == n) {
+			conf_parse_error(st, v[i].line, "tls-policy: %s needs "
+			    "a value", v[i].s);
+			return;
+		}
+		if (conf_parse_is(&v[i], "ca"))
+			ca = v[++i].s;
+		else
+			crl = v[++i].s;
+	}
+	if (conf_add_tls_policy(st->conf, v[0].s, v[1].s, ca, crl,
+	    have_match ? match : NULL, err, sizeof(err)) == -1)
+		conf_parse_error(st, v[0].line, "%s", err);
+}
+
+/*
+ * conf_parse_tls - a line of tls { }: "certificate CERT KEY",
+ * "client-certificate CERT KEY", or a setting
+ */
 static void
 conf_parse_tls(struct conf_parse *st, const struct conf_word *v, size_t n)
 {
 	char	 err[CONF_ERR_MAX];
 
+	if (conf_parse_is(&v[0], "client-certificate")) {
+		if (n != 3)
+			conf_parse_error(st, v[0].line, "tls: expected "
+			    "\"client-certificate CERTFILE KEYFILE\"");
+		else if (conf_set_tls_client_cert(st->conf, v[1].s, v[2].s,
+		    err, sizeof(err)) == -1)
+			conf_parse_error(st, v[0].line, "%s", err);
+		return;
+	}
 	if (!conf_parse_is(&v[0], "certificate")) {
 		conf_parse_setting(st, "tls", v, n);
 		return;
@@ -687,7 +763,7 @@ conf_parse_stmt(struct conf_parse *st, const struct conf_words *w)
 	if (strcmp(name, "listen") == 0)
 		conf_parse_listen(st, v, w->n);
 	else if (conf_parse_is_list(name) || strcmp(name, "transport") == 0 ||
-	    conf_is_block(name))
+	    strcmp(name, "tls-policy") == 0 || conf_is_block(name))
 		conf_parse_error(st, v[0].line, "%s needs a { } block%s",
 		    name, conf_parse_is_list(name) ?
 		    " holding its list" : "");
@@ -715,6 +791,8 @@ conf_parse_open(struct conf_parse *st, const struct conf_words *w)
 		st->block = CONF_P_LIST;
 	else if (strcmp(name, "transport") == 0)
 		st->block = CONF_P_TRANSPORT;
+	else if (strcmp(name, "tls-policy") == 0)
+		st->block = CONF_P_TLS_POLICY;
 	else if (conf_is_block(name))
 		st->block = CONF_P_SETTINGS;
 	else if (strcmp(name, "listen") == 0 || conf_row_find(NULL, name))
@@ -739,6 +817,10 @@ conf_parse_inner(struct conf_parse *st, const struct conf_words *w)
 	case CONF_P_TRANSPORT:
 		if (!conf_parse_has_bad(w->v, w->n))
 			conf_parse_route(st, w->v, w->n);
+		break;
+	case CONF_P_TLS_POLICY:
+		if (!conf_parse_has_bad(w->v, w->n))
+			conf_parse_tls_policy(st, w->v, w->n);
 		break;
 	case CONF_P_SETTINGS:
 		if (conf_parse_has_bad(w->v, w->n))

@@ -32,6 +32,7 @@ int		 conf_is_block(const char *);	/* 1 if rows live in it */
 int		 conf_set_row(struct conf *, const struct conf_row *,
 		    const char *value, char *err, size_t errlen);
 #define CONF_TLS_CERTS_MAX	16
+#define CONF_TLS_MATCH_MAX	16	/* names in a tls-policy match */
 
 int		 conf_add_listen(struct conf *, const char *addr,
 		    const char *port, const char *kind, const char *clientcert,
@@ -48,6 +49,16 @@ int		 conf_add_net(struct conf *, const char *net, char *err,
 int		 conf_add_transport(struct conf *, const char *domain,
 		    const char *method, const char *host, const char *port,
 		    char *err, size_t errlen);
+
+/*
+ * A tls-policy entry: level by name; ca is a path, "system" or NULL; crl a
+ * path or NULL; match the names to check, one space apart, or NULL.
+ */
+int		 conf_add_tls_policy(struct conf *, const char *domain,
+		    const char *level, const char *ca, const char *crl,
+		    const char *match, char *err, size_t errlen);
+int		 conf_set_tls_client_cert(struct conf *, const char *cert,
+		    const char *key, char *err, size_t errlen);
 
 /* Append "file:line: message"; past CONF_ERRORS_MAX only a final note. */
 void		 conf_errors_add(struct conf_errors *, const char *file,

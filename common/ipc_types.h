@@ -29,8 +29,8 @@ enum ipc_type {
 	IPC_MASTER_CTL_FLUSH,		/* ->queue: u32 req; reply QUEUE_CTL_FLUSHED */
 	IPC_MASTER_CTL_PROC,		/* ->avalctl: str kind, u32 instance, u32 pid, u64 started, u32 restarts, str state */
 	IPC_MASTER_CTL_END,		/* ->avalctl: u32 status (0 ok), str text */
-	IPC_MASTER_TLS_PEM,		/* ->smtpd: u32 cert index, u32 part (enum tls_part), data chunk; PEM text in order */
-	IPC_MASTER_TLS_END,		/* ->smtpd: u32 certificates; the PEM so far is the TLS config */
+	IPC_MASTER_TLS_PEM,		/* ->smtpd, deliver: u32 cert index, u32 part (enum tls_part), data chunk; PEM text in order */
+	IPC_MASTER_TLS_END,		/* ->smtpd: u32 certificates, ->deliver: u32 files; the PEM so far is the TLS config */
 	IPC_MASTER_TLS_KEYS,		/* ->smtpd: data current ticket key, data previous (empty if none) */
 	IPC_MASTER_PASSWD_LINE,		/* ->smtpd: str "user:hash[:senders]"; one password map entry */
 	IPC_MASTER_PASSWD_END,		/* ->smtpd: u32 entries; the lines so far are the map */
@@ -90,8 +90,13 @@ enum tls_part {
 	TLS_PART_CERT = 0,		/* certificate chain of cert index */
 	TLS_PART_KEY,			/* private key of cert index */
 	TLS_PART_CA,			/* client CA list (index 0) */
+	/* ->deliver only: */
+	TLS_PART_CLIENT_CERT,		/* our client certificate chain (index 0) */
+	TLS_PART_CLIENT_KEY,		/* its key (index 0) */
+	TLS_PART_FILE,			/* a CA or CRL file: index in conf_tls_files() order */
 };
-#define TLS_PART_MAX	TLS_PART_CA
+#define TLS_PART_SERVER_MAX	TLS_PART_CA	/* what smtpd takes */
+#define TLS_PART_MAX		TLS_PART_FILE
 
 /* Worker kinds, in IPC_MASTER_PEER_LINK and IPC_MASTER_CTL_PROC. */
 enum proc_kind {

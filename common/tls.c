@@ -674,3 +674,124 @@ tls_info_get(SSL *ssl, struct tls_info *ti)
 	log_printable(ti->subject, ti->subject, sizeof(ti->subject));
 	log_printable(ti->verify_err, ti->verify_err, sizeof(ti->verify_err));
 }
+
+/* --- the client side (deliver) ---------------------------------------- */
+
+/* tls_crl_add - every CRL in PEM text into store; the count, -1 on error */
+static int
+tls_crl_add(X509_STORE *store, const char *pem, size_t len)
+{
+	X509_CRL	*crl;
+	BIO		*bio;
+	int		 n = 0;
+
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return -1;
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_crl(store, crl) != 1) {
+			X509_CRL_free(crl);
+			BIO_free(bio);
+			return -1;
+		}
+		X509_CRL_free(crl);
+		n++;
+	}
+	ERR_clear_error();	/* the read past the last one */
+	BIO_free(bio);
+	return n;
+}
+
+/*
+ * tls_client_ctx_new - a client context. The protocol policy is the
+ * server's (TLS 1.2 and 1.3, forward-secret AEAD suites, security level
+ * 2): a peer that offers less gets no TLS from aval, and under "may" the
+ * message goes in plaintext, as it would to a server without STARTTLS.
+ * The verify callback accepts every chain; the caller reads the verdict
+ * with SSL_get_verify_result() once the handshake is done, so a failure
+ * is reported with its reason instead of as a handshake alert.
+ */
+SSL_CTX *
+tls_client_ctx_new(const struct tls_client_opts *o, char *err, size_t errlen)
+{
+	STACK_OF(X509)	*sk = NULL;
+	X509_STORE	*store;
+	EVP_PKEY	*k = NULL;
+	SSL_CTX		*ctx;
+	X509		*leaf;
+	char		 e[256];
+	int		 i, rv;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "SSL_CTX: %s", tls_error(e, sizeof(e)));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_security_level(ctx, 2);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, TLS_SUITES_13) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1) {
+		snprintf(err, errlen, "ciphers: %s", tls_error(e, sizeof(e)));
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_accept);
+	SSL_CTX_set_verify_depth(ctx, 8);
+	store = SSL_CTX_get_cert_store(ctx);
+	if (o->system_ca && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errlen, "system CA store: %s", tls_error(e,
+		    sizeof(e)));
+		goto fail;
+	}
+	if (o->ca != NULL) {
+		if ((sk = tls_chain_parse(o->ca, o->calen)) == NULL) {
+			snprintf(err, errlen, "ca: no PEM certificate");
+			goto fail;
+		}
+		for (i = 0; i < sk_X509_num(sk); i++)
+			if (X509_STORE_add_cert(store, sk_X509_value(sk, i)) !=
+			    1) {
+				snprintf(err, errlen, "ca: %s", tls_error(e,
+				    sizeof(e)));
+				goto fail;
+			}
+		sk_X509_pop_free(sk, X509_free);
+		sk = NULL;
+	}
+	if (o->crl != NULL) {
+		if ((rv = tls_crl_add(store, o->crl, o->crllen)) <= 0) {
+			snprintf(err, errlen, "crl: %s", rv == 0 ?
+			    "no PEM CRL" : tls_error(e, sizeof(e)));
+			goto fail;
+		}
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK |
+		    X509_V_FLAG_CRL_CHECK_ALL);
+	}
+	if (o->cert != NULL) {
+		if ((sk = tls_chain_parse(o->cert->cert, o->cert->certlen)) ==
+		    NULL || (k = tls_key_parse(o->cert->key,
+		    o->cert->keylen)) == NULL) {
+			snprintf(err, errlen, "client certificate: cannot "
+			    "parse (%s)", tls_error(e, sizeof(e)));
+			goto fail;
+		}
+		leaf = sk_X509_shift(sk);
+		rv = SSL_CTX_use_cert_and_key(ctx, leaf, k, sk, 1);
+		X509_free(leaf);
+		if (rv != 1) {
+			snprintf(err, errlen, "client certificate: %s",
+			    tls_error(e, sizeof(e)));
+			goto fail;
+		}
+		EVP_PKEY_free(k);
+		sk_X509_pop_free(sk, X509_free);
+	}
+	return ctx;
+fail:
+	EVP_PKEY_free(k);
+	sk_X509_pop_free(sk, X509_free);
+	SSL_CTX_free(ctx);
+	return NULL;
+}

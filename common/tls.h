@@ -1,5 +1,5 @@
 /*
- * tls - OpenSSL 3 helpers shared by the master, smtpd and (later) deliver
+ * tls - OpenSSL 3 helpers shared by the master, smtpd and deliver
  *
  * Key material never touches a worker's file system: the master reads the
  * certificate and key files (tls_pem_load(), which refuses a key that
@@ -97,6 +97,24 @@ int	 tls_server_has_keys(const struct tls_server *);
  * tls_server may be replaced (reload) while connections live.
  */
 struct ssl_st *tls_server_ssl(struct tls_server *, int ask_cert);
+
+/*
+ * The client side, for deliver: a context per TLS policy. ca and crl are
+ * PEM text (NULL: none); system_ca adds the system's store, which no
+ * policy gets unless it asks; cert is the client certificate to present,
+ * or NULL. NULL with err on failure.
+ */
+struct tls_client_opts {
+	const char		*ca;
+	size_t			 calen;
+	int			 system_ca;
+	const char		*crl;
+	size_t			 crllen;
+	const struct tls_pem	*cert;
+};
+
+struct ssl_ctx_st *tls_client_ctx_new(const struct tls_client_opts *,
+	    char *err, size_t errlen);
 
 /* What a finished handshake says about the peer. */
 struct tls_info {

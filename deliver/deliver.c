@@ -53,12 +53,14 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/qid.h"
+#include "common/tls.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_body.h"
 #include "deliver/deliver_job.h"
 #include "deliver/deliver_maildir.h"
 #include "deliver/deliver_session.h"
+#include "deliver/deliver_tls.h"
 
 #define DELIVER_BODY_SLACK	(64 * 1024)	/* over max-message-size */
 
@@ -73,6 +75,10 @@ static int			 deliver_started;
 static long long		 deliver_nactive;	/* receiving, running */
 static struct deliver_jobs	 deliver_jobs =
 				    TAILQ_HEAD_INITIALIZER(deliver_jobs);
+static struct deliver_tls	*deliver_tls;	/* the policy engine */
+/* TLS material from the master, until its TLS_END */
+static struct buf		*deliver_tls_cert, *deliver_tls_key;
+static struct buf		*deliver_tls_files[CONF_TLS_FILES_MAX];
 
 static void	deliver_dispatch_queue(struct ipc_peer *, struct ipc_msgin *,
 		    void *);
@@ -204,10 +210,10 @@ deliver_job_log(const struct deliver_job *job, const struct timeval *now)
 	sc = deliver_secs(c, sizeof(c), deliver_tv_sub(now, &conn));
 	for (i = 0; i < job->nrcpt; i++) {
 		r = &job->rcpts[i];
-		log_info("%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/%s, "
+		log_info("%s: to=<%s>, relay=%s%s, delay=%s, delays=%s/%s/%s, "
 		    "dsn=%s, status=%s (%s)", job->qid, r->addr, job->relay,
-		    sd, sa, sb, sc, r->dsn, deliver_status_name(r->status),
-		    r->text);
+		    job->tlslog, sd, sa, sb, sc, r->dsn,
+		    deliver_status_name(r->status), r->text);
 	}
 }
 
@@ -246,12 +252,30 @@ deliver_job_done(struct deliver_job *job, void *arg)
 }
 
 /*
+ * deliver_job_policy - the TLS policy for a job to host: the engine's
+ * answer, with the names a verifying level checks when the policy lists
+ * none (verify: the next-hop host, here the route's address until MX
+ * lookups give host names; secure: the next-hop domain)
+ */
+static void
+deliver_job_policy(struct deliver_job *job, const char *host)
+{
+	struct deliver_policy	*p = &job->policy;
+
+	deliver_tls_policy(deliver_tls, job->domain, p);
+	if (p->match[0] != '\0' || !deliver_tls_verifies(p->level))
+		return;
+	strlcpy(p->match, p->level == CONF_TLS_SECURE ? job->domain : host,
+	    sizeof(p->match));
+}
+
+/*
  * deliver_job_run - hand a complete job to its domain's transport.
  *
- * This is where later issues plug in: MX resolution (deliver_mx.c) turns a
- * domain without an explicit route into a list of addresses, and the TLS
- * policy engine (deliver_policy.c) picks the level the session enforces.
- * Today a route names one numeric address, or Maildir.
+ * This is where MX resolution (deliver_dns.c) will turn a domain without
+ * an explicit route into a list of addresses. Today a route names one
+ * numeric address, or Maildir; the TLS policy engine (deliver_tls.h)
+ * picks the level the session enforces.
  */
 static void
 deliver_job_run(struct deliver_job *job)
@@ -275,6 +299,13 @@ deliver_job_run(struct deliver_job *job)
 		    deliver_job_done, NULL);
 		return;
 	case CONF_T_SMTP:
+		if (deliver_tls == NULL) {
+			deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5",
+			    "no TLS policy from the master yet");
+			deliver_job_done(job, NULL);
+			return;
+		}
+		deliver_job_policy(job, t->host);
 		deliver_session_start(deliver_smtp, job, t->host, t->port,
 		    deliver_job_done, NULL);
 		return;
@@ -554,6 +585,103 @@ deliver_configure(void)
 		deliver_session_ctx_set_conf(deliver_smtp, &deliver_conf);
 }
 
+/* --- TLS material from the master --------------------------------------- */
+
+static void
+deliver_tls_material_clear(void)
+{
+	size_t	 i;
+
+	buf_free(deliver_tls_cert);
+	buf_free(deliver_tls_key);	/* secret: wiped */
+	deliver_tls_cert = deliver_tls_key = NULL;
+	for (i = 0; i < CONF_TLS_FILES_MAX; i++) {
+		buf_free(deliver_tls_files[i]);
+		deliver_tls_files[i] = NULL;
+	}
+}
+
+/*
+ * deliver_tls_build - a new policy engine from the config and the
+ * material received; the old one stays if it cannot be built (sessions
+ * that run keep what they started with)
+ */
+static void
+deliver_tls_build(uint32_t nfiles)
+{
+	struct deliver_tls	*t;
+	struct tls_pem		 pem, *client = NULL;
+	char			*files[CONF_TLS_FILES_MAX];
+	size_t			 lens[CONF_TLS_FILES_MAX];
+	char			 err[512];
+	uint32_t		 i;
+
+	if (nfiles > CONF_TLS_FILES_MAX)
+		fatalx("deliver: TLS_END: %u files", nfiles);
+	if ((deliver_tls_cert == NULL) != (deliver_tls_key == NULL))
+		fatalx("deliver: TLS_END: client certificate incomplete");
+	if (deliver_tls_cert != NULL) {
+		memset(&pem, 0, sizeof(pem));
+		pem.cert = (char *)(uintptr_t)buf_data(deliver_tls_cert);
+		pem.certlen = buf_len(deliver_tls_cert);
+		pem.key = (char *)(uintptr_t)buf_data(deliver_tls_key);
+		pem.keylen = buf_len(deliver_tls_key);
+		client = &pem;
+	}
+	for (i = 0; i < nfiles; i++) {
+		if (deliver_tls_files[i] == NULL)
+			fatalx("deliver: TLS_END: file %u missing", i);
+		files[i] = (char *)(uintptr_t)buf_data(deliver_tls_files[i]);
+		lens[i] = buf_len(deliver_tls_files[i]);
+	}
+	t = deliver_tls_new(deliver_w.conf, client, files, lens, nfiles, err,
+	    sizeof(err));
+	if (t == NULL) {
+		log_warnx("deliver: TLS policies refused: %s; keeping the %s",
+		    err, deliver_tls != NULL ? "previous ones" : "none");
+		return;
+	}
+	deliver_tls_unref(deliver_tls);
+	deliver_tls = t;
+	log_debug("deliver: TLS policies ready, %u files, client "
+	    "certificate %s", nfiles, client != NULL ? "yes" : "no");
+}
+
+/* deliver_tls_dispatch - TLS_PEM and TLS_END from the master */
+static void
+deliver_tls_dispatch(struct ipc_msgin *r)
+{
+	const void	*p;
+	size_t		 n;
+	uint32_t	 idx, part;
+	struct buf	**b;
+
+	if (r->type == IPC_MASTER_TLS_END) {
+		if (ipc_get_u32(r, &idx) == -1 || ipc_end(r) == -1 ||
+		    deliver_w.conf == NULL)
+			fatalx("deliver: malformed TLS_END from master");
+		deliver_tls_build(idx);
+		deliver_tls_material_clear();
+		return;
+	}
+	if (ipc_get_u32(r, &idx) == -1 || ipc_get_u32(r, &part) == -1 ||
+	    ipc_get_data(r, &p, &n) == -1 || ipc_end(r) == -1)
+		fatalx("deliver: malformed TLS_PEM from master");
+	if (part == TLS_PART_CLIENT_CERT && idx == 0)
+		b = &deliver_tls_cert;
+	else if (part == TLS_PART_CLIENT_KEY && idx == 0)
+		b = &deliver_tls_key;
+	else if (part == TLS_PART_FILE && idx < CONF_TLS_FILES_MAX)
+		b = &deliver_tls_files[idx];
+	else
+		fatalx("deliver: TLS_PEM part %u index %u", part, idx);
+	if (*b == NULL)
+		*b = part == TLS_PART_CLIENT_KEY ? buf_new_secret(4096,
+		    TLS_PEM_MAX) : buf_new(4096, TLS_PEM_MAX);
+	if (buf_add(*b, p, n) == -1)
+		fatalx("deliver: TLS_PEM: part over %d bytes", TLS_PEM_MAX);
+}
+
 /* deliver_start - into the maildir root, drop privileges, serve */
 static void
 deliver_start(void)
@@ -583,6 +711,9 @@ deliver_shutdown(void)
 	deliver_jobs_drop();
 	deliver_session_ctx_free(deliver_smtp);
 	deliver_smtp = NULL;
+	deliver_tls_unref(deliver_tls);
+	deliver_tls = NULL;
+	deliver_tls_material_clear();
 	exit(0);
 }
 
@@ -599,6 +730,10 @@ deliver_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 	case IPC_MASTER_CONF_END:
 		if (proc_conf_dispatch(&deliver_w, r) == 1)
 			deliver_configure();
+		break;
+	case IPC_MASTER_TLS_PEM:
+	case IPC_MASTER_TLS_END:
+		deliver_tls_dispatch(r);
 		break;
 	case IPC_MASTER_QUEUE_LINK:
 		if (ipc_end(r) == -1 || r->fd == -1)

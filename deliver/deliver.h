@@ -25,12 +25,14 @@
 #include <stdint.h>
 
 #include "common/ipc_types.h"
+#include "deliver/deliver_tls.h"
 
 #define DELIVER_MAX_RCPT	10000	/* most recipients in one job */
 #define DELIVER_DSN_SIZE	16	/* "5.7.1" and its NUL, with room */
 #define DELIVER_TEXT_MAX	1024	/* result text, NUL included */
 #define DELIVER_RELAY_SIZE	64	/* "[ffff:...:ffff]:65535", "maildir" */
 #define DELIVER_HOSTNAME_SIZE	256
+#define DELIVER_TLSLOG_SIZE	256
 
 struct deliver_body;
 struct deliver_maildir_run;
@@ -69,8 +71,16 @@ struct deliver_job {
 #define DELIVER_JF_BODYFD	IPC_JOB_F_BODYFD /* a file, with JOB_START */
 	struct deliver_body	*body;		/* read a piece at a time */
 
+	/*
+	 * The TLS policy the SMTP session enforces (deliver_tls.h), set by
+	 * the caller; all zero is "none", no TLS. Its ctx is borrowed.
+	 */
+	struct deliver_policy	 policy;
+
 	/* Filled by the transport, for the log line. */
 	char			 relay[DELIVER_RELAY_SIZE];	/* or "none" */
+	/* ", policy=may, tls=TLSv1.3, ..." for SMTP, or "" */
+	char			 tlslog[DELIVER_TLSLOG_SIZE];
 	struct timeval		 t_go;		/* attempt began (caller) */
 	struct timeval		 t_conn;	/* connection ready, or zero */
 

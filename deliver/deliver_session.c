@@ -27,22 +27,33 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_body.h"
 #include "deliver/deliver_cache.h"
 #include "deliver/deliver_reply.h"
 #include "deliver/deliver_session.h"
+#include "deliver/deliver_tlscache.h"
 
 #define DELIVER_SESSION_READ_HIGH	(DELIVER_REPLY_LINE_MAX + 2)
 #define DELIVER_SESSION_BODY_LOW	(64 * 1024)	/* refill below this */
 #define DELIVER_SESSION_BODY_HIGH	(256 * 1024)	/* most body queued */
 #define DELIVER_SESSION_QUIT_TIMEOUT	10		/* seconds */
+#define DELIVER_SESSION_KEY_SIZE	(DELIVER_RELAY_SIZE + \
+					 DELIVER_POLICY_ID_SIZE + \
+					 DELIVER_MATCH_SIZE + 2)
+#define DELIVER_SESSION_TLS_SESSIONS	1024	/* TLS sessions kept */
 
 struct deliver_session {
 	struct deliver_session_ctx	*ctx;
@@ -51,11 +62,21 @@ struct deliver_session {
 	struct event			*timer;
 	char				 host[INET6_ADDRSTRLEN];
 	uint16_t			 port;
-	/* "[addr]:port": the cache key and the log's relay= */
+	/* "[addr]:port": the log's relay= */
 	char				 dest[DELIVER_RELAY_SIZE];
+	/*
+	 * The connection and TLS session cache key: dest, and for a TLS
+	 * policy its id and the names checked, so nothing made under one
+	 * policy serves another.
+	 */
+	char				 key[DELIVER_SESSION_KEY_SIZE];
+	struct deliver_policy		 policy;	/* ctx: our reference */
+	struct tls_info			 tls;		/* once SF_TLS */
 	int				 flags;
 #define DELIVER_SF_REUSED	0x0001	/* this job took it from the cache */
 #define DELIVER_SF_8BIT		0x0002	/* this job's body has 8-bit octets */
+#define DELIVER_SF_TLS		0x0004	/* TLS is up */
+#define DELIVER_SF_NOTLS	0x0008	/* may: the plaintext retry */
 	int				 err;	/* connect() failed at once */
 	struct deliver_ehlo		 ehlo;	/* what the server announced */
 	unsigned int			 ntrans;	/* MAIL commands sent */
@@ -79,8 +100,12 @@ struct deliver_session_ctx {
 	struct event_base		*base;
 	struct deliver_conf		 conf;
 	struct deliver_cache		*cache;
+	struct deliver_tlscache		*tlscache;
 	struct deliver_sessions		 sessions;	/* idle ones too */
+	struct deliver_session_stats	 stats;
 };
+
+static int	deliver_session_exidx = -1;	/* SSL ex_data: the session */
 
 /* What a session does once its job has every result. */
 enum deliver_session_next {
@@ -91,7 +116,7 @@ enum deliver_session_next {
 };
 
 static void	deliver_session_open(struct deliver_session_ctx *,
-		    struct deliver_job *, const char *, uint16_t,
+		    struct deliver_job *, const char *, uint16_t, int,
 		    deliver_job_cb, void *);
 static void	deliver_session_free(struct deliver_session *);
 static void	deliver_session_readcb(struct bufferevent *, void *);
@@ -102,6 +127,11 @@ static void	deliver_session_evict(void *, void *);
 static void	deliver_session_body_wake(struct deliver_job *, void *);
 static void	deliver_session_broken(struct deliver_session *, const char *,
 		    const char *);
+static void	deliver_session_retry(struct deliver_session *, int);
+static void	deliver_session_mail(struct deliver_session *);
+static void	deliver_session_tlslog(struct deliver_session *);
+static enum deliver_session_next
+		deliver_session_close_next(const struct deliver_session *);
 static void	deliver_session_fail(struct deliver_session *,
 		    enum deliver_status, const char *, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
@@ -114,6 +144,8 @@ deliver_session_state_name(enum deliver_session_state state)
 	case DELIVER_S_GREETING:	return "GREETING";
 	case DELIVER_S_EHLO:		return "EHLO";
 	case DELIVER_S_HELO:		return "HELO";
+	case DELIVER_S_STARTTLS:	return "STARTTLS";
+	case DELIVER_S_HANDSHAKE:	return "HANDSHAKE";
 	case DELIVER_S_MAIL:		return "MAIL";
 	case DELIVER_S_RCPT:		return "RCPT";
 	case DELIVER_S_DATA:		return "DATA";
@@ -136,6 +168,8 @@ deliver_session_doing(enum deliver_session_state state)
 		return "receiving the initial server greeting";
 	case DELIVER_S_EHLO:		return "performing the EHLO handshake";
 	case DELIVER_S_HELO:		return "performing the HELO handshake";
+	case DELIVER_S_STARTTLS:	return "sending STARTTLS";
+	case DELIVER_S_HANDSHAKE:	return "performing the TLS handshake";
 	case DELIVER_S_MAIL:		return "sending MAIL FROM";
 	case DELIVER_S_RCPT:		return "sending RCPT TO";
 	case DELIVER_S_DATA:		return "sending DATA command";
@@ -156,6 +190,7 @@ deliver_session_waiting(enum deliver_session_state state)
 {
 	switch (state) {
 	case DELIVER_S_CONNECT:
+	case DELIVER_S_HANDSHAKE:
 	case DELIVER_S_BODY:
 	case DELIVER_S_IDLE:
 		return 0;
@@ -309,7 +344,11 @@ deliver_session_ctx_new(struct event_base *base,
 	ctx->cache = deliver_cache_new(base, DELIVER_SESSION_IDLE_PER_DEST,
 	    DELIVER_SESSION_IDLE_TOTAL, DELIVER_SESSION_IDLE_MS,
 	    deliver_session_evict, ctx);
+	ctx->tlscache = deliver_tlscache_new(DELIVER_SESSION_TLS_SESSIONS);
 	TAILQ_INIT(&ctx->sessions);
+	if (deliver_session_exidx == -1 && (deliver_session_exidx =
+	    SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) == -1)
+		fatalx("%s: SSL_get_ex_new_index", __func__);
 	return ctx;
 }
 
@@ -332,6 +371,7 @@ deliver_session_ctx_free(struct deliver_session_ctx *ctx)
 	deliver_cache_free(ctx->cache);
 	while ((s = TAILQ_FIRST(&ctx->sessions)) != NULL)
 		deliver_session_free(s);
+	deliver_tlscache_free(ctx->tlscache);
 	free(ctx);
 }
 
@@ -339,6 +379,32 @@ static void
 deliver_session_dest(char *dest, size_t len, const char *host, uint16_t port)
 {
 	snprintf(dest, len, "[%s]:%u", host, (unsigned int)port);
+}
+
+const struct deliver_session_stats *
+deliver_session_ctx_stats(const struct deliver_session_ctx *ctx)
+{
+	return &ctx->stats;
+}
+
+size_t
+deliver_session_ctx_tls_sessions(const struct deliver_session_ctx *ctx)
+{
+	return deliver_tlscache_count(ctx->tlscache, NULL);
+}
+
+/*
+ * deliver_session_key - the cache key of a connection to dest under a
+ * policy: dest alone for "none" without an id (no TLS at all)
+ */
+static void
+deliver_session_key(char *key, size_t len, const char *dest,
+    const struct deliver_policy *p)
+{
+	if (p->id[0] == '\0')
+		strlcpy(key, dest, len);
+	else
+		snprintf(key, len, "%s %s %s", dest, p->id, p->match);
 }
 
 /* deliver_session_ctx_idle - idle connections to host:port */
@@ -355,7 +421,7 @@ deliver_session_ctx_idle(const struct deliver_session_ctx *ctx,
 /* deliver_session_new - a session with no connection yet */
 static struct deliver_session *
 deliver_session_new(struct deliver_session_ctx *ctx, const char *host,
-    uint16_t port)
+    uint16_t port, const struct deliver_policy *policy)
 {
 	struct deliver_session	*s;
 
@@ -365,6 +431,10 @@ deliver_session_new(struct deliver_session_ctx *ctx, const char *host,
 	strlcpy(s->host, host, sizeof(s->host));
 	s->port = port;
 	deliver_session_dest(s->dest, sizeof(s->dest), host, port);
+	s->policy = *policy;
+	if (s->policy.ctx != NULL)
+		SSL_CTX_up_ref(s->policy.ctx);
+	deliver_session_key(s->key, sizeof(s->key), s->dest, &s->policy);
 	if ((s->timer = evtimer_new(ctx->base, deliver_session_timeout,
 	    s)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
@@ -386,6 +456,24 @@ deliver_session_detach(struct deliver_session *s)
 	s->accepted = NULL;
 }
 
+/*
+ * deliver_session_tls_close - close_notify before the socket closes, and
+ * the SSL forgets this session: a ticket that comes in later has nowhere
+ * to go
+ */
+static void
+deliver_session_tls_close(struct deliver_session *s)
+{
+	SSL	*ssl;
+
+	if ((ssl = bufferevent_openssl_get_ssl(s->bev)) == NULL)
+		return;
+	SSL_set_ex_data(ssl, deliver_session_exidx, NULL);
+	if (s->flags & DELIVER_SF_TLS)
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
 static void
 deliver_session_free(struct deliver_session *s)
 {
@@ -394,8 +482,11 @@ deliver_session_free(struct deliver_session *s)
 	    deliver_session_state_name(s->state));
 	deliver_session_detach(s);
 	TAILQ_REMOVE(&s->ctx->sessions, s, entry);
-	if (s->bev != NULL)
+	if (s->bev != NULL) {
+		deliver_session_tls_close(s);
 		bufferevent_free(s->bev);
+	}
+	SSL_CTX_free(s->policy.ctx);
 	event_free(s->timer);
 	deliver_reply_clear(&s->reply);
 	free(s);
@@ -442,7 +533,7 @@ deliver_session_park(struct deliver_session *s)
 {
 	if (s->ntrans >= DELIVER_SESSION_MAX_TRANS ||
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0 ||
-	    !deliver_cache_put(s->ctx->cache, s->dest, s)) {
+	    !deliver_cache_put(s->ctx->cache, s->key, s)) {
 		deliver_session_quit(s);
 		return;
 	}
@@ -477,6 +568,7 @@ deliver_session_finish(struct deliver_session *s,
 		if (!job->rcpts[i].final)
 			fatalx("%s: %s: recipient %u has no result", __func__,
 			    job->qid, i);
+	deliver_session_tlslog(s);
 	deliver_session_detach(s);
 	switch (next) {
 	case DELIVER_SESSION_KEEP:
@@ -498,12 +590,13 @@ deliver_session_finish(struct deliver_session *s,
 
 /*
  * deliver_session_retry - a reused connection was dead before it answered
- * MAIL: the job starts over on a fresh connection. Nothing was final yet,
- * so nothing is lost and nothing counts as a failure; a fresh connection
- * is never "reused", so this happens at most once per job.
+ * MAIL, or (plaintext) TLS failed under may: the job starts over on a
+ * fresh connection. Nothing was final yet, so nothing is lost and nothing
+ * counts as a failure; a fresh connection is never "reused" and a
+ * plaintext one never tries TLS, so each happens at most once per job.
  */
 static void
-deliver_session_retry(struct deliver_session *s)
+deliver_session_retry(struct deliver_session *s, int plaintext)
 {
 	struct deliver_session_ctx	*ctx = s->ctx;
 	struct deliver_job		*job = s->job;
@@ -512,15 +605,41 @@ deliver_session_retry(struct deliver_session *s)
 	char				 host[INET6_ADDRSTRLEN];
 	uint16_t			 port = s->port;
 
-	log_debug("%s: relay=%s, cached connection was dead, reconnecting",
-	    job->qid, s->dest);
+	if (!plaintext)
+		log_debug("%s: relay=%s, cached connection was dead, "
+		    "reconnecting", job->qid, s->dest);
 	strlcpy(host, s->host, sizeof(host));
 	deliver_session_detach(s);
 	deliver_session_free(s);
-	deliver_session_open(ctx, job, host, port, cb, arg);
+	deliver_session_open(ctx, job, host, port, plaintext, cb, arg);
 }
 
 /* --- commands ------------------------------------------------------------ */
+
+/*
+ * deliver_session_tlslog - what the job's log line says about TLS: the
+ * policy, where it came from, and what the connection has
+ */
+static void
+deliver_session_tlslog(struct deliver_session *s)
+{
+	const char	*lv = conf_tls_level_name(s->policy.level);
+
+	if (s->policy.id[0] == '\0') {
+		s->job->tlslog[0] = '\0';
+		return;
+	}
+	if (!(s->flags & DELIVER_SF_TLS)) {
+		snprintf(s->job->tlslog, sizeof(s->job->tlslog),
+		    ", policy=%s, tls=none%s", lv, s->flags & DELIVER_SF_NOTLS ?
+		    " (plaintext retry)" : "");
+		return;
+	}
+	snprintf(s->job->tlslog, sizeof(s->job->tlslog), ", policy=%s, "
+	    "tls=%s, cipher=%s, verified=%s, resumed=%s", lv, s->tls.version,
+	    s->tls.cipher, deliver_tls_verifies(s->policy.level) ? "yes" :
+	    "no", s->tls.resumed ? "yes" : "no");
+}
 
 /*
  * deliver_session_mail - start the transaction: MAIL, and with PIPELINING
@@ -658,6 +777,287 @@ deliver_session_body_wake(struct deliver_job *job, void *arg)
 		deliver_session_readcb(s->bev, s);
 }
 
+/* --- TLS ----------------------------------------------------------------- */
+
+/*
+ * deliver_session_newsess - OpenSSL has a session (or a TLS 1.3 ticket)
+ * for the connection: keep it under the connection's key. Never one from
+ * a connection whose policy verifies and whose peer did not verify: that
+ * connection is closed unused, and its session must not come back.
+ * 1: the cache took the reference.
+ */
+static int
+deliver_session_newsess(SSL *ssl, SSL_SESSION *sess)
+{
+	struct deliver_session	*s;
+
+	if ((s = SSL_get_ex_data(ssl, deliver_session_exidx)) == NULL)
+		return 0;
+	if (deliver_tls_verifies(s->policy.level) &&
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return 0;
+	deliver_tlscache_put(s->ctx->tlscache, s->key, sess);
+	return 1;
+}
+
+/*
+ * deliver_session_tls_names - what the peer's certificate must name: each
+ * of the policy's names (a host name, ".domain" for any name under it,
+ * or one numeric address); the first host name is also sent as SNI
+ */
+static int
+deliver_session_tls_names(struct deliver_session *s, SSL *ssl)
+{
+	char		 name[DELIVER_MATCH_SIZE];
+	const char	*p = s->policy.match;
+	unsigned char	 a[16];
+	size_t		 n;
+	int		 sni = 0;
+
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	while (*p != '\0') {
+		n = strcspn(p, " ");
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n;
+		if (*p == ' ')
+			p++;
+		if (inet_pton(AF_INET, name, a) == 1 ||
+		    inet_pton(AF_INET6, name, a) == 1) {
+			if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+			    name) != 1)
+				return -1;
+			continue;
+		}
+		if (!deliver_tls_verifies(s->policy.level))
+			continue;
+		if (SSL_add1_host(ssl, name) != 1)
+			return -1;
+		if (!sni && name[0] != '.') {
+			if (SSL_set_tlsext_host_name(ssl, name) != 1)
+				return -1;
+			sni = 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * deliver_session_tls_start - the server said 220 to STARTTLS: hand the
+ * socket to an OpenSSL bufferevent, offering a cached session if there
+ * is one. 0, or -1 with the session left as it was.
+ */
+static int
+deliver_session_tls_start(struct deliver_session *s)
+{
+	struct bufferevent	*bev;
+	SSL_SESSION		*sess;
+	SSL			*ssl;
+	int			 fd;
+
+	SSL_CTX_set_session_cache_mode(s->policy.ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(s->policy.ctx, deliver_session_newsess);
+	if ((ssl = SSL_new(s->policy.ctx)) == NULL)
+		return -1;
+	if (deliver_session_tls_names(s, ssl) == -1 ||
+	    !SSL_set_ex_data(ssl, deliver_session_exidx, s)) {
+		SSL_free(ssl);
+		return -1;
+	}
+	if ((sess = deliver_tlscache_take(s->ctx->tlscache, s->key)) != NULL) {
+		SSL_set_session(ssl, sess);
+		SSL_SESSION_free(sess);
+	}
+	fd = bufferevent_getfd(s->bev);
+	bev = bufferevent_openssl_socket_new(s->ctx->base, fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/* The old bufferevent lets go of the socket, and closes nothing. */
+	bufferevent_setfd(s->bev, -1);
+	bufferevent_free(s->bev);
+	s->bev = bev;
+	bufferevent_setcb(s->bev, deliver_session_readcb,
+	    deliver_session_writecb, deliver_session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, DELIVER_SESSION_READ_HIGH);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	deliver_session_enter(s, DELIVER_S_HANDSHAKE);
+	return 0;
+}
+
+/* deliver_session_tls_why - why the TLS bufferevent failed, as text */
+static void
+deliver_session_tls_why(struct deliver_session *s, char *buf, size_t len)
+{
+	unsigned long	 e, why = 0;
+
+	/* libevent keeps the errors newest first, SSL_get_error()'s too. */
+	while ((e = bufferevent_get_openssl_error(s->bev)) != 0)
+		if (why == 0 && ERR_GET_LIB(e) != 0)
+			why = e;
+	if (why == 0)
+		snprintf(buf, len, "connection closed");
+	else
+		ERR_error_string_n(why, buf, len);
+	ERR_clear_error();
+	log_printable(buf, buf, len);
+}
+
+/*
+ * deliver_session_tls_failed - STARTTLS did not give us TLS. Where TLS is
+ * required, the message waits (4.7.5, or 4.7.4 when the server would
+ * not): no byte of it has gone out. Under may, the job tries once more,
+ * on a fresh connection, in plaintext, as Postfix does. Returns -1: s is
+ * gone or in other hands.
+ */
+static int
+deliver_session_tls_failed(struct deliver_session *s, const char *dsn,
+    const char *why)
+{
+	s->ctx->stats.tls_failed++;
+	if (s->job == NULL) {
+		deliver_session_free(s);
+		return -1;
+	}
+	if (!deliver_tls_required(s->policy.level) &&
+	    !(s->flags & DELIVER_SF_NOTLS)) {
+		log_info("%s: relay=%s, policy=%s, TLS failed (%s); trying "
+		    "again in plaintext", s->job->qid, s->dest,
+		    conf_tls_level_name(s->policy.level), why);
+		deliver_session_retry(s, 1);
+		return -1;
+	}
+	deliver_session_fail(s, DELIVER_DEFERRED, dsn, "TLS is required "
+	    "(policy %s), but %s", conf_tls_level_name(s->policy.level), why);
+	/* Nothing more is said over a connection we do not trust. */
+	deliver_session_finish(s, DELIVER_SESSION_CLOSE);
+	return -1;
+}
+
+/*
+ * deliver_session_tls_done - the handshake finished: check the peer as
+ * the policy says, then EHLO again (RFC 3207 section 4.2: forget what
+ * the server said before TLS)
+ */
+static void
+deliver_session_tls_done(struct deliver_session *s)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
+	char	 why[DELIVER_TEXT_MAX - 128];
+
+	tls_info_get(ssl, &s->tls);
+	s->ctx->stats.handshakes++;
+	if (s->tls.resumed)
+		s->ctx->stats.resumed++;
+	if (deliver_tls_verifies(s->policy.level) &&
+	    (!s->tls.peer_cert || !s->tls.verified)) {
+		snprintf(why, sizeof(why), "the certificate of %s did not "
+		    "verify: %s", s->dest, !s->tls.peer_cert ? "no "
+		    "certificate" : s->tls.verify_err);
+		(void)deliver_session_tls_failed(s, "4.7.5", why);
+		return;
+	}
+	/* A TLS 1.2 session may serve again; a 1.3 ticket may not. */
+	if (s->tls.resumed && SSL_version(ssl) < TLS1_3_VERSION)
+		deliver_tlscache_put(s->ctx->tlscache, s->key,
+		    SSL_get1_session(ssl));
+	s->flags |= DELIVER_SF_TLS;
+	log_debug("%s: relay=%s, policy=%s, tls=%s, cipher=%s, resumed=%s%s%s",
+	    s->job != NULL ? s->job->qid : "NOQUEUE", s->dest,
+	    conf_tls_level_name(s->policy.level), s->tls.version,
+	    s->tls.cipher, s->tls.resumed ? "yes" : "no",
+	    s->tls.peer_cert ? ", peer=" : "",
+	    s->tls.peer_cert ? s->tls.subject : "");
+	memset(&s->ehlo, 0, sizeof(s->ehlo));
+	deliver_session_send(s, "EHLO %s\r\n", s->ctx->conf.hostname);
+	deliver_session_enter(s, DELIVER_S_EHLO);
+}
+
+/*
+ * deliver_session_after_ehlo - the server has told its extensions: say
+ * STARTTLS where the policy wants TLS and there is none yet, or go on to
+ * MAIL. 0 to go on reading, -1 when s may be gone.
+ */
+static int
+deliver_session_after_ehlo(struct deliver_session *s)
+{
+	enum conf_tls_level	 lv = s->policy.level;
+	char			 why[DELIVER_TEXT_MAX - 128];
+
+	if ((s->flags & DELIVER_SF_TLS) || lv == CONF_TLS_NONE ||
+	    s->policy.ctx == NULL || (s->flags & DELIVER_SF_NOTLS)) {
+		deliver_session_mail(s);
+		return 0;
+	}
+	if (!(s->ehlo.flags & DELIVER_EHLO_STARTTLS)) {
+		if (!deliver_tls_required(lv)) {
+			deliver_session_mail(s);
+			return 0;
+		}
+		s->ctx->stats.tls_failed++;
+		snprintf(why, sizeof(why), "host %s did not offer STARTTLS",
+		    s->dest);
+		deliver_session_fail(s, DELIVER_DEFERRED, "4.7.4", "TLS is "
+		    "required (policy %s), but %s", conf_tls_level_name(lv),
+		    why);
+		deliver_session_finish(s, DELIVER_SESSION_QUIT);
+		return -1;
+	}
+	deliver_session_send(s, "STARTTLS\r\n");
+	deliver_session_enter(s, DELIVER_S_STARTTLS);
+	return 0;
+}
+
+/*
+ * deliver_session_starttls_reply - the server's answer to STARTTLS. A 220
+ * followed by anything at all is refused: those bytes came before TLS and
+ * would be read as if protected by it (the CVE-2021-38371 class). Under
+ * may, a refusal leaves the session in plaintext, as RFC 3207 allows.
+ */
+static int
+deliver_session_starttls_reply(struct deliver_session *s)
+{
+	char	 reply[DELIVER_TEXT_MAX - 256], why[DELIVER_TEXT_MAX - 128];
+
+	if (s->reply.code == 220) {
+		if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+			snprintf(why, sizeof(why), "host %s sent data after "
+			    "its 220 to STARTTLS, before the TLS handshake",
+			    s->dest);
+			return deliver_session_tls_failed(s, "4.7.5", why);
+		}
+		if (deliver_session_tls_start(s) == -1) {
+			char	 e[256];
+
+			snprintf(why, sizeof(why), "cannot start TLS with %s: "
+			    "%s", s->dest, tls_error(e, sizeof(e)));
+			return deliver_session_tls_failed(s, "4.7.5", why);
+		}
+		/* The bufferevent changed: the reply loop must stop. */
+		return -1;
+	}
+	deliver_reply_text(&s->reply, reply, sizeof(reply));
+	if (s->reply.code == 421 || deliver_tls_required(s->policy.level)) {
+		s->ctx->stats.tls_failed++;
+		deliver_session_fail(s, DELIVER_DEFERRED, "4.7.4", "TLS is "
+		    "required (policy %s), but host %s said: %s (in reply to "
+		    "STARTTLS command)", conf_tls_level_name(s->policy.level),
+		    s->dest, reply);
+		deliver_session_finish(s, deliver_session_close_next(s));
+		return -1;
+	}
+	log_info("%s: relay=%s, policy=%s, STARTTLS refused (%s); going on "
+	    "in plaintext", s->job->qid, s->dest,
+	    conf_tls_level_name(s->policy.level), reply);
+	s->flags |= DELIVER_SF_NOTLS;
+	deliver_session_mail(s);
+	return 0;
+}
+
 /* --- replies ------------------------------------------------------------- */
 
 /* deliver_session_close_next - after a refusal: 421 means it is closing */
@@ -695,10 +1095,6 @@ deliver_session_reply(struct deliver_session *s)
 	case DELIVER_S_EHLO:
 		if (cls == 2) {
 			deliver_reply_ehlo(&s->reply, &s->ehlo);
-			/*
-			 * STARTTLS is only noted: the TLS policy engine of a
-			 * later issue decides here whether to send it.
-			 */
 			log_debug("%s: relay=%s, extensions%s%s%s%s",
 			    job->qid, s->dest,
 			    s->ehlo.flags & DELIVER_EHLO_PIPELINING ?
@@ -708,8 +1104,7 @@ deliver_session_reply(struct deliver_session *s)
 			    " 8BITMIME" : "",
 			    s->ehlo.flags & DELIVER_EHLO_STARTTLS ?
 			    " STARTTLS" : "");
-			deliver_session_mail(s);
-			return 0;
+			return deliver_session_after_ehlo(s);
 		}
 		if (cls == 5 && code != 421) {
 			deliver_session_send(s, "HELO %s\r\n",
@@ -724,17 +1119,19 @@ deliver_session_reply(struct deliver_session *s)
 	case DELIVER_S_HELO:
 		if (cls == 2) {
 			memset(&s->ehlo, 0, sizeof(s->ehlo));
-			deliver_session_mail(s);
-			return 0;
+			return deliver_session_after_ehlo(s);
 		}
 		deliver_session_said(s, -1, "HELO");
 		deliver_session_finish(s, deliver_session_close_next(s));
 		return -1;
 
+	case DELIVER_S_STARTTLS:
+		return deliver_session_starttls_reply(s);
+
 	case DELIVER_S_MAIL:
 		if (code == 421 && (s->flags & DELIVER_SF_REUSED)) {
 			/* The server timed the idle connection out. */
-			deliver_session_retry(s);
+			deliver_session_retry(s, 0);
 			return -1;
 		}
 		if (cls == 2) {
@@ -833,6 +1230,7 @@ deliver_session_reply(struct deliver_session *s)
 		return -1;
 
 	case DELIVER_S_CONNECT:
+	case DELIVER_S_HANDSHAKE:
 	case DELIVER_S_BODY:
 	case DELIVER_S_IDLE:
 		break;
@@ -936,9 +1334,28 @@ deliver_session_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct deliver_session	*s = arg;
 	char			 text[DELIVER_TEXT_MAX];
+	char			 why[DELIVER_TEXT_MAX - 128], e[256];
 	int			 err = EVUTIL_SOCKET_ERROR();
 
+	if ((what & BEV_EVENT_CONNECTED) && s->state == DELIVER_S_HANDSHAKE) {
+		deliver_session_tls_done(s);
+		return;
+	}
+	if (s->state == DELIVER_S_STARTTLS && s->job != NULL) {
+		snprintf(why, sizeof(why), "the connection with %s was lost "
+		    "while sending STARTTLS", s->dest);
+		(void)deliver_session_tls_failed(s, "4.7.5", why);
+		return;
+	}
+	if (s->state == DELIVER_S_HANDSHAKE) {
+		deliver_session_tls_why(s, e, sizeof(e));
+		snprintf(why, sizeof(why), "the TLS handshake with %s failed: "
+		    "%s", s->dest, e);
+		(void)deliver_session_tls_failed(s, "4.7.5", why);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
+		s->ctx->stats.connects++;
 		strlcpy(s->job->relay, s->dest, sizeof(s->job->relay));
 		deliver_session_enter(s, DELIVER_S_GREETING);
 		/*
@@ -963,7 +1380,7 @@ deliver_session_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	case DELIVER_S_MAIL:
 		if (s->job != NULL && (s->flags & DELIVER_SF_REUSED)) {
-			deliver_session_retry(s);
+			deliver_session_retry(s, 0);
 			return;
 		}
 		break;
@@ -997,6 +1414,10 @@ deliver_session_timeout(evutil_socket_t fd, short ev, void *arg)
 	}
 	snprintf(text, sizeof(text), "conversation with %s timed out while %s",
 	    s->dest, deliver_session_doing(s->state));
+	if (s->state == DELIVER_S_STARTTLS || s->state == DELIVER_S_HANDSHAKE) {
+		(void)deliver_session_tls_failed(s, "4.7.5", text);
+		return;
+	}
 	deliver_session_broken(s, "4.4.2", text);
 }
 
@@ -1033,13 +1454,16 @@ deliver_session_sockaddr(const char *host, uint16_t port,
  */
 static void
 deliver_session_open(struct deliver_session_ctx *ctx, struct deliver_job *job,
-    const char *host, uint16_t port, deliver_job_cb cb, void *arg)
+    const char *host, uint16_t port, int plaintext, deliver_job_cb cb,
+    void *arg)
 {
 	struct deliver_session	*s;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 
-	s = deliver_session_new(ctx, host, port);
+	s = deliver_session_new(ctx, host, port, &job->policy);
+	if (plaintext)
+		s->flags |= DELIVER_SF_NOTLS;
 	deliver_session_attach(s, job, cb, arg);
 	strlcpy(job->relay, "none", sizeof(job->relay));
 	if ((s->bev = bufferevent_socket_new(ctx->base, -1,
@@ -1067,17 +1491,20 @@ deliver_session_start(struct deliver_session_ctx *ctx, struct deliver_job *job,
 {
 	struct deliver_session	*s;
 	char			 dest[DELIVER_RELAY_SIZE];
+	char			 key[DELIVER_SESSION_KEY_SIZE];
 
 	if (job->nrcpt == 0 || job->session != NULL)
 		fatalx("%s: %s: no recipients or already running", __func__,
 		    job->qid);
 	deliver_session_dest(dest, sizeof(dest), host, port);
-	if ((s = deliver_cache_take(ctx->cache, dest)) == NULL) {
-		deliver_session_open(ctx, job, host, port, cb, arg);
+	deliver_session_key(key, sizeof(key), dest, &job->policy);
+	if ((s = deliver_cache_take(ctx->cache, key)) == NULL) {
+		deliver_session_open(ctx, job, host, port, 0, cb, arg);
 		return;
 	}
 	deliver_session_attach(s, job, cb, arg);
 	s->flags |= DELIVER_SF_REUSED;
+	ctx->stats.reused++;
 	log_debug("%s: relay=%s, reusing connection (transaction %u)",
 	    job->qid, s->dest, s->ntrans + 1);
 	deliver_session_mail(s);

@@ -58,6 +58,8 @@ enum deliver_session_state {
 	DELIVER_S_GREETING,	/* waiting for the 220 greeting */
 	DELIVER_S_EHLO,		/* EHLO sent */
 	DELIVER_S_HELO,		/* EHLO got 5xx; HELO sent */
+	DELIVER_S_STARTTLS,	/* STARTTLS sent, waiting for 220 */
+	DELIVER_S_HANDSHAKE,	/* TLS handshake; then EHLO again */
 	DELIVER_S_MAIL,		/* MAIL sent (with RCPTs, DATA if pipelining) */
 	DELIVER_S_RCPT,		/* reading one reply per recipient */
 	DELIVER_S_DATA,		/* DATA sent, waiting for 354 */
@@ -71,6 +73,15 @@ enum deliver_session_state {
 struct event_base;
 struct evbuffer;
 struct deliver_session_ctx;
+
+/* What the client has done, for tests and the status display. */
+struct deliver_session_stats {
+	unsigned long long	 connects;	/* TCP connections opened */
+	unsigned long long	 reused;	/* jobs on a cached connection */
+	unsigned long long	 handshakes;	/* TLS handshakes completed */
+	unsigned long long	 resumed;	/* of those, resumed sessions */
+	unsigned long long	 tls_failed;	/* STARTTLS or handshake failed */
+};
 
 /*
  * The client's shared state: the event base, a copy of the settings and
@@ -87,6 +98,10 @@ void	 deliver_session_ctx_free(struct deliver_session_ctx *); /* NULL: ok */
 /* Idle connections to host:port (for tests and the status display). */
 size_t	 deliver_session_ctx_idle(const struct deliver_session_ctx *,
 	    const char *host, uint16_t port);
+const struct deliver_session_stats *
+	 deliver_session_ctx_stats(const struct deliver_session_ctx *);
+/* TLS sessions kept for resumption, in all. */
+size_t	 deliver_session_ctx_tls_sessions(const struct deliver_session_ctx *);
 
 /*
  * Relays job to host (a numeric IPv4 or IPv6 address) and port. The job

@@ -108,6 +108,7 @@ struct conf_errors;
 int	 master_tls_load(const struct conf *, const char *file,
 	    struct conf_errors *);
 void	 master_tls_commit(void);
+void	 master_tls_send_client(struct ipc_peer *);
 void	 master_tls_send(struct ipc_peer *);
 void	 master_tls_send_keys(struct ipc_peer *);
 void	 master_tls_start(void);

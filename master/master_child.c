@@ -121,6 +121,9 @@ master_children_send_conf(void)
 				master_tls_send(master->children[i].peer);
 				master_passwd_send(master->children[i].peer);
 			}
+			if (master->children[i].kind == PROC_DELIVER)
+				master_tls_send_client(
+				    master->children[i].peer);
 		}
 }
 
@@ -326,8 +329,12 @@ master_child_spawn(struct master_child *c)
 			ipc_set_fd(m, fd);
 			ipc_send(c->peer, m);
 		}
-		/* FALLTHROUGH */
+		ipc_send(c->peer, ipc_new(IPC_MASTER_START));
+		if ((q = master_queue()) != NULL)
+			master_link(q, c);
+		break;
 	case PROC_DELIVER:
+		master_tls_send_client(c->peer);
 		ipc_send(c->peer, ipc_new(IPC_MASTER_START));
 		if ((q = master_queue()) != NULL)
 			master_link(q, c);

@@ -1,11 +1,16 @@
 /*
- * master_tls - certificates, keys and ticket keys, for smtpd
+ * master_tls - certificates, keys and ticket keys, for smtpd and deliver
  *
  * avald reads every certificate and key file named by tls { } (as root,
  * before any worker exists) and checks them; smtpd gets the PEM text over
  * its master link, never a path, so nothing in its chroot holds a key.
  * A reload that names unreadable or mismatched files fails whole and the
  * running TLS configuration stays, as with any other config error.
+ *
+ * deliver gets, the same way, the client certificate of tls {
+ * client-certificate } and the text of every CA and CRL file the
+ * tls-policy table names: it is chrooted to an empty directory and reads
+ * no file after start, and a reload must reach it too.
  *
  * Session ticket keys are made here, so every smtpd process encrypts and
  * decrypts with the same ones and a client resumes on whichever process
@@ -19,6 +24,7 @@
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "common/conf.h"
 #include "common/conf_priv.h"
@@ -32,6 +38,13 @@ struct master_tls {
 	size_t			 n;
 	char			*ca;
 	size_t			 calen;
+
+	/* deliver's: the client certificate, and the policies' files */
+	struct tls_pem		 client;
+	int			 have_client;
+	char			*file[CONF_TLS_FILES_MAX];
+	size_t			 filelen[CONF_TLS_FILES_MAX];
+	size_t			 nfiles;
 };
 
 static struct master_tls	*master_tls_cur, *master_tls_new;
@@ -48,7 +61,87 @@ master_tls_free(struct master_tls *t)
 	for (i = 0; i < t->n; i++)
 		tls_pem_clear(&t->pem[i]);
 	free(t->ca);
+	if (t->have_client)
+		tls_pem_clear(&t->client);
+	for (i = 0; i < t->nfiles; i++)
+		free(t->file[i]);
 	free(t);
+}
+
+/* master_tls_file - the text of a policy's file, by path */
+static int
+master_tls_file(const struct master_tls *t, const char **paths,
+    const char *path, const char **text, size_t *len)
+{
+	size_t	 i;
+
+	*text = NULL;
+	*len = 0;
+	if (path == NULL || strcmp(path, "system") == 0)
+		return 0;
+	for (i = 0; i < t->nfiles; i++)
+		if (strcmp(paths[i], path) == 0) {
+			*text = t->file[i];
+			*len = t->filelen[i];
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * master_tls_load_client - deliver's material: the client certificate and
+ * every CA and CRL file the TLS policies name, each policy's context built
+ * once here so that deliver never meets one it cannot build. The number
+ * of errors added to errs.
+ */
+static int
+master_tls_load_client(const struct conf *c, struct master_tls *t,
+    const char *file, struct conf_errors *errs)
+{
+	const struct conf_tls_policy	*p;
+	const char			*paths[CONF_TLS_FILES_MAX];
+	struct tls_client_opts		 o;
+	char				 err[512];
+	size_t				 i;
+	int				 nerr = 0;
+	SSL_CTX				*ctx;
+
+	if (c->tls_client_cert != NULL) {
+		if (tls_pem_load(&t->client, c->tls_client_cert->cert,
+		    c->tls_client_cert->key, err, sizeof(err)) == -1) {
+			conf_errors_add(errs, file, 0, "tls client-certificate: "
+			    "%s", err);
+			nerr++;
+		} else
+			t->have_client = 1;
+	}
+	t->nfiles = conf_tls_files(c, paths, CONF_TLS_FILES_MAX);
+	for (i = 0; i < t->nfiles; i++)
+		if (tls_file_load(paths[i], &t->file[i], &t->filelen[i], err,
+		    sizeof(err)) == -1) {
+			conf_errors_add(errs, file, 0, "tls-policy: %s", err);
+			nerr++;
+		}
+	if (nerr > 0)
+		return nerr;
+	for (p = c->tls_policies; p != NULL; p = p->next) {
+		if (p->level != CONF_TLS_VERIFY && p->level != CONF_TLS_SECURE)
+			continue;
+		memset(&o, 0, sizeof(o));
+		o.system_ca = p->ca != NULL && strcmp(p->ca, "system") == 0;
+		if (master_tls_file(t, paths, p->ca, &o.ca, &o.calen) == -1 ||
+		    master_tls_file(t, paths, p->crl, &o.crl, &o.crllen) == -1)
+			fatalx("%s: %s: a file not in the list", __func__,
+			    p->domain);
+		o.cert = t->have_client ? &t->client : NULL;
+		if ((ctx = tls_client_ctx_new(&o, err, sizeof(err))) == NULL) {
+			conf_errors_add(errs, file, 0, "tls-policy %s: %s",
+			    p->domain, err);
+			nerr++;
+		}
+		SSL_CTX_free(ctx);
+	}
+	return nerr;
 }
 
 /*
@@ -91,6 +184,7 @@ master_tls_load(const struct conf *c, const char *file,
 		}
 		tls_server_free(ts);
 	}
+	nerr += master_tls_load_client(c, t, file, errs);
 	if (nerr > 0) {
 		master_tls_free(t);
 		return -1;
@@ -130,6 +224,32 @@ master_tls_send_part(struct ipc_peer *p, uint32_t idx, uint32_t part,
 		text += n;
 		len -= n;
 	}
+}
+
+/*
+ * master_tls_send_client - deliver's material: the client certificate
+ * and key, each policy file by its conf_tls_files() index, then TLS_END
+ * with the number of files
+ */
+void
+master_tls_send_client(struct ipc_peer *p)
+{
+	struct master_tls	*t = master_tls_cur;
+	struct ipc_msg		*m;
+	size_t			 i;
+
+	if (t != NULL && t->have_client) {
+		master_tls_send_part(p, 0, TLS_PART_CLIENT_CERT,
+		    t->client.cert, t->client.certlen);
+		master_tls_send_part(p, 0, TLS_PART_CLIENT_KEY,
+		    t->client.key, t->client.keylen);
+	}
+	for (i = 0; t != NULL && i < t->nfiles; i++)
+		master_tls_send_part(p, (uint32_t)i, TLS_PART_FILE,
+		    t->file[i], t->filelen[i]);
+	m = ipc_new(IPC_MASTER_TLS_END);
+	ipc_put_u32(m, t != NULL ? (uint32_t)t->nfiles : 0);
+	ipc_send(p, m);
 }
 
 /* master_tls_send_keys - the current ticket keys to one smtpd */

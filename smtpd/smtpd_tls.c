@@ -104,7 +104,7 @@ smtpd_tls_dispatch(struct ipc_msgin *r)
 	case IPC_MASTER_TLS_PEM:
 		if (ipc_get_u32(r, &idx) == -1 || ipc_get_u32(r, &part) == -1 ||
 		    ipc_get_data(r, &p, &n) == -1 || ipc_end(r) == -1 ||
-		    idx >= SMTPD_TLS_NPEM || part > TLS_PART_MAX)
+		    idx >= SMTPD_TLS_NPEM || part > TLS_PART_SERVER_MAX)
 			break;
 		b = part == TLS_PART_CA ? &env->pem_ca : &env->pem[idx][part];
 		if (*b == NULL)

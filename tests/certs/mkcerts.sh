@@ -8,6 +8,12 @@
 #   client.crt client.key       a client certificate from the test CA
 #   other-ca.crt                another CA, and
 #   stranger.crt stranger.key   a client certificate from it (unverified)
+#   other-server.crt .key       a server certificate from it, mx.test's names
+#   selfsigned.crt .key         self-signed, mx.test's names
+#   expired.crt .key            from the test CA, valid only in 2020
+#   future.crt .key             from the test CA, valid only from 2040
+#   revoked.crt .key            from the test CA, listed in ca.crl
+#   ca.crl                      the test CA's CRL (revoked.crt only)
 #
 # Keys are mode 0600, as avald demands. Nothing here is a secret: the
 # files live in the test's temporary directory and go with it.
@@ -47,5 +53,50 @@ leaf server-rsa ca rsa mx.test "$names" serverAuth,clientAuth
 leaf alt ca ec alt.test "DNS:alt.test" serverAuth
 leaf client ca ec client.test "DNS:client.test" clientAuth
 leaf stranger other-ca ec stranger.test "DNS:stranger.test" clientAuth
+leaf other-server other-ca ec mx.test "$names" serverAuth
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout selfsigned.key -out selfsigned.crt -days 30 -subj /CN=mx.test \
+    -addext "subjectAltName=$names" 2>/dev/null
+
+# Dated and revoked certificates need openssl ca(1) and its small database.
+mkdir -p ca.db/new
+: > ca.db/index.txt
+echo 1000 > ca.db/serial
+echo 1000 > ca.db/crlnumber
+cat > ca.db/ca.cnf <<EOF2
+[ ca ]
+default_ca = test
+[ test ]
+database = ca.db/index.txt
+new_certs_dir = ca.db/new
+serial = ca.db/serial
+crlnumber = ca.db/crlnumber
+default_md = sha256
+default_crl_days = 30
+policy = any
+unique_subject = no
+[ any ]
+commonName = supplied
+EOF2
+dated() {	# name startdate enddate
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$1.key" -out "$1.csr" -subj /CN=mx.test 2>/dev/null
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\n' \
+	    "$names" > "$1.ext"
+	openssl ca -batch -notext -config ca.db/ca.cnf -cert ca.crt \
+	    -keyfile ca.key -in "$1.csr" -out "$1.crt" -startdate "$2" \
+	    -enddate "$3" -extfile "$1.ext" 2>/dev/null
+	rm -f "$1.csr" "$1.ext"
+}
+now=$(date -u +%Y%m%d%H%M%SZ)
+later=$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)
+dated expired 20200101000000Z 20200201000000Z
+dated future 20400101000000Z 20400201000000Z
+dated revoked "$now" "$later"
+openssl ca -batch -config ca.db/ca.cnf -cert ca.crt -keyfile ca.key \
+    -revoke revoked.crt -crl_reason keyCompromise 2>/dev/null
+openssl ca -batch -config ca.db/ca.cnf -cert ca.crt -keyfile ca.key \
+    -gencrl -out ca.crl 2>/dev/null
+rm -rf ca.db
 chmod 600 ./*.key
-chmod 644 ./*.crt
+chmod 644 ./*.crt ./*.crl

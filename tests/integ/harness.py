@@ -282,7 +282,7 @@ class Ctx:
         when None), to be stopped at teardown."""
         import sinks			# here: sinks.py imports this module
         kind = kind or sinks.default_sink_kind()
-        cls = {"aval": sinks.AvalSink, "py": sinks.PySink,
+        cls = {"aval": sinks.AvalSink, "py": sinks.PySink, "tls": sinks.TlsSink,
                "postfix": sinks.PostfixSink}[kind]
         s = cls(self, **kw)
         self.cleanups.append(s.stop)

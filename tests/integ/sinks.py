@@ -16,6 +16,7 @@ import socket
 import socketserver
 import subprocess
 import threading
+import time
 
 from harness import (BUILD, IS_ROOT, Fail, Skip, wait_until, popen, free_port,
                      tail, sanitizer_env)
@@ -255,6 +256,153 @@ class PySink(SinkBase):
         self.srv.dir, self.srv.n, self.srv.lock = self.dir, 0, threading.Lock()
         self.th = threading.Thread(target=self.srv.serve_forever, daemon=True)
         self.th.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class TlsSink(SinkBase):
+    """A sink that speaks STARTTLS, or misbehaves around it, for the
+    outbound TLS policy tests. Options:
+
+      cert, key   the server certificate (paths); None: no TLS at all
+      starttls    "offer" (default), "hide" (not in EHLO), "454" (refuse),
+                  "drop" (close at STARTTLS), "inject" (220 and then bytes
+                  before the handshake)
+      client_ca   ask for a client certificate and verify it against this
+      one_per_conn  close the connection after each message (so every
+                  message needs a new connection: TLS resumption is seen)
+
+    Every connection is recorded in self.conns: a dict with "tls"
+    (version or None), "resumed", "client_cert" (subject CN or None),
+    "mail" (MAIL FROM commands seen) and "cmds" (every command verb)."""
+
+    def __init__(self, t, port=None, host="127.0.0.1", cert=None, key=None,
+                 starttls="offer", client_ca=None, one_per_conn=False):
+        import ssl
+        super().__init__(t, port, host)
+        self.conns, self.lock = [], threading.Lock()
+        self.ctx = None
+        if cert:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(cert, key)
+            if client_ca:
+                self.ctx.verify_mode = ssl.CERT_OPTIONAL
+                self.ctx.load_verify_locations(client_ca)
+        sink = self
+        sink.starttls, sink.one_per_conn, sink.n = starttls, one_per_conn, 0
+
+        class H(socketserver.BaseRequestHandler):
+            def handle(self):
+                sink._serve(self.request)
+
+        class Srv(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+            def handle_error(self, request, client_address):
+                pass
+        self.srv = Srv((host, self.port), H)
+        self.th = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.th.start()
+
+    def _serve(self, sock):
+        rec = {"tls": None, "resumed": False, "client_cert": None,
+               "mail": 0, "cmds": []}
+        with self.lock:
+            self.conns.append(rec)
+        sock.settimeout(30)
+        f = sock.makefile("rwb")
+
+        def say(b):
+            f.write(b)
+            f.flush()
+        say(b"220 tlssink ESMTP\r\n")
+        sender, rcpts = None, []
+        while True:
+            line = f.readline(4096)
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n")
+            verb = cmd.split(b" ")[0].upper()
+            rec["cmds"].append(verb.decode(errors="replace"))
+            if verb in (b"EHLO", b"HELO"):
+                ext = [b"tlssink", b"PIPELINING", b"8BITMIME", b"SIZE 10000000"]
+                if self.ctx and rec["tls"] is None and self.starttls != "hide":
+                    ext.append(b"STARTTLS")
+                say(b"".join(b"250-" + e + b"\r\n" for e in ext[:-1]) +
+                    b"250 " + ext[-1] + b"\r\n")
+            elif verb == b"STARTTLS" and self.ctx and rec["tls"] is None:
+                if self.starttls == "454":
+                    say(b"454 4.7.0 TLS not available now\r\n")
+                    continue
+                if self.starttls == "drop":
+                    sock.close()
+                    return
+                if self.starttls == "inject":
+                    say(b"220 2.0.0 go ahead\r\n250 2.0.0 injected\r\n")
+                    time.sleep(0.5)
+                else:
+                    say(b"220 2.0.0 go ahead\r\n")
+                try:
+                    s2 = self.ctx.wrap_socket(sock, server_side=True)
+                except Exception:
+                    return
+                rec["tls"] = s2.version()
+                rec["resumed"] = s2.session_reused
+                pc = s2.getpeercert()
+                if pc:
+                    for part in pc.get("subject", ()):
+                        for k, v in part:
+                            if k == "commonName":
+                                rec["client_cert"] = v
+                sock, f = s2, s2.makefile("rwb")
+            elif verb == b"MAIL":
+                rec["mail"] += 1
+                m = re.search(rb"<([^>]*)>", cmd)
+                sender, rcpts = (m.group(1).decode(errors="replace") if m else ""), []
+                say(b"250 2.1.0 Ok\r\n")
+            elif verb == b"RCPT":
+                m = re.search(rb"<([^>]*)>", cmd)
+                rcpts.append(m.group(1).decode(errors="replace") if m else "")
+                say(b"250 2.1.5 Ok\r\n")
+            elif verb == b"DATA":
+                say(b"354 go ahead\r\n")
+                data = []
+                while True:
+                    l = f.readline(1 << 20)
+                    if not l:
+                        return
+                    if l == b".\r\n":
+                        break
+                    data.append(l[1:] if l.startswith(b".") else l)
+                with self.lock:
+                    self.n += 1
+                    name = "%06d" % self.n
+                head = "X-Sink-From: <%s>\r\n" % sender + "".join(
+                    "X-Sink-To: <%s>\r\n" % r for r in rcpts)
+                tmp = os.path.join(self.dir, "." + name)
+                with open(tmp, "wb") as out:
+                    out.write(head.encode() + b"".join(data))
+                os.rename(tmp, os.path.join(self.dir, name))
+                say(b"250 2.0.0 Ok: stored %s\r\n" % name.encode())
+                if self.one_per_conn:
+                    try:
+                        if hasattr(sock, "unwrap"):
+                            sock.unwrap()
+                    except Exception:
+                        pass
+                    sock.close()
+                    return
+            elif verb == b"RSET" or verb == b"NOOP":
+                say(b"250 2.0.0 Ok\r\n")
+            elif verb == b"QUIT":
+                say(b"221 2.0.0 Bye\r\n")
+                return
+            else:
+                say(b"502 5.5.1 unknown\r\n")
 
     def stop(self):
         self.srv.shutdown()
