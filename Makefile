@@ -43,6 +43,9 @@ CHECK_CFLAGS	 = $(shell pkg-config --cflags check)
 CHECK_LIBS	 = $(shell pkg-config --libs check)
 DB_LIBS		?= -ldb-5.3		# libdb5.3-dev ships no .pc file
 CRYPT_LIBS	?= -lcrypt		# libcrypt-dev (libxcrypt): common/passwd.c
+# libunbound-dev ships libunbound.pc (its Requires.private names libevent,
+# nettle and hogweed, needed only for static links): deliver_dns.c
+UNBOUND_LIBS	 = $(shell pkg-config --libs libunbound)
 
 ifeq ($(V),1)
 Q		 =
@@ -152,7 +155,7 @@ $(O)/aval-queue: $(QUEUE_OBJS) $(COMMON)
 
 $(O)/aval-deliver: $(DELIVER_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(UNBOUND_LIBS)
 
 $(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
@@ -178,7 +181,7 @@ $(O)/aval-%: $(O)/bench/aval-%.o $(COMMON)
 $(UNIT_RUNNER): $(UNIT_OBJS) $(UNIT_LINK) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS) \
-	    $(CRYPT_LIBS)
+	    $(CRYPT_LIBS) $(UNBOUND_LIBS)
 
 # queue_dsn stands alone (no process globals), so its driver links it bare.
 $(O)/dsn-compose: $(O)/tests/integ/dsn_compose.o $(O)/queue/queue_dsn.o \

@@ -32,6 +32,7 @@ Suite	*sched_suite(void);
 Suite	*master_backoff_suite(void);
 Suite	*window_suite(void);
 Suite	*sendmail_msg_suite(void);
+Suite	*dns_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
