@@ -134,6 +134,10 @@ void	 tls_info_get(struct ssl_st *, struct tls_info *);
 /* tls_fingerprint - "sha256:HEX" of a DER certificate, or "" */
 void	 tls_fingerprint(const void *x509, char *out, size_t outlen);
 
+/* tls_bev_error - why an OpenSSL bufferevent failed (common/tls_bev.c) */
+struct bufferevent;
+const char *tls_bev_error(struct bufferevent *, char *buf, size_t len);
+
 /* tls_error - the last OpenSSL error as text, clearing the queue */
 const char *tls_error(char *buf, size_t len);
 

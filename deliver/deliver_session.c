@@ -889,21 +889,11 @@ deliver_session_tls_start(struct deliver_session *s)
 	return 0;
 }
 
-/* deliver_session_tls_why - why the TLS bufferevent failed, as text */
+/* deliver_session_tls_why - why the TLS bufferevent failed, printable */
 static void
 deliver_session_tls_why(struct deliver_session *s, char *buf, size_t len)
 {
-	unsigned long	 e, why = 0;
-
-	/* libevent keeps the errors newest first, SSL_get_error()'s too. */
-	while ((e = bufferevent_get_openssl_error(s->bev)) != 0)
-		if (why == 0 && ERR_GET_LIB(e) != 0)
-			why = e;
-	if (why == 0)
-		snprintf(buf, len, "connection closed");
-	else
-		ERR_error_string_n(why, buf, len);
-	ERR_clear_error();
+	tls_bev_error(s->bev, buf, len);
 	log_printable(buf, buf, len);
 }
 

@@ -223,20 +223,5 @@ smtpd_tls_shutdown(struct smtpd_session *s)
 const char *
 smtpd_tls_failure(struct smtpd_session *s, char *buf, size_t len)
 {
-	unsigned long	 e, why = 0;
-
-	/*
-	 * libevent returns the stored errors newest first, and stores
-	 * SSL_get_error()'s own code (library 0) among them: the reason is
-	 * the first real OpenSSL error.
-	 */
-	while ((e = bufferevent_get_openssl_error(s->bev)) != 0)
-		if (why == 0 && ERR_GET_LIB(e) != 0)
-			why = e;
-	if (why == 0)
-		snprintf(buf, len, "connection closed");
-	else
-		ERR_error_string_n(why, buf, len);
-	ERR_clear_error();
-	return buf;
+	return tls_bev_error(s->bev, buf, len);
 }

@@ -171,6 +171,30 @@ class PostfixSink(SinkBase):
         return sender, rcpts, b"".join(l + b"\r\n" for l in lines[i:])
 
 
+def _sink_store(holder, rfile, sender, rcpts):
+    """Read a DATA body from rfile (dots undone) and store it as the next
+    file of holder (its .dir, .n and .lock), in aval-sink's format; the
+    file's name, or None if the client went away first."""
+    data = []
+    while True:
+        l = rfile.readline(1 << 20)
+        if not l:
+            return None
+        if l == b".\r\n":
+            break
+        data.append(l[1:] if l.startswith(b".") else l)
+    with holder.lock:
+        holder.n += 1
+        name = "%06d" % holder.n
+    head = "X-Sink-From: <%s>\r\n" % sender + "".join(
+        "X-Sink-To: <%s>\r\n" % r for r in rcpts)
+    tmp = os.path.join(holder.dir, "." + name)
+    with open(tmp, "wb") as out:
+        out.write(head.encode() + b"".join(data))
+    os.rename(tmp, os.path.join(holder.dir, name))
+    return name
+
+
 class _PyHandler(socketserver.StreamRequestHandler):
     def handle(self):
         srv = self.server
@@ -205,23 +229,9 @@ class _PyHandler(socketserver.StreamRequestHandler):
                     continue
                 self.wfile.write(b"354 go ahead\r\n")
                 self.wfile.flush()
-                data = []
-                while True:
-                    l = self.rfile.readline(1 << 20)
-                    if not l:
-                        return
-                    if l == b".\r\n":
-                        break
-                    data.append(l[1:] if l.startswith(b".") else l)
-                with srv.lock:
-                    srv.n += 1
-                    name = "%06d" % srv.n
-                head = "X-Sink-From: <%s>\r\n" % sender + "".join(
-                    "X-Sink-To: <%s>\r\n" % r for r in rcpts)
-                tmp = os.path.join(srv.dir, "." + name)
-                with open(tmp, "wb") as f:
-                    f.write(head.encode() + b"".join(data))
-                os.rename(tmp, os.path.join(srv.dir, name))
+                name = _sink_store(srv, self.rfile, sender, rcpts)
+                if name is None:
+                    return
                 self.wfile.write(b"250 2.0.0 Ok: stored %s\r\n" % name.encode())
                 sender, rcpts = None, []
             elif verb == b"RSET":
@@ -370,23 +380,9 @@ class TlsSink(SinkBase):
                 say(b"250 2.1.5 Ok\r\n")
             elif verb == b"DATA":
                 say(b"354 go ahead\r\n")
-                data = []
-                while True:
-                    l = f.readline(1 << 20)
-                    if not l:
-                        return
-                    if l == b".\r\n":
-                        break
-                    data.append(l[1:] if l.startswith(b".") else l)
-                with self.lock:
-                    self.n += 1
-                    name = "%06d" % self.n
-                head = "X-Sink-From: <%s>\r\n" % sender + "".join(
-                    "X-Sink-To: <%s>\r\n" % r for r in rcpts)
-                tmp = os.path.join(self.dir, "." + name)
-                with open(tmp, "wb") as out:
-                    out.write(head.encode() + b"".join(data))
-                os.rename(tmp, os.path.join(self.dir, name))
+                name = _sink_store(self, f, sender, rcpts)
+                if name is None:
+                    return
                 say(b"250 2.0.0 Ok: stored %s\r\n" % name.encode())
                 if self.one_per_conn:
                     try:
