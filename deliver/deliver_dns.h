@@ -50,8 +50,8 @@
  * CNAMEs are followed (by libunbound); route->cname and host->cname give
  * the canonical names, needed for DANE's TLSA base domain (RFC 7672 2.2.2).
  * "secure": route->mx_secure says the MX RRset (or its absence) was
- * validated secure; host->secure says that and this host's A and AAAA
- * answers were too. Only then may the caller look up TLSA records for the
+ * validated secure (0 when mx = 0: nothing was asked); host->secure says
+ * that (with mx = 1) and this host's A and AAAA answers were too. Only then may the caller look up TLSA records for the
  * host (RFC 7672 2.2.1 and 2.2.2), and only a tlsa->secure answer may be
  * used.
  *
@@ -64,6 +64,8 @@
  * Timeouts: each DNS lookup (MX, each A, each AAAA, TLSA) has its own
  * libevent timer of conf->timeout_ms; on expiry the lookup is cancelled in
  * libunbound and counts as a temporary failure ("timed out after 10 s").
+ * A route calls back when all its hosts' lookups are in, so a dead
+ * secondary MX delays it by at most one more timeout.
  *
  * Privileges: deliver_dns_new() reads every file it needs (resolv.conf
  * for the system's resolver, the trust anchor file) and hands the

@@ -221,6 +221,7 @@ struct dns_got {
 	double			 at;
 	struct deliver_dns_route r;
 	char			 cname[DELIVER_DNS_NAMELEN];
+	char			 domain[DELIVER_DNS_NAMELEN]; /* or qname */
 	char			 reason[DELIVER_DNS_REASONLEN];
 	char			 notes[1024];
 	struct deliver_dns_tlsa	 t;
@@ -237,7 +238,9 @@ dns_got_route(const struct deliver_dns_route *r, void *arg)
 	g->done = 1;
 	g->at = dns_now();
 	g->r = *r;
+	/* The result's strings die with the callback: copy them. */
 	strlcpy(g->cname, r->cname, sizeof(g->cname));
+	strlcpy(g->domain, r->domain, sizeof(g->domain));
 	strlcpy(g->reason, r->reason, sizeof(g->reason));
 	strlcpy(g->notes, r->notes, sizeof(g->notes));
 }
@@ -251,6 +254,7 @@ dns_got_tlsa(const struct deliver_dns_tlsa *t, void *arg)
 	g->done = 1;
 	g->at = dns_now();
 	g->t = *t;
+	strlcpy(g->domain, t->qname, sizeof(g->domain));
 	for (i = 0; i < t->nrecs; i++)
 		memcpy(g->tdata[i], t->recs[i].data,
 		    t->recs[i].len < 64 ? t->recs[i].len : 64);
@@ -324,7 +328,7 @@ START_TEST(mx_hosts_come_by_preference_and_equals_in_both_orders)
 		ck_status(&g, DELIVER_DNS_OK);
 		ck_assert_int_eq(g.r.from_mx, 1);
 		ck_assert_uint_eq(g.r.nhosts, 4);
-		ck_assert_str_eq(g.r.domain, "order.plain.example");
+		ck_assert_str_eq(g.domain, "order.plain.example");
 		ck_assert_str_eq(g.r.hosts[0].name, "mx1.plain.example");
 		ck_assert_uint_eq(g.r.hosts[0].pref, 10);
 		ck_assert_uint_eq(g.r.hosts[1].pref, 20);
@@ -710,7 +714,7 @@ START_TEST(tlsa_records_secure_insecure_and_none)
 	dns_tlsa(&t, "MX.signed.example.", &g);
 	ck_assert_int_eq(g.t.status, DELIVER_DNS_OK);
 	ck_assert_int_eq(g.t.secure, 1);
-	ck_assert_str_eq(g.t.qname, "_25._tcp.mx.signed.example");
+	ck_assert_str_eq(g.domain, "_25._tcp.mx.signed.example");
 	ck_assert_uint_eq(g.t.nrecs, 1);
 	ck_assert_uint_eq(g.t.recs[0].usage, 3);
 	ck_assert_uint_eq(g.t.recs[0].selector, 1);
