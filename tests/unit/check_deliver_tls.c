@@ -9,13 +9,20 @@
  * (3 1 1: SHA-256 of the server's SubjectPublicKeyInfo; 2 0 1: SHA-256
  * of the CA certificate). The server runs in the test's event loop and
  * sends its chain (leaf, then the CA), as DANE-TA needs.
+ *
+ * The last test case takes the TLSA records through DNS, as deliver.c
+ * will: zones served by tests/dns/dnsserver (signed with ldns-signzone,
+ * one signed with expired signatures, one not signed at all), looked up
+ * with deliver_dns_tlsa() and applied in its callback.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -997,6 +1004,191 @@ START_TEST(a_session_resumes_only_under_the_same_tlsa_set)
 }
 END_TEST
 
+/* --- the TLSA records through validated DNS ------------------------------ */
+
+static char	*dns_dir;
+static int	 dns_port, dns_skip;
+static char	 dns_anchors[1024];
+
+/* dns_fixture - run tests/dns/dnsserver; its exit status, or -1 */
+static int
+dns_fixture(const char *cmd, const char *a1, const char *a2)
+{
+	char	 path[1024];
+	pid_t	 pid;
+	int	 st;
+
+	snprintf(path, sizeof(path), "%s/tests/dns/dnsserver",
+	    harness_srcdir());
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		/* start prints the port, which is in DIR/port too. */
+		if (freopen("/dev/null", "w", stdout) == NULL)
+			_exit(127);
+		execl(path, path, cmd, a1, a2, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+dns_hex(FILE *f, const unsigned char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+	fputc('\n', f);
+}
+
+/*
+ * dns_setup - the certificates, then zones publishing their TLSA data:
+ * mx.good (DANE-EE, right), mx.wrong (a wrong digest), mx.pkix (only a
+ * PKIX-EE record) in dane.example, signed; the right record in the
+ * unsigned plain.example and in bad.example, whose signatures expired
+ */
+static void
+dns_setup(void)
+{
+	static const char *const zones[] = {
+		"zone dane.example signed", "zone plain.example",
+		"zone bad.example signed expired",
+	};
+	char	 spec[1024], portf[1024];
+	FILE	*f;
+	size_t	 i;
+
+	certs_setup();
+	if (dns_fixture("check", NULL, NULL) != 0) {
+		printf("deliver_tls: unbound or ldns tools missing: DANE over "
+		    "DNS skipped (tools/setup installs them)\n");
+		dns_skip = 1;
+		return;
+	}
+	dns_dir = harness_tmpdir();
+	snprintf(spec, sizeof(spec), "%s/spec", dns_dir);
+	ck_assert_ptr_nonnull(f = fopen(spec, "w"));
+	for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		fprintf(f, "%s\nmx.good A 127.0.0.1\n"
+		    "_25._tcp.mx.good TLSA 3 1 1 ", zones[i]);
+		dns_hex(f, ee_spki, sizeof(ee_spki));
+	}
+	fputs("zone dane.example signed\n_25._tcp.mx.wrong TLSA 3 1 1 ", f);
+	dns_hex(f, wrong, sizeof(wrong));
+	fputs("_25._tcp.mx.pkix TLSA 1 1 1 ", f);
+	dns_hex(f, ee_spki, sizeof(ee_spki));
+	fclose(f);
+	ck_assert_int_eq(dns_fixture("start", dns_dir, spec), 0);
+	snprintf(portf, sizeof(portf), "%s/port", dns_dir);
+	ck_assert_ptr_nonnull(f = fopen(portf, "r"));
+	ck_assert_int_eq(fscanf(f, "%d", &dns_port), 1);
+	fclose(f);
+	snprintf(dns_anchors, sizeof(dns_anchors), "%s/trust-anchors",
+	    dns_dir);
+}
+
+static void
+dns_teardown(void)
+{
+	if (dns_dir != NULL) {
+		dns_fixture("stop", dns_dir, NULL);
+		harness_rmtree(dns_dir);
+		free(dns_dir);
+		dns_dir = NULL;
+	}
+	certs_teardown();
+}
+
+struct dns_apply {
+	struct deliver_job		*job;
+	const char			*base;
+	int				 done;
+	enum deliver_dane_verdict	 v;
+	char				 qname[DELIVER_DNS_NAMELEN + 16];
+};
+
+/* dns_tlsa_done - as deliver.c's callback will: apply, while it lives */
+static void
+dns_tlsa_done(const struct deliver_dns_tlsa *tlsa, void *arg)
+{
+	struct dns_apply	*a = arg;
+
+	a->v = deliver_tls_dane_apply(&a->job->policy, tlsa, a->base, NULL,
+	    a->job->domain);
+	strlcpy(a->qname, tlsa->qname, sizeof(a->qname));
+	a->done = 1;
+}
+
+static const struct {
+	const char			*host;
+	enum deliver_dane_verdict	 v;
+	enum deliver_status		 st;
+	const char			*dsn;
+	const char			*log;	/* in tlslog, or the text */
+} dns_cases[] = {
+	{ "mx.good.dane.example", DELIVER_DANE_ON, DELIVER_SENT, "2.0.0",
+	    "policy=dane, tls=TLSv1.3" },
+	{ "mx.wrong.dane.example", DELIVER_DANE_ON, DELIVER_DEFERRED, "4.7.5",
+	    "DANE: no TLSA record matched" },
+	{ "mx.pkix.dane.example", DELIVER_DANE_ENCRYPT, DELIVER_SENT, "2.0.0",
+	    "policy=encrypt, tls=TLSv1.3" },
+	{ "mx.good.plain.example", DELIVER_DANE_OFF, DELIVER_SENT, "2.0.0",
+	    "policy=may, tls=TLSv1.3" },
+	{ "mx.none.dane.example", DELIVER_DANE_OFF, DELIVER_SENT, "2.0.0",
+	    "policy=may, tls=TLSv1.3" },
+	{ "mx.good.bad.example", DELIVER_DANE_DEFER, 0, NULL, NULL },
+};
+
+START_TEST(tlsa_records_from_validated_dns_decide_the_delivery)
+{
+	struct deliver_dns_conf	 conf;
+	struct deliver_dns	*dns;
+	struct dns_apply	 a;
+	struct deliver_job	*job;
+	struct dt		 t;
+	struct timeval		 start, now;
+	char			 r[64], err[256];
+
+	if (dns_skip)
+		return;
+	dt_init(&t, "server");
+	snprintf(r, sizeof(r), "127.0.0.1@%d", dns_port);
+	memset(&conf, 0, sizeof(conf));
+	conf.resolver = r;
+	conf.trust_anchor_file = dns_anchors;
+	dns = deliver_dns_new(t.base, &conf, err, sizeof(err));
+	ck_assert_msg(dns != NULL, "%s", err);
+	job = dt_job(&t);
+	ck_assert_int_eq(deliver_tls_dane_wanted(&job->policy), 1);
+	memset(&a, 0, sizeof(a));
+	a.job = job;
+	a.base = dns_cases[_i].host;
+	ck_assert_ptr_nonnull(deliver_dns_tlsa(dns, a.base, 25, dns_tlsa_done,
+	    &a));
+	gettimeofday(&start, NULL);
+	while (!a.done) {
+		event_base_loop(t.base, EVLOOP_ONCE);
+		gettimeofday(&now, NULL);
+		ck_assert_int_lt(now.tv_sec - start.tv_sec, 20);
+	}
+	ck_assert_msg(a.v == dns_cases[_i].v, "%s: %s", a.qname,
+	    deliver_tls_dane_verdict_name(a.v));
+	if (dns_cases[_i].dsn != NULL) {
+		dt_run(&t, job);
+		ck_assert_result(job, dns_cases[_i].st, dns_cases[_i].dsn);
+		ck_assert_has(dns_cases[_i].st == DELIVER_SENT ? job->tlslog :
+		    job->rcpts[0].text, dns_cases[_i].log);
+	}
+	deliver_job_free(job);
+	deliver_dns_free(dns);
+	dt_fini(&t);
+}
+END_TEST
+
 Suite *
 deliver_tls_suite(void)
 {
@@ -1024,6 +1216,14 @@ deliver_tls_suite(void)
 	    all_unusable_records_give_encrypted_unauthenticated_delivery, 0, 2);
 	tcase_add_test(tc, dane_without_starttls_at_the_server_defers);
 	tcase_add_test(tc, a_session_resumes_only_under_the_same_tlsa_set);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dane_dns");
+	tcase_add_unchecked_fixture(tc, dns_setup, dns_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc,
+	    tlsa_records_from_validated_dns_decide_the_delivery, 0,
+	    (int)(sizeof(dns_cases) / sizeof(dns_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
