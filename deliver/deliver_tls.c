@@ -380,12 +380,12 @@ deliver_tls_dane_name(struct deliver_dane *d, const char *name)
 }
 
 /* deliver_tls_id_client - our identity, as the engine put it in the id */
-static const char *
-deliver_tls_id_client(const struct deliver_policy *p)
+static void
+deliver_tls_id_client(const struct deliver_policy *p, char out[17])
 {
 	const char	*c = strchr(p->id, '/');
 
-	return c != NULL ? c + 1 : "-";
+	strlcpy(out, c != NULL ? c + 1 : "-", 17);
 }
 
 /*
@@ -399,11 +399,10 @@ deliver_tls_dane_id(struct deliver_policy *p, const struct deliver_dane *d)
 	const void	*parts[2 + DELIVER_DANE_NAMES + 2 * DELIVER_DNS_MAX_TLSA];
 	size_t		 lens[2 + DELIVER_DANE_NAMES + 2 * DELIVER_DNS_MAX_TLSA];
 	unsigned char	 hdr[DELIVER_DNS_MAX_TLSA][3];
-	const char	*client;
-	char		 dg[17];
+	char		 client[17], dg[17];
 	size_t		 i, n = 0;
 
-	client = deliver_tls_id_client(p);
+	deliver_tls_id_client(p, client);
 	parts[n] = "dane";
 	lens[n++] = 4;
 	parts[n] = client;
@@ -433,7 +432,7 @@ deliver_tls_dane_apply(struct deliver_policy *p,
 {
 	const struct deliver_dns_tlsa_rec	*r;
 	struct deliver_dane			*d;
-	const char				*client;
+	char					 client[17];
 	size_t					 i, n;
 
 	if (p->dane != NULL)
@@ -463,7 +462,7 @@ deliver_tls_dane_apply(struct deliver_policy *p,
 		 * to have DANE, so TLS is a must, but nothing can
 		 * authenticate it (RFC 7672 2.2).
 		 */
-		client = deliver_tls_id_client(p);
+		deliver_tls_id_client(p, client);
 		p->level = CONF_TLS_ENCRYPT;
 		snprintf(p->id, sizeof(p->id), "encrypt/%s", client);
 		return DELIVER_DANE_ENCRYPT;
