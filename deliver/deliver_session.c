@@ -72,7 +72,7 @@ struct deliver_session {
 	char				 key[DELIVER_SESSION_KEY_SIZE];
 	struct deliver_policy		 policy;	/* ctx: our reference */
 	struct tls_info			 tls;		/* once SF_TLS */
-	int				 dane_usage;	/* 2, 3: matched; 0 */
+	int				 dane_usage;	/* matched: 2, 3 */
 	int				 flags;
 #define DELIVER_SF_REUSED	0x0001	/* this job took it from the cache */
 #define DELIVER_SF_8BIT		0x0002	/* this job's body has 8-bit octets */
@@ -977,7 +977,8 @@ deliver_session_tls_start(struct deliver_session *s)
 	if ((ssl = SSL_new(s->policy.ctx)) == NULL)
 		return -1;
 	if (deliver_session_tls_names(s, ssl) == -1 ||
-	    (s->policy.dane != NULL && deliver_session_tls_dane(s, ssl) == -1) ||
+	    (s->policy.dane != NULL &&
+	    deliver_session_tls_dane(s, ssl) == -1) ||
 	    !SSL_set_ex_data(ssl, deliver_session_exidx, s)) {
 		SSL_free(ssl);
 		return -1;

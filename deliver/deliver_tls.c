@@ -396,8 +396,10 @@ deliver_tls_id_client(const struct deliver_policy *p, char out[17])
 static void
 deliver_tls_dane_id(struct deliver_policy *p, const struct deliver_dane *d)
 {
-	const void	*parts[2 + DELIVER_DANE_NAMES + 2 * DELIVER_DNS_MAX_TLSA];
-	size_t		 lens[2 + DELIVER_DANE_NAMES + 2 * DELIVER_DNS_MAX_TLSA];
+#define DELIVER_TLS_DANE_PARTS	\
+	(2 + DELIVER_DANE_NAMES + 2 * DELIVER_DNS_MAX_TLSA)
+	const void	*parts[DELIVER_TLS_DANE_PARTS];
+	size_t		 lens[DELIVER_TLS_DANE_PARTS];
 	unsigned char	 hdr[DELIVER_DNS_MAX_TLSA][3];
 	char		 client[17], dg[17];
 	size_t		 i, n = 0;

@@ -109,15 +109,15 @@ int		 deliver_policy_verifies(const struct deliver_policy *);
  *
  * What the answer does (v, and the policy afterwards):
  *
- *	TLSA answer			v		policy
- *	OK, secure, >= 1 usable record	DANE_ON		dane, with the records
- *	OK, secure, none usable		DANE_ENCRYPT	encrypt (2.2: TLS is
- *							mandatory, not
- *							authenticated)
- *	OK, insecure			DANE_OFF	as it was
- *	NONE (NXDOMAIN, NODATA)		DANE_OFF	as it was
- *	TEMP (SERVFAIL, bogus, timeout)	DANE_DEFER	as it was; do not
- *							connect to this host
+ *	TLSA answer		v		policy
+ *	OK, secure, records,	DANE_ON		dane, with the usable records
+ *	  >= 1 usable
+ *	OK, secure, records,	DANE_ENCRYPT	encrypt (2.2: TLS mandatory,
+ *	  none usable				not authenticated)
+ *	OK, insecure		DANE_OFF	as it was
+ *	NONE (NXDOMAIN, NODATA)	DANE_OFF	as it was
+ *	TEMP (SERVFAIL, bogus,	DANE_DEFER	as it was; do not connect
+ *	  timeout)				to this host
  *
  * "As it was" is the table's dane (without records it acts as may) or
  * the default may. DANE_DEFER (2.2: the records may exist, so this host
@@ -154,9 +154,9 @@ struct deliver_dane_rec {
 struct deliver_dane {
 	int			 refs;
 	/* base first (SNI); then host and next hop unless "" or dup */
-	char			 names[DELIVER_DANE_NAMES][DELIVER_DNS_NAMELEN];
+	char		 names[DELIVER_DANE_NAMES][DELIVER_DNS_NAMELEN];
 	size_t			 nnames;
-	size_t			 nrecs;		/* usable ones, at least 1 */
+	size_t			 nrecs;		/* usable, at least 1 */
 	struct deliver_dane_rec	 recs[DELIVER_DNS_MAX_TLSA];
 	size_t			 nunusable;	/* records left out */
 };
@@ -171,7 +171,8 @@ enum deliver_dane_verdict {
 /* 1 if TLSA records would decide for p (default may, or table dane). */
 int		 deliver_tls_dane_wanted(const struct deliver_policy *);
 /* 1 if the record is usable for SMTP (above), else 0. */
-int		 deliver_tls_dane_usable(const struct deliver_dns_tlsa_rec *);
+int		 deliver_tls_dane_usable(
+		    const struct deliver_dns_tlsa_rec *);
 enum deliver_dane_verdict
 		 deliver_tls_dane_apply(struct deliver_policy *,
 		    const struct deliver_dns_tlsa *, const char *base,
@@ -180,7 +181,8 @@ enum deliver_dane_verdict
 void		 deliver_tls_dane_clear(struct deliver_policy *);
 const char	*deliver_tls_dane_verdict_name(enum deliver_dane_verdict);
 
-void		 deliver_dane_ref(struct deliver_dane *);	/* NULL: fine */
-void		 deliver_dane_unref(struct deliver_dane *);	/* NULL: fine */
+/* One more holder of the set, and one fewer; NULL is fine for both. */
+void		 deliver_dane_ref(struct deliver_dane *);
+void		 deliver_dane_unref(struct deliver_dane *);
 
 #endif

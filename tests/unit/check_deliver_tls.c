@@ -183,8 +183,8 @@ static const struct {
 	{ REC(3, 1, 3, d32, 32), 0 },	/* unknown matching type */
 	{ REC(3, 1, 1, d32, 31), 0 },	/* SHA2-256 one octet short */
 	{ REC(3, 1, 1, d64, 33), 0 },	/* and one too long */
-	{ REC(3, 1, 1, d64, 64), 0 },	/* a SHA2-512 length for SHA2-256 */
-	{ REC(3, 1, 2, d32, 32), 0 },	/* a SHA2-256 length for SHA2-512 */
+	{ REC(3, 1, 1, d64, 64), 0 },	/* SHA2-512's length, SHA2-256 */
+	{ REC(3, 1, 2, d32, 32), 0 },	/* SHA2-256's length, SHA2-512 */
 	{ REC(3, 1, 2, d64, 63), 0 },
 	{ REC(3, 1, 1, d32, 0), 0 },	/* empty */
 	{ REC(3, 0, 0, junk, 40), 0 },	/* "full certificate": not one */
@@ -239,7 +239,7 @@ static const struct deliver_dns_tlsa_rec unusable[] = {
 
 static const struct {
 	const char				*what;
-	enum conf_tls_level			 level;	/* of the policy */
+	enum conf_tls_level			 level;	/* before */
 	const char				*source;
 	enum deliver_dns_status			 status;
 	int					 secure;
@@ -247,7 +247,7 @@ static const struct {
 	size_t					 nrecs;
 	enum deliver_dane_verdict		 verdict;
 	enum conf_tls_level			 after;
-	size_t					 kept;	/* records in the set */
+	size_t					 kept;	/* in the set */
 	const char				*id;	/* prefix */
 } apply_cases[] = {
 	{ "usable records", CONF_TLS_MAY, "default", DELIVER_DNS_OK, 1,
@@ -639,13 +639,13 @@ tlsrv_stop(struct tlsrv *s)
 	tls_server_free(s->ts);
 }
 
-/* --- sessions under DANE --------------------------------------------------- */
+/* --- sessions under DANE ------------------------------------------------- */
 
 struct dt {
 	struct event_base		*base;
 	struct deliver_session_ctx	*smtp;
 	struct tlsrv			 srv;
-	SSL_CTX				*ctx;	/* the engine's plain one */
+	SSL_CTX				*ctx;	/* as the engine's plain */
 	int				 ndone;
 };
 
@@ -1128,7 +1128,7 @@ static const struct {
 	enum deliver_dane_verdict	 v;
 	enum deliver_status		 st;
 	const char			*dsn;
-	const char			*log;	/* in tlslog, or the text */
+	const char			*log;	/* tlslog or text */
 } dns_cases[] = {
 	{ "mx.good.dane.example", DELIVER_DANE_ON, DELIVER_SENT, "2.0.0",
 	    "policy=dane, tls=TLSv1.3" },
