@@ -75,7 +75,8 @@ struct deliver_job {
 
 	/*
 	 * The TLS policy the SMTP session enforces (deliver_tls.h), set by
-	 * the caller; all zero is "none", no TLS. Its ctx is borrowed.
+	 * the caller; all zero is "none", no TLS. Its ctx is borrowed; its
+	 * TLSA set (dane) is the job's, dropped by deliver_job_free().
 	 */
 	struct deliver_policy	 policy;
 

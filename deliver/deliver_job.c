@@ -11,6 +11,7 @@
 #include "deliver/deliver.h"
 #include "deliver/deliver_body.h"
 #include "deliver/deliver_job.h"
+#include "deliver/deliver_tls.h"
 
 /* deliver_job_free - free a job and everything it owns */
 void
@@ -29,6 +30,7 @@ deliver_job_free(struct deliver_job *job)
 	free(job->qid);
 	free(job->sender);
 	free(job->domain);
+	deliver_tls_dane_clear(&job->policy);
 	free(job);
 }
 

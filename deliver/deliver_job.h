@@ -1,9 +1,10 @@
 /*
  * deliver_job - what a struct deliver_job owns, and its results
  *
- * deliver_job_free() frees a job's recipients, body and strings and the
- * job itself (NULL is fine). It does not unlink the job from any list or
- * stop its session: the caller does that first.
+ * deliver_job_free() frees a job's recipients, body and strings, the
+ * TLSA set of its policy, and the job itself (NULL is fine). It does
+ * not unlink the job from any list or stop its session: the caller does
+ * that first.
  *
  * deliver_job_fail() gives every recipient without a result the same one;
  * deliver_job_reset() takes every result back, for another attempt of the

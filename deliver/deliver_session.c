@@ -72,6 +72,7 @@ struct deliver_session {
 	char				 key[DELIVER_SESSION_KEY_SIZE];
 	struct deliver_policy		 policy;	/* ctx: our reference */
 	struct tls_info			 tls;		/* once SF_TLS */
+	int				 dane_usage;	/* matched: 2, 3 */
 	int				 flags;
 #define DELIVER_SF_REUSED	0x0001	/* this job took it from the cache */
 #define DELIVER_SF_8BIT		0x0002	/* this job's body has 8-bit octets */
@@ -106,6 +107,8 @@ struct deliver_session_ctx {
 };
 
 static int	deliver_session_exidx = -1;	/* SSL ex_data: the session */
+/* SSL_SESSION ex_data: the DANE usage (2, 3) the session was verified by */
+static int	deliver_session_sessidx = -1;
 
 /* What a session does once its job has every result. */
 enum deliver_session_next {
@@ -128,6 +131,7 @@ static void	deliver_session_body_wake(struct deliver_job *, void *);
 static void	deliver_session_broken(struct deliver_session *, const char *,
 		    const char *);
 static void	deliver_session_retry(struct deliver_session *, int);
+static int	deliver_session_dane_usage(SSL *);
 static void	deliver_session_mail(struct deliver_session *);
 static void	deliver_session_tlslog(struct deliver_session *);
 static enum deliver_session_next
@@ -346,6 +350,9 @@ deliver_session_ctx_new(struct event_base *base,
 	    deliver_session_evict, ctx);
 	ctx->tlscache = deliver_tlscache_new(DELIVER_SESSION_TLS_SESSIONS);
 	TAILQ_INIT(&ctx->sessions);
+	if (deliver_session_sessidx == -1 && (deliver_session_sessidx =
+	    SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL, NULL)) == -1)
+		fatalx("%s: SSL_SESSION_get_ex_new_index", __func__);
 	if (deliver_session_exidx == -1 && (deliver_session_exidx =
 	    SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) == -1)
 		fatalx("%s: SSL_get_ex_new_index", __func__);
@@ -434,6 +441,7 @@ deliver_session_new(struct deliver_session_ctx *ctx, const char *host,
 	s->policy = *policy;
 	if (s->policy.ctx != NULL)
 		SSL_CTX_up_ref(s->policy.ctx);
+	deliver_dane_ref(s->policy.dane);
 	deliver_session_key(s->key, sizeof(s->key), s->dest, &s->policy);
 	if ((s->timer = evtimer_new(ctx->base, deliver_session_timeout,
 	    s)) == NULL)
@@ -487,6 +495,7 @@ deliver_session_free(struct deliver_session *s)
 		bufferevent_free(s->bev);
 	}
 	SSL_CTX_free(s->policy.ctx);
+	deliver_dane_unref(s->policy.dane);
 	event_free(s->timer);
 	deliver_reply_clear(&s->reply);
 	free(s);
@@ -617,6 +626,20 @@ deliver_session_retry(struct deliver_session *s, int plaintext)
 /* --- commands ------------------------------------------------------------ */
 
 /*
+ * deliver_session_verified - the log's verified=: yes (verify, secure),
+ * dane-ee or dane-ta (the usage of the record that matched, RFC 7218's
+ * names), or no
+ */
+static const char *
+deliver_session_verified(const struct deliver_session *s)
+{
+	if (s->policy.dane != NULL)
+		return s->dane_usage == 3 ? "dane-ee" : s->dane_usage == 2 ?
+		    "dane-ta" : "dane";
+	return deliver_policy_verifies(&s->policy) ? "yes" : "no";
+}
+
+/*
  * deliver_session_tlslog - what the job's log line says about TLS: the
  * policy, where it came from, and what the connection has
  */
@@ -637,8 +660,8 @@ deliver_session_tlslog(struct deliver_session *s)
 	}
 	snprintf(s->job->tlslog, sizeof(s->job->tlslog), ", policy=%s, "
 	    "tls=%s, cipher=%s, verified=%s, resumed=%s", lv, s->tls.version,
-	    s->tls.cipher, deliver_tls_verifies(s->policy.level) ? "yes" :
-	    "no", s->tls.resumed ? "yes" : "no");
+	    s->tls.cipher, deliver_session_verified(s),
+	    s->tls.resumed ? "yes" : "no");
 }
 
 /*
@@ -791,13 +814,103 @@ deliver_session_newsess(SSL *ssl, SSL_SESSION *sess)
 {
 	struct deliver_session	*s;
 
+	int			 usage;
+
 	if ((s = SSL_get_ex_data(ssl, deliver_session_exidx)) == NULL)
 		return 0;
-	if (deliver_tls_verifies(s->policy.level) &&
+	if (deliver_policy_verifies(&s->policy) &&
 	    SSL_get_verify_result(ssl) != X509_V_OK)
 		return 0;
+	/* A resumption shows no certificate: the session says how. */
+	if (s->policy.dane != NULL && (usage = deliver_session_dane_usage(ssl))
+	    != 0)
+		SSL_SESSION_set_ex_data(sess, deliver_session_sessidx,
+		    (void *)(uintptr_t)usage);
 	deliver_tlscache_put(s->ctx->tlscache, s->key, sess);
 	return 1;
+}
+
+/*
+ * deliver_session_dane_usage - the usage of the TLSA record that matched
+ * (2 DANE-TA, 3 DANE-EE), or for a resumed session the one its first
+ * connection matched; 0 if none did
+ */
+static int
+deliver_session_dane_usage(SSL *ssl)
+{
+	SSL_SESSION	*sess;
+	uint8_t		 usage;
+
+	if (SSL_get0_dane_tlsa(ssl, &usage, NULL, NULL, NULL, NULL) >= 0)
+		return usage;
+	if ((sess = SSL_get0_session(ssl)) != NULL)
+		return (int)(uintptr_t)SSL_SESSION_get_ex_data(sess,
+		    deliver_session_sessidx);
+	return 0;
+}
+
+/*
+ * deliver_session_dane_nomatch - 1 if a failed DANE verification means no
+ * record matched: OpenSSL says so (DANE-EE, or DANE-TA's digests checked
+ * against a chain) or could not build a chain to a DANE-TA anchor. Any
+ * other error came after a DANE-TA match (names, dates, signatures).
+ */
+static int
+deliver_session_dane_nomatch(long vr)
+{
+	switch (vr) {
+	case X509_V_ERR_DANE_NO_MATCH:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * deliver_session_tls_dane - hand the TLSA records to OpenSSL (RFC 7672
+ * 3.2): the base domain is the SNI and the first reference name, the
+ * host and next hop more names for DANE-TA; DANE-EE checks no name
+ */
+static int
+deliver_session_tls_dane(struct deliver_session *s, SSL *ssl)
+{
+	const struct deliver_dane	*d = s->policy.dane;
+	const struct deliver_dane_rec	*r;
+	size_t				 i, n = 0;
+
+	if (SSL_set_tlsext_host_name(ssl, d->names[0]) != 1 ||
+	    SSL_dane_enable(ssl, d->names[0]) <= 0)
+		return -1;
+	for (i = 1; i < d->nnames; i++)
+		if (SSL_add1_host(ssl, d->names[i]) != 1)
+			return -1;
+	(void)SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (i = 0; i < d->nrecs; i++) {
+		r = &d->recs[i];
+		switch (SSL_dane_tlsa_add(ssl, r->usage, r->selector, r->mtype,
+		    r->data, r->len)) {
+		case 1:
+			n++;
+			break;
+		case 0:
+			/* deliver_tls_dane_usable() let it through: odd. */
+			log_warnx("%s: relay=%s, OpenSSL finds TLSA record %u "
+			    "%u %u unusable", s->job != NULL ? s->job->qid :
+			    "NOQUEUE", s->dest, r->usage, r->selector,
+			    r->mtype);
+			ERR_clear_error();
+			break;
+		default:
+			return -1;
+		}
+	}
+	/* With no record, OpenSSL would fall back to its (empty) CA store. */
+	return n > 0 ? 0 : -1;
 }
 
 /*
@@ -858,9 +971,14 @@ deliver_session_tls_start(struct deliver_session *s)
 	SSL_CTX_set_session_cache_mode(s->policy.ctx, SSL_SESS_CACHE_CLIENT |
 	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(s->policy.ctx, deliver_session_newsess);
+	/* Once per context, and idempotent: DANE's digests and its state. */
+	if (s->policy.dane != NULL && SSL_CTX_dane_enable(s->policy.ctx) <= 0)
+		return -1;
 	if ((ssl = SSL_new(s->policy.ctx)) == NULL)
 		return -1;
 	if (deliver_session_tls_names(s, ssl) == -1 ||
+	    (s->policy.dane != NULL &&
+	    deliver_session_tls_dane(s, ssl) == -1) ||
 	    !SSL_set_ex_data(ssl, deliver_session_exidx, s)) {
 		SSL_free(ssl);
 		return -1;
@@ -913,7 +1031,7 @@ deliver_session_tls_failed(struct deliver_session *s, const char *dsn,
 		deliver_session_free(s);
 		return -1;
 	}
-	if (!deliver_tls_required(s->policy.level) &&
+	if (!deliver_policy_required(&s->policy) &&
 	    !(s->flags & DELIVER_SF_NOTLS)) {
 		log_info("%s: relay=%s, policy=%s, TLS failed (%s); trying "
 		    "again in plaintext", s->job->qid, s->dest,
@@ -943,11 +1061,26 @@ deliver_session_tls_done(struct deliver_session *s)
 	s->ctx->stats.handshakes++;
 	if (s->tls.resumed)
 		s->ctx->stats.resumed++;
-	if (deliver_tls_verifies(s->policy.level) &&
+	if (s->policy.dane != NULL)
+		s->dane_usage = deliver_session_dane_usage(ssl);
+	if (deliver_policy_verifies(&s->policy) &&
 	    (!s->tls.peer_cert || !s->tls.verified)) {
-		snprintf(why, sizeof(why), "the certificate of %s did not "
-		    "verify: %s", s->dest, !s->tls.peer_cert ? "no "
-		    "certificate" : s->tls.verify_err);
+		if (s->policy.dane == NULL || !s->tls.peer_cert)
+			snprintf(why, sizeof(why), "the certificate of %s did "
+			    "not verify: %s", s->dest, !s->tls.peer_cert ?
+			    "no certificate" : s->tls.verify_err);
+		else if (deliver_session_dane_nomatch(
+		    SSL_get_verify_result(ssl)))
+			snprintf(why, sizeof(why), "DANE: no TLSA record "
+			    "matched the certificate chain of %s (%s, %zu "
+			    "record%s: %s)", s->dest, s->policy.dane->names[0],
+			    s->policy.dane->nrecs, s->policy.dane->nrecs == 1 ?
+			    "" : "s", s->tls.verify_err);
+		else
+			/* A DANE-TA record matched; the leaf did not do. */
+			snprintf(why, sizeof(why), "DANE: the certificate of "
+			    "%s did not verify for %s: %s", s->dest,
+			    s->policy.dane->names[0], s->tls.verify_err);
 		(void)deliver_session_tls_failed(s, "4.7.5", why);
 		return;
 	}
@@ -956,10 +1089,11 @@ deliver_session_tls_done(struct deliver_session *s)
 		deliver_tlscache_put(s->ctx->tlscache, s->key,
 		    SSL_get1_session(ssl));
 	s->flags |= DELIVER_SF_TLS;
-	log_debug("%s: relay=%s, policy=%s, tls=%s, cipher=%s, resumed=%s%s%s",
-	    s->job != NULL ? s->job->qid : "NOQUEUE", s->dest,
-	    conf_tls_level_name(s->policy.level), s->tls.version,
-	    s->tls.cipher, s->tls.resumed ? "yes" : "no",
+	log_debug("%s: relay=%s, policy=%s, tls=%s, cipher=%s, verified=%s, "
+	    "resumed=%s%s%s", s->job != NULL ? s->job->qid : "NOQUEUE",
+	    s->dest, conf_tls_level_name(s->policy.level), s->tls.version,
+	    s->tls.cipher, deliver_session_verified(s),
+	    s->tls.resumed ? "yes" : "no",
 	    s->tls.peer_cert ? ", peer=" : "",
 	    s->tls.peer_cert ? s->tls.subject : "");
 	memset(&s->ehlo, 0, sizeof(s->ehlo));
@@ -984,7 +1118,7 @@ deliver_session_after_ehlo(struct deliver_session *s)
 		return 0;
 	}
 	if (!(s->ehlo.flags & DELIVER_EHLO_STARTTLS)) {
-		if (!deliver_tls_required(lv)) {
+		if (!deliver_policy_required(&s->policy)) {
 			deliver_session_mail(s);
 			return 0;
 		}
@@ -1031,7 +1165,7 @@ deliver_session_starttls_reply(struct deliver_session *s)
 		return -1;
 	}
 	deliver_reply_text(&s->reply, reply, sizeof(reply));
-	if (s->reply.code == 421 || deliver_tls_required(s->policy.level)) {
+	if (s->reply.code == 421 || deliver_policy_required(&s->policy)) {
 		s->ctx->stats.tls_failed++;
 		deliver_session_fail(s, DELIVER_DEFERRED, "4.7.4", "TLS is "
 		    "required (policy %s), but host %s said: %s (in reply to "

@@ -5,12 +5,15 @@
  * them and built every context once; a context that fails here anyway is
  * reported to the caller, which keeps the engine it had.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/conf.h"
 #include "common/log.h"
@@ -42,6 +45,22 @@ int
 deliver_tls_verifies(enum conf_tls_level level)
 {
 	return level == CONF_TLS_VERIFY || level == CONF_TLS_SECURE;
+}
+
+/* deliver_policy_required - the level, or dane with TLSA records */
+int
+deliver_policy_required(const struct deliver_policy *p)
+{
+	return deliver_tls_required(p->level) ||
+	    (p->level == CONF_TLS_DANE && p->dane != NULL);
+}
+
+/* deliver_policy_verifies - the level, or dane with TLSA records */
+int
+deliver_policy_verifies(const struct deliver_policy *p)
+{
+	return deliver_tls_verifies(p->level) ||
+	    (p->level == CONF_TLS_DANE && p->dane != NULL);
 }
 
 /* deliver_tls_digest - 16 hex digits of SHA-256 over the parts */
@@ -240,4 +259,240 @@ deliver_tls_policy(const struct deliver_tls *t, const char *domain,
 	out->source = "default";
 	out->ctx = t->plain;
 	snprintf(out->id, sizeof(out->id), "may/%s", t->client);
+}
+
+/* --- DANE (RFC 7672) ------------------------------------------------------ */
+
+/* deliver_tls_dane_wanted - would TLSA records decide for p */
+int
+deliver_tls_dane_wanted(const struct deliver_policy *p)
+{
+	/*
+	 * The table speaks first: an entry with another level is the
+	 * operator's word for the domain and DANE does not override it (a
+	 * "*" entry included). Only the default and a dane entry listen.
+	 */
+	if (p->dane != NULL)
+		return 0;
+	return p->level == CONF_TLS_DANE || (p->level == CONF_TLS_MAY &&
+	    p->source != NULL && strcmp(p->source, "default") == 0);
+}
+
+/*
+ * deliver_tls_dane_usable - RFC 7672 3.1 and RFC 6698 2.1: DANE-TA or
+ * DANE-EE, a known selector, a known matching type with its length
+ */
+int
+deliver_tls_dane_usable(const struct deliver_dns_tlsa_rec *r)
+{
+	const unsigned char	*p = r->data;
+	X509			*x;
+	EVP_PKEY		*k;
+	int			 ok;
+
+	if (r->usage != 2 && r->usage != 3)
+		return 0;		/* PKIX-TA, PKIX-EE (3.1.3), unknown */
+	if (r->selector > 1 || r->data == NULL || r->len == 0)
+		return 0;
+	switch (r->mtype) {
+	case 1:
+		return r->len == 32;
+	case 2:
+		return r->len == 64;
+	case 0:
+		/*
+		 * The whole object: it must parse, to the last octet, or
+		 * OpenSSL would refuse it at SSL_dane_tlsa_add() and the
+		 * record would count as usable here and not there.
+		 */
+		if (r->len > LONG_MAX)
+			return 0;
+		if (r->selector == 0) {
+			x = d2i_X509(NULL, &p, (long)r->len);
+			ok = x != NULL && p == r->data + r->len;
+			X509_free(x);
+		} else {
+			k = d2i_PUBKEY(NULL, &p, (long)r->len);
+			ok = k != NULL && p == r->data + r->len;
+			EVP_PKEY_free(k);
+		}
+		ERR_clear_error();
+		return ok;
+	default:
+		return 0;
+	}
+}
+
+void
+deliver_dane_ref(struct deliver_dane *d)
+{
+	if (d != NULL)
+		d->refs++;
+}
+
+void
+deliver_dane_unref(struct deliver_dane *d)
+{
+	size_t	 i;
+
+	if (d == NULL || --d->refs > 0)
+		return;
+	for (i = 0; i < d->nrecs; i++)
+		free(d->recs[i].data);
+	free(d);
+}
+
+/* deliver_tls_dane_clear - p without its TLSA set */
+void
+deliver_tls_dane_clear(struct deliver_policy *p)
+{
+	deliver_dane_unref(p->dane);
+	p->dane = NULL;
+}
+
+const char *
+deliver_tls_dane_verdict_name(enum deliver_dane_verdict v)
+{
+	switch (v) {
+	case DELIVER_DANE_OFF:		return "off";
+	case DELIVER_DANE_ON:		return "on";
+	case DELIVER_DANE_ENCRYPT:	return "encrypt";
+	case DELIVER_DANE_DEFER:	return "defer";
+	}
+	return "?";
+}
+
+/* deliver_tls_dane_name - add a reference name unless empty or known */
+static void
+deliver_tls_dane_name(struct deliver_dane *d, const char *name)
+{
+	char	 n[DELIVER_DNS_NAMELEN];
+	size_t	 i;
+
+	if (name == NULL || deliver_dns_text_name(name, n, sizeof(n)) == -1 ||
+	    n[0] == '\0')
+		return;
+	for (i = 0; i < d->nnames; i++)
+		if (strcmp(d->names[i], n) == 0)
+			return;
+	if (d->nnames < DELIVER_DANE_NAMES)
+		strlcpy(d->names[d->nnames++], n, sizeof(d->names[0]));
+}
+
+/* deliver_tls_id_client - our identity, as the engine put it in the id */
+static void
+deliver_tls_id_client(const struct deliver_policy *p, char out[17])
+{
+	const char	*c = strchr(p->id, '/');
+
+	strlcpy(out, c != NULL ? c + 1 : "-", 17);
+}
+
+/*
+ * deliver_tls_dane_id - "dane/DIGEST": the digest covers what the engine
+ * put in the id before (our client identity), the names and every
+ * record, so two TLSA sets never share a connection or a session
+ */
+static void
+deliver_tls_dane_id(struct deliver_policy *p, const struct deliver_dane *d)
+{
+#define DELIVER_TLS_DANE_PARTS	\
+	(2 + DELIVER_DANE_NAMES + 2 * DELIVER_DNS_MAX_TLSA)
+	const void	*parts[DELIVER_TLS_DANE_PARTS];
+	size_t		 lens[DELIVER_TLS_DANE_PARTS];
+	unsigned char	 hdr[DELIVER_DNS_MAX_TLSA][3];
+	char		 client[17], dg[17];
+	size_t		 i, n = 0;
+
+	deliver_tls_id_client(p, client);
+	parts[n] = "dane";
+	lens[n++] = 4;
+	parts[n] = client;
+	lens[n++] = strlen(client);
+	for (i = 0; i < d->nnames; i++) {
+		parts[n] = d->names[i];
+		lens[n++] = strlen(d->names[i]);
+	}
+	for (i = 0; i < d->nrecs; i++) {
+		hdr[i][0] = d->recs[i].usage;
+		hdr[i][1] = d->recs[i].selector;
+		hdr[i][2] = d->recs[i].mtype;
+		parts[n] = hdr[i];
+		lens[n++] = 3;
+		parts[n] = d->recs[i].data;
+		lens[n++] = d->recs[i].len;
+	}
+	deliver_tls_digest(dg, parts, lens, n);
+	snprintf(p->id, sizeof(p->id), "dane/%s", dg);
+}
+
+/* deliver_tls_dane_apply - what a TLSA answer does to p (see the header) */
+enum deliver_dane_verdict
+deliver_tls_dane_apply(struct deliver_policy *p,
+    const struct deliver_dns_tlsa *tlsa, const char *base, const char *host,
+    const char *nexthop)
+{
+	const struct deliver_dns_tlsa_rec	*r;
+	struct deliver_dane			*d;
+	char					 client[17];
+	size_t					 i, n;
+
+	if (p->dane != NULL)
+		fatalx("%s: the policy has a TLSA set already", __func__);
+	if (!deliver_tls_dane_wanted(p))
+		return DELIVER_DANE_OFF;
+	switch (tlsa->status) {
+	case DELIVER_DNS_OK:
+		break;
+	case DELIVER_DNS_TEMP:
+		return DELIVER_DANE_DEFER;
+	default:
+		return DELIVER_DANE_OFF;
+	}
+	/* Records from an unsigned zone are no records (RFC 7672 2.2). */
+	if (!tlsa->secure)
+		return DELIVER_DANE_OFF;
+	n = tlsa->nrecs < DELIVER_DNS_MAX_TLSA ? tlsa->nrecs :
+	    DELIVER_DNS_MAX_TLSA;
+	for (i = 0; i < n; i++)
+		if (deliver_tls_dane_usable(&tlsa->recs[i]))
+			break;
+	p->source = "dane";
+	if (i == n) {
+		/*
+		 * Published, validated and all unusable: the server meant
+		 * to have DANE, so TLS is a must, but nothing can
+		 * authenticate it (RFC 7672 2.2).
+		 */
+		deliver_tls_id_client(p, client);
+		p->level = CONF_TLS_ENCRYPT;
+		snprintf(p->id, sizeof(p->id), "encrypt/%s", client);
+		return DELIVER_DANE_ENCRYPT;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->refs = 1;
+	deliver_tls_dane_name(d, base);
+	deliver_tls_dane_name(d, host);
+	deliver_tls_dane_name(d, nexthop);
+	if (d->nnames == 0)
+		fatalx("%s: no TLSA base domain", __func__);
+	for (i = 0; i < n; i++) {
+		r = &tlsa->recs[i];
+		if (!deliver_tls_dane_usable(r)) {
+			d->nunusable++;
+			continue;
+		}
+		d->recs[d->nrecs].usage = r->usage;
+		d->recs[d->nrecs].selector = r->selector;
+		d->recs[d->nrecs].mtype = r->mtype;
+		d->recs[d->nrecs].len = r->len;
+		d->recs[d->nrecs].data = xmalloc(r->len);
+		memcpy(d->recs[d->nrecs].data, r->data, r->len);
+		d->nrecs++;
+	}
+	p->level = CONF_TLS_DANE;
+	p->dane = d;
+	p->match[0] = '\0';
+	deliver_tls_dane_id(p, d);
+	return DELIVER_DANE_ON;
 }

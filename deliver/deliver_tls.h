@@ -10,7 +10,8 @@
  *
  *	1. the tls-policy table (its own entry, .parent entries, then *);
  *	2. federation membership (the next issue adds it here);
- *	3. DANE, once the resolver has validated TLSA records;
+ *	3. DANE: validated TLSA records of the MX host, applied by the
+ *	   caller with deliver_tls_dane_apply() (below), host by host;
  *	4. the default, may.
  *
  * The answer is a struct deliver_policy, which the session copies and
@@ -27,12 +28,15 @@
 #define AVAL_DELIVER_DELIVER_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/conf.h"
+#include "deliver/deliver_dns.h"
 
 struct ssl_ctx_st;
 struct tls_pem;
 struct deliver_tls;
+struct deliver_dane;
 
 #define DELIVER_POLICY_ID_SIZE	48	/* "verify/0123456789abcdef" and room */
 #define DELIVER_MATCH_SIZE	1100	/* names to check, one space apart */
@@ -44,6 +48,14 @@ struct deliver_policy {
 	char			 id[DELIVER_POLICY_ID_SIZE];
 	/* secure, verify: the names to check, "" for the next hop itself */
 	char			 match[DELIVER_MATCH_SIZE];
+	/*
+	 * dane: the host's usable TLSA records, or NULL. A counted
+	 * reference that belongs to this copy of the policy: whoever
+	 * copies the struct takes one (deliver_dane_ref) and drops it
+	 * when done (deliver_dane_unref); deliver_job_free() drops the
+	 * job's.
+	 */
+	struct deliver_dane	*dane;
 };
 
 /*
@@ -59,13 +71,118 @@ struct deliver_tls *deliver_tls_new(const struct conf *c,
 void		 deliver_tls_ref(struct deliver_tls *);
 void		 deliver_tls_unref(struct deliver_tls *);	/* NULL: fine */
 
-/* The policy for mail to domain; never fails. */
+/*
+ * The policy for mail to domain; never fails. out is overwritten: drop
+ * a TLSA set it holds first (deliver_tls_dane_clear).
+ */
 void		 deliver_tls_policy(const struct deliver_tls *,
 		    const char *domain, struct deliver_policy *out);
 
-/* 1 if level requires TLS (no plaintext fallback). */
+/*
+ * 1 if level requires TLS (no plaintext fallback); 1 if it verifies the
+ * peer's certificate. For the level alone: dane is neither, as it is
+ * without records. With records it is both: ask about the policy.
+ */
 int		 deliver_tls_required(enum conf_tls_level);
-/* 1 if level verifies the peer's certificate. */
 int		 deliver_tls_verifies(enum conf_tls_level);
+int		 deliver_policy_required(const struct deliver_policy *);
+int		 deliver_policy_verifies(const struct deliver_policy *);
+
+/*
+ * DANE for SMTP (RFC 7672), the TLSA part. The deliverer, for each MX
+ * host it is about to try, in this order:
+ *
+ *	deliver_tls_dane_clear(&job->policy);	(the previous host's set)
+ *	deliver_tls_policy(t, job->domain, &job->policy);
+ *	if deliver_tls_dane_wanted(&job->policy)
+ *	    and deliver_dns_validates(dns) == 1	(DANE is off otherwise)
+ *	    and host->secure			(MX and A/AAAA validated):
+ *		deliver_dns_tlsa(dns, base, 25, tlsa_done, job)
+ *	tlsa_done(tlsa):
+ *		v = deliver_tls_dane_apply(&job->policy, tlsa, base,
+ *		    host->name, job->domain);
+ *
+ * where base, the TLSA base domain (RFC 7672 2.2.2), is host->cname
+ * when the host name is an alias (CNAME expanded, secure), else
+ * host->name. (2.2.2 also says: when the expanded name has no TLSA
+ * records, look up the original name's, and use that as base.)
+ *
+ * What the answer does (v, and the policy afterwards):
+ *
+ *	TLSA answer		v		policy
+ *	OK, secure, records,	DANE_ON		dane, with the usable records
+ *	  >= 1 usable
+ *	OK, secure, records,	DANE_ENCRYPT	encrypt (2.2: TLS mandatory,
+ *	  none usable				not authenticated)
+ *	OK, insecure		DANE_OFF	as it was
+ *	NONE (NXDOMAIN, NODATA)	DANE_OFF	as it was
+ *	TEMP (SERVFAIL, bogus,	DANE_DEFER	as it was; do not connect
+ *	  timeout)				to this host
+ *
+ * "As it was" is the table's dane (without records it acts as may) or
+ * the default may. DANE_DEFER (2.2: the records may exist, so this host
+ * gets neither plaintext nor unauthenticated TLS): skip the host and try
+ * the next; when no host is left, defer the recipients with dsn 4.7.5
+ * and "TLSA lookup for <tlsa->qname>: <tlsa->reason>".
+ *
+ * With DANE_ON, the session (deliver_session.c) hands the records to
+ * OpenSSL (SSL_dane_enable, SSL_dane_tlsa_add), sends base as SNI and,
+ * for DANE-TA, checks the certificate names base, host or nexthop (RFC
+ * 7672 3.2.2; wildcards only as the whole first label); DANE-EE checks
+ * no name and no dates (3.2.1). A mismatch defers 4.7.5, "DANE: no TLSA
+ * record matched". host and nexthop may be NULL (not checked). The
+ * policy's id digests the records and the names, so neither a
+ * connection nor a TLS session made under one TLSA set serves another.
+ *
+ * Usable (RFC 7672 3.1, RFC 6698 2.1): usage 2 (DANE-TA) or 3 (DANE-EE)
+ * (0 and 1, PKIX-TA and PKIX-EE, are unusable for SMTP, 3.1.3), selector
+ * 0 (certificate) or 1 (SubjectPublicKeyInfo), matching type 0 (the
+ * whole object, which must then parse as one), 1 (SHA2-256, 32 octets)
+ * or 2 (SHA2-512, 64 octets). Anything else is unusable and ignored.
+ *
+ * p must be a deliver_tls_policy() answer without a TLSA set
+ * (p->dane == NULL: a bug otherwise), and tlsa the answer for base.
+ */
+#define DELIVER_DANE_NAMES	3	/* base, host, next hop */
+
+struct deliver_dane_rec {
+	uint8_t			 usage, selector, mtype;
+	size_t			 len;
+	unsigned char		*data;
+};
+
+struct deliver_dane {
+	int			 refs;
+	/* base first (SNI); then host and next hop unless "" or dup */
+	char		 names[DELIVER_DANE_NAMES][DELIVER_DNS_NAMELEN];
+	size_t			 nnames;
+	size_t			 nrecs;		/* usable, at least 1 */
+	struct deliver_dane_rec	 recs[DELIVER_DNS_MAX_TLSA];
+	size_t			 nunusable;	/* records left out */
+};
+
+enum deliver_dane_verdict {
+	DELIVER_DANE_OFF = 0,	/* no DANE: the policy as it was */
+	DELIVER_DANE_ON,	/* level dane, records to match */
+	DELIVER_DANE_ENCRYPT,	/* TLSA published, none usable: encrypt */
+	DELIVER_DANE_DEFER,	/* lookup failed: not this host */
+};
+
+/* 1 if TLSA records would decide for p (default may, or table dane). */
+int		 deliver_tls_dane_wanted(const struct deliver_policy *);
+/* 1 if the record is usable for SMTP (above), else 0. */
+int		 deliver_tls_dane_usable(
+		    const struct deliver_dns_tlsa_rec *);
+enum deliver_dane_verdict
+		 deliver_tls_dane_apply(struct deliver_policy *,
+		    const struct deliver_dns_tlsa *, const char *base,
+		    const char *host, const char *nexthop);
+/* Drops p's TLSA set, if any; the level stays: re-ask the engine. */
+void		 deliver_tls_dane_clear(struct deliver_policy *);
+const char	*deliver_tls_dane_verdict_name(enum deliver_dane_verdict);
+
+/* One more holder of the set, and one fewer; NULL is fine for both. */
+void		 deliver_dane_ref(struct deliver_dane *);
+void		 deliver_dane_unref(struct deliver_dane *);
 
 #endif
