@@ -29,6 +29,7 @@
 
 struct deliver_hop_cand {
 	char		 host[DELIVER_DNS_NAMELEN];	/* "" for an address */
+	char		 cname[DELIVER_DNS_NAMELEN];	/* host, CNAMEs followed */
 	char		 addr[INET6_ADDRSTRLEN];
 	int		 secure;			/* DNSSEC all the way */
 };
@@ -39,7 +40,8 @@ struct deliver_hop {
 	deliver_job_cb		 cb;
 	void			*arg;
 	struct deliver_nexthop	 nh;
-	struct deliver_dns_query *q;		/* the route lookup, or NULL */
+	struct deliver_dns_query *q;		/* the lookup in flight, or NULL */
+	int			 tlsa_orig;	/* asking for the host's own name */
 	struct event		*ev;		/* the first try, from the loop */
 	size_t			 ncand, next;
 	struct deliver_hop_cand	 cand[DELIVER_HOP_MAX_ADDRS];
@@ -90,6 +92,7 @@ deliver_hop_policy(struct deliver_hop *h, const struct deliver_hop_cand *c)
 {
 	struct deliver_policy	*p = &h->job->policy;
 
+	deliver_tls_dane_clear(p);		/* the previous host's TLSA */
 	deliver_tls_policy(h->env.tls, h->job->domain, p);
 	if (p->match[0] != '\0' || !deliver_tls_verifies(p->level))
 		return;
@@ -126,15 +129,78 @@ deliver_hop_done(struct deliver_job *job, void *arg)
 	deliver_hop_end(h);
 }
 
-/* deliver_hop_try - relay to the next address */
+/* deliver_hop_connect - the policy is settled: relay to the address */
+static void
+deliver_hop_connect(struct deliver_hop *h)
+{
+	const struct deliver_hop_cand	*c = &h->cand[h->next - 1];
+
+	deliver_session_start(h->env.smtp, h->job, c->addr, h->nh.port,
+	    deliver_hop_done, h);
+}
+
+/*
+ * deliver_hop_tlsa_done - the host's TLSA records are in (RFC 7672 2.2):
+ * they make the policy dane or encrypt, or leave it, or (a lookup that
+ * failed for a signed zone) keep this host from getting the mail at all
+ */
+static void
+deliver_hop_tlsa_done(const struct deliver_dns_tlsa *tlsa, void *arg)
+{
+	struct deliver_hop		*h = arg;
+	struct deliver_job		*job = h->job;
+	const struct deliver_hop_cand	*c = &h->cand[h->next - 1];
+	const char			*base;
+	enum deliver_dane_verdict	 v;
+	char				 text[DELIVER_TEXT_MAX];
+
+	h->q = NULL;
+	base = h->tlsa_orig ? c->host : c->cname;
+	/* 2.2.2: no records at the expanded name: the original name's. */
+	if (tlsa->status == DELIVER_DNS_NONE && !h->tlsa_orig &&
+	    strcmp(c->cname, c->host) != 0) {
+		h->tlsa_orig = 1;
+		h->q = deliver_dns_tlsa(h->env.dns, c->host, h->nh.port,
+		    deliver_hop_tlsa_done, h);
+		return;
+	}
+	v = deliver_tls_dane_apply(&job->policy, tlsa, base, c->host,
+	    h->nh.nexthop);
+	log_debug("%s: %s: TLSA %s: %s", job->qid, c->host,
+	    tlsa->qname != NULL ? tlsa->qname : base,
+	    deliver_tls_dane_verdict_name(v));
+	if (v != DELIVER_DANE_DEFER) {
+		deliver_hop_connect(h);
+		return;
+	}
+	snprintf(text, sizeof(text), "TLSA lookup for %s: %s", tlsa->qname,
+	    tlsa->reason);
+	deliver_job_fail(job, DELIVER_DEFERRED, "4.7.5", text);
+	snprintf(job->relay, sizeof(job->relay), "%s[%s]:%u", c->host,
+	    c->addr, (unsigned)h->nh.port);
+	deliver_hop_done(job, h);
+}
+
+/*
+ * deliver_hop_try - the next address: its TLS policy, with DANE's TLSA
+ * lookup first where DNSSEC vouches for the host (RFC 7672 2.2.1), then
+ * the connection
+ */
 static void
 deliver_hop_try(struct deliver_hop *h)
 {
 	const struct deliver_hop_cand	*c = &h->cand[h->next++];
 
 	deliver_hop_policy(h, c);
-	deliver_session_start(h->env.smtp, h->job, c->addr, h->nh.port,
-	    deliver_hop_done, h);
+	if (c->host[0] != '\0' && c->secure && h->env.dns != NULL &&
+	    deliver_dns_validates(h->env.dns) == 1 &&
+	    deliver_tls_dane_wanted(&h->job->policy)) {
+		h->tlsa_orig = 0;
+		h->q = deliver_dns_tlsa(h->env.dns, c->cname, h->nh.port,
+		    deliver_hop_tlsa_done, h);
+		return;
+	}
+	deliver_hop_connect(h);
 }
 
 /* deliver_hop_first - a numeric route starts from the loop */
@@ -207,6 +273,8 @@ deliver_hop_routed(const struct deliver_dns_route *r, void *arg)
 		for (j = 0; j < dh->naddrs && h->ncand < max; j++) {
 			c = &h->cand[h->ncand++];
 			strlcpy(c->host, dh->name, sizeof(c->host));
+			strlcpy(c->cname, dh->cname[0] != '\0' ? dh->cname :
+			    dh->name, sizeof(c->cname));
 			strlcpy(c->addr, dh->addrs[j].text, sizeof(c->addr));
 			c->secure = dh->secure;
 		}

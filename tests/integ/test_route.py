@@ -253,3 +253,87 @@ def t_verify_mx_name(t):
     check(sum(x["mail"] for x in bad.conns) == 0,
           "MX 10 with the wrong name saw a MAIL command")
     check(good.count() == 1, "MX 20 has %d" % good.count())
+
+
+def spki_sha256(crt):
+    """The 3 1 1 TLSA data of a certificate: SHA-256 of its SPKI, hex"""
+    import hashlib
+    import subprocess
+    pub = subprocess.run(["openssl", "x509", "-in", crt, "-pubkey", "-noout"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pub, capture_output=True, check=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+@test("route_dane_tlsa_from_signed_dns_decides", timeout=150)
+def t_dane(t):
+    """With a validating resolver, the default may becomes dane where a
+    signed zone publishes TLSA records: a matching DANE-EE record
+    delivers (verified=dane-ee); a host whose record matches nothing is
+    skipped (4.7.5, no MAIL reaches it) for the next MX; TLSA in an
+    unsigned zone is ignored; a TLSA lookup that fails for a signed
+    host keeps the mail from that host (4.7.5)"""
+    c = certs()
+    port = common_port("127.0.0.21", "127.0.0.22")
+    good_crt = os.path.join(c, "mx-route.crt")
+    good = t.sink("tls", host="127.0.0.22", port=port, cert=good_crt,
+                  key=os.path.join(c, "mx-route.key"))
+    bad = t.sink("tls", host="127.0.0.21", port=port,
+                 cert=os.path.join(c, "server.crt"),
+                 key=os.path.join(c, "server.key"))
+    h = spki_sha256(good_crt)
+    wrong = "00" * 32
+    spec = """
+zone dane.example signed
+@	MX 10 mx2
+mx2	A 127.0.0.22
+_{p}._tcp.mx2	TLSA 3 1 1 {h}
+zone skip.example signed
+@	MX 10 mx1
+@	MX 20 mx2
+mx1	A 127.0.0.21
+mx2	A 127.0.0.22
+_{p}._tcp.mx1	TLSA 3 1 1 {w}
+_{p}._tcp.mx2	TLSA 3 1 1 {h}
+zone plain.example
+@	MX 10 mx1
+mx1	A 127.0.0.21
+_{p}._tcp.mx1	TLSA 3 1 1 {w}
+zone temp.example signed
+@	MX 10 mx1
+mx1	A 127.0.0.21
+_{p}._tcp.mx1	TXT "here, so the NSEC of mx1 does not deny the TLSA name"
+servfail _{p}._tcp.mx1.temp.example
+""".format(p=port, h=h, w=wrong)
+    # temp.example's TXT at the TLSA name is there for libunbound's
+    # aggressive NSEC (RFC 8198): without it the NSEC that proved mx1 has
+    # no AAAA would also deny the TLSA name, from the cache, and the
+    # refusal below would never be asked for.
+    resolver, anchors = dns_server(t, spec)
+    domains = ("dane.example", "skip.example", "plain.example",
+               "temp.example")
+    a = t.aval(resolver=resolver, trust_anchor=anchors, transport_lines=[
+        "%s\tsmtp %s:%d" % (d, d, port) for d in domains]).start()
+    wait_until(lambda: "DNSSEC validates" in a.log(), 30, 0.1,
+               "the probe saying the resolver validates")
+    for d in domains:
+        smtp_send(a.port, "s@client.test", ["u@%s" % d], make_message(d))
+    st, line = outcome(a, "u@dane.example")
+    check(st == "sent" and "policy=dane" in line and
+          "verified=dane-ee" in line, "dane.example: %s" % line)
+    st, line = outcome(a, "u@skip.example")
+    check(st == "sent" and "mx2.skip.example" in line and
+          "verified=dane-ee" in line, "skip.example: %s" % line)
+    check(re.search(r"relay=mx1\.skip\.example\[127\.0\.0\.21\]:%d, .*DANE"
+                    % port, a.log()), "the host whose TLSA matched nothing "
+          "has no 'trying the next' line")
+    st, line = outcome(a, "u@plain.example")
+    check(st == "sent" and "policy=may" in line,
+          "unsigned TLSA must be ignored: %s" % line)
+    st, line = outcome(a, "u@temp.example")
+    check(st == "deferred" and "dsn=4.7.5" in line and
+          "TLSA lookup for" in line, "temp.example: %s" % line)
+    # the bad sink got plain.example's message, and no MAIL from the others
+    check(bad.count() == 1, "mx1 (wrong TLSA) stored %d" % bad.count())
+    check(good.count() == 2, "mx2 stored %d" % good.count())
