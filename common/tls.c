@@ -151,6 +151,27 @@ tls_read_file(const char *path, int secret, char **out, size_t *outlen,
 	return 0;
 }
 
+/* tls_file_text - a file's text by its path; see tls.h */
+int
+tls_file_text(const char *const *paths, char *const *texts,
+    const size_t *lens, size_t n, const char *path, const char **text,
+    size_t *len)
+{
+	size_t	 i;
+
+	*text = NULL;
+	*len = 0;
+	if (path == NULL || strcmp(path, "system") == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(paths[i], path) == 0) {
+			*text = texts[i];
+			*len = lens[i];
+			return 0;
+		}
+	return -1;
+}
+
 /* tls_file_load - read a PEM file that is not secret */
 int
 tls_file_load(const char *path, char **out, size_t *outlen, char *err,

@@ -61,6 +61,16 @@ void	 tls_pem_clear(struct tls_pem *);	/* wipes and frees the key */
 int	 tls_pem_load(struct tls_pem *, const char *certfile,
 	    const char *keyfile, char *err, size_t errlen);
 
+/*
+ * tls_file_text - the text of path among n files read in paths' order
+ * (the master's and deliver's copies of conf_tls_files()): 0 with the
+ * text, 0 with NULL for no path or "system" (the system store), -1 when
+ * path is not among them
+ */
+int	 tls_file_text(const char *const *paths, char *const *texts,
+	    const size_t *lens, size_t n, const char *path, const char **text,
+	    size_t *len);
+
 /* tls_file_load - read a PEM file that is not secret (a CA list) */
 int	 tls_file_load(const char *path, char **out, size_t *outlen,
 	    char *err, size_t errlen);

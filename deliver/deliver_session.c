@@ -78,6 +78,7 @@ struct deliver_session {
 #define DELIVER_SF_8BIT		0x0002	/* this job's body has 8-bit octets */
 #define DELIVER_SF_TLS		0x0004	/* TLS is up */
 #define DELIVER_SF_NOTLS	0x0008	/* may: the plaintext retry */
+#define DELIVER_SF_REFUSED	0x0010	/* may: STARTTLS refused, plaintext */
 	int				 err;	/* connect() failed at once */
 	struct deliver_ehlo		 ehlo;	/* what the server announced */
 	unsigned int			 ntrans;	/* MAIL commands sent */
@@ -654,8 +655,9 @@ deliver_session_tlslog(struct deliver_session *s)
 	}
 	if (!(s->flags & DELIVER_SF_TLS)) {
 		snprintf(s->job->tlslog, sizeof(s->job->tlslog),
-		    ", policy=%s, tls=none%s", lv, s->flags & DELIVER_SF_NOTLS ?
-		    " (plaintext retry)" : "");
+		    ", policy=%s, tls=none%s", lv,
+		    s->flags & DELIVER_SF_REFUSED ? " (STARTTLS refused)" :
+		    s->flags & DELIVER_SF_NOTLS ? " (plaintext retry)" : "");
 		return;
 	}
 	snprintf(s->job->tlslog, sizeof(s->job->tlslog), ", policy=%s, "
@@ -1177,7 +1179,7 @@ deliver_session_starttls_reply(struct deliver_session *s)
 	log_info("%s: relay=%s, policy=%s, STARTTLS refused (%s); going on "
 	    "in plaintext", s->job->qid, s->dest,
 	    conf_tls_level_name(s->policy.level), reply);
-	s->flags |= DELIVER_SF_NOTLS;
+	s->flags |= DELIVER_SF_NOTLS | DELIVER_SF_REFUSED;
 	deliver_session_mail(s);
 	return 0;
 }

@@ -94,19 +94,8 @@ static void
 deliver_tls_file(const char **paths, size_t npaths, char *const *files,
     const size_t *lens, const char *path, const char **text, size_t *len)
 {
-	size_t	 i;
-
-	*text = NULL;
-	*len = 0;
-	if (path == NULL || strcmp(path, "system") == 0)
-		return;
-	for (i = 0; i < npaths; i++)
-		if (strcmp(paths[i], path) == 0) {
-			*text = files[i];
-			*len = lens[i];
-			return;
-		}
-	fatalx("%s: no text for %s", __func__, path);
+	if (tls_file_text(paths, files, lens, npaths, path, text, len) == -1)
+		fatalx("%s: no text for %s", __func__, path);
 }
 
 /*

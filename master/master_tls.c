@@ -68,26 +68,6 @@ master_tls_free(struct master_tls *t)
 	free(t);
 }
 
-/* master_tls_file - the text of a policy's file, by path */
-static int
-master_tls_file(const struct master_tls *t, const char **paths,
-    const char *path, const char **text, size_t *len)
-{
-	size_t	 i;
-
-	*text = NULL;
-	*len = 0;
-	if (path == NULL || strcmp(path, "system") == 0)
-		return 0;
-	for (i = 0; i < t->nfiles; i++)
-		if (strcmp(paths[i], path) == 0) {
-			*text = t->file[i];
-			*len = t->filelen[i];
-			return 0;
-		}
-	return -1;
-}
-
 /*
  * master_tls_load_client - deliver's material: the client certificate and
  * every CA and CRL file the TLS policies name, each policy's context built
@@ -129,8 +109,9 @@ master_tls_load_client(const struct conf *c, struct master_tls *t,
 			continue;
 		memset(&o, 0, sizeof(o));
 		o.system_ca = p->ca != NULL && strcmp(p->ca, "system") == 0;
-		if (master_tls_file(t, paths, p->ca, &o.ca, &o.calen) == -1 ||
-		    master_tls_file(t, paths, p->crl, &o.crl, &o.crllen) == -1)
+		if (tls_file_text(paths, t->file, t->filelen, t->nfiles, p->ca,
+		    &o.ca, &o.calen) == -1 || tls_file_text(paths, t->file,
+		    t->filelen, t->nfiles, p->crl, &o.crl, &o.crllen) == -1)
 			fatalx("%s: %s: a file not in the list", __func__,
 			    p->domain);
 		o.cert = t->have_client ? &t->client : NULL;

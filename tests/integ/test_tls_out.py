@@ -152,6 +152,9 @@ def t_downgrade(t):
                   "%s: may must deliver in plaintext: %s" % (d, line))
             if d.startswith(("drop", "inject")):
                 check("plaintext retry" in line, "%s: %s" % (d, line))
+            if d.startswith("454"):
+                check("tls=none (STARTTLS refused)" in line,
+                      "%s: %s" % (d, line))
             continue
         check(st == "deferred" and re.search(r"dsn=4\.7\.[45]", line),
               "%s: %s" % (d, line))
