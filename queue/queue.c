@@ -10,11 +10,13 @@
  * Transactions commit without a sync, and one flush runs
  * after everything readable in a loop iteration has been handled, so the
  * messages arriving together share one fsync (group commit). It then hands
- * due recipients to deliver, records each outcome, retries temporary
+ * due recipients to their agent, deliver or local (queue/route.h: one
+ * scheduler per agent), records each outcome, retries temporary
  * failures with backoff, and removes a message when every recipient is
  * final. At start it runs recovery and picks up everything not yet final.
  *
- * Trust: the queue trusts the master; from smtpd and deliver only framing
+ * Trust: the queue trusts the master; from smtpd, deliver and local only
+ * framing
  * and the limits it checks itself (a link that breaks them is closed, and
  * the master restarts the sender). What it reads back from the database is
  * decoded as untrusted (queue_rec.c).
@@ -22,7 +24,8 @@
  * Runs chrooted to the spool as the unprivileged user.
  *
  * Settings read: spool, smtpd { max-recipients }, queue { max-message-size
- * retry-min retry-max }, deliver { max-jobs }.
+ * retry-min retry-max }, deliver { max-jobs }, local { max-jobs },
+ * transport (routing), local-domains and postmaster (the rewrite).
  */
 #include <sys/types.h>
 #include <sys/statvfs.h>
@@ -587,6 +590,8 @@ queue_dispatch_worker(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		rc = queue_dispatch_smtpd(l, r);
 		break;
 	case PROC_DELIVER:
+	case PROC_LOCAL:
+		/* Both agents speak the one job protocol. */
 		if (r->type == IPC_DELIVER_RCPT_RESULT)
 			rc = queue_sched_result(l, r);
 		else if (r->type == IPC_DELIVER_JOB_DONE)
@@ -691,12 +696,12 @@ queue_link_add(int fd, uint32_t kind, uint32_t instance)
 	TAILQ_INIT(&l->incoming);
 	TAILQ_INIT(&l->asks);
 	TAILQ_INIT(&l->jobs);
-	snprintf(name, sizeof(name), "%s#%u",
-	    kind == PROC_SMTPD ? "smtpd" : "deliver", instance);
+	snprintf(name, sizeof(name), "%s#%u", kind == PROC_SMTPD ? "smtpd" :
+	    kind == PROC_LOCAL ? "local" : "deliver", instance);
 	l->peer = ipc_peer_new(queue->w.base, fd, name, queue_dispatch_worker,
 	    queue_link_closed, l);
 	TAILQ_INSERT_TAIL(&queue->links, l, entry);
-	if (kind == PROC_DELIVER)
+	if (kind == PROC_DELIVER || kind == PROC_LOCAL)
 		queue_sched_run();
 	else
 		queue_space_send(l);
@@ -812,7 +817,8 @@ queue_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 	case IPC_MASTER_PEER_LINK:
 		if (r->fd == -1 || ipc_get_u32(r, &kind) == -1 ||
 		    ipc_get_u32(r, &instance) == -1 || ipc_end(r) == -1 ||
-		    (kind != PROC_SMTPD && kind != PROC_DELIVER) ||
+		    (kind != PROC_SMTPD && kind != PROC_DELIVER &&
+		    kind != PROC_LOCAL) ||
 		    !queue->started)
 			break;
 		queue_link_add(r->fd, kind, instance);

@@ -33,6 +33,7 @@ Suite	*master_backoff_suite(void);
 Suite	*window_suite(void);
 Suite	*sendmail_msg_suite(void);
 Suite	*dns_suite(void);
+Suite	*route_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
