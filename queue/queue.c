@@ -38,6 +38,7 @@
 
 #include <event2/event.h>
 
+#include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -451,6 +452,31 @@ queue_xtext_ok(const char *s)
 	return 1;
 }
 
+/*
+ * queue_rcpt_postmaster - the recipient to store for rcpt: the
+ * postmaster's mailbox for <postmaster> and postmaster@ a local domain
+ * (conf_postmaster_rewrite(), RFC 5321 4.5.1: it must be accepted and
+ * must reach someone), else rcpt itself; owned by the caller. The client's
+ * address is kept as ORCPT when it gave none, so a DSN names what it
+ * wrote; "postmaster@" a domain name needs no xtext encoding.
+ */
+static char *
+queue_rcpt_postmaster(const struct queue_incoming *in, struct queue_rcpt *rp,
+    const char *rcpt)
+{
+	char	 pm[ADDR_MAX + 1];
+
+	if (conf_postmaster_rewrite(queue->w.conf, rcpt, pm, sizeof(pm)) != 1)
+		return xstrdup(rcpt);
+	log_info("%s: to=<%s> (postmaster: delivered to <%s>)", in->qid, rcpt,
+	    pm);
+	if (rp->orcpt == NULL && queue_xtext_ok(rcpt)) {
+		rp->orcpt_type = QUEUE_ORCPT_RFC822;
+		rp->orcpt = xstrdup(rcpt);
+	}
+	return xstrdup(pm);
+}
+
 /* queue_dispatch_smtpd - one frame from an smtpd; 0 or -1 (malformed) */
 static int
 queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
@@ -519,12 +545,12 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		}
 		rp = &in->env.rcpts[in->env.nrcpt++];
 		memset(rp, 0, sizeof(*rp));
-		rp->addr = xstrdup(rcpt);
 		rp->notify = notify;
 		if (orcpt_type != 0 && orcpt[0] != '\0') {
 			rp->orcpt_type = orcpt_type;
 			rp->orcpt = xstrdup(orcpt);
 		}
+		rp->addr = queue_rcpt_postmaster(in, rp, rcpt);
 		return 0;
 	case IPC_SMTPD_MSG_DATA:
 		if (ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1 ||
