@@ -38,17 +38,14 @@
 
 #include <event2/event.h>
 
-#include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "common/qid.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
-#include "deliver/deliver_body.h"
 #include "deliver/deliver_intake.h"
 #include "deliver/deliver_session.h"
 #include "deliver/deliver_tls.h"
