@@ -65,6 +65,10 @@ MASTER_SRCS	 = $(wildcard master/*.c) smtpd/smtpd_limit.c
 SMTPD_SRCS	 = $(wildcard smtpd/*.c)
 QUEUE_SRCS	 = $(wildcard queue/*.c)
 DELIVER_SRCS	 = $(wildcard deliver/*.c)
+# aval-local shares deliver's job intake, job and body reader, nothing else:
+# no SMTP client, no TLS, no DNS.
+LOCAL_SRCS	 = $(wildcard local/*.c) deliver/deliver_intake.c \
+		   deliver/deliver_job.c deliver/deliver_body.c
 AVALCTL_SRCS	 = tools/avalctl.c
 SENDMAIL_SRCS	 = tools/sendmail.c tools/sendmail_msg.c
 BENCH_SRCS	 = $(wildcard bench/*.c)
@@ -75,6 +79,7 @@ MASTER_OBJS	 = $(MASTER_SRCS:%.c=$(O)/%.o)
 SMTPD_OBJS	 = $(SMTPD_SRCS:%.c=$(O)/%.o)
 QUEUE_OBJS	 = $(QUEUE_SRCS:%.c=$(O)/%.o)
 DELIVER_OBJS	 = $(DELIVER_SRCS:%.c=$(O)/%.o)
+LOCAL_OBJS	 = $(LOCAL_SRCS:%.c=$(O)/%.o)
 AVALCTL_OBJS	 = $(AVALCTL_SRCS:%.c=$(O)/%.o)
 SENDMAIL_OBJS	 = $(SENDMAIL_SRCS:%.c=$(O)/%.o)
 UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
@@ -91,10 +96,14 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/queue/window.o \
 		   $(O)/queue/queue_dsn.o \
 		   $(O)/tools/sendmail_msg.o \
-		   $(filter-out $(O)/deliver/deliver.o,$(DELIVER_OBJS))
+		   $(O)/queue/route.o \
+		   $(O)/local/local_maildir.o \
+		   $(filter-out $(O)/deliver/deliver.o \
+		   $(O)/deliver/deliver_intake.o,$(DELIVER_OBJS))
 
 BENCH_BINS	 = $(BENCH_SRCS:bench/%.c=$(O)/%)
 PROGS		 = $(O)/avald $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
+		   $(O)/aval-local \
 		   $(O)/avalctl $(O)/sendmail $(O)/mailq $(BENCH_BINS)
 UNIT_RUNNER	 = $(O)/check_aval
 # Drivers the integration tests run, built for them and not installed.
@@ -102,7 +111,8 @@ TEST_PROGS	 = $(O)/dsn-compose
 TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o
 
 ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
-		   $(DELIVER_OBJS) $(AVALCTL_OBJS) $(SENDMAIL_OBJS) $(UNIT_OBJS) $(TEST_OBJS) \
+		   $(DELIVER_OBJS) $(O)/local/local.o $(O)/local/local_maildir.o \
+		   $(AVALCTL_OBJS) $(SENDMAIL_OBJS) $(UNIT_OBJS) $(TEST_OBJS) \
 		   $(BENCH_SRCS:%.c=$(O)/%.o)
 
 .PHONY: all check check-plain check-unit check-integ run install clean \
@@ -156,6 +166,11 @@ $(O)/aval-queue: $(QUEUE_OBJS) $(COMMON)
 $(O)/aval-deliver: $(DELIVER_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(UNBOUND_LIBS)
+
+# No TLS, no resolver: aval-local links libevent and common only.
+$(O)/aval-local: $(LOCAL_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
 
 $(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
@@ -223,7 +238,7 @@ install: all
 	install -m 0755 $(O)/sendmail $(DESTDIR)$(SBINDIR)/sendmail
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq
 	install -m 0755 $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
-	    $(DESTDIR)$(LIBEXECDIR)/
+	    $(O)/aval-local $(DESTDIR)$(LIBEXECDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/aval.conf || \
 	    install -m 0644 etc/aval.conf $(DESTDIR)$(SYSCONFDIR)/aval.conf
 
@@ -245,7 +260,7 @@ fuzz: $(CONF_C)
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
 	    --include=/usr/include/$(shell gcc -dumpmachine)/sys/queue.h \
-	    --suppress=missingIncludeSystem common master smtpd queue deliver \
+	    --suppress=missingIncludeSystem common master smtpd queue deliver local \
 	    tools bench
 
 clean:

@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/conf_priv.h"
@@ -344,6 +345,30 @@ conf_user_valid(const char *s)
 }
 
 /*
+ * conf_postmaster_valid - 1 if s is a canonical mailbox (local@domain, as
+ * addr_parse_path() writes it), or a local part that makes one, and names
+ * no routing: the postmaster's mail must not be relayed by its address.
+ */
+static int
+conf_postmaster_valid(const char *s)
+{
+	char		 path[ADDR_PATH_MAX + 16], out[ADDR_MAX + 1];
+	const char	*rest, *why;
+	int		 n;
+
+	if (strchr(s, '@') != NULL)
+		n = snprintf(path, sizeof(path), "<%s>", s);
+	else
+		n = snprintf(path, sizeof(path), "<%s@localhost>", s);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    addr_parse_path(path, 0, out, sizeof(out), &rest, NULL,
+	    &why) == -1 || *rest != '\0' || addr_has_routing(out))
+		return 0;
+	/* The canonical spelling only: what is stored is what is compared. */
+	return strchr(s, '@') == NULL || strcmp(out, s) == 0;
+}
+
+/*
  * conf_value_addr - a numeric IPv4 or IPv6 address, in its canonical
  * spelling (so "::0001" and "::1" are the same listener). Sets *family and
  * the bytes when asked. 0, or -1 if it is not an address.
@@ -482,10 +507,16 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 		    !conf_domain_valid(value))
 			return conf_err(err, errlen,
 			    "%s: \"%s\" is not a host name", lbl, value);
-		if (r->offset == offsetof(struct conf, user) &&
+		if ((r->offset == offsetof(struct conf, user) ||
+		    r->offset == offsetof(struct conf, local_user)) &&
 		    !conf_user_valid(value))
 			return conf_err(err, errlen,
 			    "%s: \"%s\" is not a user name", lbl, value);
+		if (r->offset == offsetof(struct conf, postmaster) &&
+		    !conf_postmaster_valid(value))
+			return conf_err(err, errlen, "%s: \"%s\" is not a "
+			    "mailbox (local@domain) or a local part", lbl,
+			    value);
 		s = xstrdup(value);
 		break;
 	case CONF_PATH:
@@ -1468,6 +1499,52 @@ conf_domain_match(const struct conf_domain *d, const char *domain)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * conf_postmaster - the postmaster's mailbox: the setting, a bare local
+ * part qualified with the first local domain (the hostname when there is
+ * none). 0, or -1 when out is too small.
+ */
+int
+conf_postmaster(const struct conf *c, char *out, size_t outlen)
+{
+	const char	*dom;
+	int		 n;
+
+	if (strchr(c->postmaster, '@') != NULL)
+		n = snprintf(out, outlen, "%s", c->postmaster);
+	else {
+		dom = c->local_domains != NULL &&
+		    c->local_domains->name[0] != '.' ?
+		    c->local_domains->name : c->hostname;
+		n = snprintf(out, outlen, "%s@%s", c->postmaster, dom);
+	}
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/*
+ * conf_postmaster_rewrite - 1 and the postmaster's mailbox in out when
+ * rcpt is the bare "postmaster" (RFC 5321 4.5.1) or postmaster@ a local
+ * domain, any case, and is not that mailbox already; else 0. One step
+ * only: the result is never rewritten again, so no setting makes a loop.
+ */
+int
+conf_postmaster_rewrite(const struct conf *c, const char *rcpt, char *out,
+    size_t outlen)
+{
+	const char	*at = strchr(rcpt, '@');
+
+	if (at == NULL) {
+		if (strcasecmp(rcpt, "postmaster") != 0)
+			return 0;
+	} else if ((size_t)(at - rcpt) != strlen("postmaster") ||
+	    strncasecmp(rcpt, "postmaster", at - rcpt) != 0 ||
+	    conf_is_local_domain(c, at + 1) != 1)
+		return 0;
+	if (conf_postmaster(c, out, outlen) == -1)
+		return 0;
+	return strcmp(out, rcpt) != 0;
 }
 
 /* conf_is_local_domain - 1 if mail for domain is delivered here */

@@ -121,6 +121,8 @@ struct conf {
 	char		*runtime_dir;		/* path; control socket, pid file, empty chroot */
 	char		*maildir;		/* path; <maildir>/<domain>/<local>/{tmp,new,cur} */
 	char		*user;			/* unprivileged user when started as root */
+	char		*local_user;		/* aval-local's user, when started as root */
+	char		*postmaster;		/* mailbox, or a bare local part */
 
 	/* tls { } */
 	char		*tls_client_ca;		/* path, "" for none */
@@ -163,6 +165,10 @@ struct conf {
 	char		*deliver_resolver;	/* "" or "ADDR[@PORT]" */
 	char		*deliver_trust_anchor;	/* path or "" */
 	long long	 deliver_dns_timeout;	/* seconds, per lookup */
+
+	/* local { } */
+	long long	 local_processes;
+	long long	 local_max_jobs;	/* concurrent, per process */
 
 	/* Lists, each in file order. */
 	struct conf_listen	*listeners;
@@ -207,6 +213,17 @@ int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
 const struct conf_transport *
 		 conf_transport_lookup(const struct conf *, const char *domain);
 const char	*conf_transport_kind_name(enum conf_transport_kind);
+
+/*
+ * The postmaster: conf_postmaster() writes its mailbox (the setting, a
+ * bare local part qualified with the first local domain, else the
+ * hostname), 0 or -1 when out is too small. conf_postmaster_rewrite() is 1,
+ * with that mailbox in out, for the bare "postmaster" and for postmaster@
+ * any local domain (any case) other than that mailbox itself; else 0.
+ */
+int		 conf_postmaster(const struct conf *, char *out, size_t outlen);
+int		 conf_postmaster_rewrite(const struct conf *, const char *rcpt,
+		    char *out, size_t outlen);
 
 /*
  * The order every domain table is searched in: find(table, name) is asked

@@ -38,6 +38,14 @@ const struct conf_row conf_table[] = {
 	{ NULL, "user", CONF_STRING, CONF_OFF(user), "aval",
 	    0, 0,
 	    "Unprivileged user the workers run as when avald starts as root." },
+	{ NULL, "local-user", CONF_STRING, CONF_OFF(local_user), "aval-local",
+	    0, 0,
+	    "Unprivileged user of aval-local, the only one that owns the "
+	    "mailboxes." },
+	{ NULL, "postmaster", CONF_STRING, CONF_OFF(postmaster), "postmaster",
+	    0, 0,
+	    "Where postmaster mail goes; a bare local part is in the first "
+	    "local domain." },
 
 	{ "tls", "client-ca", CONF_PATH, CONF_OFF(tls_client_ca), "",
 	    0, 0,
@@ -152,6 +160,13 @@ const struct conf_row conf_table[] = {
 	{ "deliver", "dns-timeout", CONF_DURATION,
 	    CONF_OFF(deliver_dns_timeout), "10s", 1, CONF_MINUTE,
 	    "Time allowed for each DNS lookup." },
+
+	{ "local", "processes", CONF_COUNT, CONF_OFF(local_processes), "1",
+	    1, 64,
+	    "aval-local processes writing mail into the mailboxes." },
+	{ "local", "max-jobs", CONF_COUNT, CONF_OFF(local_max_jobs), "20",
+	    1, 10000,
+	    "Concurrent deliveries per aval-local process." },
 };
 
 const size_t conf_table_len = sizeof(conf_table) / sizeof(conf_table[0]);

@@ -21,7 +21,7 @@ enum conf_type {
 };
 
 struct conf_row {
-	const char	*block;		/* NULL for top level, else "tls", "smtpd", "queue", "deliver" */
+	const char	*block;		/* NULL for top level, else "tls", "smtpd", "queue", "deliver", "local" */
 	const char	*name;		/* "max-recipients" */
 	enum conf_type	 type;
 	size_t		 offset;	/* into struct conf */

@@ -2,7 +2,9 @@
  * ipc_types - the catalogue of messages between aval processes
  *
  * Numbers come in ranges by sender: 100 master, 200 smtpd, 300 queue,
- * 400 deliver, 500 avalctl. Each entry says its payload, in order, and its
+ * 400 deliver, 500 avalctl. aval-local speaks the delivery agents' job
+ * protocol: the queue's JOB_* frames to it, DELIVER_* frames from it.
+ * Each entry says its payload, in order, and its
  * reply. Types: u32, u64, str (length-prefixed, NUL-checked), data (raw
  * length-prefixed bytes), fd (passed alongside with SCM_RIGHTS).
  *
@@ -12,7 +14,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	7
+#define IPC_VERSION	8
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -21,7 +23,7 @@ enum ipc_type {
 	IPC_MASTER_CONF_ITEM = 100,	/* str key, str value; one setting */
 	IPC_MASTER_CONF_END,		/* u32 generation; the items so far are the config */
 	IPC_MASTER_LISTENER,		/* ->smtpd: fd, str kind ("mx"|"submission"), str addr */
-	IPC_MASTER_QUEUE_LINK,		/* ->smtpd, deliver: fd; a new link to the queue */
+	IPC_MASTER_QUEUE_LINK,		/* ->smtpd, deliver, local: fd; a new link to the queue */
 	IPC_MASTER_PEER_LINK,		/* ->queue: fd, u32 proc kind, u32 instance; a new worker link */
 	IPC_MASTER_START,		/* ->worker: config and fds complete; chroot, drop, run */
 	IPC_MASTER_SHUTDOWN,		/* ->worker: drain and exit */
@@ -53,14 +55,14 @@ enum ipc_type {
 	IPC_QUEUE_MSG_OPENED = 300,	/* ->smtpd: u64 sid, str qid; the ID this message will have */
 	IPC_QUEUE_MSG_DURABLE,		/* ->smtpd: u64 sid; on disk */
 	IPC_QUEUE_MSG_FAILED,		/* ->smtpd: u64 sid, str reason; not stored */
-	IPC_QUEUE_JOB_START,		/* ->deliver: u64 job, str qid, str sender, str domain, u64 size, u64 arrival (ms), u32 nrcpt,
+	IPC_QUEUE_JOB_START,		/* ->deliver, local: u64 job, str qid, str sender, str domain, u64 size, u64 arrival (ms), u32 nrcpt,
 					   u32 flags (1: the body has 8-bit octets; 2: the body is the file, read-only, that comes with
 					   this frame, and deliver reads it itself) */
-	IPC_QUEUE_JOB_RCPT,		/* ->deliver: u64 job, u32 index, str rcpt */
-	IPC_QUEUE_JOB_DATA,		/* ->deliver: u64 job, u32 status (0 data, 1 end, 2 unreadable, 3 the last data), u32 next chunk,
+	IPC_QUEUE_JOB_RCPT,		/* ->deliver, local: u64 job, u32 index, str rcpt */
+	IPC_QUEUE_JOB_DATA,		/* ->deliver, local: u64 job, u32 status (0 data, 1 end, 2 unreadable, 3 the last data), u32 next chunk,
 					   u32 next offset, data (<= IPC_CHUNK; empty for 1 and 2); answers DELIVER_JOB_READ, and
 					   comes unasked once after GO with the piece at (0, 0) when the body is not a file */
-	IPC_QUEUE_JOB_GO,		/* ->deliver: u64 job; every recipient sent, deliver it */
+	IPC_QUEUE_JOB_GO,		/* ->deliver, local: u64 job; every recipient sent, deliver it */
 	IPC_QUEUE_CTL_MSG,		/* ->master: u32 req, str qid, str sender, u64 arrival (s), u64 size, u32 nrcpt, u32 flags (IPC_CTL_MSG_*) */
 	IPC_QUEUE_CTL_RCPT,		/* ->master: u32 req, str qid, str rcpt, u32 state, u32 attempts, u64 next, str error */
 	IPC_QUEUE_CTL_END,		/* ->master: u32 req, u32 messages */
@@ -70,7 +72,7 @@ enum ipc_type {
 	IPC_QUEUE_CTL_LINE,		/* ->master: u32 req, str line; one line of a command's output */
 	IPC_QUEUE_CTL_DONE,		/* ->master: u32 req, u32 status (0 ok), str text; a command's end */
 
-	/* deliver -> queue */
+	/* deliver, local -> queue */
 	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text, str remote host ("none") */
 	IPC_DELIVER_JOB_DONE,		/* u64 job; every recipient has a result */
 	IPC_DELIVER_JOB_READ,		/* u64 job, u32 chunk, u32 offset ((0, 0): the start); reply QUEUE_JOB_DATA */
@@ -104,6 +106,7 @@ enum proc_kind {
 	PROC_SMTPD,
 	PROC_QUEUE,
 	PROC_DELIVER,
+	PROC_LOCAL,			/* aval-local (IPC_VERSION 8) */
 };
 
 /* A recipient's queue state, stored and shown by avalctl. */

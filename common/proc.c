@@ -3,6 +3,10 @@
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <sched.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,17 +161,24 @@ proc_nocaps(void)
 void
 proc_privdrop(const struct conf *conf, const char *dir)
 {
+	proc_privdrop_user(conf->user, dir);
+}
+
+/* proc_privdrop_user - chroot and become user */
+void
+proc_privdrop_user(const char *user, const char *dir)
+{
 	uid_t	 uid;
 	gid_t	 gid;
 	int	 caps_ok;
 
 	if (geteuid() == 0) {
-		if (proc_user(conf->user, &uid, &gid) == -1)
-			fatalx("unknown user \"%s\" (create it, or set \"user\")",
-			    conf->user);
+		if (proc_user(user, &uid, &gid) == -1)
+			fatalx("unknown user \"%s\" (create it, or set it in "
+			    "the config)", user);
 		if (uid == 0)
 			fatalx("user \"%s\" is root; aval workers never run "
-			    "as root", conf->user);
+			    "as root", user);
 		if (dir != NULL) {
 			if (chroot(dir) == -1)
 				fatal("chroot %s", dir);
@@ -177,7 +188,7 @@ proc_privdrop(const struct conf *conf, const char *dir)
 		if (setgroups(1, &gid) == -1 ||
 		    setresgid(gid, gid, gid) == -1 ||
 		    setresuid(uid, uid, uid) == -1)
-			fatal("dropping privileges to %s", conf->user);
+			fatal("dropping privileges to %s", user);
 	} else if (dir != NULL) {
 		/* Not root: no chroot, but keep the same working directory. */
 		if (chdir(dir) == -1)
@@ -190,4 +201,51 @@ proc_privdrop(const struct conf *conf, const char *dir)
 		fatalx("privileges were not dropped");
 	log_debug("running as uid %ld%s%s", (long)geteuid(),
 	    dir ? ", in " : "", dir ? dir : "");
+}
+
+/* proc_empty_dir - runtime-dir/empty, made and checked */
+void
+proc_empty_dir(const struct conf *conf, char *out, size_t outlen)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	int		 n;
+
+	n = snprintf(out, outlen, "%s/empty", conf->runtime_dir);
+	if (n < 0 || (size_t)n >= outlen)
+		fatalx("runtime-dir too long");
+	if (mkdir(out, 0555) == -1 && errno != EEXIST)
+		fatal("mkdir %s", out);
+	if (lstat(out, &st) == -1)
+		fatal("%s", out);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s is not a directory", out);
+	if (geteuid() == 0 && st.st_uid != 0 && chown(out, 0, 0) == -1)
+		fatal("chown %s", out);
+	if ((st.st_mode & 07777) != 0555 && chmod(out, 0555) == -1)
+		fatal("chmod %s", out);
+	if ((d = opendir(out)) == NULL)
+		fatal("opendir %s", out);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		fatalx("%s is not empty (it holds \"%s\"); a chroot must "
+		    "hold nothing: empty it", out, de->d_name);
+	}
+	closedir(d);
+}
+
+/* proc_nonet - a network namespace of our own, with nothing in it */
+int
+proc_nonet(void)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (unshare(CLONE_NEWNET) == -1) {
+		log_warn("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	return 1;
 }

@@ -53,6 +53,23 @@ int	 proc_conf_dispatch(struct proc_worker *, struct ipc_msgin *);
  * failure; checks the result (no capability, uid not 0) before returning.
  */
 void	 proc_privdrop(const struct conf *, const char *dir);
+/* The same, to the named user (aval-local runs as local-user). */
+void	 proc_privdrop_user(const char *user, const char *dir);
+
+/*
+ * runtime-dir/empty, the chroot of the network-facing workers, in out:
+ * made when missing, root-owned (when run as root) and mode 0555, and
+ * refused (fatal) when anything is in it, since a chroot that holds files
+ * is no longer what its users were promised.
+ */
+void	 proc_empty_dir(const struct conf *, char *out, size_t outlen);
+
+/*
+ * Started as root: leave the host's network for a namespace of our own,
+ * which has only a loopback interface, down (unshare(CLONE_NEWNET)).
+ * 1 done, 0 not root (nothing to do), -1 the kernel refused (logged).
+ */
+int	 proc_nonet(void);
 
 /* Look up the unprivileged user; 0 and ids filled, or -1 if unknown. */
 int	 proc_user(const char *user, uid_t *uid, gid_t *gid);

@@ -1,13 +1,15 @@
 /*
- * deliver - the types the deliver process shares between its modules
+ * deliver - the types the delivery agents share between their modules
  *
  * A struct deliver_job is one delivery attempt of one message to the
  * recipients of one domain, as the queue hands it over (IPC_QUEUE_JOB_*).
- * deliver.c builds it from IPC, hands it to one transport, and reports each
- * recipient's result back to the queue once the transport calls the job's
- * completion callback. The transports are deliver_session.c (SMTP, with the
- * connection cache of deliver_cache.c) and deliver_maildir.c; neither knows
- * about IPC, so the unit tests drive them with jobs of their own.
+ * deliver_intake.c, the job intake of both agents (aval-deliver and
+ * aval-local), builds it from IPC, hands it to one transport, and reports
+ * each recipient's result back to the queue once the transport calls the
+ * job's completion callback. The transports are deliver_session.c (SMTP,
+ * with the connection cache of deliver_cache.c) in aval-deliver and
+ * local/local_maildir.c in aval-local; none knows about IPC, so the unit
+ * tests drive them with jobs of their own.
  *
  * A transport fills in, for every recipient, exactly one result (status,
  * dsn, text) and the job's relay and timing fields that the log line needs.
@@ -37,7 +39,7 @@
 
 struct deliver_body;
 struct deliver_hop;
-struct deliver_maildir_run;
+struct local_maildir_run;
 struct deliver_session;
 
 struct deliver_conf {
@@ -91,10 +93,10 @@ struct deliver_job {
 	struct deliver_hop	*hop;
 	/* The SMTP session running this job, or NULL (deliver_session.c). */
 	struct deliver_session	*session;
-	/* The Maildir run of this job, or NULL (deliver_maildir.c). */
-	struct deliver_maildir_run *maildir;
+	/* The Maildir run of this job, or NULL (local/local_maildir.c). */
+	struct local_maildir_run *maildir;
 
-	/* deliver.c's bookkeeping; the transports leave these alone. */
+	/* deliver_intake.c's bookkeeping; the transports leave these alone. */
 	int			 state;
 #define DELIVER_J_RECEIVING	0	/* between JOB_START and JOB_GO */
 #define DELIVER_J_REFUSED	1	/* over max-jobs: swallow, then defer */

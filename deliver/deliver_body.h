@@ -11,7 +11,7 @@
  * happens when nothing of the body has been taken yet).
  *
  * Where pieces come from is a small interface, struct deliver_body_src:
- * deliver.c asks the queue (IPC_DELIVER_JOB_READ, answered by
+ * deliver_intake.c asks the queue (IPC_DELIVER_JOB_READ, answered by
  * IPC_QUEUE_JOB_DATA), a body file the queue passed is read here
  * (deliver_body_new_file()), the unit tests serve a string in pieces of a
  * size they choose. A source answers a read, at once or later, with

@@ -82,3 +82,36 @@ deliver_job_all(const struct deliver_job *job, enum deliver_status status)
 			return 0;
 	return 1;
 }
+
+/*
+ * The TLSA set a job's policy holds (deliver_tls.h) is the job's to
+ * free, so its reference counting lives here: aval-local links this file
+ * and none of the TLS code.
+ */
+void
+deliver_dane_ref(struct deliver_dane *d)
+{
+	if (d != NULL)
+		d->refs++;
+}
+
+void
+deliver_dane_unref(struct deliver_dane *d)
+{
+	size_t	 i;
+
+	if (d == NULL || --d->refs > 0)
+		return;
+	for (i = 0; i < d->nrecs; i++)
+		free(d->recs[i].data);
+	free(d);
+}
+
+/* deliver_tls_dane_clear - p without its TLSA set */
+void
+deliver_tls_dane_clear(struct deliver_policy *p)
+{
+	deliver_dane_unref(p->dane);
+	p->dane = NULL;
+}
+

@@ -312,33 +312,6 @@ deliver_tls_dane_usable(const struct deliver_dns_tlsa_rec *r)
 	}
 }
 
-void
-deliver_dane_ref(struct deliver_dane *d)
-{
-	if (d != NULL)
-		d->refs++;
-}
-
-void
-deliver_dane_unref(struct deliver_dane *d)
-{
-	size_t	 i;
-
-	if (d == NULL || --d->refs > 0)
-		return;
-	for (i = 0; i < d->nrecs; i++)
-		free(d->recs[i].data);
-	free(d);
-}
-
-/* deliver_tls_dane_clear - p without its TLSA set */
-void
-deliver_tls_dane_clear(struct deliver_policy *p)
-{
-	deliver_dane_unref(p->dane);
-	p->dane = NULL;
-}
-
 const char *
 deliver_tls_dane_verdict_name(enum deliver_dane_verdict v)
 {

@@ -4,12 +4,13 @@
  * avald reads and checks the configuration (or the embedded development
  * default), makes the spool, runtime and mailbox directories, binds the
  * listening sockets, opens the control socket, and starts one queue, N
- * smtpd and M deliver processes, connected by socketpairs. It restarts a
- * worker that dies (at once after a life of 5 s or more, else with a
- * back-off; logged), answers new connections 421 4.3.2 itself while no
- * smtpd runs (master_refuse.c), drains on SIGTERM (smtpd answers open
- * sessions 421 4.3.2, then deliver and queue stop), and reloads the
- * configuration on SIGHUP, keeping the old one if the new one fails.
+ * smtpd, M deliver and L local processes, connected by socketpairs. It
+ * restarts a worker that dies (at once after a life of 5 s or more, else
+ * with a back-off; logged), answers new connections 421 4.3.2 itself while
+ * no smtpd runs (master_refuse.c), drains on SIGTERM (smtpd answers open
+ * sessions 421 4.3.2, then deliver and local stop, then the queue), and
+ * reloads the configuration on SIGHUP, keeping the old one if the new one
+ * fails.
  *
  * Trust: avald trusts its configuration file and nothing else. From a
  * worker it accepts only well-formed frames of the types that worker may
@@ -17,11 +18,13 @@
  * restarted. From avalctl it accepts only the control requests.
  *
  * Privileges: started as root, avald binds the ports, then every worker
- * drops to the "user" setting in its own chroot (smtpd: an empty directory,
- * queue: the spool, deliver: the mailbox tree). avald itself keeps root to
- * bind, reload and restart. Started as another user, everything runs as
- * that user. Workers are aval's own binaries, found next to avald (a build
- * tree) or in the libexec directory; no other program is ever run.
+ * drops to the "user" setting in its own chroot (smtpd and deliver: the
+ * empty directory, queue: the spool), except aval-local, which drops to
+ * "local-user" in the mailbox tree, in a network namespace of its own
+ * (docs/local.md). avald itself keeps root to bind, reload and restart.
+ * Started as another user, everything runs as that user. Workers are
+ * aval's own binaries, found next to avald (a build tree) or in the
+ * libexec directory; no other program is ever run.
  *
  * Settings read: every one; avald sends each worker the whole config.
  */
@@ -257,9 +260,26 @@ main(int argc, char **argv)
 		if (master->uid == 0)
 			fatalx("user \"%s\" is root; workers never run as root",
 			    master->conf->user);
+		if (proc_user(master->conf->local_user, &master->local_uid,
+		    &master->local_gid) == -1)
+			fatalx("unknown local-user \"%s\": create it (useradd "
+			    "--system %s) or set \"local-user\"",
+			    master->conf->local_user, master->conf->local_user);
+		if (master->local_uid == 0)
+			fatalx("local-user \"%s\" is root; workers never run "
+			    "as root", master->conf->local_user);
+		/*
+		 * One user for both would let a compromised smtpd or deliver
+		 * write the mailboxes: the split would be in name only.
+		 */
+		if (master->local_uid == master->uid)
+			log_warnx("local-user \"%s\" has the uid of user "
+			    "\"%s\": aval-local is not kept apart from the "
+			    "network-facing workers", master->conf->local_user,
+			    master->conf->user);
 	} else {
-		master->uid = geteuid();
-		master->gid = getegid();
+		master->uid = master->local_uid = geteuid();
+		master->gid = master->local_gid = getegid();
 	}
 	avald_find_exedir();
 	master_dirs_make();

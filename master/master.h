@@ -62,6 +62,8 @@ struct master {
 	char			 exedir[PATH_MAX];
 	uid_t			 uid;		/* of the workers */
 	gid_t			 gid;
+	uid_t			 local_uid;	/* of aval-local: owns the mailboxes */
+	gid_t			 local_gid;
 
 	struct master_listener	*listeners;
 	size_t			 nlisteners;

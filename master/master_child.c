@@ -3,10 +3,12 @@
  *
  * Every worker gets, on its master link and in this order: the config
  * (items and CONF_END), its fds (listeners for smtpd; a queue link for
- * smtpd and deliver when a queue runs), then START. A new queue gets START
- * first and then one PEER_LINK per running smtpd and deliver, whose other
- * ends go to those workers as QUEUE_LINK: so after any restart every smtpd
- * and deliver is connected to the one queue.
+ * smtpd, deliver and local when a queue runs), then START. A new queue
+ * gets START first and then one PEER_LINK per running smtpd, deliver and
+ * local, whose other ends go to those workers as QUEUE_LINK: so after any
+ * restart every worker is connected to the one queue. aval-local is a
+ * worker like deliver (local { processes } of them), supervised the same
+ * way; only deliver gets the TLS client material.
  *
  * A dead worker is restarted at once when it had lived at least 5 s
  * (MASTER_BACKOFF_STABLE_MS), and its back-off starts over; one that died
@@ -52,6 +54,7 @@ master_kind_name(enum proc_kind kind)
 	case PROC_SMTPD:	return "smtpd";
 	case PROC_QUEUE:	return "queue";
 	case PROC_DELIVER:	return "deliver";
+	case PROC_LOCAL:	return "local";
 	}
 	return "?";
 }
@@ -339,6 +342,12 @@ master_child_spawn(struct master_child *c)
 		if ((q = master_queue()) != NULL)
 			master_link(q, c);
 		break;
+	case PROC_LOCAL:
+		/* No key, no TLS: the mailboxes are all it needs. */
+		ipc_send(c->peer, ipc_new(IPC_MASTER_START));
+		if ((q = master_queue()) != NULL)
+			master_link(q, c);
+		break;
 	case PROC_QUEUE:
 		ipc_send(c->peer, ipc_new(IPC_MASTER_START));
 		for (i = 1; i < master->nchildren; i++)
@@ -352,7 +361,7 @@ master_child_spawn(struct master_child *c)
 	master_refuse_update();
 }
 
-/* master_children_start - the queue first, then smtpd and deliver */
+/* master_children_start - the queue first, then smtpd, deliver, local */
 void
 master_children_start(void)
 {
@@ -361,7 +370,7 @@ master_children_start(void)
 	size_t			 n = 0;
 
 	master->nchildren = 1 + master->conf->smtpd_processes +
-	    master->conf->deliver_processes;
+	    master->conf->deliver_processes + master->conf->local_processes;
 	master->children = xcalloc(master->nchildren, sizeof(*c));
 	master->children[n++].kind = PROC_QUEUE;
 	for (i = 0; i < master->conf->smtpd_processes; i++) {
@@ -370,6 +379,10 @@ master_children_start(void)
 	}
 	for (i = 0; i < master->conf->deliver_processes; i++) {
 		master->children[n].kind = PROC_DELIVER;
+		master->children[n++].instance = i;
+	}
+	for (i = 0; i < master->conf->local_processes; i++) {
+		master->children[n].kind = PROC_LOCAL;
 		master->children[n++].instance = i;
 	}
 	for (n = 0; n < master->nchildren; n++) {
@@ -461,8 +474,9 @@ master_child_stop(enum proc_kind kind)
 
 /*
  * master_children_shutdown - one step of the drain: smtpd first (open
- * sessions get 421), then deliver, then the queue, which flushes and
- * closes its store last. Called again each time a worker exits.
+ * sessions get 421), then deliver and local together, then the queue,
+ * which flushes and closes its store last. Called again each time a
+ * worker exits.
  */
 void
 master_children_shutdown(void)
@@ -479,8 +493,10 @@ master_children_shutdown(void)
 		master_refuse_update();
 		return;
 	}
-	if (master_children_alive(PROC_DELIVER) > 0) {
+	if (master_children_alive(PROC_DELIVER) > 0 ||
+	    master_children_alive(PROC_LOCAL) > 0) {
 		master_child_stop(PROC_DELIVER);
+		master_child_stop(PROC_LOCAL);
 		return;
 	}
 	if (master_children_alive(PROC_QUEUE) > 0) {

@@ -2,9 +2,11 @@
  * master_sock - directories and listening sockets, made before any worker
  *
  * The runtime directory holds the control socket, the pid file and
- * "empty", smtpd's chroot: root-owned and empty, so a compromised smtpd
- * finds nothing there. The spool belongs to the worker user (the queue is
- * chrooted to it), and so does the mailbox tree (deliver's chroot).
+ * "empty", the chroot of smtpd and deliver: root-owned and empty
+ * (proc_empty_dir()), so a compromised network-facing worker finds nothing
+ * there. The spool belongs to the worker user (the queue is chrooted to
+ * it); the mailbox tree belongs to local-user (aval-local's chroot), so no
+ * other worker can read or write it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,14 +24,18 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
 #define MASTER_BACKLOG	512
 
-/* master_mkdirs - mkdir -p, with mode for the last component only */
+/*
+ * master_mkdirs - mkdir -p, with mode for the last component only, which
+ * belongs to root, or (when root) to uid:gid when owned
+ */
 static void
-master_mkdirs(const char *path, mode_t mode, int worker_owned)
+master_mkdirs(const char *path, mode_t mode, int owned, uid_t uid, gid_t gid)
 {
 	char	 tmp[PATH_MAX];
 	char	*p;
@@ -47,8 +53,7 @@ master_mkdirs(const char *path, mode_t mode, int worker_owned)
 	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
 		fatal("mkdir %s", tmp);
 	if (geteuid() == 0) {
-		if (chown(tmp, worker_owned ? master->uid : 0,
-		    worker_owned ? master->gid : 0) == -1)
+		if (chown(tmp, owned ? uid : 0, owned ? gid : 0) == -1)
 			fatal("chown %s", tmp);
 	}
 	if (chmod(tmp, mode) == -1)
@@ -60,16 +65,13 @@ void
 master_dirs_make(void)
 {
 	char	 empty[PATH_MAX];
-	int	 n;
 
-	master_mkdirs(master->conf->spool, 0700, 1);
-	master_mkdirs(master->conf->runtime_dir, 0755, 0);
-	master_mkdirs(master->conf->maildir, 0700, 1);
-	n = snprintf(empty, sizeof(empty), "%s/empty",
-	    master->conf->runtime_dir);
-	if (n < 0 || (size_t)n >= sizeof(empty))
-		fatalx("runtime-dir too long");
-	master_mkdirs(empty, 0555, 0);
+	master_mkdirs(master->conf->spool, 0700, 1, master->uid, master->gid);
+	master_mkdirs(master->conf->runtime_dir, 0755, 0, 0, 0);
+	master_mkdirs(master->conf->maildir, 0700, 1, master->local_uid,
+	    master->local_gid);
+	/* Made and checked here, so a chroot that is not empty stops us now. */
+	proc_empty_dir(master->conf, empty, sizeof(empty));
 }
 
 /* master_listen_one - bind one "listen on" line */

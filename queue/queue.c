@@ -10,11 +10,13 @@
  * Transactions commit without a sync, and one flush runs
  * after everything readable in a loop iteration has been handled, so the
  * messages arriving together share one fsync (group commit). It then hands
- * due recipients to deliver, records each outcome, retries temporary
+ * due recipients to their agent, deliver or local (queue/route.h: one
+ * scheduler per agent), records each outcome, retries temporary
  * failures with backoff, and removes a message when every recipient is
  * final. At start it runs recovery and picks up everything not yet final.
  *
- * Trust: the queue trusts the master; from smtpd and deliver only framing
+ * Trust: the queue trusts the master; from smtpd, deliver and local only
+ * framing
  * and the limits it checks itself (a link that breaks them is closed, and
  * the master restarts the sender). What it reads back from the database is
  * decoded as untrusted (queue_rec.c).
@@ -22,7 +24,8 @@
  * Runs chrooted to the spool as the unprivileged user.
  *
  * Settings read: spool, smtpd { max-recipients }, queue { max-message-size
- * retry-min retry-max }, deliver { max-jobs }.
+ * retry-min retry-max }, deliver { max-jobs }, local { max-jobs },
+ * transport (routing), local-domains and postmaster (the rewrite).
  */
 #include <sys/types.h>
 #include <sys/statvfs.h>
@@ -35,6 +38,7 @@
 
 #include <event2/event.h>
 
+#include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -448,6 +452,31 @@ queue_xtext_ok(const char *s)
 	return 1;
 }
 
+/*
+ * queue_rcpt_postmaster - the recipient to store for rcpt: the
+ * postmaster's mailbox for <postmaster> and postmaster@ a local domain
+ * (conf_postmaster_rewrite(), RFC 5321 4.5.1: it must be accepted and
+ * must reach someone), else rcpt itself; owned by the caller. The client's
+ * address is kept as ORCPT when it gave none, so a DSN names what it
+ * wrote; "postmaster@" a domain name needs no xtext encoding.
+ */
+static char *
+queue_rcpt_postmaster(const struct queue_incoming *in, struct queue_rcpt *rp,
+    const char *rcpt)
+{
+	char	 pm[ADDR_MAX + 1];
+
+	if (conf_postmaster_rewrite(queue->w.conf, rcpt, pm, sizeof(pm)) != 1)
+		return xstrdup(rcpt);
+	log_info("%s: to=<%s> (postmaster: delivered to <%s>)", in->qid, rcpt,
+	    pm);
+	if (rp->orcpt == NULL && queue_xtext_ok(rcpt)) {
+		rp->orcpt_type = QUEUE_ORCPT_RFC822;
+		rp->orcpt = xstrdup(rcpt);
+	}
+	return xstrdup(pm);
+}
+
 /* queue_dispatch_smtpd - one frame from an smtpd; 0 or -1 (malformed) */
 static int
 queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
@@ -516,12 +545,12 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		}
 		rp = &in->env.rcpts[in->env.nrcpt++];
 		memset(rp, 0, sizeof(*rp));
-		rp->addr = xstrdup(rcpt);
 		rp->notify = notify;
 		if (orcpt_type != 0 && orcpt[0] != '\0') {
 			rp->orcpt_type = orcpt_type;
 			rp->orcpt = xstrdup(orcpt);
 		}
+		rp->addr = queue_rcpt_postmaster(in, rp, rcpt);
 		return 0;
 	case IPC_SMTPD_MSG_DATA:
 		if (ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1 ||
@@ -587,6 +616,8 @@ queue_dispatch_worker(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		rc = queue_dispatch_smtpd(l, r);
 		break;
 	case PROC_DELIVER:
+	case PROC_LOCAL:
+		/* Both agents speak the one job protocol. */
 		if (r->type == IPC_DELIVER_RCPT_RESULT)
 			rc = queue_sched_result(l, r);
 		else if (r->type == IPC_DELIVER_JOB_DONE)
@@ -691,12 +722,12 @@ queue_link_add(int fd, uint32_t kind, uint32_t instance)
 	TAILQ_INIT(&l->incoming);
 	TAILQ_INIT(&l->asks);
 	TAILQ_INIT(&l->jobs);
-	snprintf(name, sizeof(name), "%s#%u",
-	    kind == PROC_SMTPD ? "smtpd" : "deliver", instance);
+	snprintf(name, sizeof(name), "%s#%u", kind == PROC_SMTPD ? "smtpd" :
+	    kind == PROC_LOCAL ? "local" : "deliver", instance);
 	l->peer = ipc_peer_new(queue->w.base, fd, name, queue_dispatch_worker,
 	    queue_link_closed, l);
 	TAILQ_INSERT_TAIL(&queue->links, l, entry);
-	if (kind == PROC_DELIVER)
+	if (kind == PROC_DELIVER || kind == PROC_LOCAL)
 		queue_sched_run();
 	else
 		queue_space_send(l);
@@ -812,7 +843,8 @@ queue_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 	case IPC_MASTER_PEER_LINK:
 		if (r->fd == -1 || ipc_get_u32(r, &kind) == -1 ||
 		    ipc_get_u32(r, &instance) == -1 || ipc_end(r) == -1 ||
-		    (kind != PROC_SMTPD && kind != PROC_DELIVER) ||
+		    (kind != PROC_SMTPD && kind != PROC_DELIVER &&
+		    kind != PROC_LOCAL) ||
 		    !queue->started)
 			break;
 		queue_link_add(r->fd, kind, instance);

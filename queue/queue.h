@@ -7,10 +7,12 @@
  * queue_msg is a stored message with its recipients' states. Its
  * recipients fall in groups, one per recipient domain (queue_group); each
  * group with something left to do has an entry in the scheduler
- * (queue/sched.h) under the group's destination, the next hop. A
- * queue_job is one delivery attempt of one group's due recipients, handed
- * to one deliver process, which reads the body from the store through the
- * queue a piece at a time (IPC_DELIVER_JOB_READ).
+ * (queue/sched.h) under the group's destination, the next hop, in the
+ * scheduler of the agent that delivers it (queue/route.h: aval-deliver
+ * or aval-local, one scheduler each). A queue_job is one delivery attempt
+ * of one group's due recipients, handed to one process of that agent,
+ * which reads the body from the store through the queue a piece at a time
+ * (IPC_DELIVER_JOB_READ).
  */
 #ifndef AVAL_QUEUE_QUEUE_H
 #define AVAL_QUEUE_QUEUE_H
@@ -25,6 +27,7 @@
 #include "common/qid.h"
 #include "queue/queue_rec.h"
 #include "queue/queue_store.h"
+#include "queue/route.h"
 
 struct buf;
 struct event;
@@ -40,6 +43,7 @@ struct queue_group {
 	struct queue_msg	*msg;
 	char			*domain;
 	struct sched_entry	*entry;		/* NULL: nothing left to do */
+	enum route_agent	 agent;		/* whose scheduler entry is in */
 	struct queue_job	*job;		/* in flight, or NULL */
 };
 
@@ -111,7 +115,7 @@ struct queue_link {
 	unsigned int		 nincoming;
 	struct queue_asks	 asks;		/* smtpd, until the store is open */
 	unsigned int		 nasks;
-	struct queue_jobs	 jobs;		/* deliver */
+	struct queue_jobs	 jobs;		/* deliver, local */
 	unsigned int		 njobs;
 	TAILQ_ENTRY(queue_link)	 entry;
 };
@@ -135,7 +139,7 @@ struct queue_state {
 	uint64_t		 nreceived;	/* made durable since start */
 	uint64_t		 nremoved;	/* removed since start */
 	int64_t			 started_at;	/* unix seconds */
-	struct sched		*sched;
+	struct sched		*sched[ROUTE_AGENTS];	/* one per agent */
 	struct event		*due_ev;	/* the scheduler's next due time */
 	struct queue_pendings	 pending;
 	int			 dirty;		/* commits not yet flushed */

@@ -87,7 +87,9 @@ queue_notice_send(struct queue_msg *msg, struct queue_dsn_rcpt *dr,
 	if (to == QUEUE_DSN_TO_NONE || n == 0)
 		return 0;
 	qid_new(nqid);
-	snprintf(pm, sizeof(pm), "postmaster@%s", c->hostname);
+	/* The configured postmaster (conf_postmaster()), as for its mail. */
+	if (conf_postmaster(c, pm, sizeof(pm)) == -1)
+		snprintf(pm, sizeof(pm), "postmaster@%s", c->hostname);
 	snprintf(seed, sizeof(seed), "%s.%lld", nqid, (long long)now);
 	orig = queue_body_head(msg, QUEUE_NOTICE_READ);
 	memset(&in, 0, sizeof(in));

@@ -5,12 +5,16 @@
  * The decisions of when and how many live in sched.c, which knows nothing
  * of messages; this file maps one onto the other. Each message's
  * recipients not yet final fall in groups by domain (queue_group), and
- * each group has a scheduler entry under its destination: the relay host
- * its transport names ("[192.0.2.1]:25"), "local" for Maildir, or the
- * domain itself. The entry is due when the earliest of the group's
- * recipients is. A due entry at a destination with room becomes a job:
- * the group's due recipients, to the deliver process with the fewest jobs
- * under its cap.
+ * each group has a scheduler entry under its destination, in the
+ * scheduler of its agent: route_lookup() (queue/route.h) says which agent
+ * (aval-deliver for the network, aval-local for Maildir) and which
+ * destination (the relay host its transport names, "[192.0.2.1]:25",
+ * "local" for Maildir, or the domain itself). One scheduler per agent, so
+ * local mail never waits behind slow remote destinations, and each
+ * agent's max-jobs is its own. The entry is due when the earliest of the
+ * group's recipients is. A due entry at a destination with room becomes
+ * a job: the group's due recipients, to the agent's process with the
+ * fewest jobs under its cap.
  *
  * Outcomes. A recipient deferred waits sched_backoff() after each attempt
  * (retry-min doubling to retry-max, a tenth of jitter either way). One
@@ -47,7 +51,6 @@
 
 #define QUEUE_LOST_RETRY_MS	2000	/* a job that came back without results */
 #define QUEUE_LOST_MAX		3	/* ... that many in a row, then back off */
-#define QUEUE_DEST_MAX		300	/* "[v6 address]:port", a domain */
 
 /* queue_rcpt_state_name - for logs and avalctl */
 const char *
@@ -106,7 +109,8 @@ queue_msg_free(struct queue_msg *msg)
 
 	for (i = 0; i < msg->ngroups; i++) {
 		if (msg->groups[i].entry != NULL)
-			sched_remove(queue->sched, msg->groups[i].entry);
+			sched_remove(queue->sched[msg->groups[i].agent],
+			    msg->groups[i].entry);
 		free(msg->groups[i].domain);
 	}
 	free(msg->groups);
@@ -149,31 +153,6 @@ queue_msg_done(struct queue_msg *msg)
 		queue_flush_later();
 	}
 	queue_msg_free(msg);
-}
-
-/*
- * queue_dest - the destination of a domain's mail, the next hop whose
- * concurrency the scheduler keeps: the relay host its transport names
- * ("[192.0.2.1]:25", "smarthost.example:25", "lmtp:unix:/PATH"), "local"
- * for Maildir, "discard" or "error", the domain itself for its MX hosts
- */
-static void
-queue_dest(const char *domain, char *out, size_t outlen)
-{
-	const struct conf_transport	*t;
-
-	t = conf_transport_lookup(queue->w.conf, domain);
-	if (t == NULL || (t->kind == CONF_T_SMTP && t->host == NULL))
-		snprintf(out, outlen, "%s", domain);
-	else if (t->kind == CONF_T_SMTP)
-		snprintf(out, outlen, "%s", t->arg);
-	else if (t->kind == CONF_T_LMTP)
-		snprintf(out, outlen, "lmtp:%s", t->arg);
-	else if (t->kind == CONF_T_MAILDIR)
-		snprintf(out, outlen, "local");
-	else
-		snprintf(out, outlen, "%s",
-		    conf_transport_kind_name(t->kind));
 }
 
 /*
@@ -251,7 +230,7 @@ queue_groups_make(struct queue_msg *msg)
 void
 queue_sched_arm(struct queue_msg *msg)
 {
-	char		 dest[QUEUE_DEST_MAX];
+	char		 dest[ROUTE_DEST_MAX];
 	uint32_t	 g;
 	int64_t		 due;
 
@@ -263,8 +242,12 @@ queue_sched_arm(struct queue_msg *msg)
 		if (gr->entry != NULL || gr->job != NULL ||
 		    (due = queue_group_due(gr)) < 0)
 			continue;
-		queue_dest(gr->domain, dest, sizeof(dest));
-		gr->entry = sched_add(queue->sched, dest, gr, due);
+		/* A domain is at most 255 octets: every route fits. */
+		if (route_lookup(queue->w.conf, gr->domain, &gr->agent, dest,
+		    sizeof(dest)) == -1)
+			fatalx("%s: %s: no room for the route of %s", __func__,
+			    msg->qid, gr->domain);
+		gr->entry = sched_add(queue->sched[gr->agent], dest, gr, due);
 	}
 }
 
@@ -278,7 +261,7 @@ queue_sched_disarm(struct queue_msg *msg)
 		struct queue_group	*gr = &msg->groups[g];
 
 		if (gr->entry != NULL && gr->job == NULL) {
-			sched_remove(queue->sched, gr->entry);
+			sched_remove(queue->sched[gr->agent], gr->entry);
 			gr->entry = NULL;
 		}
 	}
@@ -291,10 +274,22 @@ queue_sched_remove(struct queue_msg *msg)
 	queue_msg_free(msg);
 }
 
+/* queue_sched_stats - both schedulers' counts, added up */
 void
 queue_sched_stats(struct sched_stats *st)
 {
-	sched_stats(queue->sched, st);
+	struct sched_stats	 one;
+	int			 a;
+
+	memset(st, 0, sizeof(*st));
+	for (a = 0; a < ROUTE_AGENTS; a++) {
+		sched_stats(queue->sched[a], &one);
+		st->entries += one.entries;
+		st->waiting += one.waiting;
+		st->ready += one.ready;
+		st->inflight += one.inflight;
+		st->dests += one.dests;
+	}
 }
 
 /* queue_sched_add - a message is stored: onto the scheduler, or gone */
@@ -308,14 +303,26 @@ queue_sched_add(struct queue_msg *msg)
 	queue_groups_make(msg);
 }
 
+/* queue_agent_max_jobs - the jobs one process of the agent takes at once */
+static unsigned int
+queue_agent_max_jobs(enum route_agent a)
+{
+	const struct conf	*c = queue->w.conf;
+
+	return (unsigned int)(a == ROUTE_LOCAL ? c->local_max_jobs :
+	    c->deliver_max_jobs);
+}
+
+/* queue_sched_pick_link - the agent's process with the most room, or NULL */
 static struct queue_link *
-queue_sched_pick_link(void)
+queue_sched_pick_link(enum route_agent a)
 {
 	struct queue_link	*l, *best = NULL;
+	enum proc_kind		 kind = route_agent_proc(a);
+	unsigned int		 max = queue_agent_max_jobs(a);
 
 	TAILQ_FOREACH(l, &queue->links, entry) {
-		if (l->kind != PROC_DELIVER ||
-		    l->njobs >= (unsigned int)queue->w.conf->deliver_max_jobs)
+		if (l->kind != kind || l->njobs >= max)
 			continue;
 		if (best == NULL || l->njobs < best->njobs)
 			best = l;
@@ -522,7 +529,7 @@ queue_sched_dispatch(struct sched_entry *e, struct queue_link *l,
 	if (job->nrcpt == 0) {
 		free(job->idx);
 		free(job);
-		sched_done(queue->sched, e, SCHED_NO_ATTEMPT,
+		sched_done(queue->sched[g->agent], e, SCHED_NO_ATTEMPT,
 		    queue_group_due(g));
 		if (queue_group_due(g) < 0)
 			g->entry = NULL;
@@ -554,17 +561,26 @@ queue_sched_due(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
- * queue_sched_wake_at - wake when the next entry comes due, to the
- * millisecond; the once-a-second tick covers a deliver link with no room
+ * queue_sched_wake_at - wake when the next entry of an agent with room
+ * comes due, to the millisecond; the once-a-second tick covers an agent
+ * whose links have no room
  */
 static void
 queue_sched_wake_at(int64_t now)
 {
 	struct timeval	 tv;
-	int64_t		 due = sched_next_due(queue->sched), wait;
+	int64_t		 due = -1, d, wait;
+	int		 a;
 
-	/* No room in deliver: a job's end runs the scheduler again. */
-	if (due < 0 || queue_sched_pick_link() == NULL)
+	/* No room in an agent: a job's end runs the scheduler again. */
+	for (a = 0; a < ROUTE_AGENTS; a++) {
+		d = sched_next_due(queue->sched[a]);
+		if (d < 0 || queue_sched_pick_link(a) == NULL)
+			continue;
+		if (due < 0 || d < due)
+			due = d;
+	}
+	if (due < 0)
 		return;
 	wait = due > now ? due - now : 0;
 	if (wait > 1000)
@@ -574,7 +590,7 @@ queue_sched_wake_at(int64_t now)
 	evtimer_add(queue->due_ev, &tv);
 }
 
-/* queue_sched_run - hand out due work while deliver has room */
+/* queue_sched_run - hand out due work while each agent has room */
 void
 queue_sched_run(void)
 {
@@ -582,16 +598,19 @@ queue_sched_run(void)
 	struct sched_entry	*e;
 	struct queue_link	*l;
 	int64_t			 now;
+	int			 a;
 
 	if (!queue->started || queue->paused)
 		return;
 	/* A reload may have changed the limits: cheap to take each time. */
 	queue_sched_conf(&sc);
-	sched_set_conf(queue->sched, &sc);
 	now = queue_now_ms();
-	while ((l = queue_sched_pick_link()) != NULL &&
-	    (e = sched_next(queue->sched, now)) != NULL)
-		(void)queue_sched_dispatch(e, l, now);
+	for (a = 0; a < ROUTE_AGENTS; a++) {
+		sched_set_conf(queue->sched[a], &sc);
+		while ((l = queue_sched_pick_link(a)) != NULL &&
+		    (e = sched_next(queue->sched[a], now)) != NULL)
+			(void)queue_sched_dispatch(e, l, now);
+	}
 	queue_sched_wake_at(now);
 }
 
@@ -633,7 +652,8 @@ queue_sched_flush(const char *domain)
 		for (i = 0; i < msg->ngroups; i++)
 			if (msg->groups[i].entry != NULL &&
 			    msg->groups[i].job == NULL)
-				sched_reschedule(queue->sched,
+				sched_reschedule(
+				    queue->sched[msg->groups[i].agent],
 				    msg->groups[i].entry, 0);
 	}
 	queue_sched_run();
@@ -709,7 +729,7 @@ queue_job_finish(struct queue_job *job, const char *lost)
 
 	/* A message put on hold meanwhile leaves the scheduler now. */
 	due = msg->env.txflags & QUEUE_TX_HELD ? -1 : queue_group_due(g);
-	sched_done(queue->sched, g->entry, res, due);
+	sched_done(queue->sched[g->agent], g->entry, res, due);
 	if (due < 0)
 		g->entry = NULL;
 	if (queue_msg_final(msg)) {
@@ -786,7 +806,9 @@ queue_sched_done(struct queue_link *l, struct ipc_msgin *r)
  * reading, and its link is closed before it can make the queue buffer
  * bodies for it.
  */
-#define QUEUE_READ_BACKLOG(c)	(((size_t)(c)->deliver_max_jobs + 16) * \
+#define QUEUE_READ_BACKLOG(c)	(((size_t)((c)->deliver_max_jobs > \
+				    (c)->local_max_jobs ? (c)->deliver_max_jobs : \
+				    (c)->local_max_jobs) + 16) * \
 				    (IPC_MAX_PAYLOAD + IPC_HDR_LEN) + \
 				    (size_t)4 * 1024 * 1024)
 
@@ -812,7 +834,7 @@ queue_sched_read(struct queue_link *l, struct ipc_msgin *r)
 }
 
 /*
- * queue_sched_link_gone - a deliver died, or its link broke: its jobs come
+ * queue_sched_link_gone - an agent died, or its link broke: its jobs come
  * back, their recipients due again within QUEUE_LOST_RETRY_MS
  */
 void
@@ -832,9 +854,11 @@ void
 queue_sched_init(void)
 {
 	struct sched_conf	 sc;
+	int			 a;
 
 	queue_sched_conf(&sc);
-	queue->sched = sched_new(&sc);
+	for (a = 0; a < ROUTE_AGENTS; a++)
+		queue->sched[a] = sched_new(&sc);
 	queue->due_ev = evtimer_new(queue->w.base, queue_sched_due, NULL);
 }
 
@@ -843,12 +867,15 @@ void
 queue_sched_free(void)
 {
 	struct queue_msg	*msg;
+	int			 a;
 
 	queue->backlog = 0;
 	while ((msg = TAILQ_FIRST(&queue->all)) != NULL)
 		queue_msg_free(msg);
-	sched_free(queue->sched);
-	queue->sched = NULL;
+	for (a = 0; a < ROUTE_AGENTS; a++) {
+		sched_free(queue->sched[a]);
+		queue->sched[a] = NULL;
+	}
 	if (queue->due_ev != NULL)
 		event_free(queue->due_ev);
 	queue->due_ev = NULL;

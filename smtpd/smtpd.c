@@ -221,10 +221,8 @@ smtpd_start(void)
 		fatalx("START twice");
 	if (env->limits == NULL)
 		fatalx("START before the limits table");
-	/* The master made runtime-dir/empty: root-owned, nothing in it. */
-	if ((size_t)snprintf(empty, sizeof(empty), "%s/empty",
-	    env->w.conf->runtime_dir) >= sizeof(empty))
-		fatalx("runtime-dir too long");
+	/* runtime-dir/empty: root-owned, nothing in it (checked). */
+	proc_empty_dir(env->w.conf, empty, sizeof(empty));
 	proc_privdrop(env->w.conf, empty);
 	env->started = 1;
 	for (i = 0; i < env->nlisteners; i++) {

@@ -32,12 +32,15 @@ BUILD = os.path.abspath(os.environ.get("AVAL_BUILD") or os.path.join(REPO, "buil
 SANITIZE = os.environ.get("AVAL_SANITIZE", "").strip()
 IS_ROOT = os.geteuid() == 0
 RUN_USER = "nobody"
+# aval-local's own user (local-user): not RUN_USER, so the tests see the
+# split of mailboxes from the network-facing workers.
+LOCAL_USER = "daemon"
 # Sanitized binaries are several times slower: stretch every wait.
 SLOW = 3.0 if SANITIZE else 1.0
 # ...except the pause that shows no further reply is coming.
 QUIET_SLOW = 1.5 if SANITIZE else 1.0
 
-WORKER_KINDS = ("aval-smtpd", "aval-queue", "aval-deliver")
+WORKER_KINDS = ("aval-smtpd", "aval-queue", "aval-deliver", "aval-local")
 QID_RE = re.compile(rb"queued as ([0-9A-F]{14})\b")
 SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
                           r"runtime error:|AddressSanitizer:DEADLYSIGNAL")
@@ -402,6 +405,7 @@ class Aval:
             'runtime-dir\t"%s"' % self.rundir,
             'maildir\t\t"%s"' % self.maildir,
             'user\t\t"%s"' % RUN_USER,
+            'local-user\t"%s"' % LOCAL_USER,
             *listens,
             *tls,
             "local-domains\t{ %s }" % o["local_domains"],

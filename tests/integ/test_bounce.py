@@ -66,7 +66,9 @@ def t_bounce(t):
 @test("bounce_of_a_bounce_goes_once_to_the_postmaster", timeout=90)
 def t_bounce_bounce(t):
     sink = t.sink()
-    a = t.aval(sinkport=sink.port).start()
+    # The postmaster setting names where it goes: here, out to the sink.
+    a = t.aval(sinkport=sink.port,
+               extra_conf=['postmaster\t"postmaster@mx.test"']).start()
     smtp_send(a.port, "", ["reject-y@relay.test"], make_message("bb1"))
     wait_until(lambda: notices(sink, "postmaster@mx.test"), 20, 0.2,
                "a notice to the postmaster")

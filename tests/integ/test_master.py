@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 
-from harness import (RUN_USER, SLOW, WORKER_KINDS, Fail, check, wait_until,
+from harness import (LOCAL_USER, RUN_USER, SLOW, WORKER_KINDS, Fail, check, wait_until,
                      test, proc_table, group_members, reap_orphans,
                      proc_status, greet, make_message, smtp_send,
                      maildir_files, queue_rcpt)
@@ -144,7 +144,6 @@ def t_sighup(t):
 @test("workers_unprivileged_chrooted_no_capabilities", root_only=True)
 def t_privileges(t):
     a = t.aval().start()
-    pw = pwd.getpwnam(RUN_USER)
     problems = []
     # A worker drops privileges when its config, TLS material and links
     # are in: under the sanitizers one may still be on its way.
@@ -154,11 +153,14 @@ def t_privileges(t):
     workers = a.workers()
     check({k for _, k in workers} == set(WORKER_KINDS), "workers: %r" % workers)
     for pid, kind in workers:
+        # aval-local alone has the mailboxes, as a user of its own.
+        user = LOCAL_USER if kind == "aval-local" else RUN_USER
+        pw = pwd.getpwnam(user)
         st = proc_status(pid)
         uids = st["Uid"].split()
         gids = st["Gid"].split()
         if any(int(u) != pw.pw_uid for u in uids):
-            problems.append("%s[%d] Uid %s, want %d (%s)" % (kind, pid, uids, pw.pw_uid, RUN_USER))
+            problems.append("%s[%d] Uid %s, want %d (%s)" % (kind, pid, uids, pw.pw_uid, user))
         if any(int(g) != pw.pw_gid for g in gids):
             problems.append("%s[%d] Gid %s, want %d" % (kind, pid, gids, pw.pw_gid))
         if st.get("Groups", "").strip() not in ("", str(pw.pw_gid)):
@@ -189,11 +191,14 @@ def t_privileges(t):
             if os.path.realpath(root) != os.path.realpath(a.spool):
                 problems.append("aval-queue[%d] root %s, want the spool %s" % (pid, root, a.spool))
         elif kind == "aval-deliver":
-            if root == "/":
-                problems.append("aval-deliver[%d] is not chrooted" % pid)
+            if os.path.realpath(root) != os.path.realpath(os.path.join(a.rundir, "empty")):
+                problems.append("aval-deliver[%d] root %s, want the empty dir" % (pid, root))
+        elif kind == "aval-local":
+            if os.path.realpath(root) != os.path.realpath(a.maildir):
+                problems.append("aval-local[%d] root %s, want the maildir %s" % (pid, root, a.maildir))
     master = proc_status(a.proc.pid)
     t.note("avald[%d] Uid %s" % (a.proc.pid, master["Uid"]))
     check(not problems, "; ".join(problems))
     # And it still works that way.
     smtp_send(a.port, "s@client.test", ["priv@aval.test"], make_message("pv1"))
-    wait_until(lambda: maildir_files(a, "aval.test", "priv"), 20, 0.1, "Maildir delivery as %s" % RUN_USER)
+    wait_until(lambda: maildir_files(a, "aval.test", "priv"), 20, 0.1, "Maildir delivery as %s" % LOCAL_USER)

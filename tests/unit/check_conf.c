@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/conf.h"
 #include "common/conf_table.h"
 #include "common/xmalloc.h"
@@ -244,6 +245,10 @@ START_TEST(a_new_config_has_every_scalar_at_its_default)
 	ck_assert_int_eq(c->deliver_max_jobs, 100);
 	ck_assert_int_eq(c->deliver_connect_timeout, 30);
 	ck_assert_int_eq(c->deliver_command_timeout, 300);
+	ck_assert_str_eq(c->local_user, "aval-local");
+	ck_assert_str_eq(c->postmaster, "postmaster");
+	ck_assert_int_eq(c->local_processes, 1);
+	ck_assert_int_eq(c->local_max_jobs, 20);
 	ck_assert_ptr_null(c->listeners);
 	ck_assert_ptr_null(c->local_domains);
 	ck_assert_ptr_null(c->relay_domains);
@@ -254,12 +259,69 @@ START_TEST(a_new_config_has_every_scalar_at_its_default)
 }
 END_TEST
 
+/* The postmaster rule: which recipients are rewritten, and to what. */
+static const struct {
+	const char	*setting;	/* postmaster */
+	const char	*rcpt;
+	const char	*want;		/* NULL: left alone */
+} postmaster_cases[] = {
+	{ "postmaster", "postmaster", "postmaster@a.example" },
+	{ "postmaster", "PostMaster", "postmaster@a.example" },
+	{ "postmaster", "postmaster@b.example", "postmaster@a.example" },
+	{ "postmaster", "POSTMASTER@b.example", "postmaster@a.example" },
+	{ "postmaster", "postmaster@a.example", NULL },
+	{ "postmaster", "postmaster@remote.example", NULL },
+	{ "postmaster", "postmasters@b.example", NULL },
+	{ "postmaster", "ana@b.example", NULL },
+	{ "root", "postmaster@a.example", "root@a.example" },
+	{ "ops@remote.example", "postmaster", "ops@remote.example" },
+	{ "ops@remote.example", "postmaster@b.example", "ops@remote.example" },
+};
+
+START_TEST(postmaster_and_postmaster_at_a_local_domain_are_rewritten_once)
+{
+	struct conf	*c = conf_new();
+	char		 err[256], out[ADDR_MAX + 1];
+	int		 rv;
+
+	ck_assert_int_eq(conf_apply_item(c, "local-domain", "a.example", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(conf_apply_item(c, "local-domain", "b.example", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(conf_apply_item(c, "postmaster",
+	    postmaster_cases[_i].setting, err, sizeof(err)), 0);
+	rv = conf_postmaster_rewrite(c, postmaster_cases[_i].rcpt, out,
+	    sizeof(out));
+	if (postmaster_cases[_i].want == NULL)
+		ck_assert_msg(rv == 0, "%s was rewritten to %s",
+		    postmaster_cases[_i].rcpt, out);
+	else {
+		ck_assert_msg(rv == 1, "%s was not rewritten",
+		    postmaster_cases[_i].rcpt);
+		ck_assert_str_eq(out, postmaster_cases[_i].want);
+	}
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(a_bare_postmaster_without_local_domains_gets_the_hostname)
+{
+	struct conf	*c = conf_new();
+	char		 out[ADDR_MAX + 1];
+
+	ck_assert_int_eq(conf_postmaster(c, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "postmaster@localhost");
+	ck_assert_int_eq(conf_postmaster(c, out, 5), -1);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(every_row_has_a_default_inside_its_range)
 {
 	struct conf	*c = conf_new();
 	size_t		 i;
 
-	ck_assert_uint_eq(conf_table_len, 39);
+	ck_assert_uint_eq(conf_table_len, 43);
 	for (i = 0; i < conf_table_len; i++) {
 		const struct conf_row	*r = &conf_table[i];
 		long long		 v;
@@ -464,7 +526,11 @@ static const struct {
 	{ LISTEN "smtpd {\n\thostname x\n}\n", 3,
 	    "hostname is a top-level setting, not part of smtpd { }", 1 },
 	{ LISTEN "queue {\n\tprocesses 2\n}\n", 3,
-	    "processes is a setting of smtpd { } or deliver { }", 1 },
+	    "processes is a setting of smtpd { } or deliver { } or local { }",
+	    1 },
+	{ LISTEN "local-user \"a b\"\n", 2, "is not a user name", 1 },
+	{ LISTEN "postmaster \"a%b@x.example\"\n", 2, "is not a mailbox", 1 },
+	{ LISTEN "postmaster \"ops@X.example\"\n", 2, "is not a mailbox", 1 },
 	{ LISTEN "smtpd {\n\tfoo 1\n}\n", 3, "unknown smtpd setting \"foo\"",
 	    1 },
 	{ LISTEN "smtpd {\n\tmax-recipients 0\n}\n", 3,
@@ -1431,6 +1497,11 @@ conf_suite(void)
 
 	tc = tcase_create("values");
 	tcase_add_test(tc, a_new_config_has_every_scalar_at_its_default);
+	tcase_add_loop_test(tc,
+	    postmaster_and_postmaster_at_a_local_domain_are_rewritten_once, 0,
+	    sizeof(postmaster_cases) / sizeof(postmaster_cases[0]));
+	tcase_add_test(tc,
+	    a_bare_postmaster_without_local_domains_gets_the_hostname);
 	tcase_add_test(tc, every_row_has_a_default_inside_its_range);
 	tcase_add_test(tc, items_of_a_new_config_are_the_table_in_base_units);
 	tcase_add_loop_test(tc, numbers_take_their_units_and_stay_in_range, 0,

@@ -1,9 +1,9 @@
 /*
- * deliver_maildir - local delivery into Maildir folders
+ * local_maildir - local delivery into Maildir folders
  *
- * deliver_maildir_run() writes the job's message once per recipient into
+ * local_maildir_run() writes the job's message once per recipient into
  * <domain>/<local part>/ below the directory rootfd (AT_FDCWD in the
- * deliver process, which has chrooted or changed into the maildir root),
+ * aval-local process, which has chrooted or changed into the maildir root),
  * following the Maildir convention: the file is written under tmp/,
  * fsync()ed, renamed into new/, and new/ is fsync()ed, so a message is
  * either whole in new/ or not there at all. The directories are made on
@@ -23,18 +23,18 @@
  * no body is whole in memory. The run sets every recipient's result,
  * job->relay ("maildir") and job->t_conn, then calls cb (NULL: none),
  * which may free the job. When every piece is at hand at once (the unit
- * tests' source), the whole run happens inside deliver_maildir_run().
+ * tests' source), the whole run happens inside local_maildir_run().
  *
  *	the body cannot be read from the queue	deferred, 4.3.0
  */
-#ifndef AVAL_DELIVER_DELIVER_MAILDIR_H
-#define AVAL_DELIVER_DELIVER_MAILDIR_H
+#ifndef AVAL_LOCAL_LOCAL_MAILDIR_H
+#define AVAL_LOCAL_LOCAL_MAILDIR_H
 
 #include "deliver/deliver.h"
 
-void	 deliver_maildir_run(struct deliver_job *, int rootfd,
+void	 local_maildir_run(struct deliver_job *, int rootfd,
 	    const char *hostname, deliver_job_cb cb, void *arg);
 /* The job is dropped while its body is still coming: end the run, no cb. */
-void	 deliver_maildir_abort(struct deliver_job *);
+void	 local_maildir_abort(struct deliver_job *);
 
 #endif

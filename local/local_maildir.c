@@ -1,5 +1,5 @@
 /*
- * deliver_maildir - local delivery into Maildir folders
+ * local_maildir - local delivery into Maildir folders
  *
  * Trust: the recipient came through smtpd's address parser and the queue,
  * but it still names a directory here, so addr_local_safe() decides
@@ -26,34 +26,34 @@
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_body.h"
-#include "deliver/deliver_maildir.h"
+#include "local/local_maildir.h"
 
-#define DELIVER_MAILDIR_WBUF	(64 * 1024)	/* write() size */
-#define DELIVER_MAILDIR_HOST	(DELIVER_HOSTNAME_SIZE * 4)	/* escaped */
+#define LOCAL_MAILDIR_WBUF	(64 * 1024)	/* write() size */
+#define LOCAL_MAILDIR_HOST	(DELIVER_HOSTNAME_SIZE * 4)	/* escaped */
 
-static unsigned int	 deliver_maildir_counter;
+static unsigned int	 local_maildir_counter;
 
-struct deliver_maildir_out {
+struct local_maildir_out {
 	int	 fd;
 	size_t	 len;
-	char	 buf[DELIVER_MAILDIR_WBUF];
+	char	 buf[LOCAL_MAILDIR_WBUF];
 };
 
 /* One run: the body spooled as it comes, then one copy per recipient. */
-struct deliver_maildir_run {
+struct local_maildir_run {
 	struct deliver_job		*job;
 	int				 rootfd;
-	char				 host[DELIVER_MAILDIR_HOST];
+	char				 host[LOCAL_MAILDIR_HOST];
 	int				 spool;	/* unlinked; the body, LF ends */
 	int				 cr;	/* a piece ended in CR */
 	deliver_job_cb			 cb;
 	void				*arg;
-	struct deliver_maildir_out	 out;
+	struct local_maildir_out	 out;
 };
 
-/* deliver_maildir_result - one recipient's result */
+/* local_maildir_result - one recipient's result */
 static void
-deliver_maildir_result(struct deliver_rcpt *r, enum deliver_status status,
+local_maildir_result(struct deliver_rcpt *r, enum deliver_status status,
     const char *dsn, const char *text)
 {
 	if (r->final)
@@ -65,9 +65,9 @@ deliver_maildir_result(struct deliver_rcpt *r, enum deliver_status status,
 	r->text = xstrdup(text);
 }
 
-/* deliver_maildir_flush - write out what is buffered; -1 with errno */
+/* local_maildir_flush - write out what is buffered; -1 with errno */
 static int
-deliver_maildir_flush(struct deliver_maildir_out *o)
+local_maildir_flush(struct local_maildir_out *o)
 {
 	size_t	 off = 0;
 	ssize_t	 n;
@@ -85,14 +85,14 @@ deliver_maildir_flush(struct deliver_maildir_out *o)
 	return 0;
 }
 
-/* deliver_maildir_add - buffer bytes, writing when full; -1 with errno */
+/* local_maildir_add - buffer bytes, writing when full; -1 with errno */
 static int
-deliver_maildir_add(struct deliver_maildir_out *o, const char *p, size_t n)
+local_maildir_add(struct local_maildir_out *o, const char *p, size_t n)
 {
 	size_t	 k;
 
 	while (n > 0) {
-		if (o->len == sizeof(o->buf) && deliver_maildir_flush(o) == -1)
+		if (o->len == sizeof(o->buf) && local_maildir_flush(o) == -1)
 			return -1;
 		k = sizeof(o->buf) - o->len;
 		if (k > n)
@@ -106,12 +106,12 @@ deliver_maildir_add(struct deliver_maildir_out *o, const char *p, size_t n)
 }
 
 /*
- * deliver_maildir_lf - a piece of body with CRLF made LF; a CR that ends
+ * local_maildir_lf - a piece of body with CRLF made LF; a CR that ends
  * the piece waits in *cr for the next one (a CRLF may span two pieces).
  * -1 with errno.
  */
 static int
-deliver_maildir_lf(struct deliver_maildir_out *o, int *cr, const char *p,
+local_maildir_lf(struct local_maildir_out *o, int *cr, const char *p,
     size_t n)
 {
 	const char	*q;
@@ -122,15 +122,15 @@ deliver_maildir_lf(struct deliver_maildir_out *o, int *cr, const char *p,
 		if (p[0] == '\n') {
 			p++;
 			n--;
-			if (deliver_maildir_add(o, "\n", 1) == -1)
+			if (local_maildir_add(o, "\n", 1) == -1)
 				return -1;
-		} else if (deliver_maildir_add(o, "\r", 1) == -1)
+		} else if (local_maildir_add(o, "\r", 1) == -1)
 			return -1;
 	}
 	while ((q = memmem(p, n, "\r\n", 2)) != NULL) {
 		len = (size_t)(q - p);
-		if (deliver_maildir_add(o, p, len) == -1 ||
-		    deliver_maildir_add(o, "\n", 1) == -1)
+		if (local_maildir_add(o, p, len) == -1 ||
+		    local_maildir_add(o, "\n", 1) == -1)
 			return -1;
 		p += len + 2;
 		n -= len + 2;
@@ -139,17 +139,17 @@ deliver_maildir_lf(struct deliver_maildir_out *o, int *cr, const char *p,
 		*cr = 1;
 		n--;
 	}
-	return deliver_maildir_add(o, p, n);
+	return local_maildir_add(o, p, n);
 }
 
-/* deliver_maildir_copy - the spooled body after what o holds; -1, errno */
+/* local_maildir_copy - the spooled body after what o holds; -1, errno */
 static int
-deliver_maildir_copy(struct deliver_maildir_out *o, int spool)
+local_maildir_copy(struct local_maildir_out *o, int spool)
 {
 	off_t	 off = 0;
 	ssize_t	 n;
 
-	if (deliver_maildir_flush(o) == -1)
+	if (local_maildir_flush(o) == -1)
 		return -1;
 	for (;;) {
 		n = pread(spool, o->buf, sizeof(o->buf), off);
@@ -161,18 +161,18 @@ deliver_maildir_copy(struct deliver_maildir_out *o, int spool)
 			return 0;
 		o->len = (size_t)n;
 		off += n;
-		if (deliver_maildir_flush(o) == -1)
+		if (local_maildir_flush(o) == -1)
 			return -1;
 	}
 }
 
 /*
- * deliver_maildir_name - a lowercased copy of a path component, or -1 if
+ * local_maildir_name - a lowercased copy of a path component, or -1 if
  * it may not be one: empty, too long, "." or ".." or any leading dot, a
  * '/', or anything outside printable ASCII.
  */
 static int
-deliver_maildir_name(char *out, size_t outlen, const char *p, size_t n)
+local_maildir_name(char *out, size_t outlen, const char *p, size_t n)
 {
 	size_t	 i;
 
@@ -188,9 +188,9 @@ deliver_maildir_name(char *out, size_t outlen, const char *p, size_t n)
 	return 0;
 }
 
-/* deliver_maildir_mkdirs - dir, its parent, and tmp, new, cur under it */
+/* local_maildir_mkdirs - dir, its parent, and tmp, new, cur under it */
 static int
-deliver_maildir_mkdirs(int rootfd, const char *dom, const char *dir)
+local_maildir_mkdirs(int rootfd, const char *dom, const char *dir)
 {
 	static const char	*const sub[] = { "tmp", "new", "cur" };
 	char			 path[PATH_MAX];
@@ -213,11 +213,11 @@ deliver_maildir_mkdirs(int rootfd, const char *dom, const char *dir)
 }
 
 /*
- * deliver_maildir_host - the hostname for unique names, with '/' and ':'
+ * local_maildir_host - the hostname for unique names, with '/' and ':'
  * written as "\057" and "\072" as the Maildir convention asks.
  */
 static void
-deliver_maildir_host(char *out, size_t outlen, const char *hostname)
+local_maildir_host(char *out, size_t outlen, const char *hostname)
 {
 	size_t	 o = 0;
 	const char *p;
@@ -235,10 +235,10 @@ deliver_maildir_host(char *out, size_t outlen, const char *hostname)
 	out[o] = '\0';
 }
 
-/* deliver_maildir_one - one recipient's copy */
+/* local_maildir_one - one recipient's copy */
 static void
-deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
-    int rootfd, const char *host, struct deliver_maildir_out *o, int spool)
+local_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
+    int rootfd, const char *host, struct local_maildir_out *o, int spool)
 {
 	char		 dom[ADDR_DOMAIN_MAX + 1], local[ADDR_LOCAL_MAX + 1];
 	char		 dir[PATH_MAX], name[PATH_MAX], tmp[PATH_MAX];
@@ -250,7 +250,7 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	size_t		 n;
 
 	if (!addr_local_safe(r->addr)) {
-		deliver_maildir_result(r, DELIVER_BOUNCED, "5.1.3",
+		local_maildir_result(r, DELIVER_BOUNCED, "5.1.3",
 		    "local part cannot name a mailbox");
 		return;
 	}
@@ -259,14 +259,14 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 		domain = job->domain;
 	at = strrchr(r->addr, '@');
 	n = at != NULL ? (size_t)(at - r->addr) : strlen(r->addr);
-	if (deliver_maildir_name(dom, sizeof(dom), domain,
+	if (local_maildir_name(dom, sizeof(dom), domain,
 	    strlen(domain)) == -1) {
-		deliver_maildir_result(r, DELIVER_BOUNCED, "5.1.2",
+		local_maildir_result(r, DELIVER_BOUNCED, "5.1.2",
 		    "domain cannot name a mail directory");
 		return;
 	}
-	if (deliver_maildir_name(local, sizeof(local), r->addr, n) == -1) {
-		deliver_maildir_result(r, DELIVER_BOUNCED, "5.1.3",
+	if (local_maildir_name(local, sizeof(local), r->addr, n) == -1) {
+		local_maildir_result(r, DELIVER_BOUNCED, "5.1.3",
 		    "local part cannot name a mailbox");
 		return;
 	}
@@ -276,7 +276,7 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	    sizeof(dir) ||
 	    (size_t)snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%u.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    ++deliver_maildir_counter, host) >= sizeof(name) ||
+	    ++local_maildir_counter, host) >= sizeof(name) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name) >=
 	    sizeof(tmp) ||
 	    (size_t)snprintf(dst, sizeof(dst), "%s/new/%s", dir, name) >=
@@ -296,7 +296,7 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	if (fd == -1 && errno == ENOENT) {
 		op = "mkdir";
 		path = dir;
-		if (deliver_maildir_mkdirs(rootfd, dom, dir) == -1)
+		if (local_maildir_mkdirs(rootfd, dom, dir) == -1)
 			goto fail;
 		op = "create";
 		path = tmp;
@@ -310,12 +310,12 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	op = "write";
 	o->fd = fd;
 	o->len = 0;
-	if (deliver_maildir_add(o, "Return-Path: <", 14) == -1 ||
-	    deliver_maildir_add(o, job->sender, strlen(job->sender)) == -1 ||
-	    deliver_maildir_add(o, ">\nDelivered-To: ", 16) == -1 ||
-	    deliver_maildir_add(o, r->addr, strlen(r->addr)) == -1 ||
-	    deliver_maildir_add(o, "\n", 1) == -1 ||
-	    deliver_maildir_copy(o, spool) == -1)
+	if (local_maildir_add(o, "Return-Path: <", 14) == -1 ||
+	    local_maildir_add(o, job->sender, strlen(job->sender)) == -1 ||
+	    local_maildir_add(o, ">\nDelivered-To: ", 16) == -1 ||
+	    local_maildir_add(o, r->addr, strlen(r->addr)) == -1 ||
+	    local_maildir_add(o, "\n", 1) == -1 ||
+	    local_maildir_copy(o, spool) == -1)
 		goto fail;
 	op = "fsync";
 	if (fsync(fd) == -1)
@@ -336,7 +336,7 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	if (renameat(rootfd, tmp, rootfd, dst) == -1) {
 		/* Someone removed new/ since tmp/ was there: make it again. */
 		if (errno != ENOENT ||
-		    deliver_maildir_mkdirs(rootfd, dom, dir) == -1 ||
+		    local_maildir_mkdirs(rootfd, dom, dir) == -1 ||
 		    renameat(rootfd, tmp, rootfd, dst) == -1)
 			goto fail;
 	}
@@ -355,7 +355,7 @@ deliver_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 		goto fail;
 	}
 	close(dfd);
-	deliver_maildir_result(r, DELIVER_SENT, "2.0.0",
+	local_maildir_result(r, DELIVER_SENT, "2.0.0",
 	    "delivered to maildir");
 	return;
 
@@ -369,24 +369,24 @@ fail:
 	if (snprintf(text, sizeof(text), "maildir delivery failed: %s %s: %s",
 	    op, path, strerror(saved)) < 0)
 		strlcpy(text, "maildir delivery failed", sizeof(text));
-	deliver_maildir_result(r, DELIVER_DEFERRED, "4.3.0", text);
+	local_maildir_result(r, DELIVER_DEFERRED, "4.3.0", text);
 }
 
-/* deliver_maildir_defer - every recipient still open is deferred */
+/* local_maildir_defer - every recipient still open is deferred */
 static void
-deliver_maildir_defer(struct deliver_job *job, const char *text)
+local_maildir_defer(struct deliver_job *job, const char *text)
 {
 	uint32_t	 i;
 
 	for (i = 0; i < job->nrcpt; i++)
 		if (!job->rcpts[i].final)
-			deliver_maildir_result(&job->rcpts[i], DELIVER_DEFERRED,
+			local_maildir_result(&job->rcpts[i], DELIVER_DEFERRED,
 			    "4.3.0", text);
 }
 
-/* deliver_maildir_end - the run is over: free it, hand the job back */
+/* local_maildir_end - the run is over: free it, hand the job back */
 static void
-deliver_maildir_end(struct deliver_maildir_run *run)
+local_maildir_end(struct local_maildir_run *run)
 {
 	struct deliver_job	*job = run->job;
 	deliver_job_cb		 cb = run->cb;
@@ -401,27 +401,27 @@ deliver_maildir_end(struct deliver_maildir_run *run)
 		cb(job, arg);
 }
 
-/* deliver_maildir_abort - the job is being dropped: end its run, silently */
+/* local_maildir_abort - the job is being dropped: end its run, silently */
 void
-deliver_maildir_abort(struct deliver_job *job)
+local_maildir_abort(struct deliver_job *job)
 {
-	struct deliver_maildir_run	*run = job->maildir;
+	struct local_maildir_run	*run = job->maildir;
 
 	if (run == NULL)
 		return;
 	run->cb = NULL;
-	deliver_maildir_end(run);
+	local_maildir_end(run);
 }
 
 /*
- * deliver_maildir_pump - spool what has come of the body; once it is all
+ * local_maildir_pump - spool what has come of the body; once it is all
  * there, one copy per recipient, then the end of the run
  */
 static void
-deliver_maildir_pump(struct deliver_job *job, void *arg)
+local_maildir_pump(struct deliver_job *job, void *arg)
 {
-	struct deliver_maildir_run	*run = arg;
-	struct deliver_maildir_out	*o = &run->out;
+	struct local_maildir_run	*run = arg;
+	struct local_maildir_out	*o = &run->out;
 	const void			*p;
 	size_t				 n;
 	uint32_t			 i;
@@ -430,42 +430,42 @@ deliver_maildir_pump(struct deliver_job *job, void *arg)
 	for (;;) {
 		switch (deliver_body_get(job, &p, &n)) {
 		case DELIVER_BODY_DATA:
-			if (deliver_maildir_lf(o, &run->cr, p, n) == -1)
+			if (local_maildir_lf(o, &run->cr, p, n) == -1)
 				goto fail;
 			continue;
 		case DELIVER_BODY_WAIT:
 			return;
 		case DELIVER_BODY_END:
-			if ((run->cr && deliver_maildir_add(o, "\r", 1) == -1) ||
-			    deliver_maildir_flush(o) == -1)
+			if ((run->cr && local_maildir_add(o, "\r", 1) == -1) ||
+			    local_maildir_flush(o) == -1)
 				goto fail;
 			for (i = 0; i < job->nrcpt; i++)
 				if (!job->rcpts[i].final)
-					deliver_maildir_one(job, &job->rcpts[i],
+					local_maildir_one(job, &job->rcpts[i],
 					    run->rootfd, run->host, o,
 					    run->spool);
-			deliver_maildir_end(run);
+			local_maildir_end(run);
 			return;
 		case DELIVER_BODY_ERROR:
-			deliver_maildir_defer(job, "stored message unreadable");
-			deliver_maildir_end(run);
+			local_maildir_defer(job, "stored message unreadable");
+			local_maildir_end(run);
 			return;
 		}
 	}
  fail:
 	snprintf(text, sizeof(text), "maildir delivery failed: write spool: "
 	    "%s", strerror(errno));
-	deliver_maildir_defer(job, text);
-	deliver_maildir_end(run);
+	local_maildir_defer(job, text);
+	local_maildir_end(run);
 }
 
 /*
- * deliver_maildir_spool - a file for the body, gone from the directory
+ * local_maildir_spool - a file for the body, gone from the directory
  * tree from the start (O_TMPFILE), or made, then unlinked at once where
  * the file system has no O_TMPFILE; -1 with errno
  */
 static int
-deliver_maildir_spool(int rootfd)
+local_maildir_spool(int rootfd)
 {
 	char	 name[64];
 	int	 fd;
@@ -475,7 +475,7 @@ deliver_maildir_spool(int rootfd)
 	    errno != EINVAL))
 		return fd;
 	snprintf(name, sizeof(name), ".aval-spool.%ld.%u", (long)getpid(),
-	    ++deliver_maildir_counter);
+	    ++local_maildir_counter);
 	if ((fd = openat(rootfd, name, O_RDWR | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
 		return -1;
@@ -483,12 +483,12 @@ deliver_maildir_spool(int rootfd)
 	return fd;
 }
 
-/* deliver_maildir_run - deliver to every recipient's Maildir */
+/* local_maildir_run - deliver to every recipient's Maildir */
 void
-deliver_maildir_run(struct deliver_job *job, int rootfd, const char *hostname,
+local_maildir_run(struct deliver_job *job, int rootfd, const char *hostname,
     deliver_job_cb cb, void *arg)
 {
-	struct deliver_maildir_run	*run;
+	struct local_maildir_run	*run;
 	char				 text[DELIVER_TEXT_MAX];
 
 	strlcpy(job->relay, "maildir", sizeof(job->relay));
@@ -499,16 +499,16 @@ deliver_maildir_run(struct deliver_job *job, int rootfd, const char *hostname,
 	run->rootfd = rootfd;
 	run->cb = cb;
 	run->arg = arg;
-	deliver_maildir_host(run->host, sizeof(run->host), hostname);
-	if ((run->spool = deliver_maildir_spool(rootfd)) == -1) {
+	local_maildir_host(run->host, sizeof(run->host), hostname);
+	if ((run->spool = local_maildir_spool(rootfd)) == -1) {
 		snprintf(text, sizeof(text), "maildir delivery failed: "
 		    "spool: %s", strerror(errno));
-		deliver_maildir_defer(job, text);
-		deliver_maildir_end(run);
+		local_maildir_defer(job, text);
+		local_maildir_end(run);
 		return;
 	}
 	run->out.fd = run->spool;
 	deliver_body_rewind(job);
-	deliver_body_set_wake(job, deliver_maildir_pump, run);
-	deliver_maildir_pump(job, run);
+	deliver_body_set_wake(job, local_maildir_pump, run);
+	local_maildir_pump(job, run);
 }

@@ -1,0 +1,135 @@
+/*
+ * aval-local - local delivery: the mailboxes, and nothing else
+ *
+ * avald starts "aval-local [-d] [-v]" with its link on fd 3. The job
+ * intake it shares with aval-deliver (deliver/deliver_intake.h) takes the
+ * config, the queue link and the jobs the queue routes here
+ * (queue/route.c: every domain whose transport is maildir), logs each
+ * recipient's outcome (one line, queue ID first, from aval/local) and
+ * reports it to the queue. local_maildir.c writes each message into
+ * <domain>/<local part>/ below the maildir root, tmp then new, fsync()ed.
+ *
+ * Privileges. On START, when run as root, aval-local first leaves the
+ * host's network for a network namespace of its own (unshare
+ * CLONE_NEWNET: a loopback interface, down, and nothing else), then
+ * chroots into the maildir root and drops to "local-user", a user no
+ * other aval process runs as. So a compromised aval-local can reach
+ * neither the network nor the client key (which only aval-deliver holds)
+ * nor the spool, and a compromised aval-deliver or smtpd cannot read or
+ * write a mailbox. Started as another user it only changes into the
+ * maildir root (development and tests).
+ *
+ * Trust: the master fully, the queue only for framing (deliver_intake.h);
+ * the recipients' local parts still name directories, so local_maildir.c
+ * checks them again (addr_local_safe()).
+ *
+ * Settings: hostname (unique file names), maildir, local-user,
+ * queue { max-message-size }, local { max-jobs }, transport.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "deliver/deliver.h"
+#include "deliver/deliver_intake.h"
+#include "deliver/deliver_job.h"
+#include "local/local_maildir.h"
+
+/*
+ * local_job_run - a complete job to its domain's local transport. A
+ * domain routed to the network here was routed by an older config (a
+ * reload came between the queue's choice and this) or wrongly: it is
+ * deferred, and the queue routes it again on the next try.
+ */
+static void
+local_job_run(struct deliver_job *job)
+{
+	const struct conf_transport	*t;
+
+	t = conf_transport_lookup(deliver_intake_conf(), job->domain);
+	if (t == NULL) {
+		deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5",
+		    "no transport for domain");
+		deliver_intake_done(job, NULL);
+		return;
+	}
+	switch (t->kind) {
+	case CONF_T_MAILDIR:
+		/* The copies are synchronous: a few fsync()s per recipient. */
+		local_maildir_run(job, AT_FDCWD, deliver_intake_dconf()->hostname,
+		    deliver_intake_done, NULL);
+		return;
+	case CONF_T_SMTP:
+	case CONF_T_LMTP:
+	case CONF_T_DISCARD:
+	case CONF_T_ERROR:
+		log_warnx("%s: local: domain %s is routed by aval-deliver, "
+		    "not here", job->qid, job->domain);
+		deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5",
+		    "network delivery is aval-deliver's");
+		deliver_intake_done(job, NULL);
+		return;
+	}
+	fatalx("%s: transport kind %d", __func__, (int)t->kind);
+}
+
+/* local_job_abort - the intake drops a running job: end its Maildir run */
+static void
+local_job_abort(struct deliver_job *job)
+{
+	if (job->maildir != NULL)
+		local_maildir_abort(job);
+}
+
+/* local_configure - local's part of the slice of a new config */
+static void
+local_configure(const struct conf *c, struct deliver_conf *dc)
+{
+	dc->max_jobs = c->local_max_jobs;
+}
+
+/* local_start - no network, into the maildir root, drop privileges */
+static void
+local_start(void)
+{
+	const struct conf	*c = deliver_intake_conf();
+
+	switch (proc_nonet()) {
+	case 1:
+		log_debug("local: in a network namespace of its own");
+		break;
+	case -1:
+		/*
+		 * A container may forbid namespaces: delivery goes on, but
+		 * the operator must know this process could reach the network.
+		 */
+		log_warnx("local: no network namespace of its own; aval-local "
+		    "keeps the host's network");
+		break;
+	}
+	proc_privdrop_user(c->local_user, c->maildir);
+}
+
+static const struct deliver_intake_ops local_ops = {
+	.name = "local",
+	.configure = local_configure,
+	.start = local_start,
+	.run = local_job_run,
+	.abort = local_job_abort,
+	.master = NULL,
+	.shutdown = NULL,
+};
+
+int
+main(int argc, char *argv[])
+{
+	deliver_intake_main(argc, argv, &local_ops);
+}
