@@ -21,11 +21,13 @@ deliver_job_free(struct deliver_job *job)
 	for (i = 0; i < job->nrcpt; i++) {
 		free(job->rcpts[i].addr);
 		free(job->rcpts[i].text);
+		free(job->rcpts[i].orcpt);
 	}
 	free(job->rcpts);
 	deliver_body_free(job->body);
 	free(job->qid);
 	free(job->sender);
 	free(job->domain);
+	free(job->envid);
 	free(job);
 }
