@@ -66,6 +66,8 @@ enum deliver_session_state {
 	DELIVER_S_BODY,		/* writing the body, dot-stuffed */
 	DELIVER_S_DOT,		/* "." sent, waiting for the final reply */
 	DELIVER_S_RSET,		/* no recipient accepted; RSET sent */
+	DELIVER_S_REFUSED,	/* not sent (SIZE, SMTPUTF8, 8BITMIME): the
+				   results are set, handed back from the loop */
 	DELIVER_S_IDLE,		/* no job, parked in the connection cache */
 	DELIVER_S_QUIT,		/* QUIT sent; closing on its reply or EOF */
 };
