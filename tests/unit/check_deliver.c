@@ -2219,6 +2219,90 @@ START_TEST(session_defers_all_when_the_server_goes_mid_transaction)
 }
 END_TEST
 
+#define LHLO_REPLY	"250-test.local\r\n250-PIPELINING\r\n250-8BITMIME\r\n" \
+			"250 ENHANCEDSTATUSCODES\r\n"
+
+/*
+ * LMTP (RFC 2033): LHLO, never EHLO or HELO; after the dot one reply per
+ * recipient the RCPTs accepted, in order, each that recipient's result.
+ * The connection is kept for the next LMTP job, and only for that.
+ */
+START_TEST(lmtp_gives_each_accepted_recipient_its_own_final_reply)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "no@uni-b.es",
+	    "okfull@uni-b.es", "ok2@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	t.srv.lmtp = 1;
+	t.srv.ehlo = _i ? LHLO_REPLY : "250-test.local\r\n250 8BITMIME\r\n";
+	job = test_job("ana@uni-a.es", "uni-b.es", BODY8, rcpts, 4);
+	job->flags |= DELIVER_JF_LMTP;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_str_eq(job->rcpts[0].text, "250 2.0.0 Ok: queued as 4F1A");
+	ck_assert_rcpt(job, 1, DELIVER_BOUNCED, "5.1.1");
+	ck_assert_rcpt(job, 2, DELIVER_DEFERRED, "4.2.2");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[2].text, "said: 452 4.2.2 "
+	    "Mailbox full (in reply to end of DATA command)"));
+	ck_assert_rcpt(job, 3, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nlhlo, 1);
+	ck_assert_int_eq(t.srv.nhelo, 0);
+	ck_assert_int_eq(t.srv.ndot, 1);
+	ck_assert_str_eq(t.srv.mailline,
+	    "MAIL FROM:<ana@uni-a.es> BODY=8BITMIME");
+	test_job_free(job);
+
+	/* The next LMTP job takes the connection; it was clean. */
+	sess_settle(&t);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	job->flags |= DELIVER_JF_LMTP;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nconn, 1);
+	ck_assert_int_eq(t.srv.nlhlo, 1);
+	test_job_free(job);
+
+	/* An SMTP job to the same address does not: it says EHLO anew. */
+	sess_settle(&t);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 3);
+	ck_assert_int_eq(t.srv.nconn, 2);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/* An LMTP server that refuses LHLO gets no HELO: the reply decides. */
+START_TEST(lmtp_does_not_fall_back_to_helo)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	job->flags |= DELIVER_JF_LMTP;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_BOUNCED, "5.5.2");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+	    "(in reply to LHLO command)"));
+	ck_assert_int_eq(t.srv.nhelo, 0);
+	ck_assert_int_eq(t.srv.nmail, 0);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
 Suite *
 deliver_suite(void)
 {
@@ -2291,6 +2375,12 @@ deliver_suite(void)
 	tcase_add_test(tc, session_passes_dsn_parameters_on_where_offered);
 	tcase_add_loop_test(tc,
 	    session_defers_all_when_the_server_goes_mid_transaction, 0, 6);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lmtp");
+	tcase_add_loop_test(tc,
+	    lmtp_gives_each_accepted_recipient_its_own_final_reply, 0, 2);
+	tcase_add_test(tc, lmtp_does_not_fall_back_to_helo);
 	suite_add_tcase(s, tc);
 	return s;
 }
