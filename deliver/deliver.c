@@ -23,12 +23,14 @@
  * Trust: deliver trusts the master (a malformed frame from it is fatal),
  * the queue only for framing (a malformed frame, an unknown job, a
  * recipient index out of range or twice, a piece of body nobody asked
- * for, a size over the limit, unprintable addresses: the link is logged and
+ * for, a size over the limit, addresses that are neither printable ASCII
+ * nor well-formed UTF-8, DSN fields that do not decode: the link is logged and
  * closed, and deliver waits for the next queue), and nothing from SMTP
  * servers.
  *
  * RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152 (8BITMIME),
- * 2034/3463 (enhanced status codes); the Maildir convention.
+ * 6531 (SMTPUTF8), 3461 (DSN), 2033 (LMTP), 2034/3463 (enhanced status
+ * codes); the Maildir convention. docs/smtp-client.md.
  *
  * Settings: hostname, maildir, user, queue { max-message-size },
  * deliver { max-jobs, connect-timeout, command-timeout }, transport.
