@@ -283,7 +283,8 @@ class Ctx:
         import sinks			# here: sinks.py imports this module
         kind = kind or sinks.default_sink_kind()
         cls = {"aval": sinks.AvalSink, "py": sinks.PySink, "tls": sinks.TlsSink,
-               "script": sinks.ScriptSink, "postfix": sinks.PostfixSink}[kind]
+               "script": sinks.ScriptSink, "lmtp": sinks.LmtpSink,
+               "postfix": sinks.PostfixSink}[kind]
         s = cls(self, **kw)
         self.cleanups.append(s.stop)
         return s

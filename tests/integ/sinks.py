@@ -387,6 +387,50 @@ class ScriptSink(SinkBase):
         self.srv.server_close()
 
 
+class LmtpSink(SinkBase):
+    """An LMTP server on aiosmtpd (lmtp_sink.py, run by Debian's python3,
+    which has python3-aiosmtpd): a reply per recipient after DATA, 452
+    for a local part starting with "full". Skipped when aiosmtpd is not
+    there."""
+
+    PYTHON = "/usr/bin/python3"
+
+    def __init__(self, t, port=None, host="127.0.0.1"):
+        super().__init__(t, port, host)
+        if subprocess.run([self.PYTHON, "-c", "import aiosmtpd.lmtp"],
+                          capture_output=True).returncode != 0:
+            raise Skip("no aiosmtpd for %s (Debian: python3-aiosmtpd)"
+                       % self.PYTHON)
+        self.logpath = os.path.join(t.dir, "lmtp-%d.log" % self.port)
+        self.logf = open(self.logpath, "ab")
+        self.proc = popen(
+            [self.PYTHON, os.path.join(os.path.dirname(__file__), "lmtp_sink.py"),
+             str(self.port), self.dir],
+            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        wait_until(self.listening, 10, 0.05, "the LMTP sink to listen on %d" % self.port)
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise Fail("lmtp_sink.py exited %s: %s" % (self.proc.returncode,
+                       tail(open(self.logpath, errors="replace").read(), 10)))
+        try:
+            with socket.create_connection((self.host, self.port), 1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.logf.close()
+
+
 class TlsSink(SinkBase):
     """A sink that speaks STARTTLS, or misbehaves around it, for the
     outbound TLS policy tests. Options:

@@ -170,3 +170,29 @@ def t_421_data(t):
 def t_drop_dot(t):
     lose_nothing(t, {"drop_after_dot": 1}, r"lost connection with .* while "
                  r"sending end of data")
+
+
+@test("client_lmtp_to_aiosmtpd_one_result_per_recipient", timeout=60)
+def t_lmtp(t):
+    from harness import Skip, avald_check
+    lm = t.sink("lmtp")
+    sink = t.sink("script")
+    a = t.aval(sinkport=sink.port, relay_domains="relay.test lmtp.test",
+               transport_lines=["lmtp.test\tlmtp [127.0.0.1]:%d" % lm.port])
+    rc, out = avald_check(a.conf)
+    if rc != 0:
+        raise Skip("this tree has no lmtp transport: %s" % out.strip()[:200])
+    a.start()
+    qid = send_raw(a, [b"MAIL FROM:<s@client.test>", b"RCPT TO:<ana@lmtp.test>",
+                       b"RCPT TO:<full@lmtp.test>", b"RCPT TO:<eva@lmtp.test>"],
+                   make_message("lmtp"))
+    a.wait_log(r"%s: to=<ana@lmtp\.test>.*dsn=2\.0\.0, status=sent \(250 2\.0\.0 "
+               r"<ana@lmtp\.test> delivered\)" % qid, 20)
+    a.wait_log(r"%s: to=<eva@lmtp\.test>.*status=sent" % qid, 20)
+    a.wait_log(r"%s: to=<full@lmtp\.test>.*dsn=4\.2\.2, status=deferred \(host "
+               r"\[127\.0\.0\.1\]:\d+ said: 452 4\.2\.2 <full@lmtp\.test> mailbox "
+               r"full \(in reply to end of DATA command\)" % qid, 20)
+    lm.wait_count(1, 10)
+    got = sorted(x.strip("<>") for m in lm.messages() for x in m[2])
+    check(got[:2] == ["ana@lmtp.test", "eva@lmtp.test"],
+          "recipients at the LMTP server: %r" % got)
