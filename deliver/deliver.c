@@ -323,8 +323,8 @@ deliver_job_run(struct deliver_job *job)
 /*
  * deliver_addr_ok - 1 if s is an address the session may put in a
  * command: printable ASCII and well-formed UTF-8 (RFC 6531: the session
- * needs the server's SMTPUTF8 for the latter), no controls, no '<' or
- * '>' that would end the path early, at most max octets
+ * needs the server's SMTPUTF8 for the latter), no controls, at most max
+ * octets
  */
 static int
 deliver_addr_ok(const char *s, size_t max)
@@ -338,8 +338,7 @@ deliver_addr_ok(const char *s, size_t max)
 		if ((unsigned char)s[i] > 0x7e) {
 			if ((n = addr_utf8_len(s + i, max - i)) == 0)
 				return 0;
-		} else if ((unsigned char)s[i] < 0x20 || s[i] == '<' ||
-		    s[i] == '>')
+		} else if ((unsigned char)s[i] < 0x20)
 			return 0;
 	}
 	return i <= max;
