@@ -384,6 +384,27 @@ conf_value_port(const char *s, uint16_t *port)
 	return 0;
 }
 
+/* conf_value_resolver - "", "ADDRESS" or "ADDRESS@PORT", numeric */
+static int
+conf_value_resolver(const char *s)
+{
+	char		 a[INET6_ADDRSTRLEN];
+	const char	*at;
+	uint16_t	 port;
+	size_t		 n;
+
+	if (*s == '\0')
+		return 0;
+	n = (at = strchr(s, '@')) != NULL ? (size_t)(at - s) : strlen(s);
+	if (n >= sizeof(a))
+		return -1;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	if (conf_value_addr(a, NULL, 0, NULL, NULL) == -1)
+		return -1;
+	return at == NULL ? 0 : conf_value_port(at + 1, &port);
+}
+
 /*
  * conf_value_path - an absolute copy of a path. A relative path is taken
  * against the working directory now, because the master may chdir and
@@ -444,6 +465,14 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 	conf_row_label(r, lbl, sizeof(lbl));
 	switch (r->type) {
 	case CONF_STRING:
+		if (r->offset == offsetof(struct conf, deliver_resolver)) {
+			if (conf_value_resolver(value) == -1)
+				return conf_err(err, errlen, "%s: \"%s\" is "
+				    "not \"\", ADDRESS or ADDRESS@PORT, with a "
+				    "numeric address", lbl, value);
+			s = xstrdup(value);
+			break;
+		}
 		if (!conf_value_printable(value, 1) ||
 		    strlen(value) > CONF_STRING_MAX)
 			return conf_err(err, errlen, "%s: \"%s\" is not a "
@@ -767,66 +796,204 @@ conf_add_net(struct conf *c, const char *s, char *err, size_t errlen)
 }
 
 /*
+ * conf_transport_hop - "HOST", "HOST:PORT", "[HOST]" or "[HOST]:PORT" into
+ * t: brackets mean no MX lookup (as in Postfix), and a numeric address
+ * must be in them so that "2001:db8::1" cannot be read as a port.
+ */
+static int
+conf_transport_hop(struct conf_transport *t, const char *arg, char *err,
+    size_t errlen)
+{
+	char		 host[CONF_STRING_MAX + 1], canon[INET6_ADDRSTRLEN];
+	const char	*port = NULL, *close;
+	size_t		 hlen;
+
+	if (arg[0] == '[') {
+		if ((close = strchr(arg, ']')) == NULL ||
+		    (close[1] != '\0' && close[1] != ':'))
+			return conf_err(err, errlen, "transport: \"%s\" is not "
+			    "[HOST] or [HOST]:PORT", arg);
+		hlen = (size_t)(close - arg - 1);
+		if (close[1] == ':')
+			port = close + 2;
+		t->mx = 0;
+		arg++;
+	} else {
+		if ((close = strrchr(arg, ':')) != NULL && strchr(arg, ':') !=
+		    close)
+			return conf_err(err, errlen, "transport: put the "
+			    "address in brackets, as [%s]:25", arg);
+		hlen = close != NULL ? (size_t)(close - arg) : strlen(arg);
+		if (close != NULL)
+			port = close + 1;
+		t->mx = 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return conf_err(err, errlen, "transport: \"%s\" names no host "
+		    "or too long a one", arg);
+	memcpy(host, arg, hlen);
+	host[hlen] = '\0';
+	if (conf_value_addr(host, canon, sizeof(canon), NULL, NULL) == 0) {
+		if (t->mx)
+			return conf_err(err, errlen, "transport: put the "
+			    "address in brackets, as [%s]:25", host);
+		t->numeric = 1;
+		t->host = xstrdup(canon);
+	} else if (conf_domain_valid(host) && strchr(host, '_') == NULL)
+		t->host = conf_domain_lower(host);
+	else
+		return conf_err(err, errlen, "transport: \"%s\" is neither a "
+		    "host name nor a numeric IPv4 or IPv6 address", host);
+	t->port = 25;
+	if (port != NULL && conf_value_port(port, &t->port) == -1)
+		return conf_err(err, errlen, "transport: port \"%s\" is not a "
+		    "number from 1 to 65535", port);
+	return 0;
+}
+
+/*
+ * conf_transport_error - "D.D.D TEXT" (RFC 3463: class 4 defers, 5
+ * bounces; subject and detail of at most three digits), TEXT printable
+ */
+static int
+conf_transport_error(struct conf_transport *t, const char *arg, char *err,
+    size_t errlen)
+{
+	const char	*p = arg;
+	size_t		 n;
+	int		 part;
+
+	if (arg == NULL || (arg[0] != '4' && arg[0] != '5') || arg[1] != '.')
+		return conf_err(err, errlen, "transport: error needs a status "
+		    "code, 4.x.x or 5.x.x, and a text");
+	for (p = arg + 2, part = 0; part < 2; part++) {
+		for (n = 0; p[n] >= '0' && p[n] <= '9'; n++)
+			;
+		if (n == 0 || n > 3 || p[n] != (part == 0 ? '.' : ' '))
+			return conf_err(err, errlen, "transport: error: \"%s\" "
+			    "does not start with a status code and a text, "
+			    "as 5.1.1 no such user", arg);
+		p += n + 1;
+	}
+	n = (size_t)(p - arg - 1);
+	if (n >= sizeof(t->dsn) || *p == '\0' || strlen(p) > 200 ||
+	    !conf_value_printable(p, 1))
+		return conf_err(err, errlen, "transport: error: the text after "
+		    "%.*s must be printable, 1 to 200 bytes", (int)n, arg);
+	memcpy(t->dsn, arg, n);
+	t->dsn[n] = '\0';
+	t->text = xstrdup(p);
+	return 0;
+}
+
+static void
+conf_transport_free(struct conf_transport *t)
+{
+	free(t->domain);
+	free(t->host);
+	free(t->text);
+	free(t->arg);
+	free(t);
+}
+
+/*
  * conf_add_transport - append a route for a domain, ".parent" (its
- * subdomains) or "*" (everything else). An SMTP next hop must be a
- * numeric address for now; a host name gets its own message, because it
- * is a thing aval will do once it has DNS lookups, not a typo.
+ * subdomains) or "*" (everything else); struct conf_transport says what
+ * each method and next hop mean.
  */
 int
 conf_add_transport(struct conf *c, const char *domain, const char *method,
-    const char *host, const char *port, char *err, size_t errlen)
+    const char *arg, char *err, size_t errlen)
 {
 	struct conf_transport	*t, **tail;
-	enum conf_transport_kind kind;
-	char			 canon[INET6_ADDRSTRLEN];
-	char			*lower;
-	uint16_t		 p = 0;
+	char			*path;
+	int			 rv = 0;
 
 	if (strcmp(domain, "*") != 0 &&
 	    !conf_domain_valid(domain[0] == '.' ? domain + 1 : domain))
 		return conf_err(err, errlen, "transport: \"%s\" is not a "
 		    "domain name, .domain or *", domain);
-	if (strcmp(method, "maildir") == 0) {
-		if (host != NULL || port != NULL)
-			return conf_err(err, errlen, "transport: %s: maildir "
-			    "takes no next hop", domain);
-		kind = CONF_T_MAILDIR;
-	} else if (strcmp(method, "smtp") == 0) {
-		if (host == NULL || port == NULL)
-			return conf_err(err, errlen, "transport: %s: smtp "
-			    "needs an address and a port", domain);
-		if (conf_value_addr(host, canon, sizeof(canon), NULL,
-		    NULL) == -1) {
-			if (conf_domain_valid(host))
-				return conf_err(err, errlen, "transport: "
-				    "\"%s\" is a host name, and aval cannot "
-				    "look up host names yet: write a numeric "
-				    "address, as [192.0.2.25]:25", host);
-			return conf_err(err, errlen, "transport: \"%s\" is "
-			    "not a numeric IPv4 or IPv6 address", host);
-		}
-		if (conf_value_port(port, &p) == -1)
-			return conf_err(err, errlen, "transport: port \"%s\" "
-			    "is not a number from 1 to 65535", port);
-		kind = CONF_T_SMTP;
+	t = xcalloc(1, sizeof(*t));
+	t->port = 25;
+	if (strcmp(method, "smtp") == 0) {
+		t->kind = CONF_T_SMTP;
+		if (arg == NULL)
+			t->mx = 1;
+		else
+			rv = conf_transport_hop(t, arg, err, errlen);
+	} else if (strcmp(method, "lmtp") == 0) {
+		t->kind = CONF_T_LMTP;
+		if (arg != NULL && strncmp(arg, "unix:", 5) == 0) {
+			if ((rv = conf_value_path(arg + 5, &path, err,
+			    errlen)) == 0) {
+				if (strlen(path) >= 108) /* sun_path */
+					rv = conf_err(err, errlen, "transport: "
+					    "socket path %s is too long", path);
+				t->host = path;
+				t->port = 0;
+			}
+		} else if (arg == NULL || arg[0] != '[')
+			rv = conf_err(err, errlen, "transport: lmtp needs "
+			    "[HOST]:PORT or unix:/PATH (LMTP is never routed by "
+			    "MX)");
+		else
+			rv = conf_transport_hop(t, arg, err, errlen);
+	} else if (strcmp(method, "maildir") == 0 ||
+	    strcmp(method, "discard") == 0) {
+		t->kind = method[0] == 'm' ? CONF_T_MAILDIR : CONF_T_DISCARD;
+		if (arg != NULL)
+			rv = conf_err(err, errlen, "transport: %s: %s takes "
+			    "no next hop", domain, method);
+	} else if (strcmp(method, "error") == 0) {
+		t->kind = CONF_T_ERROR;
+		rv = conf_transport_error(t, arg, err, errlen);
 	} else
-		return conf_err(err, errlen, "transport: unknown method "
-		    "\"%s\" (smtp or maildir)", method);
+		rv = conf_err(err, errlen, "transport: unknown method \"%s\" "
+		    "(smtp, lmtp, maildir, discard or error)", method);
+	if (rv == -1) {
+		conf_transport_free(t);
+		return -1;
+	}
 
-	lower = conf_domain_lower(domain);
+	t->domain = conf_domain_lower(domain);
 	for (tail = &c->transports; *tail != NULL; tail = &(*tail)->next)
-		if (strcmp((*tail)->domain, lower) == 0) {
-			free(lower);
+		if (strcmp((*tail)->domain, t->domain) == 0) {
+			conf_transport_free(t);
 			return conf_err(err, errlen, "transport: %s is "
 			    "listed twice", domain);
 		}
-	t = xcalloc(1, sizeof(*t));
-	t->domain = lower;
-	t->kind = kind;
-	t->host = kind == CONF_T_SMTP ? xstrdup(canon) : NULL;
-	t->port = p;
+	/* The canonical spelling, for items and avalctl. */
+	if (t->kind == CONF_T_ERROR)
+		xasprintf(&t->arg, "%s %s", t->dsn, t->text);
+	else if (t->kind == CONF_T_LMTP && t->port == 0)
+		xasprintf(&t->arg, "unix:%s", t->host);
+	else if (t->host != NULL && t->mx)
+		xasprintf(&t->arg, "%s:%u", t->host, (unsigned)t->port);
+	else if (t->host != NULL)
+		xasprintf(&t->arg, "[%s]:%u", t->host, (unsigned)t->port);
+	else
+		t->arg = xstrdup("");
 	*tail = t;
 	return 0;
+}
+
+/* conf_transport_kind_name - the method as the config spells it */
+const char *
+conf_transport_kind_name(enum conf_transport_kind kind)
+{
+	switch (kind) {
+	case CONF_T_SMTP:
+		return "smtp";
+	case CONF_T_MAILDIR:
+		return "maildir";
+	case CONF_T_LMTP:
+		return "lmtp";
+	case CONF_T_DISCARD:
+		return "discard";
+	case CONF_T_ERROR:
+		return "error";
+	}
+	return "?";
 }
 
 static const char *const conf_tls_levels[] = {
@@ -1062,9 +1229,7 @@ conf_free(struct conf *c)
 	}
 	while ((t = c->transports) != NULL) {
 		c->transports = t->next;
-		free(t->domain);
-		free(t->host);
-		free(t);
+		conf_transport_free(t);
 	}
 	while ((tp = c->tls_policies) != NULL) {
 		c->tls_policies = tp->next;
@@ -1104,7 +1269,8 @@ conf_split(char *s, char **f, int max)
 /*
  * conf_apply_tabbed - an item whose fields may hold spaces (paths, name
  * lists), so a tab separates them and an empty field means "not given":
- * "CERT<tab>KEY" for tls-client-certificate,
+ * "CERT<tab>KEY" for tls-client-certificate, "DOMAIN<tab>METHOD<tab>ARG"
+ * for transport,
  * "DOMAIN<tab>LEVEL<tab>CA<tab>CRL<tab>MATCH" for tls-policy.
  */
 static int
@@ -1133,6 +1299,8 @@ conf_apply_tabbed(struct conf *c, const char *key, const char *value,
 		o[i] = f[i][0] != '\0' ? f[i] : NULL;
 	if (nfields == 2)
 		rv = conf_set_tls_client_cert(c, f[0], f[1], err, errlen);
+	else if (nfields == 3)
+		rv = conf_add_transport(c, f[0], f[1], o[2], err, errlen);
 	else
 		rv = conf_add_tls_policy(c, f[0], f[1], o[2], o[3], o[4], err,
 		    errlen);
@@ -1179,30 +1347,19 @@ conf_apply_item(struct conf *c, const char *key, const char *value,
 		return conf_apply_tabbed(c, key, value, 2, err, errlen);
 	if (strcmp(key, "tls-policy") == 0)
 		return conf_apply_tabbed(c, key, value, 5, err, errlen);
-	if (strcmp(key, "listen") != 0 && strcmp(key, "transport") != 0)
+	if (strcmp(key, "transport") == 0)
+		return conf_apply_tabbed(c, key, value, 3, err, errlen);
+	if (strcmp(key, "listen") != 0)
 		return conf_err(err, errlen, "unknown item \"%s\"", key);
 
 	copy = xstrdup(value);
 	n = conf_split(copy, f, CONF_ITEM_FIELDS);
-	if (strcmp(key, "listen") == 0) {
-		if (n == 5)
-			rv = conf_add_listen(c, f[0], f[1], f[2], f[3], f[4],
-			    err, errlen);
-		else
-			conf_err(err, errlen, "listen: item \"%s\" is not "
-			    "\"ADDRESS PORT KIND CLIENT-CERT PREGREET\"", value);
-	} else {
-		if (n == 2 && strcmp(f[1], "maildir") == 0)
-			rv = conf_add_transport(c, f[0], f[1], NULL, NULL,
-			    err, errlen);
-		else if (n == 4 && strcmp(f[1], "smtp") == 0)
-			rv = conf_add_transport(c, f[0], f[1], f[2], f[3],
-			    err, errlen);
-		else
-			conf_err(err, errlen, "transport: item \"%s\" is not "
-			    "\"DOMAIN smtp ADDRESS PORT\" or \"DOMAIN "
-			    "maildir\"", value);
-	}
+	if (n == 5)
+		rv = conf_add_listen(c, f[0], f[1], f[2], f[3], f[4], err,
+		    errlen);
+	else
+		conf_err(err, errlen, "listen: item \"%s\" is not "
+		    "\"ADDRESS PORT KIND CLIENT-CERT PREGREET\"", value);
 	free(copy);
 	return rv;
 }
@@ -1278,11 +1435,8 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 		cb("tls-policy", val, arg);
 	}
 	for (t = c->transports; t != NULL; t = t->next) {
-		if (t->kind == CONF_T_SMTP)
-			snprintf(val, sizeof(val), "%s smtp %s %u", t->domain,
-			    t->host, (unsigned)t->port);
-		else
-			snprintf(val, sizeof(val), "%s maildir", t->domain);
+		snprintf(val, sizeof(val), "%s\t%s\t%s", t->domain,
+		    conf_transport_kind_name(t->kind), t->arg);
 		cb("transport", val, arg);
 	}
 }
@@ -1532,7 +1686,7 @@ conf_check(struct conf *c, const char *file,
 	for (d = c->local_domains; d != NULL; d = d->next) {
 		if (conf_find_transport(c, d->name) != NULL)
 			continue;
-		if (conf_add_transport(c, d->name, "maildir", NULL, NULL, err,
+		if (conf_add_transport(c, d->name, "maildir", NULL, err,
 		    sizeof(err)) == -1)
 			fatalx("%s: %s", __func__, err);
 	}

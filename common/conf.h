@@ -59,15 +59,38 @@ struct conf_net {
 };
 
 enum conf_transport_kind {
-	CONF_T_SMTP = 0,		/* relay by SMTP to host:port */
+	CONF_T_SMTP = 0,		/* SMTP to a host, by MX or its address */
 	CONF_T_MAILDIR,			/* deliver into the maildir tree */
+	CONF_T_LMTP,			/* LMTP to [host]:port or a unix socket */
+	CONF_T_DISCARD,			/* accept and drop, with a log line */
+	CONF_T_ERROR,			/* bounce (5.x.x) or defer (4.x.x) */
 };
 
+/*
+ * One route (docs/configuration.md, "Transport"):
+ *
+ *	smtp			host NULL, mx 1: the domain's own MX records
+ *	smtp HOST[:PORT]	host HOST, mx 1: HOST's MX records
+ *	smtp [HOST]:PORT	host HOST, mx 0: HOST's addresses (or HOST
+ *				itself when numeric), no MX lookup
+ *	lmtp [HOST]:PORT	as smtp [HOST]:PORT, speaking LMTP
+ *	lmtp unix:/PATH		host PATH, port 0
+ *	maildir, discard
+ *	error D.D.D TEXT	dsn and text
+ */
 struct conf_transport {
 	char			*domain;	/* lowercased; "*" is the default */
 	enum conf_transport_kind kind;
-	char			*host;		/* numeric address for CONF_T_SMTP */
-	uint16_t		 port;
+	char			*host;		/* lowercased name, canonical
+						   address, socket path, or
+						   NULL (see above) */
+	uint16_t		 port;		/* 25 unless given */
+	int			 mx;		/* smtp: look up MX records */
+	int			 numeric;	/* host is an IP address */
+	char			 dsn[8];	/* error: "5.1.1" */
+	char			*text;		/* error: the reply text */
+	char			*arg;		/* the next hop as written
+						   canonically, "" if none */
 	struct conf_transport	*next;
 };
 
@@ -137,6 +160,9 @@ struct conf {
 	long long	 deliver_max_jobs;	/* concurrent, per process */
 	long long	 deliver_connect_timeout;	/* seconds */
 	long long	 deliver_command_timeout;	/* seconds */
+	char		*deliver_resolver;	/* "" or "ADDR[@PORT]" */
+	char		*deliver_trust_anchor;	/* path or "" */
+	long long	 deliver_dns_timeout;	/* seconds, per lookup */
 
 	/* Lists, each in file order. */
 	struct conf_listen	*listeners;
@@ -180,6 +206,7 @@ int		 conf_is_relay_domain(const struct conf *, const char *domain);
 int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
 const struct conf_transport *
 		 conf_transport_lookup(const struct conf *, const char *domain);
+const char	*conf_transport_kind_name(enum conf_transport_kind);
 
 /*
  * The order every domain table is searched in: find(table, name) is asked

@@ -434,72 +434,51 @@ conf_parse_setting(struct conf_parse *st, const char *block,
 }
 
 /*
- * conf_parse_route - "DOMAIN smtp [ADDRESS]:PORT" or "DOMAIN maildir".
- * "[ADDRESS]" alone means port 25. The brackets say "this host, no MX
- * lookup", as in Postfix; they are required now so that "smtp host" can
- * mean an MX lookup once aval has DNS.
+ * conf_parse_route - "DOMAIN METHOD [NEXTHOP]", or "DOMAIN error D.D.D
+ * TEXT..." (the words of the text joined by single spaces). The method
+ * may also be joined to its argument by a colon, as Postfix writes it:
+ * "smtp:[192.0.2.25]:25", "lmtp:unix:/run/lmtp", "error:5.1.1 gone".
+ * conf_add_transport() reads the argument.
  */
 static void
 conf_parse_route(struct conf_parse *st, const struct conf_word *v, size_t n)
 {
-	char		 err[CONF_ERR_MAX], host[CONF_TOKEN_MAX + 1];
-	const char	*port = "25", *dest, *close;
-	unsigned char	 a[16];
-	size_t		 hlen;
+	char		 err[CONF_ERR_MAX], method[16], arg[CONF_TOKEN_MAX + 1];
+	const char	*colon;
+	size_t		 i, len = 0, mlen;
 
-	if (n >= 2 && !conf_parse_is(&v[1], "smtp") &&
-	    !conf_parse_is(&v[1], "maildir")) {
+	if (n < 2) {
+		conf_parse_error(st, v[0].line, "transport: expected \"DOMAIN "
+		    "METHOD [NEXTHOP]\"");
+		return;
+	}
+	arg[0] = '\0';
+	mlen = (colon = strchr(v[1].s, ':')) != NULL ?
+	    (size_t)(colon - v[1].s) : strlen(v[1].s);
+	if (mlen >= sizeof(method)) {
 		conf_parse_error(st, v[1].line, "transport: unknown method "
-		    "\"%s\" (smtp or maildir)", v[1].s);
+		    "\"%s\" (smtp, lmtp, maildir, discard or error)", v[1].s);
 		return;
 	}
-	if (n == 2 && conf_parse_is(&v[1], "maildir")) {
-		if (conf_add_transport(st->conf, v[0].s, "maildir", NULL,
-		    NULL, err, sizeof(err)) == -1)
-			conf_parse_error(st, v[0].line, "%s", err);
+	memcpy(method, v[1].s, mlen);
+	method[mlen] = '\0';
+	if (colon != NULL)
+		len = strlcpy(arg, colon + 1, sizeof(arg));
+	for (i = 2; i < n && len < sizeof(arg); i++)
+		len += (size_t)snprintf(arg + len, sizeof(arg) - len, "%s%s",
+		    len > 0 ? " " : "", v[i].s);
+	if (len >= sizeof(arg)) {
+		conf_parse_error(st, v[1].line, "transport: next hop too long");
 		return;
 	}
-	if (n != 3 || !conf_parse_is(&v[1], "smtp")) {
-		conf_parse_error(st, v[0].line, "transport: expected "
-		    "\"DOMAIN smtp [ADDRESS]:PORT\" or \"DOMAIN maildir\"");
+	if (strcmp(method, "error") != 0 && n > (colon != NULL ? 2u : 3u)) {
+		conf_parse_error(st, v[n - 1].line, "transport: %s takes one "
+		    "next hop", method);
 		return;
 	}
-
-	dest = v[2].s;
-	if (dest[0] != '[') {
-		/*
-		 * Say what is wrong: a numeric address without its brackets,
-		 * or a host name, which conf_add_transport() explains.
-		 */
-		snprintf(host, sizeof(host), "%s", dest);
-		if ((close = strrchr(host, ':')) != NULL &&
-		    strchr(host, ':') == close)
-			host[close - host] = '\0';
-		if (inet_pton(AF_INET, host, a) == 1 ||
-		    inet_pton(AF_INET6, host, a) == 1)
-			conf_parse_error(st, v[2].line, "transport: put the "
-			    "address in brackets, as [%s]:25", host);
-		else if (conf_add_transport(st->conf, v[0].s, "smtp", host,
-		    port, err, sizeof(err)) == -1)
-			conf_parse_error(st, v[2].line, "%s", err);
-		else
-			fatalx("%s: accepted next hop %s", __func__, dest);
-		return;
-	}
-	if ((close = strchr(dest, ']')) == NULL ||
-	    (close[1] != '\0' && close[1] != ':')) {
-		conf_parse_error(st, v[2].line, "transport: \"%s\" is not "
-		    "[ADDRESS]:PORT", dest);
-		return;
-	}
-	hlen = (size_t)(close - dest - 1);
-	memcpy(host, dest + 1, hlen);
-	host[hlen] = '\0';
-	if (close[1] == ':')
-		port = close + 2;
-	if (conf_add_transport(st->conf, v[0].s, "smtp", host, port, err,
-	    sizeof(err)) == -1)
-		conf_parse_error(st, v[2].line, "%s", err);
+	if (conf_add_transport(st->conf, v[0].s, method, len > 0 ? arg : NULL,
+	    err, sizeof(err)) == -1)
+		conf_parse_error(st, v[1].line, "%s", err);
 }
 
 /*

@@ -45,10 +45,10 @@ int		 conf_add_domain(struct conf_domain **, const char *what,
 		    const char *name, char *err, size_t errlen);
 int		 conf_add_net(struct conf *, const char *net, char *err,
 		    size_t errlen);
-/* host and port are NULL for maildir */
+/* arg: the next hop or error reply as written after the method, or NULL */
 int		 conf_add_transport(struct conf *, const char *domain,
-		    const char *method, const char *host, const char *port,
-		    char *err, size_t errlen);
+		    const char *method, const char *arg, char *err,
+		    size_t errlen);
 
 /*
  * A tls-policy entry: level by name; ca is a path, "system" or NULL; crl a

@@ -143,6 +143,15 @@ const struct conf_row conf_table[] = {
 	{ "deliver", "command-timeout", CONF_DURATION,
 	    CONF_OFF(deliver_command_timeout), "5m", 1, CONF_HOUR,
 	    "Time allowed for each reply from the next hop." },
+	{ "deliver", "resolver", CONF_STRING, CONF_OFF(deliver_resolver), "",
+	    0, 0,
+	    "DNS resolver, ADDR or ADDR@PORT; \"\": /etc/resolv.conf's." },
+	{ "deliver", "trust-anchor", CONF_PATH, CONF_OFF(deliver_trust_anchor),
+	    "", 0, 0,
+	    "DNSSEC trust anchors (DS or DNSKEY lines); \"\": DANE is off." },
+	{ "deliver", "dns-timeout", CONF_DURATION,
+	    CONF_OFF(deliver_dns_timeout), "10s", 1, CONF_MINUTE,
+	    "Time allowed for each DNS lookup." },
 };
 
 const size_t conf_table_len = sizeof(conf_table) / sizeof(conf_table[0]);

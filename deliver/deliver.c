@@ -10,7 +10,9 @@
  * and SIGTERM abort the jobs in flight (the queue keeps them) and exit.
  *
  * The queue sends jobs: JOB_START, one JOB_RCPT per recipient, JOB_GO. On
- * GO the job goes to the transport of its domain, which reads the body a
+ * GO the job goes to the route of its domain (deliver_job_run(): SMTP and
+ * LMTP by deliver_hop.c, which asks DNS for the hosts and tries them in
+ * turn; Maildir, discard and error here), which reads the body a
  * piece at a time as it needs it, from the queue (JOB_READ, answered by
  * JOB_DATA) or from the body file that came with JOB_START
  * (deliver_body.h), so no body is ever whole here: deliver_session.c relays it by
@@ -33,7 +35,9 @@
  * codes); the Maildir convention. docs/smtp-client.md.
  *
  * Settings: hostname, maildir, user, queue { max-message-size },
- * deliver { max-jobs, connect-timeout, command-timeout }, transport.
+ * deliver { max-jobs, connect-timeout, command-timeout, resolver,
+ * trust-anchor, dns-timeout } (the DNS ones read at START only),
+ * transport, tls-policy.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -60,6 +64,8 @@
 #include "common/xtext.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_body.h"
+#include "deliver/deliver_dns.h"
+#include "deliver/deliver_hop.h"
 #include "deliver/deliver_job.h"
 #include "deliver/deliver_maildir.h"
 #include "deliver/deliver_session.h"
@@ -79,6 +85,7 @@ static long long		 deliver_nactive;	/* receiving, running */
 static struct deliver_jobs	 deliver_jobs =
 				    TAILQ_HEAD_INITIALIZER(deliver_jobs);
 static struct deliver_tls	*deliver_tls;	/* the policy engine */
+static struct deliver_dns	*deliver_dns;	/* libunbound, from START */
 /* TLS material from the master, until its TLS_END */
 static struct buf		*deliver_tls_cert, *deliver_tls_key;
 static struct buf		*deliver_tls_files[CONF_TLS_FILES_MAX];
@@ -129,30 +136,13 @@ deliver_jobs_drop(void)
 	struct deliver_job	*job;
 
 	while ((job = TAILQ_FIRST(&deliver_jobs)) != NULL) {
-		if (job->session != NULL)
+		if (job->hop != NULL)
+			deliver_hop_abort(job);
+		else if (job->session != NULL)
 			deliver_session_abort(job);
 		if (job->maildir != NULL)
 			deliver_maildir_abort(job);
 		deliver_job_forget(job);
-	}
-}
-
-/* deliver_job_fail - the same result for every recipient without one */
-static void
-deliver_job_fail(struct deliver_job *job, enum deliver_status status,
-    const char *dsn, const char *text)
-{
-	struct deliver_rcpt	*r;
-	uint32_t		 i;
-
-	for (i = 0; i < job->nrcpt; i++) {
-		r = &job->rcpts[i];
-		if (r->final)
-			continue;
-		r->final = 1;
-		r->status = status;
-		strlcpy(r->dsn, dsn, sizeof(r->dsn));
-		r->text = xstrdup(text);
 	}
 }
 
@@ -257,45 +247,27 @@ deliver_job_done(struct deliver_job *job, void *arg)
 }
 
 /*
- * deliver_job_policy - the TLS policy for a job to host: the engine's
- * answer, with the names a verifying level checks when the policy lists
- * none (verify: the next-hop host, here the route's address until MX
- * lookups give host names; secure: the next-hop domain)
- */
-static void
-deliver_job_policy(struct deliver_job *job, const char *host)
-{
-	struct deliver_policy	*p = &job->policy;
-
-	deliver_tls_policy(deliver_tls, job->domain, p);
-	if (p->match[0] != '\0' || !deliver_tls_verifies(p->level))
-		return;
-	strlcpy(p->match, p->level == CONF_TLS_SECURE ? job->domain : host,
-	    sizeof(p->match));
-}
-
-/*
- * deliver_job_run - hand a complete job to its domain's transport.
- *
- * This is where MX resolution (deliver_dns.c) will turn a domain without
- * an explicit route into a list of addresses. Today a route names one
- * numeric address, or Maildir; the TLS policy engine (deliver_tls.h)
- * picks the level the session enforces.
+ * deliver_job_run - hand a complete job to its domain's route: Maildir
+ * here, discard and error at once, SMTP and LMTP by deliver_hop.c (DNS,
+ * then each host in turn, under the TLS policy engine's level).
  */
 static void
 deliver_job_run(struct deliver_job *job)
 {
 	const struct conf_transport	*t;
+	struct deliver_hop_env		 env;
+	struct deliver_nexthop		 nh;
 
 	job->state = DELIVER_J_RUNNING;
 	strlcpy(job->relay, "none", sizeof(job->relay));
 	gettimeofday(&job->t_go, NULL);
 	t = conf_transport_lookup(deliver_w.conf, job->domain);
 	if (t == NULL) {
-		deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5",
-		    "no transport for domain");
-		deliver_job_done(job, NULL);
-		return;
+		/* No route at all: the domain's MX hosts, by SMTP. */
+		static const struct conf_transport dflt = {
+			.kind = CONF_T_SMTP, .port = 25, .mx = 1,
+		};
+		t = &dflt;
 	}
 	switch (t->kind) {
 	case CONF_T_MAILDIR:
@@ -303,6 +275,26 @@ deliver_job_run(struct deliver_job *job)
 		deliver_maildir_run(job, AT_FDCWD, deliver_conf.hostname,
 		    deliver_job_done, NULL);
 		return;
+	case CONF_T_DISCARD:
+		strlcpy(job->relay, "discard", sizeof(job->relay));
+		deliver_job_fail(job, DELIVER_SENT, "2.0.0", "discarded by "
+		    "the transport table");
+		deliver_job_done(job, NULL);
+		return;
+	case CONF_T_ERROR:
+		strlcpy(job->relay, "error", sizeof(job->relay));
+		deliver_job_fail(job, t->dsn[0] == '5' ? DELIVER_BOUNCED :
+		    DELIVER_DEFERRED, t->dsn, t->text);
+		deliver_job_done(job, NULL);
+		return;
+	case CONF_T_LMTP:
+		if (t->port == 0) {
+			deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5",
+			    "LMTP over a unix socket is not supported yet");
+			deliver_job_done(job, NULL);
+			return;
+		}
+		/* FALLTHROUGH */
 	case CONF_T_SMTP:
 		if (deliver_tls == NULL) {
 			deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5",
@@ -310,9 +302,13 @@ deliver_job_run(struct deliver_job *job)
 			deliver_job_done(job, NULL);
 			return;
 		}
-		deliver_job_policy(job, t->host);
-		deliver_session_start(deliver_smtp, job, t->host, t->port,
-		    deliver_job_done, NULL);
+		env.base = deliver_w.base;
+		env.smtp = deliver_smtp;
+		env.dns = deliver_dns;
+		env.tls = deliver_tls;
+		env.max_addrs = 0;
+		deliver_nexthop_set(&nh, t, job->domain);
+		deliver_hop_run(&env, job, &nh, deliver_job_done, NULL);
 		return;
 	}
 	fatalx("%s: transport kind %d", __func__, (int)t->kind);
@@ -746,6 +742,35 @@ deliver_tls_dispatch(struct ipc_msgin *r)
 		fatalx("deliver: TLS_PEM: part over %d bytes", TLS_PEM_MAX);
 }
 
+/*
+ * deliver_dns_start - the resolver, while still root: libunbound reads
+ * resolv.conf and the trust anchors now, and no file after the chroot.
+ * Settings that change later take effect when the deliverer restarts.
+ */
+static void
+deliver_dns_start(void)
+{
+	const struct conf	*c = deliver_w.conf;
+	struct deliver_dns_conf	 dc;
+	char			 err[512];
+
+	memset(&dc, 0, sizeof(dc));
+	dc.resolver = c->deliver_resolver;
+	dc.trust_anchor_file = c->deliver_trust_anchor;
+	dc.timeout_ms = (unsigned int)c->deliver_dns_timeout * 1000;
+	if ((deliver_dns = deliver_dns_new(deliver_w.base, &dc, err,
+	    sizeof(err))) == NULL)
+		fatalx("deliver: DNS: %s", err);
+}
+
+static void
+deliver_dns_probed(int validates, void *arg)
+{
+	(void)arg;
+	log_debug("deliver: DNSSEC %s", validates ? "validates" :
+	    "does not validate");
+}
+
 /* deliver_start - into the maildir root, drop privileges, serve */
 static void
 deliver_start(void)
@@ -756,7 +781,10 @@ deliver_start(void)
 		fatalx("deliver: START before the config");
 	if (deliver_started)
 		fatalx("deliver: START twice");
+	deliver_dns_start();
 	proc_privdrop(deliver_w.conf, deliver_w.conf->maildir);
+	/* libunbound forks its helper now: chrooted, unprivileged. */
+	deliver_dns_probe(deliver_dns, deliver_dns_probed, NULL);
 	deliver_smtp = deliver_session_ctx_new(deliver_w.base, &deliver_conf);
 	deliver_started = 1;
 	if ((fd = deliver_queue_fd) != -1) {
@@ -775,6 +803,8 @@ deliver_shutdown(void)
 	deliver_jobs_drop();
 	deliver_session_ctx_free(deliver_smtp);
 	deliver_smtp = NULL;
+	deliver_dns_free(deliver_dns);
+	deliver_dns = NULL;
 	deliver_tls_unref(deliver_tls);
 	deliver_tls = NULL;
 	deliver_tls_material_clear();

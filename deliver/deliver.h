@@ -30,11 +30,13 @@
 #define DELIVER_MAX_RCPT	10000	/* most recipients in one job */
 #define DELIVER_DSN_SIZE	16	/* "5.7.1" and its NUL, with room */
 #define DELIVER_TEXT_MAX	1024	/* result text, NUL included */
-#define DELIVER_RELAY_SIZE	64	/* "[ffff:...:ffff]:65535", "maildir" */
+#define DELIVER_DEST_SIZE	64	/* "[ffff:...:ffff]:65535" */
+#define DELIVER_RELAY_SIZE	320	/* "host[ffff:...:ffff]:65535" */
 #define DELIVER_HOSTNAME_SIZE	256
 #define DELIVER_TLSLOG_SIZE	256
 
 struct deliver_body;
+struct deliver_hop;
 struct deliver_maildir_run;
 struct deliver_session;
 
@@ -105,6 +107,8 @@ struct deliver_job {
 	struct timeval		 t_go;		/* attempt began (caller) */
 	struct timeval		 t_conn;	/* connection ready, or zero */
 
+	/* The next-hop walk of this job, or NULL (deliver_hop.c). */
+	struct deliver_hop	*hop;
 	/* The SMTP session running this job, or NULL (deliver_session.c). */
 	struct deliver_session	*session;
 	/* The Maildir run of this job, or NULL (deliver_maildir.c). */

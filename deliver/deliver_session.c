@@ -50,7 +50,7 @@
 #define DELIVER_SESSION_BODY_LOW	(64 * 1024)	/* refill below this */
 #define DELIVER_SESSION_BODY_HIGH	(256 * 1024)	/* most body queued */
 #define DELIVER_SESSION_QUIT_TIMEOUT	10		/* seconds */
-#define DELIVER_SESSION_KEY_SIZE	(DELIVER_RELAY_SIZE + \
+#define DELIVER_SESSION_KEY_SIZE	(DELIVER_DEST_SIZE + \
 					 DELIVER_POLICY_ID_SIZE + \
 					 DELIVER_MATCH_SIZE + 2)
 #define DELIVER_SESSION_TLS_SESSIONS	1024	/* TLS sessions kept */
@@ -63,7 +63,7 @@ struct deliver_session {
 	char				 host[INET6_ADDRSTRLEN];
 	uint16_t			 port;
 	/* "[addr]:port": the log's relay= */
-	char				 dest[DELIVER_RELAY_SIZE];
+	char				 dest[DELIVER_DEST_SIZE];
 	/*
 	 * The connection and TLS session cache key: dest, and for a TLS
 	 * policy its id and the names checked, so nothing made under one
@@ -433,7 +433,7 @@ size_t
 deliver_session_ctx_idle(const struct deliver_session_ctx *ctx,
     const char *host, uint16_t port)
 {
-	char	 dest[DELIVER_RELAY_SIZE];
+	char	 dest[DELIVER_DEST_SIZE];
 
 	deliver_session_dest(dest, sizeof(dest), host, port);
 	return deliver_cache_count(ctx->cache, dest);
@@ -1688,7 +1688,7 @@ deliver_session_start(struct deliver_session_ctx *ctx, struct deliver_job *job,
     const char *host, uint16_t port, deliver_job_cb cb, void *arg)
 {
 	struct deliver_session	*s;
-	char			 dest[DELIVER_RELAY_SIZE];
+	char			 dest[DELIVER_DEST_SIZE];
 	char			 key[DELIVER_SESSION_KEY_SIZE];
 
 	if (job->nrcpt == 0 || job->session != NULL)

@@ -153,8 +153,9 @@ queue_msg_done(struct queue_msg *msg)
 
 /*
  * queue_dest - the destination of a domain's mail, the next hop whose
- * concurrency the scheduler keeps: the relay host its transport names,
- * "local" for Maildir, the domain otherwise
+ * concurrency the scheduler keeps: the relay host its transport names
+ * ("[192.0.2.1]:25", "smarthost.example:25", "lmtp:unix:/PATH"), "local"
+ * for Maildir, "discard" or "error", the domain itself for its MX hosts
  */
 static void
 queue_dest(const char *domain, char *out, size_t outlen)
@@ -162,12 +163,17 @@ queue_dest(const char *domain, char *out, size_t outlen)
 	const struct conf_transport	*t;
 
 	t = conf_transport_lookup(queue->w.conf, domain);
-	if (t != NULL && t->kind == CONF_T_SMTP && t->host != NULL)
-		snprintf(out, outlen, "[%s]:%u", t->host, (unsigned)t->port);
-	else if (t != NULL && t->kind == CONF_T_MAILDIR)
+	if (t == NULL || (t->kind == CONF_T_SMTP && t->host == NULL))
+		snprintf(out, outlen, "%s", domain);
+	else if (t->kind == CONF_T_SMTP)
+		snprintf(out, outlen, "%s", t->arg);
+	else if (t->kind == CONF_T_LMTP)
+		snprintf(out, outlen, "lmtp:%s", t->arg);
+	else if (t->kind == CONF_T_MAILDIR)
 		snprintf(out, outlen, "local");
 	else
-		snprintf(out, outlen, "%s", domain);
+		snprintf(out, outlen, "%s",
+		    conf_transport_kind_name(t->kind));
 }
 
 /*

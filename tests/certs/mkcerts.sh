@@ -53,6 +53,7 @@ leaf server-rsa ca rsa mx.test "$names" serverAuth,clientAuth
 leaf alt ca ec alt.test "DNS:alt.test" serverAuth
 leaf client ca ec client.test "DNS:client.test" clientAuth
 leaf stranger other-ca ec stranger.test "DNS:stranger.test" clientAuth
+leaf mx-route ca ec mx2.route.example "DNS:mx2.route.example" serverAuth
 leaf other-server other-ca ec mx.test "$names" serverAuth
 openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout selfsigned.key -out selfsigned.crt -days 30 -subj /CN=mx.test \

@@ -362,6 +362,11 @@ class Aval:
             "queue_lines": [],		# ... inside queue { }
             "transport_lines": [],	# ... inside transport { }, before *
             "deliver_lines": [],		# ... inside deliver { }
+            # DNS: the resolver deliver asks (a tests/dns/dnsserver port
+            # via dns_server()); by default a closed loopback port, so
+            # that no test ever sends a DNS query off the machine.
+            "resolver": "127.0.0.1@9",
+            "trust_anchor": None,
         }
         for k, v in kw.items():
             if k not in self.opts:
@@ -427,6 +432,9 @@ class Aval:
             "\tprocesses\t\t%s" % o["deliver_processes"],
             *(["\tcommand-timeout\t\t%s" % o["deliver_command_timeout"]]
               if o["deliver_command_timeout"] else []),
+            '\tresolver\t\t"%s"' % o["resolver"],
+            *(['\ttrust-anchor\t\t"%s"' % o["trust_anchor"]]
+              if o["trust_anchor"] else []),
             *["\t" + x for x in o["deliver_lines"]],
             "}",
             *o["extra_conf"],
@@ -850,6 +858,29 @@ def run_tool(argv, data=b"", timeout=30):
         raise Fail("%s did not finish in %.0fs:\n%s"
                    % (" ".join(argv), timeout * SLOW, tail(out, 15)))
     return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def dns_server(t, spec):
+    """Start tests/dns/dnsserver with the zones of spec (its SPEC text) in
+    a folder of the test, stopped at teardown; (resolver setting, trust
+    anchor file). Skip when unbound or ldnsutils are missing."""
+    tool = os.path.join(REPO, "tests", "dns", "dnsserver")
+    if subprocess.run([tool, "check"], capture_output=True).returncode != 0:
+        raise Skip("the DNS test server needs Debian's unbound and ldnsutils")
+    d = t.subdir("dns")
+    specfile = os.path.join(d, "spec")
+    with open(specfile, "w") as f:
+        f.write(spec)
+    r = subprocess.run([tool, "start", d, specfile], capture_output=True,
+                       timeout=30 * SLOW)
+    if r.returncode != 0:
+        raise Fail("dnsserver start: %s" % (r.stdout + r.stderr).decode(
+            "utf-8", "replace"))
+    t.cleanups.append(lambda: subprocess.run([tool, "stop", d],
+                                             capture_output=True, timeout=30))
+    with open(os.path.join(d, "port")) as f:
+        port = int(f.read().strip())
+    return "127.0.0.1@%d" % port, os.path.join(d, "trust-anchors")
 
 
 # --- what avald left behind ------------------------------------------------

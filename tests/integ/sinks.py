@@ -55,7 +55,8 @@ class SinkBase:
         self.t = t
         self.port = port or free_port(host)
         self.host = host
-        self.dir = t.subdir("sink-%d" % self.port, 0o777)
+        self.dir = t.subdir("sink-%d" % self.port if host == "127.0.0.1"
+                            else "sink-%s-%d" % (host, self.port), 0o777)
         self.seen = {}			# file name -> parsed, once complete
 
     def files(self):

@@ -259,7 +259,7 @@ START_TEST(every_row_has_a_default_inside_its_range)
 	struct conf	*c = conf_new();
 	size_t		 i;
 
-	ck_assert_uint_eq(conf_table_len, 36);
+	ck_assert_uint_eq(conf_table_len, 39);
 	for (i = 0; i < conf_table_len; i++) {
 		const struct conf_row	*r = &conf_table[i];
 		long long		 v;
@@ -413,9 +413,12 @@ START_TEST(items_that_are_not_items_are_refused)
 		{ "listen", "127.0.0.1 25 mx extra" },
 		{ "listen", "localhost 25 mx" },
 		{ "transport", "a.example smtp 192.0.2.1" },
-		{ "transport", "a.example maildir 192.0.2.1 25" },
-		{ "transport", "a.example smtp mx.a.example 25" },
-		{ "transport", "a.example lmtp 192.0.2.1 24" },
+		{ "transport", "a.example\tsmtp\t192.0.2.1" },
+		{ "transport", "a.example\tmaildir\t[192.0.2.1]:25" },
+		{ "transport", "a.example\tsmtp\t[mx.a.example]:25\tx" },
+		{ "transport", "a.example\tlmtp\tmx.a.example:24" },
+		{ "transport", "a.example\terror\t5.1 gone" },
+		{ "transport", "a.example\tsmtp\t[2001:db8::1:25" },
 		{ "local-domain", "not a domain" },
 		{ "relay-network", "192.0.2.1/24" },
 		{ "hostname", "" },
@@ -518,15 +521,14 @@ static const struct {
 	    "\"example.org\" is not an IPv4 or IPv6 address or network", 1 },
 	{ LISTEN "relay-networks { 10.0.0.0/8 10.0.0.0/8 }\n", 2,
 	    "10.0.0.0/8 is listed twice", 1 },
-	{ LISTEN "transport {\n\tp.example smtp [mx.p.example]:25\n}\n", 3,
-	    "\"mx.p.example\" is a host name, and aval cannot look up host "
-	    "names yet", 1 },
-	{ LISTEN "transport {\n\tp.example smtp mx.p.example:25\n}\n", 3,
-	    "\"mx.p.example\" is a host name", 1 },
+	{ LISTEN "transport {\n\tp.example smtp [mx_p.example]:25\n}\n", 3,
+	    "\"mx_p.example\" is neither a host name nor a numeric", 1 },
+	{ LISTEN "transport {\n\tp.example smtp mx.p.example:25:1\n}\n", 3,
+	    "put the address in brackets", 1 },
 	{ LISTEN "transport {\n\tp.example smtp 192.0.2.25:25\n}\n", 3,
 	    "put the address in brackets, as [192.0.2.25]:25", 1 },
 	{ LISTEN "transport {\n\tp.example smtp [192.0.2.25\n}\n", 3,
-	    "\"[192.0.2.25\" is not [ADDRESS]:PORT", 1 },
+	    "\"[192.0.2.25\" is not [HOST] or [HOST]:PORT", 1 },
 	{ LISTEN "transport {\n\tp.example smtp [192.0.2.25]:0\n}\n", 3,
 	    "port \"0\"", 1 },
 	{ LISTEN "transport {\n\tp.example maildir\n"
@@ -534,13 +536,27 @@ static const struct {
 	    "transport: P.example is listed twice", 1 },
 	{ LISTEN "transport {\n\t* maildir\n\t* maildir\n}\n", 4,
 	    "transport: * is listed twice", 1 },
-	{ LISTEN "transport {\n\tp.example lmtp [192.0.2.25]:24\n}\n", 3,
-	    "unknown method \"lmtp\"", 1 },
-	{ LISTEN "transport {\n\tp.example smtp\n}\n", 3,
-	    "expected \"DOMAIN smtp [ADDRESS]:PORT\" or \"DOMAIN maildir\"",
+	{ LISTEN "transport {\n\tp.example lmtp mx.p.example:24\n}\n", 3,
+	    "lmtp needs [HOST]:PORT or unix:/PATH", 1 },
+	{ LISTEN "transport {\n\tp.example frob [192.0.2.25]:24\n}\n", 3,
+	    "unknown method \"frob\" (smtp, lmtp, maildir, discard or error)",
 	    1 },
+	{ LISTEN "transport {\n\tp.example\n}\n", 3,
+	    "expected \"DOMAIN METHOD [NEXTHOP]\"", 1 },
 	{ LISTEN "transport {\n\tp.example maildir now\n}\n", 3,
-	    "expected \"DOMAIN smtp", 1 },
+	    "p.example: maildir takes no next hop", 1 },
+	{ LISTEN "transport {\n\tp.example discard now\n}\n", 3,
+	    "p.example: discard takes no next hop", 1 },
+	{ LISTEN "transport {\n\tp.example smtp a.example b.example\n}\n", 3,
+	    "smtp takes one next hop", 1 },
+	{ LISTEN "transport {\n\tp.example error\n}\n", 3,
+	    "error needs a status code, 4.x.x or 5.x.x, and a text", 1 },
+	{ LISTEN "transport {\n\tp.example error 2.0.0 fine\n}\n", 3,
+	    "error needs a status code", 1 },
+	{ LISTEN "transport {\n\tp.example error 5.1.1000 x\n}\n", 3,
+	    "does not start with a status code and a text", 1 },
+	{ LISTEN "transport {\n\tp.example error 5.1.1\n}\n", 3,
+	    "does not start with a status code and a text", 1 },
 	{ LISTEN "transport {\n\t-p.example maildir\n}\n", 3,
 	    "\"-p.example\" is not a domain name, .domain or *", 1 },
 	{ LISTEN "transport\n", 2, "transport needs a { } block", 1 },
@@ -965,10 +981,11 @@ START_TEST(items_rebuild_the_same_config_in_a_worker)
 	ck_assert(conf_test_items_has(&it, "relay-network=192.0.2.0/24"));
 	ck_assert(conf_test_items_has(&it, "relay-network=::1/128"));
 	ck_assert(conf_test_items_has(&it,
-	    "transport=partner.example smtp 192.0.2.25 25"));
-	ck_assert(conf_test_items_has(&it, "transport=example.org maildir"));
+	    "transport=partner.example\tsmtp\t[192.0.2.25]:25"));
 	ck_assert(conf_test_items_has(&it,
-	    "transport=mail.example.org maildir"));
+	    "transport=example.org\tmaildir\t"));
+	ck_assert(conf_test_items_has(&it,
+	    "transport=mail.example.org\tmaildir\t"));
 	ck_assert(conf_test_items_has(&it, "smtpd.data-timeout=600"));
 	conf_test_items_free(&it);
 	conf_test_roundtrip(c);
@@ -986,7 +1003,7 @@ START_TEST(items_rebuild_the_same_config_in_a_worker)
 	ck_assert(conf_test_items_has(&it, "relay-network=2001:db8::/64"));
 	ck_assert(conf_test_items_has(&it, "relay-network=10.1.2.3/32"));
 	ck_assert(conf_test_items_has(&it,
-	    "transport=.sub.example smtp 2001:db8::1 25"));
+	    "transport=.sub.example\tsmtp\t[2001:db8::1]:25"));
 	conf_test_items_free(&it);
 	conf_test_roundtrip(c);
 	conf_free(c);
@@ -1103,15 +1120,15 @@ END_TEST
 START_TEST(transport_lookup_tries_domain_then_parents_then_star)
 {
 	static const char *const kv[] = {
-		"transport=example.org smtp 192.0.2.1 25",
-		"transport=.example.org smtp 192.0.2.2 25",
-		"transport=.org smtp 192.0.2.3 25",
-		"transport=b.example.org maildir",
-		"transport=* smtp 192.0.2.4 2525",
+		"transport=example.org\tsmtp\t[192.0.2.1]:25",
+		"transport=.example.org\tsmtp\t[192.0.2.2]:25",
+		"transport=.org\tsmtp\t[192.0.2.3]:25",
+		"transport=b.example.org\tmaildir\t",
+		"transport=*\tsmtp\t[192.0.2.4]:2525",
 		NULL
 	};
 	static const char *const subs[] = {
-		"transport=.example.org smtp 192.0.2.2 25", NULL
+		"transport=.example.org\tsmtp\t[192.0.2.2]:25", NULL
 	};
 	struct conf			*c = conf_new(), *nostar = conf_new();
 	const struct conf_transport	*t;
@@ -1142,6 +1159,77 @@ START_TEST(transport_lookup_tries_domain_then_parents_then_star)
 	    "192.0.2.2");
 	conf_free(c);
 	conf_free(nostar);
+}
+END_TEST
+
+START_TEST(transport_methods_read_as_documented)
+{
+	struct conf_errors		 errs = { NULL, 0 };
+	struct conf			*c;
+	const struct conf_transport	*t;
+	struct conf_test_items		 it;
+
+	c = conf_test_load(LISTEN
+	    "transport {\n"
+	    "\ta.example\tsmtp\n"
+	    "\tb.example\tsmtp Relay.B.Example\n"
+	    "\tc.example\tsmtp relay.c.example:2525\n"
+	    "\td.example\tsmtp [relay.d.example]\n"
+	    "\te.example\tsmtp:[192.0.2.5]:26\n"
+	    "\tf.example\tlmtp [::1]:24\n"
+	    "\tg.example\tlmtp unix:/run/dovecot/lmtp\n"
+	    "\th.example\tdiscard\n"
+	    "\ti.example\terror 5.1.1 \"no such domain here\"\n"
+	    "\tj.example\terror:4.3.2 back soon\n"
+	    "}\n", &errs);
+	ck_assert_msg(c != NULL, "%s", conf_test_dump(&errs));
+
+	t = conf_transport_lookup(c, "a.example");
+	ck_assert_int_eq(t->kind, CONF_T_SMTP);
+	ck_assert_ptr_null(t->host);
+	ck_assert_int_eq(t->mx, 1);
+	t = conf_transport_lookup(c, "b.example");
+	ck_assert_str_eq(t->host, "relay.b.example");
+	ck_assert_int_eq(t->mx, 1);
+	ck_assert_uint_eq(t->port, 25);
+	t = conf_transport_lookup(c, "c.example");
+	ck_assert_int_eq(t->mx, 1);
+	ck_assert_uint_eq(t->port, 2525);
+	t = conf_transport_lookup(c, "d.example");
+	ck_assert_int_eq(t->mx, 0);
+	ck_assert_int_eq(t->numeric, 0);
+	t = conf_transport_lookup(c, "e.example");
+	ck_assert_str_eq(t->host, "192.0.2.5");
+	ck_assert_int_eq(t->numeric, 1);
+	ck_assert_uint_eq(t->port, 26);
+	t = conf_transport_lookup(c, "f.example");
+	ck_assert_int_eq(t->kind, CONF_T_LMTP);
+	ck_assert_uint_eq(t->port, 24);
+	t = conf_transport_lookup(c, "g.example");
+	ck_assert_int_eq(t->kind, CONF_T_LMTP);
+	ck_assert_str_eq(t->host, "/run/dovecot/lmtp");
+	ck_assert_uint_eq(t->port, 0);
+	ck_assert_int_eq(conf_transport_lookup(c, "h.example")->kind,
+	    CONF_T_DISCARD);
+	t = conf_transport_lookup(c, "i.example");
+	ck_assert_int_eq(t->kind, CONF_T_ERROR);
+	ck_assert_str_eq(t->dsn, "5.1.1");
+	ck_assert_str_eq(t->text, "no such domain here");
+	ck_assert_str_eq(conf_transport_lookup(c, "j.example")->dsn, "4.3.2");
+
+	conf_test_items_get(c, &it);
+	ck_assert(conf_test_items_has(&it, "transport=a.example\tsmtp\t"));
+	ck_assert(conf_test_items_has(&it,
+	    "transport=b.example\tsmtp\trelay.b.example:25"));
+	ck_assert(conf_test_items_has(&it,
+	    "transport=d.example\tsmtp\t[relay.d.example]:25"));
+	ck_assert(conf_test_items_has(&it,
+	    "transport=g.example\tlmtp\tunix:/run/dovecot/lmtp"));
+	ck_assert(conf_test_items_has(&it,
+	    "transport=i.example\terror\t5.1.1 no such domain here"));
+	conf_test_items_free(&it);
+	conf_test_roundtrip(c);
+	conf_free(c);
 }
 END_TEST
 
@@ -1367,6 +1455,7 @@ conf_suite(void)
 	tcase_add_test(tc, the_default_config_loads_with_its_listeners);
 	tcase_add_test(tc, loading_twice_in_one_process_gives_the_same_config);
 	tcase_add_test(tc, items_rebuild_the_same_config_in_a_worker);
+	tcase_add_test(tc, transport_methods_read_as_documented);
 	tcase_add_test(tc, local_domains_without_a_route_get_maildir);
 	tcase_add_test(tc, listen_on_unix_is_a_local_listener_with_an_absolute_path);
 	tcase_add_loop_test(tc, bad_local_listeners_are_refused, 0,
