@@ -294,6 +294,8 @@ deliver_job_run(struct deliver_job *job)
 			deliver_job_done(job, NULL);
 			return;
 		}
+		/* LHLO, and a result per recipient after the dot. */
+		job->flags |= DELIVER_JF_LMTP;
 		/* FALLTHROUGH */
 	case CONF_T_SMTP:
 		if (deliver_tls == NULL) {
