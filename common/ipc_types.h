@@ -14,7 +14,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	8
+#define IPC_VERSION	9
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -56,9 +56,11 @@ enum ipc_type {
 	IPC_QUEUE_MSG_DURABLE,		/* ->smtpd: u64 sid; on disk */
 	IPC_QUEUE_MSG_FAILED,		/* ->smtpd: u64 sid, str reason; not stored */
 	IPC_QUEUE_JOB_START,		/* ->deliver, local: u64 job, str qid, str sender, str domain, u64 size, u64 arrival (ms), u32 nrcpt,
-					   u32 flags (1: the body has 8-bit octets; 2: the body is the file, read-only, that comes with
-					   this frame, and deliver reads it itself) */
-	IPC_QUEUE_JOB_RCPT,		/* ->deliver, local: u64 job, u32 index, str rcpt */
+					   u32 flags (IPC_JOB_F_*: 1 the body has 8-bit octets; 2 the body is the file, read-only, that
+					   comes with this frame, and deliver reads it itself; 4 the client asked for SMTPUTF8),
+					   u32 ret (DSN RET: 0 none, 1 FULL, 2 HDRS), str envid (xtext as the client sent it, "" none) */
+	IPC_QUEUE_JOB_RCPT,		/* ->deliver, local: u64 job, u32 index, str rcpt, u32 notify (IPC_NOTIFY_*, 0 not given),
+					   u32 orcpt type (0 none, 1 rfc822, 2 utf-8), str orcpt (xtext as sent, "" none) */
 	IPC_QUEUE_JOB_DATA,		/* ->deliver, local: u64 job, u32 status (0 data, 1 end, 2 unreadable, 3 the last data), u32 next chunk,
 					   u32 next offset, data (<= IPC_CHUNK; empty for 1 and 2); answers DELIVER_JOB_READ, and
 					   comes unasked once after GO with the piece at (0, 0) when the body is not a file */
@@ -73,7 +75,8 @@ enum ipc_type {
 	IPC_QUEUE_CTL_DONE,		/* ->master: u32 req, u32 status (0 ok), str text; a command's end */
 
 	/* deliver, local -> queue */
-	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text, str remote host ("none") */
+	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text, str remote host ("none"),
+					   u32 flags (IPC_RESULT_F_*) */
 	IPC_DELIVER_JOB_DONE,		/* u64 job; every recipient has a result */
 	IPC_DELIVER_JOB_READ,		/* u64 job, u32 chunk, u32 offset ((0, 0): the start); reply QUEUE_JOB_DATA */
 
@@ -121,6 +124,18 @@ enum rcpt_state {
 /* The flags of IPC_QUEUE_JOB_START. */
 #define IPC_JOB_F_8BIT		0x01	/* the body has octets over 127 */
 #define IPC_JOB_F_BODYFD	0x02	/* the body is the file sent with it */
+#define IPC_JOB_F_SMTPUTF8	0x04	/* the client said SMTPUTF8 (RFC 6531) */
+
+/* The DSN NOTIFY= bits (RFC 3461) of IPC_SMTPD_MSG_RCPT and IPC_QUEUE_JOB_RCPT. */
+#define IPC_NOTIFY_NEVER	0x01
+#define IPC_NOTIFY_SUCCESS	0x02
+#define IPC_NOTIFY_FAILURE	0x04
+#define IPC_NOTIFY_DELAY	0x08
+#define IPC_NOTIFY_MAX		0x0f
+
+/* The flags of IPC_DELIVER_RCPT_RESULT. */
+#define IPC_RESULT_F_DSN_PASSED	0x01	/* sent: NOTIFY went on to a peer with DSN,
+					   which reports success from here on */
 
 /* The flags of IPC_QUEUE_CTL_MSG. */
 #define IPC_CTL_MSG_HELD	0x01	/* on hold (avalctl hold) */

@@ -21,7 +21,8 @@
  * servers.
  *
  * RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152 (8BITMIME),
- * 2034/3463 (enhanced status codes).
+ * 6531 (SMTPUTF8), 3461 (DSN), 2033 (LMTP), 2034/3463 (enhanced status
+ * codes). docs/smtp-client.md.
  *
  * Settings: hostname, runtime-dir, user, queue { max-message-size },
  * deliver { max-jobs, connect-timeout, command-timeout, resolver,
@@ -112,6 +113,8 @@ deliver_job_run(struct deliver_job *job)
 			deliver_intake_done(job, NULL);
 			return;
 		}
+		/* LHLO, and a result per recipient after the dot. */
+		job->flags |= DELIVER_JF_LMTP;
 		/* FALLTHROUGH */
 	case CONF_T_SMTP:
 		if (deliver_tls == NULL) {

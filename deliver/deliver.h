@@ -48,6 +48,11 @@ struct deliver_conf {
 	long long	 command_timeout;	/* seconds, per reply */
 	long long	 max_jobs;		/* concurrent jobs */
 	long long	 max_message_size;	/* bytes */
+	/*
+	 * The length of one second of the two timeouts above, in ms: 0 is
+	 * 1000. Only tests set it, so a slow server can be played fast.
+	 */
+	long long	 timeout_unit_ms;
 };
 
 struct deliver_rcpt {
@@ -56,7 +61,19 @@ struct deliver_rcpt {
 	enum deliver_status	 status;
 	char			 dsn[DELIVER_DSN_SIZE];
 	char			*text;		/* reply or reason; owned */
+	/* DSN (RFC 3461) as the client gave them, checked by deliver.c. */
+	uint32_t		 notify;	/* IPC_NOTIFY_*, 0 if not given */
+	uint32_t		 orcpt_type;	/* 0 none, 1 rfc822, 2 utf-8 */
+	char			*orcpt;		/* xtext after "type;", or NULL */
+	int			 dsn_passed;	/* result: NOTIFY went on */
 };
+
+#define DELIVER_ORCPT_RFC822	1
+#define DELIVER_ORCPT_UTF8	2
+#define DELIVER_RET_FULL	1
+#define DELIVER_RET_HDRS	2
+#define DELIVER_ENVID_XMAX	300	/* 100 octets (RFC 3461), xtext */
+#define DELIVER_ORCPT_XMAX	1500	/* 500 octets (RFC 3461), xtext */
 
 struct deliver_job;
 typedef void	(*deliver_job_cb)(struct deliver_job *, void *);
@@ -73,6 +90,10 @@ struct deliver_job {
 	uint32_t		 flags;		/* DELIVER_JF_* */
 #define DELIVER_JF_8BIT		IPC_JOB_F_8BIT	/* octets over 127 */
 #define DELIVER_JF_BODYFD	IPC_JOB_F_BODYFD /* a file, with JOB_START */
+#define DELIVER_JF_SMTPUTF8	IPC_JOB_F_SMTPUTF8 /* the client said SMTPUTF8 */
+#define DELIVER_JF_LMTP		0x0100	/* speak LMTP (RFC 2033), not SMTP */
+	uint32_t		 ret;		/* DSN RET=: DELIVER_RET_*, 0 none */
+	char			*envid;		/* DSN ENVID= (xtext), or NULL */
 	struct deliver_body	*body;		/* read a piece at a time */
 
 	/*

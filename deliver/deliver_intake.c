@@ -23,6 +23,7 @@
 #include "common/proc.h"
 #include "common/qid.h"
 #include "common/xmalloc.h"
+#include "common/xtext.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_body.h"
 #include "deliver/deliver_intake.h"
@@ -204,6 +205,8 @@ deliver_intake_done(struct deliver_job *job, void *arg)
 		ipc_put_str(m, job->rcpts[i].dsn);
 		ipc_put_str(m, job->rcpts[i].text);
 		ipc_put_str(m, job->relay);
+		ipc_put_u32(m, job->rcpts[i].status == DELIVER_SENT &&
+		    job->rcpts[i].dsn_passed ? IPC_RESULT_F_DSN_PASSED : 0);
 		ipc_send(intake_queue, m);
 	}
 	m = ipc_new(IPC_DELIVER_JOB_DONE);
@@ -224,24 +227,55 @@ deliver_intake_run(struct deliver_job *job)
 
 /* --- the queue link ------------------------------------------------------ */
 
-/* deliver_text_ok - 1 if s is printable ASCII of at most max octets */
+/*
+ * deliver_addr_ok - 1 if s is an address the session may put in a
+ * command: printable ASCII and well-formed UTF-8 (RFC 6531: the session
+ * needs the server's SMTPUTF8 for the latter), no controls, at most max
+ * octets
+ */
 static int
-deliver_text_ok(const char *s, size_t max)
+deliver_addr_ok(const char *s, size_t max)
 {
-	size_t	 i;
+	size_t	 i, n;
 
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= max || (unsigned char)s[i] < 0x20 ||
-		    (unsigned char)s[i] > 0x7e)
+	for (i = 0; s[i] != '\0'; i += n) {
+		if (i >= max)
 			return 0;
-	return 1;
+		n = 1;
+		if ((unsigned char)s[i] > 0x7e) {
+			if ((n = addr_utf8_len(s + i, max - i)) == 0)
+				return 0;
+		} else if ((unsigned char)s[i] < 0x20)
+			return 0;
+	}
+	return i <= max;
+}
+
+/*
+ * deliver_xtext_ok - 1 if s, at most max octets, is xtext as RFC 3461
+ * has it (an ENVID, an rfc822 ORCPT), or with utf8 RFC 6533's utf-8
+ * address forms (a utf-8 ORCPT; raw UTF-8 only when the client said
+ * SMTPUTF8): what a session passes on as it came must decode here
+ */
+static int
+deliver_xtext_ok(const char *s, size_t max, int utf8, int smtputf8)
+{
+	char	 out[DELIVER_ORCPT_XMAX + 1];
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	if (utf8)
+		return xtext_decode_utf8(s, n, smtputf8 ? XTEXT_F_UTF8 : 0,
+		    out, sizeof(out)) == 0;
+	return xtext_decode(s, n, 0, out, sizeof(out)) == 0;
 }
 
 /* deliver_job_start - JOB_START; NULL, or why it is malformed */
 static const char *
 deliver_job_start(uint64_t id, const char *qid, const char *sender,
     const char *domain, uint64_t size, uint64_t arrival, uint32_t nrcpt,
-    uint32_t flags, int *fd)
+    uint32_t flags, uint32_t ret, const char *envid, int *fd)
 {
 	struct deliver_job	*job;
 
@@ -251,16 +285,21 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 		return "recipient count out of range";
 	if (!qid_valid(qid))
 		return "bad queue ID";
-	if (!deliver_text_ok(sender, ADDR_MAX))
+	if (!deliver_addr_ok(sender, ADDR_MAX))
 		return "bad sender";
-	if (!deliver_text_ok(domain, ADDR_DOMAIN_MAX))
+	if (!deliver_addr_ok(domain, ADDR_DOMAIN_MAX))
 		return "bad domain";
 	if (arrival > INT64_MAX)
 		return "bad arrival time";
 	if (size > (uint64_t)intake_conf.max_message_size + DELIVER_BODY_SLACK)
 		return "body over the size limit";
-	if (flags & ~(uint32_t)(DELIVER_JF_8BIT | DELIVER_JF_BODYFD))
+	if (flags & ~(uint32_t)(DELIVER_JF_8BIT | DELIVER_JF_BODYFD |
+	    DELIVER_JF_SMTPUTF8))
 		return "unknown flags";
+	if (ret > DELIVER_RET_HDRS)
+		return "bad RET";
+	if (*envid != '\0' && !deliver_xtext_ok(envid, DELIVER_ENVID_XMAX, 0, 0))
+		return "bad ENVID";
 	if (!(flags & DELIVER_JF_BODYFD) != (*fd == -1))
 		return *fd == -1 ? "body file missing" : "a file nobody asked for";
 
@@ -271,6 +310,8 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 	job->domain = xstrdup(domain);
 	job->size = size;
 	job->flags = flags;
+	job->ret = ret;
+	job->envid = *envid != '\0' ? xstrdup(envid) : NULL;
 	job->arrival_ms = (int64_t)arrival;
 	job->nrcpt = nrcpt;
 	job->rcpts = xcalloc(nrcpt, sizeof(*job->rcpts));
@@ -295,7 +336,8 @@ deliver_job_start(uint64_t id, const char *qid, const char *sender,
 
 /* deliver_job_rcpt - JOB_RCPT */
 static const char *
-deliver_job_rcpt(uint64_t id, uint32_t idx, const char *rcpt)
+deliver_job_rcpt(uint64_t id, uint32_t idx, const char *rcpt,
+    uint32_t notify, uint32_t orcpt_type, const char *orcpt)
 {
 	struct deliver_job	*job;
 
@@ -307,9 +349,22 @@ deliver_job_rcpt(uint64_t id, uint32_t idx, const char *rcpt)
 		return "recipient index out of range";
 	if (job->rcpts[idx].addr != NULL)
 		return "recipient sent twice";
-	if (*rcpt == '\0' || !deliver_text_ok(rcpt, ADDR_MAX))
+	if (*rcpt == '\0' || !deliver_addr_ok(rcpt, ADDR_MAX))
 		return "bad recipient";
+	/* NEVER stands alone (RFC 3461 section 4.1). */
+	if (notify > IPC_NOTIFY_MAX || ((notify & IPC_NOTIFY_NEVER) &&
+	    notify != IPC_NOTIFY_NEVER))
+		return "bad NOTIFY";
+	if (orcpt_type > DELIVER_ORCPT_UTF8 ||
+	    (orcpt_type == 0) != (*orcpt == '\0') ||
+	    (orcpt_type != 0 && !deliver_xtext_ok(orcpt, DELIVER_ORCPT_XMAX,
+	    orcpt_type == DELIVER_ORCPT_UTF8,
+	    (job->flags & DELIVER_JF_SMTPUTF8) != 0)))
+		return "bad ORCPT";
 	job->rcpts[idx].addr = xstrdup(rcpt);
+	job->rcpts[idx].notify = notify;
+	job->rcpts[idx].orcpt_type = orcpt_type;
+	job->rcpts[idx].orcpt = orcpt_type != 0 ? xstrdup(orcpt) : NULL;
 	job->nseen++;
 	return NULL;
 }
@@ -403,10 +458,11 @@ static void
 deliver_intake_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r,
     void *arg)
 {
-	const char	*qid, *sender, *domain, *rcpt, *why;
+	const char	*qid, *sender, *domain, *rcpt, *why, *envid, *orcpt;
 	const void	*data;
 	uint64_t	 id, size, arrival;
-	uint32_t	 nrcpt, idx, flags, status, chunk, off;
+	uint32_t	 nrcpt, idx, flags, status, chunk, off, ret, notify;
+	uint32_t	 orcpt_type;
 	size_t		 len;
 
 	(void)arg;
@@ -419,16 +475,22 @@ deliver_intake_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r,
 		    ipc_get_u64(r, &size) == -1 ||
 		    ipc_get_u64(r, &arrival) == -1 ||
 		    ipc_get_u32(r, &nrcpt) == -1 ||
-		    ipc_get_u32(r, &flags) == -1 || ipc_end(r) == -1)
+		    ipc_get_u32(r, &flags) == -1 ||
+		    ipc_get_u32(r, &ret) == -1 ||
+		    ipc_get_str(r, &envid) == -1 || ipc_end(r) == -1)
 			break;
 		why = deliver_job_start(id, qid, sender, domain, size, arrival,
-		    nrcpt, flags, &r->fd);
+		    nrcpt, flags, ret, envid, &r->fd);
 		break;
 	case IPC_QUEUE_JOB_RCPT:
 		if (ipc_get_u64(r, &id) == -1 || ipc_get_u32(r, &idx) == -1 ||
-		    ipc_get_str(r, &rcpt) == -1 || ipc_end(r) == -1)
+		    ipc_get_str(r, &rcpt) == -1 ||
+		    ipc_get_u32(r, &notify) == -1 ||
+		    ipc_get_u32(r, &orcpt_type) == -1 ||
+		    ipc_get_str(r, &orcpt) == -1 || ipc_end(r) == -1)
 			break;
-		why = deliver_job_rcpt(id, idx, rcpt);
+		why = deliver_job_rcpt(id, idx, rcpt, notify, orcpt_type,
+		    orcpt);
 		break;
 	case IPC_QUEUE_JOB_DATA:
 		if (ipc_get_u64(r, &id) == -1 ||

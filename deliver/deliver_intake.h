@@ -14,7 +14,8 @@
  *	piece at a time with JOB_READ / JOB_DATA), one JOB_RCPT per
  *	recipient, JOB_GO, every frame checked; a malformed one, an unknown
  *	job, a recipient out of range or twice, a piece nobody asked for, a
- *	size over the limit or unprintable addresses: the link is logged and
+ *	size over the limit, addresses that are neither printable ASCII nor
+ *	well-formed UTF-8, DSN fields that do not decode: the link is logged and
  *	closed, its jobs dropped, and the agent waits for the next queue;
  *
  *	max-jobs: a job over the agent's limit is swallowed and deferred

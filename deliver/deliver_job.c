@@ -24,6 +24,7 @@ deliver_job_free(struct deliver_job *job)
 	for (i = 0; i < job->nrcpt; i++) {
 		free(job->rcpts[i].addr);
 		free(job->rcpts[i].text);
+		free(job->rcpts[i].orcpt);
 	}
 	free(job->rcpts);
 	deliver_body_free(job->body);
@@ -31,6 +32,7 @@ deliver_job_free(struct deliver_job *job)
 	free(job->sender);
 	free(job->domain);
 	deliver_tls_dane_clear(&job->policy);
+	free(job->envid);
 	free(job);
 }
 

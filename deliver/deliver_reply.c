@@ -216,6 +216,10 @@ deliver_reply_ehlo(const struct deliver_reply *r, struct deliver_ehlo *e)
 			e->flags |= DELIVER_EHLO_8BITMIME;
 		else if (deliver_reply_keyword(p + 4, n, "STARTTLS", &arg))
 			e->flags |= DELIVER_EHLO_STARTTLS;
+		else if (deliver_reply_keyword(p + 4, n, "SMTPUTF8", &arg))
+			e->flags |= DELIVER_EHLO_SMTPUTF8;
+		else if (deliver_reply_keyword(p + 4, n, "DSN", &arg))
+			e->flags |= DELIVER_EHLO_DSN;
 		else if (deliver_reply_keyword(p + 4, n, "SIZE", &arg)) {
 			e->flags |= DELIVER_EHLO_SIZE;
 			e->size = 0;

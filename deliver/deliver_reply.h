@@ -56,6 +56,8 @@ struct deliver_reply {
 #define DELIVER_EHLO_SIZE	0x0002	/* RFC 1870; limit in size */
 #define DELIVER_EHLO_8BITMIME	0x0004	/* RFC 6152 */
 #define DELIVER_EHLO_STARTTLS	0x0008	/* RFC 3207; for TLS policy, later */
+#define DELIVER_EHLO_SMTPUTF8	0x0010	/* RFC 6531 */
+#define DELIVER_EHLO_DSN	0x0020	/* RFC 3461 */
 
 struct deliver_ehlo {
 	int			 flags;

@@ -78,7 +78,10 @@ struct deliver_session {
 #define DELIVER_SF_8BIT		0x0002	/* this job's body has 8-bit octets */
 #define DELIVER_SF_TLS		0x0004	/* TLS is up */
 #define DELIVER_SF_NOTLS	0x0008	/* may: the plaintext retry */
-#define DELIVER_SF_REFUSED	0x0010	/* may: STARTTLS refused, plaintext */
+#define DELIVER_SF_LMTP		0x0010	/* LMTP (RFC 2033): LHLO, a reply per
+					   accepted recipient after the dot */
+#define DELIVER_SF_UTF8TX	0x0020	/* this MAIL said SMTPUTF8 */
+#define DELIVER_SF_REFUSED	0x0040	/* may: STARTTLS refused, plaintext */
 	int				 err;	/* connect() failed at once */
 	struct deliver_ehlo		 ehlo;	/* what the server announced */
 	unsigned int			 ntrans;	/* MAIL commands sent */
@@ -91,6 +94,7 @@ struct deliver_session {
 	uint8_t				*accepted;	/* per rcpt: RCPT 2xx */
 	uint32_t			 nreplied;	/* RCPT replies read */
 	uint32_t			 naccepted;
+	uint32_t			 ndot;	/* LMTP: replies after the dot */
 	int				 body_bol;	/* dot-stuffing state */
 
 	TAILQ_ENTRY(deliver_session)	 entry;
@@ -157,6 +161,7 @@ deliver_session_state_name(enum deliver_session_state state)
 	case DELIVER_S_BODY:		return "BODY";
 	case DELIVER_S_DOT:		return "DOT";
 	case DELIVER_S_RSET:		return "RSET";
+	case DELIVER_S_REFUSED:		return "REFUSED";
 	case DELIVER_S_IDLE:		return "IDLE";
 	case DELIVER_S_QUIT:		return "QUIT";
 	}
@@ -183,6 +188,7 @@ deliver_session_doing(enum deliver_session_state state)
 		return "sending end of data -- "
 		    "message may be sent more than once";
 	case DELIVER_S_RSET:		return "sending RSET";
+	case DELIVER_S_REFUSED:		return "refusing the message";
 	case DELIVER_S_IDLE:		return "idle";
 	case DELIVER_S_QUIT:		return "sending QUIT";
 	}
@@ -197,6 +203,7 @@ deliver_session_waiting(enum deliver_session_state state)
 	case DELIVER_S_CONNECT:
 	case DELIVER_S_HANDSHAKE:
 	case DELIVER_S_BODY:
+	case DELIVER_S_REFUSED:
 	case DELIVER_S_IDLE:
 		return 0;
 	default:
@@ -204,30 +211,42 @@ deliver_session_waiting(enum deliver_session_state state)
 	}
 }
 
-/* deliver_session_arm - the timer that belongs to the current state */
+/*
+ * deliver_session_arm - the timer that belongs to the current state. It is
+ * armed on entering a state, on each complete reply (so every reply,
+ * each pipelined RCPT's too, gets a whole command-timeout) and on each
+ * piece of body written.
+ */
 static void
 deliver_session_arm(struct deliver_session *s)
 {
 	const struct deliver_conf	*c = &s->ctx->conf;
 	struct timeval			 tv;
+	long long			 secs, unit, ms;
 
-	tv.tv_usec = 0;
+	unit = c->timeout_unit_ms > 0 ? c->timeout_unit_ms : 1000;
 	switch (s->state) {
 	case DELIVER_S_CONNECT:
-		tv.tv_sec = s->err != 0 ? 0 : c->connect_timeout;
+		secs = s->err != 0 ? 0 : c->connect_timeout;
+		break;
+	case DELIVER_S_REFUSED:
+		secs = 0;
 		break;
 	case DELIVER_S_IDLE:
 		/* The cache times idle connections out. */
 		evtimer_del(s->timer);
 		return;
 	case DELIVER_S_QUIT:
-		tv.tv_sec = c->command_timeout < DELIVER_SESSION_QUIT_TIMEOUT ?
+		secs = c->command_timeout < DELIVER_SESSION_QUIT_TIMEOUT ?
 		    c->command_timeout : DELIVER_SESSION_QUIT_TIMEOUT;
 		break;
 	default:
-		tv.tv_sec = c->command_timeout;
+		secs = c->command_timeout;
 		break;
 	}
+	ms = secs * unit;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
 }
 
@@ -403,16 +422,18 @@ deliver_session_ctx_tls_sessions(const struct deliver_session_ctx *ctx)
 
 /*
  * deliver_session_key - the cache key of a connection to dest under a
- * policy: dest alone for "none" without an id (no TLS at all)
+ * policy: dest alone for "none" without an id (no TLS at all); an LMTP
+ * connection's key says so, and never serves an SMTP job, nor the reverse
  */
 static void
 deliver_session_key(char *key, size_t len, const char *dest,
-    const struct deliver_policy *p)
+    const struct deliver_policy *p, int lmtp)
 {
 	if (p->id[0] == '\0')
-		strlcpy(key, dest, len);
+		snprintf(key, len, "%s%s", lmtp ? "lmtp:" : "", dest);
 	else
-		snprintf(key, len, "%s %s %s", dest, p->id, p->match);
+		snprintf(key, len, "%s%s %s %s", lmtp ? "lmtp:" : "", dest,
+		    p->id, p->match);
 }
 
 /* deliver_session_ctx_idle - idle connections to host:port */
@@ -429,7 +450,7 @@ deliver_session_ctx_idle(const struct deliver_session_ctx *ctx,
 /* deliver_session_new - a session with no connection yet */
 static struct deliver_session *
 deliver_session_new(struct deliver_session_ctx *ctx, const char *host,
-    uint16_t port, const struct deliver_policy *policy)
+    uint16_t port, const struct deliver_policy *policy, int lmtp)
 {
 	struct deliver_session	*s;
 
@@ -443,7 +464,9 @@ deliver_session_new(struct deliver_session_ctx *ctx, const char *host,
 	if (s->policy.ctx != NULL)
 		SSL_CTX_up_ref(s->policy.ctx);
 	deliver_dane_ref(s->policy.dane);
-	deliver_session_key(s->key, sizeof(s->key), s->dest, &s->policy);
+	if (lmtp)
+		s->flags |= DELIVER_SF_LMTP;
+	deliver_session_key(s->key, sizeof(s->key), s->dest, &s->policy, lmtp);
 	if ((s->timer = evtimer_new(ctx->base, deliver_session_timeout,
 	    s)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
@@ -514,6 +537,7 @@ deliver_session_attach(struct deliver_session *s, struct deliver_job *job,
 	s->accepted = xcalloc(job->nrcpt, 1);
 	s->nreplied = 0;
 	s->naccepted = 0;
+	s->ndot = 0;
 	s->body_bol = 1;
 	s->flags &= ~(DELIVER_SF_REUSED | DELIVER_SF_8BIT);
 	/* The queue saw the whole body arrive: it knows. */
@@ -666,41 +690,157 @@ deliver_session_tlslog(struct deliver_session *s)
 	    s->tls.resumed ? "yes" : "no");
 }
 
+/* deliver_session_high - 1 if p has an octet over 127 */
+static int
+deliver_session_high(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p & 0x80)
+			return 1;
+	return 0;
+}
+
+/* deliver_session_utf8 - 1 if the sender or a recipient is not ASCII */
+static int
+deliver_session_utf8(const struct deliver_job *job)
+{
+	uint32_t	 i;
+
+	if (deliver_session_high(job->sender))
+		return 1;
+	for (i = 0; i < job->nrcpt; i++)
+		if (deliver_session_high(job->rcpts[i].addr))
+			return 1;
+	return 0;
+}
+
+/*
+ * deliver_session_refuse - the job cannot go over this connection as the
+ * server described itself: every recipient bounces with dsn and the
+ * reason, nothing of the message is sent, and the connection (still
+ * clean: no MAIL went out) is handed back from the loop, never from
+ * inside deliver_session_start()
+ */
+static void
+deliver_session_refuse(struct deliver_session *s, const char *dsn,
+    const char *fmt, ...)
+{
+	char		 text[DELIVER_TEXT_MAX];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_debug("%s: relay=%s, not sent: %s", s->job->qid, s->dest, text);
+	deliver_session_fail(s, DELIVER_BOUNCED, dsn, "%s", text);
+	deliver_session_enter(s, DELIVER_S_REFUSED);
+}
+
+/*
+ * deliver_session_rcpt - one RCPT TO, with the DSN parameters when the
+ * server offers DSN (RFC 3461 section 4): NOTIFY as the client asked,
+ * ORCPT as it sent it (xtext, checked by deliver.c). A utf-8 ORCPT that
+ * holds raw UTF-8 goes only into an SMTPUTF8 transaction.
+ */
+static void
+deliver_session_rcpt(struct deliver_session *s, uint32_t i)
+{
+	const struct deliver_rcpt	*r = &s->job->rcpts[i];
+	uint32_t			 n = r->notify;
+
+	deliver_session_send(s, "RCPT TO:<%s>", r->addr);
+	if (s->ehlo.flags & DELIVER_EHLO_DSN) {
+		if (n & IPC_NOTIFY_NEVER)
+			deliver_session_send(s, " NOTIFY=NEVER");
+		else if (n != 0)
+			deliver_session_send(s, " NOTIFY=%s%s%s%s%s",
+			    n & IPC_NOTIFY_SUCCESS ? "SUCCESS" : "",
+			    (n & IPC_NOTIFY_SUCCESS) &&
+			    (n & (IPC_NOTIFY_FAILURE | IPC_NOTIFY_DELAY)) ?
+			    "," : "",
+			    n & IPC_NOTIFY_FAILURE ? "FAILURE" : "",
+			    (n & IPC_NOTIFY_FAILURE) && (n & IPC_NOTIFY_DELAY) ?
+			    "," : "",
+			    n & IPC_NOTIFY_DELAY ? "DELAY" : "");
+		if (r->orcpt != NULL && r->orcpt_type != 0 &&
+		    ((s->flags & DELIVER_SF_UTF8TX) ||
+		    !deliver_session_high(r->orcpt)))
+			deliver_session_send(s, " ORCPT=%s;%s",
+			    r->orcpt_type == DELIVER_ORCPT_UTF8 ? "utf-8" :
+			    "rfc822", r->orcpt);
+	}
+	deliver_session_send(s, "\r\n");
+}
+
 /*
  * deliver_session_mail - start the transaction: MAIL, and with PIPELINING
  * every RCPT and DATA in the same write (RFC 2920 section 3.1: DATA is the
- * last command of a group).
+ * last command of a group). First what the server said of itself decides
+ * whether the message may go at all; each refusal bounces every
+ * recipient without a byte of the message sent:
+ *
+ *	SIZE n, n > 0, and the message is larger	5.3.4 (RFC 1870)
+ *	a non-ASCII sender or recipient, no SMTPUTF8	5.6.7 (RFC 6531)
+ *	an 8-bit body, no 8BITMIME			5.6.3 (RFC 6152
+ *		forbids sending it; aval does not convert to 7 bits)
+ *
+ * MAIL carries SIZE= when offered, BODY=8BITMIME for an 8-bit body,
+ * SMTPUTF8 when offered and the envelope is not ASCII or the client
+ * asked for it, and RET=, ENVID= when the server offers DSN.
  */
 static void
 deliver_session_mail(struct deliver_session *s)
 {
 	struct deliver_job	*job = s->job;
+	int			 utf8 = deliver_session_utf8(job);
 	uint32_t		 i;
 
 	gettimeofday(&job->t_conn, NULL);
 	strlcpy(job->relay, s->dest, sizeof(job->relay));
+	s->flags &= ~DELIVER_SF_UTF8TX;
+	if ((s->ehlo.flags & DELIVER_EHLO_SIZE) && s->ehlo.size > 0 &&
+	    job->size > s->ehlo.size) {
+		deliver_session_refuse(s, "5.3.4", "message size %llu exceeds "
+		    "the next hop's limit %llu (SIZE of host %s)",
+		    (unsigned long long)job->size,
+		    (unsigned long long)s->ehlo.size, s->dest);
+		return;
+	}
+	if (utf8 && !(s->ehlo.flags & DELIVER_EHLO_SMTPUTF8)) {
+		deliver_session_refuse(s, "5.6.7", "the envelope has a "
+		    "non-ASCII address, and host %s does not offer SMTPUTF8",
+		    s->dest);
+		return;
+	}
+	if ((s->flags & DELIVER_SF_8BIT) &&
+	    !(s->ehlo.flags & DELIVER_EHLO_8BITMIME)) {
+		deliver_session_refuse(s, "5.6.3", "the message has 8-bit "
+		    "content, and host %s does not offer 8BITMIME", s->dest);
+		return;
+	}
 	s->ntrans++;
 	deliver_session_send(s, "MAIL FROM:<%s>", job->sender);
 	if (s->ehlo.flags & DELIVER_EHLO_SIZE)
 		deliver_session_send(s, " SIZE=%llu",
 		    (unsigned long long)job->size);
-	if (s->flags & DELIVER_SF_8BIT) {
-		/*
-		 * A peer without 8BITMIME gets the 8-bit body anyway, as
-		 * Postfix sends it: converting to 7 bits is not our job,
-		 * and nearly every server passes 8-bit bytes through.
-		 */
-		if (s->ehlo.flags & DELIVER_EHLO_8BITMIME)
-			deliver_session_send(s, " BODY=8BITMIME");
-		else
-			log_debug("%s: relay=%s, 8-bit body to a server "
-			    "without 8BITMIME", job->qid, s->dest);
+	if (s->flags & DELIVER_SF_8BIT)
+		deliver_session_send(s, " BODY=8BITMIME");
+	if ((s->ehlo.flags & DELIVER_EHLO_SMTPUTF8) &&
+	    (utf8 || (job->flags & DELIVER_JF_SMTPUTF8))) {
+		s->flags |= DELIVER_SF_UTF8TX;
+		deliver_session_send(s, " SMTPUTF8");
+	}
+	if (s->ehlo.flags & DELIVER_EHLO_DSN) {
+		if (job->ret != 0)
+			deliver_session_send(s, " RET=%s",
+			    job->ret == DELIVER_RET_HDRS ? "HDRS" : "FULL");
+		if (job->envid != NULL)
+			deliver_session_send(s, " ENVID=%s", job->envid);
 	}
 	deliver_session_send(s, "\r\n");
 	if (s->ehlo.flags & DELIVER_EHLO_PIPELINING) {
 		for (i = 0; i < job->nrcpt; i++)
-			deliver_session_send(s, "RCPT TO:<%s>\r\n",
-			    job->rcpts[i].addr);
+			deliver_session_rcpt(s, i);
 		deliver_session_send(s, "DATA\r\n");
 	}
 	deliver_session_enter(s, DELIVER_S_MAIL);
@@ -1195,6 +1335,55 @@ deliver_session_close_next(const struct deliver_session *s)
 }
 
 /*
+ * deliver_session_sent - recipient i was accepted for good; with DSN at
+ * the server its NOTIFY went on, and the next hop reports from here on
+ */
+static void
+deliver_session_sent(struct deliver_session *s, uint32_t i, const char *text)
+{
+	deliver_session_result(s, i, DELIVER_SENT, s->reply.dsn, text);
+	s->job->rcpts[i].dsn_passed = (s->ehlo.flags & DELIVER_EHLO_DSN) != 0;
+}
+
+/*
+ * deliver_session_lmtp_dot - one of the replies after the dot, in LMTP
+ * (RFC 2033 section 4.2): one per accepted recipient, in the order of
+ * their RCPTs, each that recipient's result. A 421 is the server going
+ * away: that recipient and every later one defer. 0 to read the next
+ * reply, -1 once the job is handed back.
+ */
+static int
+deliver_session_lmtp_dot(struct deliver_session *s)
+{
+	struct deliver_job	*job = s->job;
+	char			 text[DELIVER_TEXT_MAX];
+	uint32_t		 i, n;
+
+	/* The ndot-th accepted recipient is the one this reply is for. */
+	for (i = 0, n = 0; i < job->nrcpt; i++)
+		if (s->accepted[i] && n++ == s->ndot)
+			break;
+	if (i == job->nrcpt)
+		fatalx("%s: %s: reply %u after the dot for %u accepted",
+		    __func__, job->qid, s->ndot, s->naccepted);
+	s->ndot++;
+	if (s->reply.code == 421) {
+		deliver_session_said(s, -1, "end of DATA");
+		deliver_session_finish(s, DELIVER_SESSION_CLOSE);
+		return -1;
+	}
+	if (s->reply.code / 100 == 2) {
+		deliver_reply_text(&s->reply, text, sizeof(text));
+		deliver_session_sent(s, i, text);
+	} else
+		deliver_session_said(s, (long)i, "end of DATA");
+	if (s->ndot < s->naccepted)
+		return 0;
+	deliver_session_finish(s, DELIVER_SESSION_KEEP);
+	return -1;
+}
+
+/*
  * deliver_session_reply - act on one complete reply. Returns 0 to go on
  * reading, -1 when s may be gone or in other hands.
  */
@@ -1209,7 +1398,8 @@ deliver_session_reply(struct deliver_session *s)
 	switch (s->state) {
 	case DELIVER_S_GREETING:
 		if (cls == 2) {
-			deliver_session_send(s, "EHLO %s\r\n",
+			deliver_session_send(s, "%s %s\r\n",
+			    s->flags & DELIVER_SF_LMTP ? "LHLO" : "EHLO",
 			    s->ctx->conf.hostname);
 			deliver_session_enter(s, DELIVER_S_EHLO);
 			return 0;
@@ -1221,7 +1411,7 @@ deliver_session_reply(struct deliver_session *s)
 	case DELIVER_S_EHLO:
 		if (cls == 2) {
 			deliver_reply_ehlo(&s->reply, &s->ehlo);
-			log_debug("%s: relay=%s, extensions%s%s%s%s",
+			log_debug("%s: relay=%s, extensions%s%s%s%s%s%s",
 			    job->qid, s->dest,
 			    s->ehlo.flags & DELIVER_EHLO_PIPELINING ?
 			    " PIPELINING" : "",
@@ -1229,16 +1419,21 @@ deliver_session_reply(struct deliver_session *s)
 			    s->ehlo.flags & DELIVER_EHLO_8BITMIME ?
 			    " 8BITMIME" : "",
 			    s->ehlo.flags & DELIVER_EHLO_STARTTLS ?
-			    " STARTTLS" : "");
+			    " STARTTLS" : "",
+			    s->ehlo.flags & DELIVER_EHLO_SMTPUTF8 ?
+			    " SMTPUTF8" : "",
+			    s->ehlo.flags & DELIVER_EHLO_DSN ? " DSN" : "");
 			return deliver_session_after_ehlo(s);
 		}
-		if (cls == 5 && code != 421) {
+		/* LMTP has no HELO to fall back on (RFC 2033 section 4.1). */
+		if (cls == 5 && code != 421 && !(s->flags & DELIVER_SF_LMTP)) {
 			deliver_session_send(s, "HELO %s\r\n",
 			    s->ctx->conf.hostname);
 			deliver_session_enter(s, DELIVER_S_HELO);
 			return 0;
 		}
-		deliver_session_said(s, -1, "EHLO");
+		deliver_session_said(s, -1,
+		    s->flags & DELIVER_SF_LMTP ? "LHLO" : "EHLO");
 		deliver_session_finish(s, deliver_session_close_next(s));
 		return -1;
 
@@ -1262,8 +1457,7 @@ deliver_session_reply(struct deliver_session *s)
 		}
 		if (cls == 2) {
 			if (!(s->ehlo.flags & DELIVER_EHLO_PIPELINING))
-				deliver_session_send(s, "RCPT TO:<%s>\r\n",
-				    job->rcpts[0].addr);
+				deliver_session_rcpt(s, 0);
 			deliver_session_enter(s, DELIVER_S_RCPT);
 			return 0;
 		}
@@ -1289,8 +1483,7 @@ deliver_session_reply(struct deliver_session *s)
 			deliver_session_said(s, (long)i, "RCPT TO");
 		if (s->nreplied < job->nrcpt) {
 			if (!(s->ehlo.flags & DELIVER_EHLO_PIPELINING))
-				deliver_session_send(s, "RCPT TO:<%s>\r\n",
-				    job->rcpts[s->nreplied].addr);
+				deliver_session_rcpt(s, s->nreplied);
 			return 0;
 		}
 		if (s->ehlo.flags & DELIVER_EHLO_PIPELINING) {
@@ -1330,12 +1523,13 @@ deliver_session_reply(struct deliver_session *s)
 		return -1;
 
 	case DELIVER_S_DOT:
+		if (s->flags & DELIVER_SF_LMTP)
+			return deliver_session_lmtp_dot(s);
 		if (cls == 2) {
 			deliver_reply_text(&s->reply, text, sizeof(text));
 			for (i = 0; i < job->nrcpt; i++)
 				if (!job->rcpts[i].final)
-					deliver_session_result(s, i,
-					    DELIVER_SENT, s->reply.dsn, text);
+					deliver_session_sent(s, i, text);
 			deliver_session_finish(s, DELIVER_SESSION_KEEP);
 			return -1;
 		}
@@ -1358,6 +1552,7 @@ deliver_session_reply(struct deliver_session *s)
 	case DELIVER_S_CONNECT:
 	case DELIVER_S_HANDSHAKE:
 	case DELIVER_S_BODY:
+	case DELIVER_S_REFUSED:
 	case DELIVER_S_IDLE:
 		break;
 	}
@@ -1432,7 +1627,14 @@ deliver_session_readcb(struct bufferevent *bev, void *arg)
 		case DELIVER_R_DONE:
 			break;
 		}
-		/* The next line fed starts the next reply. */
+		/*
+		 * A reply is in: the next one has a command-timeout of its
+		 * own, whether it answers a command still to be sent or
+		 * one of a pipelined group (so 20 RCPTs answered 1.5 s
+		 * apart pass a 3 s timeout). The next line fed starts the
+		 * next reply.
+		 */
+		deliver_session_arm(s);
 		if (deliver_session_reply(s) == -1)
 			return;
 	}
@@ -1532,6 +1734,11 @@ deliver_session_timeout(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (s->state == DELIVER_S_REFUSED) {
+		/* deliver_session_refuse(): the results are in. */
+		deliver_session_finish(s, DELIVER_SESSION_KEEP);
+		return;
+	}
 	if (s->state == DELIVER_S_CONNECT) {
 		snprintf(text, sizeof(text), "connect to %s: %s", s->dest,
 		    strerror(s->err != 0 ? s->err : ETIMEDOUT));
@@ -1587,7 +1794,8 @@ deliver_session_open(struct deliver_session_ctx *ctx, struct deliver_job *job,
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 
-	s = deliver_session_new(ctx, host, port, &job->policy);
+	s = deliver_session_new(ctx, host, port, &job->policy,
+	    (job->flags & DELIVER_JF_LMTP) != 0);
 	if (plaintext)
 		s->flags |= DELIVER_SF_NOTLS;
 	deliver_session_attach(s, job, cb, arg);
@@ -1623,7 +1831,8 @@ deliver_session_start(struct deliver_session_ctx *ctx, struct deliver_job *job,
 		fatalx("%s: %s: no recipients or already running", __func__,
 		    job->qid);
 	deliver_session_dest(dest, sizeof(dest), host, port);
-	deliver_session_key(key, sizeof(key), dest, &job->policy);
+	deliver_session_key(key, sizeof(key), dest, &job->policy,
+	    (job->flags & DELIVER_JF_LMTP) != 0);
 	if ((s = deliver_cache_take(ctx->cache, key)) == NULL) {
 		deliver_session_open(ctx, job, host, port, 0, cb, arg);
 		return;

@@ -2,9 +2,10 @@
  * deliver_session - the SMTP client: one job over one connection
  *
  * deliver_session_start() relays a job to a numeric address and port
- * (RFC 5321, with SIZE of RFC 1870, PIPELINING of RFC 2920 and 8BITMIME of
- * RFC 6152) and calls the completion callback once every recipient has a
- * result. The callback never runs from inside deliver_session_start(); it
+ * (RFC 5321, with SIZE of RFC 1870, PIPELINING of RFC 2920, 8BITMIME of
+ * RFC 6152, SMTPUTF8 of RFC 6531, DSN of RFC 3461; LMTP of RFC 2033 for a
+ * job with DELIVER_JF_LMTP) and calls the completion callback once every
+ * recipient has a result. docs/smtp-client.md is the user's account. The callback never runs from inside deliver_session_start(); it
  * may free the job and start other jobs. A recipient's result follows the
  * server's replies:
  *
@@ -12,6 +13,14 @@
  *	any 4xx, connect failure, timeout,
  *	lost connection, protocol error		DELIVER_DEFERRED
  *	any 5xx					DELIVER_BOUNCED
+ *	larger than the server's SIZE		DELIVER_BOUNCED 5.3.4
+ *	non-ASCII envelope, no SMTPUTF8		DELIVER_BOUNCED 5.6.7
+ *	8-bit body, no 8BITMIME			DELIVER_BOUNCED 5.6.3
+ *
+ * (the last three without a byte of the message sent). In LMTP each
+ * accepted recipient's result is its own reply after the final dot. A
+ * sent recipient's dsn_passed says the server offered DSN and so had
+ * NOTIFY. Every reply waited for has its own command-timeout.
  *
  * The text is the server's reply: "250 2.0.0 Ok: queued as X" when sent,
  * "host [192.0.2.1]:25 said: 550 5.1.1 ... (in reply to RCPT TO command)"
@@ -22,6 +31,9 @@
  * A session is a state machine over a bufferevent:
  *
  *	CONNECT -> GREETING -> EHLO [-> HELO when EHLO gets 5xx] -> MAIL
+ *	    (LHLO in the EHLO state for LMTP, and never HELO)
+ *	MAIL -> REFUSED when the job cannot go (SIZE, SMTPUTF8, 8BITMIME)
+ *	    -> IDLE, from the loop
  *	MAIL -> RCPT (one reply per recipient) -> DATA -> BODY -> DOT
  *	DOT, or RSET after a transaction without an accepted recipient,
  *	    -> IDLE in the connection cache (deliver_cache.h) -> MAIL
@@ -38,7 +50,7 @@
  * Later issues slot in here: STARTTLS (the TLS policy engine decides after
  * EHLO; the extension is already noted), a destination given as the MX
  * hosts' address list rather than one address, a TLS session cache beside
- * the connection cache, and LMTP (LHLO, one final reply per recipient).
+ * the connection cache.
  */
 #ifndef AVAL_DELIVER_DELIVER_SESSION_H
 #define AVAL_DELIVER_DELIVER_SESSION_H
@@ -66,6 +78,8 @@ enum deliver_session_state {
 	DELIVER_S_BODY,		/* writing the body, dot-stuffed */
 	DELIVER_S_DOT,		/* "." sent, waiting for the final reply */
 	DELIVER_S_RSET,		/* no recipient accepted; RSET sent */
+	DELIVER_S_REFUSED,	/* not sent (SIZE, SMTPUTF8, 8BITMIME): the
+				   results are set, handed back from the loop */
 	DELIVER_S_IDLE,		/* no job, parked in the connection cache */
 	DELIVER_S_QUIT,		/* QUIT sent; closing on its reply or EOF */
 };

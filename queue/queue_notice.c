@@ -19,9 +19,11 @@
  * to QUEUE_NOTICE_READ octets: enough for the whole message under the
  * return limit, or its headers.
  *
- * Delivered "relayed" or "delivered": aval's client does not pass NOTIFY
- * on to the next hop, so a success over SMTP is reported as relayed
- * (RFC 3461 section 5.2.2); one into a Maildir as delivered.
+ * Delivered "relayed" or "delivered": a success over SMTP to a next hop
+ * without DSN is reported as relayed (RFC 3461 section 5.2.2); one into
+ * a Maildir as delivered. A next hop that offers DSN was given NOTIFY
+ * (QUEUE_RCPT_F_DSN_PASSED): success is its to report, and the queue
+ * says nothing of it (RFC 3461 section 5.2.1).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +183,9 @@ queue_notice_final(struct queue_msg *msg)
 
 		if (r->state == RCPT_BOUNCED)
 			k = QUEUE_DSN_FAILED;
+		else if (r->state == RCPT_DELIVERED &&
+		    (r->flags & QUEUE_RCPT_F_DSN_PASSED))
+			continue;
 		else if (r->state == RCPT_DELIVERED)
 			k = r->last_remote != NULL ? QUEUE_DSN_RELAYED :
 			    QUEUE_DSN_DELIVERED;

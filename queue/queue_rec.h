@@ -70,7 +70,9 @@ struct queue_rcpt {
 #define QUEUE_ORCPT_UTF8	2
 #define QUEUE_ORCPT_TYPE_MAX	2
 #define QUEUE_RCPT_F_DELAY_SENT	0x01	/* the delay notice has gone out */
-#define QUEUE_RCPT_F_MAX	0x01
+#define QUEUE_RCPT_F_DSN_PASSED	0x02	/* delivered to a next hop with DSN,
+					   which had NOTIFY: it reports success */
+#define QUEUE_RCPT_F_MAX	0x03
 
 struct queue_env {
 	int64_t		 arrival_ms;	/* unix time, milliseconds (v3; seconds before) */

@@ -476,6 +476,8 @@ queue_job_send(struct queue_job *job)
 		flags |= IPC_JOB_F_8BIT;
 	if (fd >= 0)
 		flags |= IPC_JOB_F_BODYFD;
+	if (msg->env.txflags & QUEUE_TX_SMTPUTF8)
+		flags |= IPC_JOB_F_SMTPUTF8;
 	m = ipc_new(IPC_QUEUE_JOB_START);
 	ipc_put_u64(m, job->id);
 	ipc_put_str(m, msg->qid);
@@ -485,6 +487,8 @@ queue_job_send(struct queue_job *job)
 	ipc_put_u64(m, (uint64_t)msg->env.arrival_ms);
 	ipc_put_u32(m, job->nrcpt);
 	ipc_put_u32(m, flags);
+	ipc_put_u32(m, msg->env.ret);
+	ipc_put_str(m, msg->env.envid != NULL ? msg->env.envid : "");
 	if (fd >= 0)
 		ipc_set_fd(m, fd);
 	ipc_send(p, m);
@@ -493,6 +497,12 @@ queue_job_send(struct queue_job *job)
 		ipc_put_u64(m, job->id);
 		ipc_put_u32(m, i);
 		ipc_put_str(m, msg->env.rcpts[job->idx[i]].addr);
+		ipc_put_u32(m, msg->env.rcpts[job->idx[i]].notify);
+		ipc_put_u32(m, msg->env.rcpts[job->idx[i]].orcpt != NULL ?
+		    msg->env.rcpts[job->idx[i]].orcpt_type : 0);
+		ipc_put_str(m, msg->env.rcpts[job->idx[i]].orcpt != NULL &&
+		    msg->env.rcpts[job->idx[i]].orcpt_type != 0 ?
+		    msg->env.rcpts[job->idx[i]].orcpt : "");
 		ipc_send(p, m);
 	}
 	m = ipc_new(IPC_QUEUE_JOB_GO);
@@ -755,15 +765,17 @@ queue_sched_result(struct queue_link *l, struct ipc_msgin *r)
 	struct queue_rcpt	*rc;
 	const char		*dsn, *text, *remote;
 	uint64_t		 id;
-	uint32_t		 idx, status;
+	uint32_t		 idx, status, flags;
 	int64_t			 now = queue_now_ms();
 
 	if (ipc_get_u64(r, &id) == -1 || ipc_get_u32(r, &idx) == -1 ||
 	    ipc_get_u32(r, &status) == -1 || ipc_get_str(r, &dsn) == -1 ||
 	    ipc_get_str(r, &text) == -1 || ipc_get_str(r, &remote) == -1 ||
-	    ipc_end(r) == -1 ||
+	    ipc_get_u32(r, &flags) == -1 || ipc_end(r) == -1 ||
 	    (job = queue_job_find(l, id)) == NULL || idx >= job->nrcpt ||
-	    job->answered[idx] || status > DELIVER_STATUS_MAX)
+	    job->answered[idx] || status > DELIVER_STATUS_MAX ||
+	    (flags & ~(uint32_t)IPC_RESULT_F_DSN_PASSED) != 0 ||
+	    (flags != 0 && status != DELIVER_SENT))
 		return -1;
 	job->answered[idx] = 1;
 	rc = &job->msg->env.rcpts[job->idx[idx]];
@@ -772,6 +784,8 @@ queue_sched_result(struct queue_link *l, struct ipc_msgin *r)
 	switch (status) {
 	case DELIVER_SENT:
 		rc->state = RCPT_DELIVERED;
+		if (flags & IPC_RESULT_F_DSN_PASSED)
+			rc->flags |= QUEUE_RCPT_F_DSN_PASSED;
 		break;
 	case DELIVER_BOUNCED:
 		/* The DSN to the sender comes with the bounce work. */

@@ -286,6 +286,7 @@ class Ctx:
         import sinks			# here: sinks.py imports this module
         kind = kind or sinks.default_sink_kind()
         cls = {"aval": sinks.AvalSink, "py": sinks.PySink, "tls": sinks.TlsSink,
+               "script": sinks.ScriptSink, "lmtp": sinks.LmtpSink,
                "postfix": sinks.PostfixSink}[kind]
         s = cls(self, **kw)
         self.cleanups.append(s.stop)

@@ -273,6 +273,165 @@ class PySink(SinkBase):
         self.srv.server_close()
 
 
+class _ScriptHandler(socketserver.StreamRequestHandler):
+    """One session of ScriptSink: PySink's answers, with the sink's
+    extensions, delays and one-off failures (see ScriptSink)."""
+
+    def say(self, b):
+        self.wfile.write(b)
+        self.wfile.flush()
+
+    def handle(self):
+        srv = self.server
+        sk = srv.sink
+        self.say(b"220 scriptsink ESMTP\r\n")
+        sender, rcpts = None, []
+        while True:
+            line = self.rfile.readline(8192)
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n")
+            with srv.lock:
+                sk.lines.append(cmd)
+            verb = cmd[:4].upper()
+            if verb in (b"EHLO", b"HELO", b"LHLO"):
+                ext = [b"scriptsink"] + [e.encode() for e in sk.ehlo]
+                self.say(b"".join(b"250-" + e + b"\r\n" for e in ext[:-1])
+                         + b"250 " + ext[-1] + b"\r\n")
+            elif verb == b"MAIL":
+                m = re.search(rb"<([^>]*)>", cmd)
+                sender, rcpts = (m.group(1).decode("utf-8", "replace") if m else ""), []
+                self.say(b"250 2.1.0 Ok\r\n")
+            elif verb == b"RCPT":
+                if sk.rcpt_delay:
+                    time.sleep(sk.rcpt_delay)
+                m = re.search(rb"<([^>]*)>", cmd)
+                a = m.group(1).decode("utf-8", "replace") if m else ""
+                if sk.take("rcpt421", a):
+                    self.say(b"421 4.3.2 scriptsink shutting down\r\n")
+                    return
+                rcpts.append(a)
+                self.say(b"250 2.1.5 Ok\r\n")
+            elif verb == b"DATA":
+                if not rcpts:
+                    self.say(b"554 5.5.1 no valid recipients\r\n")
+                    continue
+                if sk.take("data421"):
+                    self.say(b"421 4.3.2 scriptsink shutting down\r\n")
+                    return
+                self.say(b"354 go ahead\r\n")
+                if sk.take("drop_after_dot"):
+                    while self.rfile.readline(1 << 20) not in (b".\r\n", b""):
+                        pass
+                    return		# gone before the final reply
+                name = _sink_store(srv, self.rfile, sender, rcpts)
+                if name is None:
+                    return
+                self.say(b"250 2.0.0 Ok: stored %s\r\n" % name.encode())
+                sender, rcpts = None, []
+            elif verb in (b"RSET", b"NOOP"):
+                sender, rcpts = None, []
+                self.say(b"250 2.0.0 Ok\r\n")
+            elif verb == b"QUIT":
+                self.say(b"221 2.0.0 Bye\r\n")
+                return
+            else:
+                self.say(b"502 5.5.1 unknown\r\n")
+
+
+class ScriptSink(SinkBase):
+    """A threaded sink in aval-sink's file format that says of itself
+    what the test wants: ehlo is the list of extensions it announces,
+    rcpt_delay the seconds it waits before each RCPT reply, and
+    fail={"rcpt421": "addr", "data421": 1, "drop_after_dot": 1} the
+    one-off failures (each happens once, then the sink behaves): a 421
+    to that RCPT, a 421 to DATA, the connection closed after the body's
+    dot before any reply. Every command line it reads is in .lines."""
+
+    def __init__(self, t, port=None, host="127.0.0.1",
+                 ehlo=("PIPELINING", "8BITMIME", "SIZE 100000000",
+                       "ENHANCEDSTATUSCODES"), rcpt_delay=0, fail=None):
+        super().__init__(t, port, host)
+        self.ehlo, self.rcpt_delay = list(ehlo), rcpt_delay
+        self.fail = dict(fail or {})
+        self.lines = []
+
+        class Srv(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+            def handle_error(self, request, client_address):
+                pass
+        self.srv = Srv((host, self.port), _ScriptHandler)
+        self.srv.dir, self.srv.n, self.srv.lock = self.dir, 0, threading.Lock()
+        self.srv.sink = self
+        self.th = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.th.start()
+
+    def take(self, what, addr=None):
+        """1 (and forgotten) if the one-off failure what is due now."""
+        with self.srv.lock:
+            v = self.fail.get(what)
+            if v is None or (addr is not None and v != addr):
+                return False
+            del self.fail[what]
+            return True
+
+    def commands(self, verb):
+        with self.srv.lock:
+            return [l.decode("utf-8", "replace") for l in self.lines
+                    if l[:len(verb)].upper() == verb.encode()]
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class LmtpSink(SinkBase):
+    """An LMTP server on aiosmtpd (lmtp_sink.py, run by Debian's python3,
+    which has python3-aiosmtpd): a reply per recipient after DATA, 452
+    for a local part starting with "full". Skipped when aiosmtpd is not
+    there."""
+
+    PYTHON = "/usr/bin/python3"
+
+    def __init__(self, t, port=None, host="127.0.0.1"):
+        super().__init__(t, port, host)
+        if subprocess.run([self.PYTHON, "-c", "import aiosmtpd.lmtp"],
+                          capture_output=True).returncode != 0:
+            raise Skip("no aiosmtpd for %s (Debian: python3-aiosmtpd)"
+                       % self.PYTHON)
+        self.logpath = os.path.join(t.dir, "lmtp-%d.log" % self.port)
+        self.logf = open(self.logpath, "ab")
+        self.proc = popen(
+            [self.PYTHON, os.path.join(os.path.dirname(__file__), "lmtp_sink.py"),
+             str(self.port), self.dir],
+            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        wait_until(self.listening, 10, 0.05, "the LMTP sink to listen on %d" % self.port)
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise Fail("lmtp_sink.py exited %s: %s" % (self.proc.returncode,
+                       tail(open(self.logpath, errors="replace").read(), 10)))
+        try:
+            with socket.create_connection((self.host, self.port), 1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.logf.close()
+
+
 class TlsSink(SinkBase):
     """A sink that speaks STARTTLS, or misbehaves around it, for the
     outbound TLS policy tests. Options:

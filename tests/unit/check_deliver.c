@@ -655,12 +655,20 @@ END_TEST
 
 struct tsrv;
 
+#define TCONN_LATER	64
+
 struct tconn {
 	struct tsrv		*srv;
 	struct bufferevent	*bev;
 	int			 indata;
 	int			 naccepted;
 	int			 closing;
+	/* Replies held back (rcpt_delay_ms), sent one per tick, in order. */
+	char			*later[TCONN_LATER];
+	int			 nlater;
+	struct event		*tick;
+	/* LMTP: per accepted recipient, 1 if its reply after the dot is 250. */
+	char			 lmtp_ok[TCONN_LATER];
 };
 
 struct tsrv {
@@ -672,6 +680,11 @@ struct tsrv {
 	const char		*mail;		/* MAIL reply */
 	const char		*dot;		/* final reply */
 	int			 close_after_dot;
+	int			 rcpt_delay_ms;	/* >0: RCPT replies this far apart */
+	const char		*data_reply;	/* NULL: 354, or 554 with none */
+	int			 lmtp;		/* LHLO; a reply per rcpt after "." */
+	int			 nlhlo;
+	struct buf		*rcptlines;	/* every RCPT line, '\n' after each */
 	int			 nconn, nmail, nrcpt, ndata, nrset, nquit;
 	int			 ndot;		/* messages ended by "." */
 	int			 nhelo;
@@ -681,8 +694,50 @@ struct tsrv {
 };
 
 static void
+tconn_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct tconn	*c = arg;
+	struct timeval	 tv;
+
+	(void)fd;
+	(void)ev;
+	if (c->nlater == 0)
+		return;
+	evbuffer_add(bufferevent_get_output(c->bev), c->later[0],
+	    strlen(c->later[0]));
+	free(c->later[0]);
+	memmove(c->later, c->later + 1, (size_t)--c->nlater * sizeof(char *));
+	if (c->nlater > 0) {
+		tv.tv_sec = c->srv->rcpt_delay_ms / 1000;
+		tv.tv_usec = (c->srv->rcpt_delay_ms % 1000) * 1000;
+		evtimer_add(c->tick, &tv);
+	}
+}
+
+/* tconn_later - hold a reply back for a tick, after those held already */
+static void
+tconn_later(struct tconn *c, const char *s)
+{
+	struct timeval	 tv;
+
+	ck_assert_int_lt(c->nlater, TCONN_LATER);
+	c->later[c->nlater++] = xstrdup(s);
+	if (c->tick == NULL)
+		c->tick = evtimer_new(c->srv->base, tconn_tick, c);
+	if (!evtimer_pending(c->tick, NULL)) {
+		tv.tv_sec = c->srv->rcpt_delay_ms / 1000;
+		tv.tv_usec = (c->srv->rcpt_delay_ms % 1000) * 1000;
+		evtimer_add(c->tick, &tv);
+	}
+}
+
+static void
 tconn_reply(struct tconn *c, const char *s)
 {
+	if (c->nlater > 0) {
+		tconn_later(c, s);
+		return;
+	}
 	evbuffer_add(bufferevent_get_output(c->bev), s, strlen(s));
 }
 
@@ -694,6 +749,10 @@ tconn_free(struct tconn *c)
 	for (i = 0; i < TSRV_MAXCONN; i++)
 		if (c->srv->conns[i] == c)
 			c->srv->conns[i] = NULL;
+	for (i = 0; i < c->nlater; i++)
+		free(c->later[i]);
+	if (c->tick != NULL)
+		event_free(c->tick);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -707,9 +766,21 @@ tconn_rcpt(struct tconn *c, const char *line)
 	if (p == NULL)
 		p = "<";
 	p++;
-	if (strncmp(p, "ok", 2) == 0) {
+	buf_add(c->srv->rcptlines, line, strlen(line));
+	buf_add(c->srv->rcptlines, "\n", 1);
+	if (c->srv->rcpt_delay_ms > 0 && strncmp(p, "ok", 2) == 0) {
 		c->naccepted++;
+		tconn_later(c, "250 2.1.5 Ok\r\n");
+	} else if (strncmp(p, "okfull", 6) == 0) {
+		/* LMTP: accepted now, refused after the dot. */
+		c->lmtp_ok[c->naccepted++] = 0;
 		tconn_reply(c, "250 2.1.5 Ok\r\n");
+	} else if (strncmp(p, "ok", 2) == 0) {
+		c->lmtp_ok[c->naccepted++] = 1;
+		tconn_reply(c, "250 2.1.5 Ok\r\n");
+	} else if (strncmp(p, "bye", 3) == 0) {
+		tconn_reply(c, "421 4.3.2 Service shutting down\r\n");
+		c->closing = 1;
 	} else if (strncmp(p, "later", 5) == 0)
 		tconn_reply(c, "451 4.3.0 <later@x> try again later\r\n");
 	else if (strncmp(p, "no", 2) == 0)
@@ -738,10 +809,22 @@ tconn_read(struct bufferevent *bev, void *arg)
 	    EVBUFFER_EOL_CRLF_STRICT)) != NULL) {
 		if (c->indata) {
 			if (strcmp(line, ".") == 0) {
+				int	 i;
+
 				s->ndot++;
 				c->indata = 0;
+				if (s->dot == NULL) {
+					/* Gone before the final reply. */
+					free(line);
+					tconn_free(c);
+					return;
+				}
+				for (i = 0; s->lmtp && i < c->naccepted; i++)
+					tconn_reply(c, c->lmtp_ok[i] ? s->dot :
+					    "452 4.2.2 Mailbox full\r\n");
+				if (!s->lmtp)
+					tconn_reply(c, s->dot);
 				c->naccepted = 0;
-				tconn_reply(c, s->dot);
 				if (s->close_after_dot)
 					c->closing = 1;
 			} else {
@@ -749,7 +832,13 @@ tconn_read(struct bufferevent *bev, void *arg)
 				buf_add(s->body, "\r\n", 2);
 			}
 		} else if (strncasecmp(line, "EHLO ", 5) == 0)
-			tconn_reply(c, s->ehlo);
+			tconn_reply(c, s->lmtp ? "500 5.5.1 This is LMTP\r\n" :
+			    s->ehlo);
+		else if (strncasecmp(line, "LHLO ", 5) == 0) {
+			s->nlhlo++;
+			tconn_reply(c, s->lmtp ? s->ehlo :
+			    "502 5.5.2 Error: command not recognized\r\n");
+		}
 		else if (strncasecmp(line, "HELO ", 5) == 0) {
 			s->nhelo++;
 			tconn_reply(c, "250 test.local\r\n");
@@ -763,7 +852,11 @@ tconn_read(struct bufferevent *bev, void *arg)
 			tconn_rcpt(c, line);
 		} else if (strcasecmp(line, "DATA") == 0) {
 			s->ndata++;
-			if (c->naccepted > 0) {
+			if (s->data_reply != NULL) {
+				tconn_reply(c, s->data_reply);
+				if (strncmp(s->data_reply, "421", 3) == 0)
+					c->closing = 1;
+			} else if (c->naccepted > 0) {
 				c->indata = 1;
 				buf_reset(s->body);
 				tconn_reply(c, "354 End data with "
@@ -834,6 +927,11 @@ tsrv_accept(struct evconnlistener *lis, evutil_socket_t fd,
 #define EHLO_PIPE	"250-test.local\r\n250-PIPELINING\r\n" \
 			"250-SIZE 10240000\r\n250 8BITMIME\r\n"
 #define EHLO_PLAIN	"250-test.local\r\n250 SIZE 10240000\r\n"
+#define EHLO_PLAIN8	"250-test.local\r\n250-SIZE 10240000\r\n" \
+			"250 8BITMIME\r\n"
+#define EHLO_ALL	"250-test.local\r\n250-PIPELINING\r\n" \
+			"250-SIZE 10240000\r\n250-8BITMIME\r\n" \
+			"250-SMTPUTF8\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n"
 
 static void
 tsrv_start(struct tsrv *s, struct event_base *base)
@@ -849,6 +947,7 @@ tsrv_start(struct tsrv *s, struct event_base *base)
 	s->dot = "250 2.0.0 Ok: queued as 4F1A\r\n";
 	/* Room for the largest test body: no growth while receiving. */
 	s->body = buf_new(1 << 20, 1 << 20);
+	s->rcptlines = buf_new(1024, 1 << 20);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -871,6 +970,7 @@ tsrv_stop(struct tsrv *s)
 			tconn_free(s->conns[i]);
 	evconnlistener_free(s->lis);
 	buf_free(s->body);
+	buf_free(s->rcptlines);
 }
 
 /* --- sessions ------------------------------------------------------------- */
@@ -962,7 +1062,7 @@ START_TEST(session_reports_sent_deferred_bounced)
 	int			 pipelining = _i;
 
 	sess_init(&t, 10);
-	t.srv.ehlo = pipelining ? EHLO_PIPE : EHLO_PLAIN;
+	t.srv.ehlo = pipelining ? EHLO_PIPE : EHLO_PLAIN8;
 	job = test_job("ana@uni-a.es", "uni-b.es", BODY8, rcpts, 3);
 	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
 	    &t);
@@ -984,13 +1084,9 @@ START_TEST(session_reports_sent_deferred_bounced)
 	ck_assert_int_ne(job->t_conn.tv_sec, 0);
 	ck_assert_ptr_null(job->session);
 
-	/* SIZE offered by both; BODY=8BITMIME only where offered. */
-	if (pipelining)
-		ck_assert_str_eq(t.srv.mailline,
-		    "MAIL FROM:<ana@uni-a.es> SIZE=49 BODY=8BITMIME");
-	else
-		ck_assert_str_eq(t.srv.mailline,
-		    "MAIL FROM:<ana@uni-a.es> SIZE=49");
+	/* SIZE and 8BITMIME offered by both, DSN by neither. */
+	ck_assert_str_eq(t.srv.mailline,
+	    "MAIL FROM:<ana@uni-a.es> SIZE=49 BODY=8BITMIME");
 	ck_assert_str_eq(buf_data(t.srv.body), "Subject: caf\xc3\xa9\r\n\r\n"
 	    "..leading dot\r\nbody\r\n...two\r\nlast\r\n");
 
@@ -1725,6 +1821,488 @@ START_TEST(body_reader_keeps_to_one_read_and_spots_a_lying_source)
 }
 END_TEST
 
+/* sess_timeunit - a "second" of the session's timeouts lasts ms */
+static void
+sess_timeunit(struct sess *t, long long command_timeout, long long ms)
+{
+	struct deliver_conf	 conf;
+
+	memset(&conf, 0, sizeof(conf));
+	strlcpy(conf.hostname, "mx.aval.test", sizeof(conf.hostname));
+	conf.connect_timeout = 5;
+	conf.command_timeout = command_timeout;
+	conf.max_jobs = 10;
+	conf.max_message_size = 1 << 20;
+	conf.timeout_unit_ms = ms;
+	deliver_session_ctx_set_conf(t->smtp, &conf);
+}
+
+/* 20 recipients, "ok0@uni-b.es" ... */
+static const char *const rcpts20[] = {
+	"ok0@uni-b.es", "ok1@uni-b.es", "ok2@uni-b.es", "ok3@uni-b.es",
+	"ok4@uni-b.es", "ok5@uni-b.es", "ok6@uni-b.es", "ok7@uni-b.es",
+	"ok8@uni-b.es", "ok9@uni-b.es", "ok10@uni-b.es", "ok11@uni-b.es",
+	"ok12@uni-b.es", "ok13@uni-b.es", "ok14@uni-b.es", "ok15@uni-b.es",
+	"ok16@uni-b.es", "ok17@uni-b.es", "ok18@uni-b.es", "ok19@uni-b.es",
+};
+
+/*
+ * The issue's case, at a twentieth of the scale: 20 RCPTs, each answered
+ * 75 ms after the one before (1.5 s), command-timeout 3 "s" of 50 ms
+ * (3 s). The whole RCPT phase takes 1.5 s, ten timeouts; each reply
+ * comes well within its own.
+ */
+START_TEST(session_gives_each_rcpt_reply_its_own_timeout)
+{
+	struct sess		 t;
+	struct deliver_job	*job;
+	int			 pipelining = _i;
+	uint32_t		 i;
+
+	sess_init(&t, 3);
+	sess_timeunit(&t, 3, 50);
+	t.srv.ehlo = pipelining ? EHLO_PIPE : EHLO_PLAIN;
+	t.srv.rcpt_delay_ms = 75;
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts20, 20);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	for (i = 0; i < 20; i++)
+		ck_assert_rcpt(job, i, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nrcpt, 20);
+	ck_assert_int_eq(t.srv.ndot, 1);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/* A reply slower than command-timeout still times out: 300 ms > 150 ms. */
+START_TEST(session_times_out_one_slow_rcpt_reply)
+{
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 3);
+	sess_timeunit(&t, 3, 50);
+	t.srv.rcpt_delay_ms = 300;
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts20, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.4.2");
+	ck_assert_rcpt(job, 1, DELIVER_DEFERRED, "4.4.2");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "timed out while "
+	    "sending RCPT TO"));
+	ck_assert_int_eq(t.srv.ndot, 0);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/*
+ * SIZE 10 at the server, 40 octets of message: bounced 5.3.4 with both
+ * sizes in the text, no MAIL sent, and the clean connection serves the
+ * next job, which fits.
+ */
+START_TEST(session_bounces_a_message_over_the_servers_size)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "ok2@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*big, *small;
+	int			 reused = _i;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = "250-test.local\r\n250-PIPELINING\r\n250 SIZE 10\r\n";
+	big = test_job("ana@uni-a.es", "uni-b.es",
+	    "0123456789012345678901234567890123456789", rcpts, 2);
+	small = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	if (reused) {
+		/* The refusal comes on a cached connection too. */
+		deliver_session_start(t.smtp, small, "127.0.0.1", t.srv.port,
+		    sess_done, &t);
+		sess_run(&t, 1);
+		sess_settle(&t);
+		t.ndone = 0;
+	}
+	deliver_session_start(t.smtp, big, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	ck_assert_int_eq(t.ndone, 0);
+	sess_run(&t, 1);
+	ck_assert_rcpt(big, 0, DELIVER_BOUNCED, "5.3.4");
+	ck_assert_rcpt(big, 1, DELIVER_BOUNCED, "5.3.4");
+	ck_assert_ptr_eq(strstr(big->rcpts[0].text, "message size 40 exceeds "
+	    "the next hop's limit 10 (SIZE of host [127.0.0.1]:"),
+	    big->rcpts[0].text);
+	ck_assert_int_eq(t.srv.nmail, reused ? 1 : 0);
+	ck_assert_ptr_nonnull(strstr(big->relay, "[127.0.0.1]:"));
+	sess_settle(&t);
+	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
+	    t.srv.port), 1);
+	if (!reused) {
+		deliver_session_start(t.smtp, small, "127.0.0.1", t.srv.port,
+		    sess_done, &t);
+		sess_run(&t, 2);
+	}
+	ck_assert_rcpt(small, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nconn, 1);
+	ck_assert_str_eq(t.srv.mailline, "MAIL FROM:<ana@uni-a.es> SIZE=3");
+	test_job_free(big);
+	test_job_free(small);
+	sess_fini(&t);
+}
+END_TEST
+
+/* SIZE without a number, or SIZE 0, is no limit (RFC 1870). */
+START_TEST(session_takes_size_without_a_limit_as_none)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = _i ? "250-test.local\r\n250 SIZE 0\r\n" :
+	    "250-test.local\r\n250 SIZE\r\n";
+	job = test_job("ana@uni-a.es", "uni-b.es", "0123456789\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_str_eq(t.srv.mailline, "MAIL FROM:<ana@uni-a.es> SIZE=12");
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/*
+ * A non-ASCII sender or recipient needs SMTPUTF8: without it at the
+ * server, every recipient bounces 5.6.7 and no MAIL goes out; with it,
+ * MAIL says SMTPUTF8. An ASCII envelope whose client said SMTPUTF8 gets
+ * it where offered and goes without it elsewhere.
+ */
+START_TEST(session_needs_smtputf8_for_a_utf8_envelope)
+{
+	static const char *const utf8[] = { "ok@uni-b.es",
+	    "ok-j\xc3\xbcrgen@uni-b.es" };
+	static const char *const ascii[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = EHLO_PIPE;
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", utf8, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_BOUNCED, "5.6.7");
+	ck_assert_rcpt(job, 1, DELIVER_BOUNCED, "5.6.7");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+	    "does not offer SMTPUTF8"));
+	ck_assert_int_eq(t.srv.nmail, 0);
+	test_job_free(job);
+
+	/* The sender alone is enough. */
+	job = test_job("jos\xc3\xa9@uni-a.es", "uni-b.es", "x\r\n", ascii, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_rcpt(job, 0, DELIVER_BOUNCED, "5.6.7");
+	ck_assert_int_eq(t.srv.nmail, 0);
+	test_job_free(job);
+
+	/* An ASCII envelope of an SMTPUTF8 client goes, without it. */
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", ascii, 1);
+	job->flags |= DELIVER_JF_SMTPUTF8;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 3);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_str_eq(t.srv.mailline, "MAIL FROM:<ana@uni-a.es> SIZE=3");
+	test_job_free(job);
+	sess_fini(&t);
+
+	sess_init(&t, 10);
+	t.srv.ehlo = EHLO_ALL;
+	job = test_job("jos\xc3\xa9@uni-a.es", "uni-b.es", "x\r\n", utf8, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_rcpt(job, 1, DELIVER_SENT, "2.0.0");
+	ck_assert_str_eq(t.srv.mailline,
+	    "MAIL FROM:<jos\xc3\xa9@uni-a.es> SIZE=3 SMTPUTF8");
+	test_job_free(job);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", ascii, 1);
+	job->flags |= DELIVER_JF_SMTPUTF8;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_str_eq(t.srv.mailline,
+	    "MAIL FROM:<ana@uni-a.es> SIZE=3 SMTPUTF8");
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/*
+ * An 8-bit body goes only to a server that offers 8BITMIME, with
+ * BODY=8BITMIME (RFC 6152); elsewhere it bounces 5.6.3 unsent. A 7-bit
+ * body goes anywhere, with no BODY=.
+ */
+START_TEST(session_sends_an_8bit_body_only_with_8bitmime)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = EHLO_PLAIN;
+	job = test_job("ana@uni-a.es", "uni-b.es", BODY8, rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_BOUNCED, "5.6.3");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+	    "8-bit content, and host [127.0.0.1]:"));
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+	    "does not offer 8BITMIME"));
+	ck_assert_int_eq(t.srv.nmail, 0);
+	test_job_free(job);
+	job = test_job("ana@uni-a.es", "uni-b.es", "plain\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_str_eq(t.srv.mailline, "MAIL FROM:<ana@uni-a.es> SIZE=7");
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/* test_dsn - a job with every DSN field set */
+static struct deliver_job *
+test_dsn(void)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "ok2@uni-b.es",
+	    "ok3@uni-b.es", "ok4@uni-b.es" };
+	struct deliver_job	*job;
+
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 4);
+	job->ret = DELIVER_RET_HDRS;
+	job->envid = xstrdup("abc+2Bdef");
+	job->rcpts[0].notify = IPC_NOTIFY_SUCCESS | IPC_NOTIFY_FAILURE;
+	job->rcpts[0].orcpt_type = DELIVER_ORCPT_RFC822;
+	job->rcpts[0].orcpt = xstrdup("ok+40uni-b.es");
+	job->rcpts[1].notify = IPC_NOTIFY_NEVER;
+	job->rcpts[2].notify = IPC_NOTIFY_SUCCESS | IPC_NOTIFY_FAILURE |
+	    IPC_NOTIFY_DELAY;
+	job->rcpts[2].orcpt_type = DELIVER_ORCPT_UTF8;
+	job->rcpts[2].orcpt = xstrdup("j\\x{FC}rgen@uni-b.es");
+	job->rcpts[3].notify = IPC_NOTIFY_DELAY;
+	return job;
+}
+
+/*
+ * DSN parameters go on to a server that offers DSN (RFC 3461 section 4):
+ * RET and ENVID on MAIL, NOTIFY and ORCPT on RCPT, as the client gave
+ * them, and each result says so; to one that does not, none of them.
+ */
+START_TEST(session_passes_dsn_parameters_on_where_offered)
+{
+	struct sess		 t;
+	struct deliver_job	*job;
+	uint32_t		 i;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = EHLO_ALL;
+	job = test_dsn();
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	for (i = 0; i < 4; i++) {
+		ck_assert_rcpt(job, i, DELIVER_SENT, "2.0.0");
+		ck_assert_int_eq(job->rcpts[i].dsn_passed, 1);
+	}
+	ck_assert_str_eq(t.srv.mailline, "MAIL FROM:<ana@uni-a.es> SIZE=3 "
+	    "RET=HDRS ENVID=abc+2Bdef");
+	ck_assert_str_eq(buf_data(t.srv.rcptlines),
+	    "RCPT TO:<ok@uni-b.es> NOTIFY=SUCCESS,FAILURE "
+	    "ORCPT=rfc822;ok+40uni-b.es\n"
+	    "RCPT TO:<ok2@uni-b.es> NOTIFY=NEVER\n"
+	    "RCPT TO:<ok3@uni-b.es> NOTIFY=SUCCESS,FAILURE,DELAY "
+	    "ORCPT=utf-8;j\\x{FC}rgen@uni-b.es\n"
+	    "RCPT TO:<ok4@uni-b.es> NOTIFY=DELAY\n");
+	test_job_free(job);
+	sess_fini(&t);
+
+	sess_init(&t, 10);
+	t.srv.ehlo = EHLO_PLAIN;
+	job = test_dsn();
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	for (i = 0; i < 4; i++) {
+		ck_assert_rcpt(job, i, DELIVER_SENT, "2.0.0");
+		ck_assert_int_eq(job->rcpts[i].dsn_passed, 0);
+	}
+	ck_assert_str_eq(t.srv.mailline, "MAIL FROM:<ana@uni-a.es> SIZE=3");
+	ck_assert_str_eq(buf_data(t.srv.rcptlines),
+	    "RCPT TO:<ok@uni-b.es>\nRCPT TO:<ok2@uni-b.es>\n"
+	    "RCPT TO:<ok3@uni-b.es>\nRCPT TO:<ok4@uni-b.es>\n");
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/*
+ * The server goes away mid-transaction: a 421 to a RCPT, a 421 to DATA,
+ * or the connection closed after the dot before the final reply. Every
+ * recipient defers, even one whose RCPT was accepted, nothing is marked
+ * sent, and the next attempt, on a new connection, delivers.
+ */
+START_TEST(session_defers_all_when_the_server_goes_mid_transaction)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "ok2@uni-b.es",
+	    "bye@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+	uint32_t		 i, n = 2;
+	const char		*want = NULL;
+
+	sess_init(&t, 10);
+	t.srv.ehlo = _i % 2 ? EHLO_PLAIN : EHLO_PIPE;
+	switch (_i / 2) {
+	case 0:		/* 421 to the third RCPT */
+		n = 3;
+		want = "said: 421 4.3.2 Service shutting down (in reply to "
+		    "RCPT TO command)";
+		break;
+	case 1:
+		t.srv.data_reply = "421 4.3.2 Service shutting down\r\n";
+		want = "(in reply to DATA command)";
+		break;
+	case 2:
+		t.srv.dot = NULL;
+		want = "lost connection with [127.0.0.1]:";
+		break;
+	}
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, n);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(job->rcpts[i].final, 1);
+		ck_assert_int_eq(job->rcpts[i].status, DELIVER_DEFERRED);
+		ck_assert_int_eq(job->rcpts[i].dsn[0], '4');
+		ck_assert_ptr_nonnull(strstr(job->rcpts[i].text, want));
+	}
+	if (_i / 2 == 2)
+		ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+		    "while sending end of data"));
+	ck_assert_int_eq(t.srv.ndot, _i / 2 == 2 ? 1 : 0);
+	sess_settle(&t);
+	ck_assert_uint_eq(deliver_session_ctx_idle(t.smtp, "127.0.0.1",
+	    t.srv.port), 0);
+	test_job_free(job);
+
+	/* The next attempt: the server is itself again. */
+	t.srv.data_reply = NULL;
+	t.srv.dot = "250 2.0.0 Ok: queued as 4F1A\r\n";
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 2);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_rcpt(job, 1, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nconn, 2);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+#define LHLO_REPLY	"250-test.local\r\n250-PIPELINING\r\n250-8BITMIME\r\n" \
+			"250 ENHANCEDSTATUSCODES\r\n"
+
+/*
+ * LMTP (RFC 2033): LHLO, never EHLO or HELO; after the dot one reply per
+ * recipient the RCPTs accepted, in order, each that recipient's result.
+ * The connection is kept for the next LMTP job, and only for that.
+ */
+START_TEST(lmtp_gives_each_accepted_recipient_its_own_final_reply)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es", "no@uni-b.es",
+	    "okfull@uni-b.es", "ok2@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	t.srv.lmtp = 1;
+	t.srv.ehlo = _i ? LHLO_REPLY : "250-test.local\r\n250 8BITMIME\r\n";
+	job = test_job("ana@uni-a.es", "uni-b.es", BODY8, rcpts, 4);
+	job->flags |= DELIVER_JF_LMTP;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_str_eq(job->rcpts[0].text, "250 2.0.0 Ok: queued as 4F1A");
+	ck_assert_rcpt(job, 1, DELIVER_BOUNCED, "5.1.1");
+	ck_assert_rcpt(job, 2, DELIVER_DEFERRED, "4.2.2");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[2].text, "said: 452 4.2.2 "
+	    "Mailbox full (in reply to end of DATA command)"));
+	ck_assert_rcpt(job, 3, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nlhlo, 1);
+	ck_assert_int_eq(t.srv.nhelo, 0);
+	ck_assert_int_eq(t.srv.ndot, 1);
+	ck_assert_str_eq(t.srv.mailline,
+	    "MAIL FROM:<ana@uni-a.es> BODY=8BITMIME");
+	test_job_free(job);
+
+	/* The next LMTP job takes the connection; it was clean. */
+	sess_settle(&t);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	job->flags |= DELIVER_JF_LMTP;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 2);
+	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
+	ck_assert_int_eq(t.srv.nconn, 1);
+	ck_assert_int_eq(t.srv.nlhlo, 1);
+	test_job_free(job);
+
+	/* An SMTP job to the same address does not: it says EHLO anew. */
+	sess_settle(&t);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 3);
+	ck_assert_int_eq(t.srv.nconn, 2);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
+/* An LMTP server that refuses LHLO gets no HELO: the reply decides. */
+START_TEST(lmtp_does_not_fall_back_to_helo)
+{
+	static const char *const rcpts[] = { "ok@uni-b.es" };
+	struct sess		 t;
+	struct deliver_job	*job;
+
+	sess_init(&t, 10);
+	job = test_job("ana@uni-a.es", "uni-b.es", "x\r\n", rcpts, 1);
+	job->flags |= DELIVER_JF_LMTP;
+	deliver_session_start(t.smtp, job, "127.0.0.1", t.srv.port, sess_done,
+	    &t);
+	sess_run(&t, 1);
+	ck_assert_rcpt(job, 0, DELIVER_BOUNCED, "5.5.2");
+	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text,
+	    "(in reply to LHLO command)"));
+	ck_assert_int_eq(t.srv.nhelo, 0);
+	ck_assert_int_eq(t.srv.nmail, 0);
+	test_job_free(job);
+	sess_fini(&t);
+}
+END_TEST
+
 Suite *
 deliver_suite(void)
 {
@@ -1785,6 +2363,24 @@ deliver_suite(void)
 	    session_streams_a_body_that_comes_in_pieces_from_the_loop);
 	tcase_add_test(tc,
 	    session_hangs_up_before_the_dot_when_the_body_is_unreadable);
+	tcase_add_loop_test(tc, session_gives_each_rcpt_reply_its_own_timeout,
+	    0, 2);
+	tcase_add_test(tc, session_times_out_one_slow_rcpt_reply);
+	tcase_add_loop_test(tc, session_bounces_a_message_over_the_servers_size,
+	    0, 2);
+	tcase_add_loop_test(tc, session_takes_size_without_a_limit_as_none,
+	    0, 2);
+	tcase_add_test(tc, session_needs_smtputf8_for_a_utf8_envelope);
+	tcase_add_test(tc, session_sends_an_8bit_body_only_with_8bitmime);
+	tcase_add_test(tc, session_passes_dsn_parameters_on_where_offered);
+	tcase_add_loop_test(tc,
+	    session_defers_all_when_the_server_goes_mid_transaction, 0, 6);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lmtp");
+	tcase_add_loop_test(tc,
+	    lmtp_gives_each_accepted_recipient_its_own_final_reply, 0, 2);
+	tcase_add_test(tc, lmtp_does_not_fall_back_to_helo);
 	suite_add_tcase(s, tc);
 	return s;
 }
