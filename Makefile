@@ -95,6 +95,7 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/queue/sched.o \
 		   $(O)/queue/window.o \
 		   $(O)/queue/queue_dsn.o \
+		   $(O)/queue/tlsstore.o \
 		   $(O)/tools/sendmail_msg.o \
 		   $(O)/queue/route.o \
 		   $(O)/local/local_maildir.o \

@@ -14,7 +14,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	9
+#define IPC_VERSION	10
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -73,12 +73,15 @@ enum ipc_type {
 	IPC_QUEUE_SPACE,		/* ->smtpd: u32 low (1: spool below min-free-space, refuse MAIL 452 4.3.1) */
 	IPC_QUEUE_CTL_LINE,		/* ->master: u32 req, str line; one line of a command's output */
 	IPC_QUEUE_CTL_DONE,		/* ->master: u32 req, u32 status (0 ok), str text; a command's end */
+	IPC_QUEUE_TLS_SESSION,		/* ->deliver: u64 req, data DER ("": none), u32 DANE usage; answers DELIVER_TLS_TAKE */
 
 	/* deliver, local -> queue */
 	IPC_DELIVER_RCPT_RESULT = 400,	/* u64 job, u32 index, u32 status, str dsn, str text, str remote host ("none"),
 					   u32 flags (IPC_RESULT_F_*) */
 	IPC_DELIVER_JOB_DONE,		/* u64 job; every recipient has a result */
 	IPC_DELIVER_JOB_READ,		/* u64 job, u32 chunk, u32 offset ((0, 0): the start); reply QUEUE_JOB_DATA */
+	IPC_DELIVER_TLS_TAKE,		/* u64 req, str cache key; reply QUEUE_TLS_SESSION (queue/tlsstore.h) */
+	IPC_DELIVER_TLS_PUT,		/* str cache key, data DER, u32 DANE usage (0, 2, 3), u64 expires (unix s) */
 
 	/* avalctl -> master (control socket) */
 	IPC_CTL_QUEUE_LIST = 500,	/* reply QUEUE_CTL_MSG*, QUEUE_CTL_RCPT*, QUEUE_CTL_END */

@@ -624,6 +624,12 @@ queue_dispatch_worker(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 			rc = queue_sched_done(l, r);
 		else if (r->type == IPC_DELIVER_JOB_READ)
 			rc = queue_sched_read(l, r);
+		else if (r->type == IPC_DELIVER_TLS_TAKE &&
+		    l->kind == PROC_DELIVER)
+			rc = queue_tls_take(l, r);
+		else if (r->type == IPC_DELIVER_TLS_PUT &&
+		    l->kind == PROC_DELIVER)
+			rc = queue_tls_put(l, r);
 		break;
 	default:
 		break;
@@ -764,6 +770,7 @@ queue_start(void)
 	sc.cache = (size_t)queue->w.conf->queue_cache_size;
 	sc.log_buffer = (size_t)queue->w.conf->queue_log_buffer;
 	queue->store = queue_store_open_conf(".", &sc);
+	queue_tls_open();
 	queue_sched_init();
 	queue_window_init();
 	queue->started = 1;
@@ -818,6 +825,7 @@ queue_shutdown(void)
 	queue_sched_free();
 	queue_window_free();
 	queue_store_close(queue->store);
+	queue_tls_close();
 	log_debug("queue closed");
 	exit(0);
 }

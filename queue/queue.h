@@ -178,6 +178,12 @@ void	 queue_sched_link_gone(struct queue_link *);
 int	 queue_sched_result(struct queue_link *, struct ipc_msgin *);
 int	 queue_sched_done(struct queue_link *, struct ipc_msgin *);
 int	 queue_sched_read(struct queue_link *, struct ipc_msgin *);
+
+/* queue_tls.c: the deliverers' TLS sessions (tlsstore.h) */
+void	 queue_tls_open(void);
+void	 queue_tls_close(void);
+int	 queue_tls_take(struct queue_link *, struct ipc_msgin *);
+int	 queue_tls_put(struct queue_link *, struct ipc_msgin *);
 const char *queue_rcpt_state_name(unsigned int);
 
 /* queue_window.c */

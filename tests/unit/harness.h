@@ -35,6 +35,7 @@ Suite	*sendmail_msg_suite(void);
 Suite	*dns_suite(void);
 Suite	*deliver_tls_suite(void);
 Suite	*route_suite(void);
+Suite	*tlsstore_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
