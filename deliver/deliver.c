@@ -55,6 +55,7 @@
 #include "deliver/deliver_job.h"
 #include "deliver/deliver_session.h"
 #include "deliver/deliver_tls.h"
+#include "queue/tlsstore.h"
 
 static struct deliver_session_ctx *deliver_smtp;
 static struct deliver_tls	*deliver_tls;	/* the policy engine */
@@ -143,6 +144,62 @@ deliver_job_abort(struct deliver_job *job)
 		deliver_hop_abort(job);
 	else if (job->session != NULL)
 		deliver_session_abort(job);
+}
+
+/* --- TLS sessions kept by the queue (queue/tlsstore.h) ------------------ */
+
+static int
+deliver_store_take(void *arg, uint64_t req, const char *key)
+{
+	struct ipc_msg	*m;
+
+	(void)arg;
+	m = ipc_new(IPC_DELIVER_TLS_TAKE);
+	ipc_put_u64(m, req);
+	ipc_put_str(m, key);
+	return deliver_intake_queue_send(m);
+}
+
+static void
+deliver_store_put(void *arg, const char *key, const unsigned char *der,
+    size_t len, int usage, int64_t expires)
+{
+	struct ipc_msg	*m;
+
+	(void)arg;
+	if (len > TLSSTORE_DER_MAX || expires <= 0)
+		return;		/* the queue would refuse it: keep the link */
+	m = ipc_new(IPC_DELIVER_TLS_PUT);
+	ipc_put_str(m, key);
+	ipc_put_data(m, der, len);
+	ipc_put_u32(m, (uint32_t)usage);
+	ipc_put_u64(m, (uint64_t)expires);
+	(void)deliver_intake_queue_send(m);
+}
+
+static const struct deliver_tlsstore deliver_store = {
+	deliver_store_take, deliver_store_put, NULL
+};
+
+/* deliver_queue_frame - QUEUE_TLS_SESSION; NULL, or why it is malformed */
+static const char *
+deliver_queue_frame(struct ipc_msgin *r)
+{
+	const void	*der;
+	size_t		 len;
+	uint64_t	 req;
+	uint32_t	 usage;
+
+	if (r->type != IPC_QUEUE_TLS_SESSION)
+		return "unexpected message";
+	if (ipc_get_u64(r, &req) == -1 || ipc_get_data(r, &der, &len) == -1 ||
+	    ipc_get_u32(r, &usage) == -1 || ipc_end(r) == -1 ||
+	    len > TLSSTORE_DER_MAX || (usage != 0 && usage != 2 && usage != 3))
+		return "bad payload";
+	if (deliver_smtp != NULL)
+		deliver_session_ctx_tls_answer(deliver_smtp, req, der, len,
+		    (int)usage);
+	return NULL;
 }
 
 /* deliver_configure - deliver's part of the slice of a new config */
@@ -300,6 +357,7 @@ deliver_start(void)
 	deliver_dns_probe(deliver_dns, deliver_dns_probed, NULL);
 	deliver_smtp = deliver_session_ctx_new(deliver_intake_base(),
 	    deliver_intake_dconf());
+	deliver_session_ctx_set_store(deliver_smtp, &deliver_store);
 }
 
 /* deliver_shutdown - after the intake dropped every job */
@@ -322,6 +380,7 @@ static const struct deliver_intake_ops deliver_ops = {
 	.run = deliver_job_run,
 	.abort = deliver_job_abort,
 	.master = deliver_tls_dispatch,
+	.queue = deliver_queue_frame,
 	.shutdown = deliver_shutdown,
 };
 

@@ -369,6 +369,18 @@ deliver_job_rcpt(uint64_t id, uint32_t idx, const char *rcpt,
 	return NULL;
 }
 
+/* deliver_intake_queue_send - the agent's own frame to the queue */
+int
+deliver_intake_queue_send(struct ipc_msg *m)
+{
+	if (intake_queue == NULL) {
+		ipc_msg_free(m);
+		return -1;
+	}
+	ipc_send(intake_queue, m);
+	return 0;
+}
+
 /* deliver_intake_body_ask - the body source: JOB_READ to the queue */
 static void
 deliver_intake_body_ask(struct deliver_job *job, uint32_t chunk,
@@ -507,7 +519,8 @@ deliver_intake_dispatch_queue(struct ipc_peer *p, struct ipc_msgin *r,
 		why = deliver_job_go(id);
 		break;
 	default:
-		why = "unexpected message";
+		why = intake_ops->queue != NULL ? intake_ops->queue(r) :
+		    "unexpected message";
 		break;
 	}
 	if (why == NULL)

@@ -56,6 +56,12 @@ struct deliver_intake_ops {
 	void		(*abort)(struct deliver_job *);
 	/* A master frame the intake does not know: 1 handled, 0 unknown. */
 	int		(*master)(struct ipc_msgin *);
+	/*
+	 * A queue frame the intake does not know: NULL handled, or why it
+	 * is malformed (the link is closed as for any bad frame); NULL
+	 * hook: every such frame is unexpected.
+	 */
+	const char	*(*queue)(struct ipc_msgin *);
 	/* SHUTDOWN or SIGTERM, after every job was dropped; then exit(0). */
 	void		(*shutdown)(void);
 };
@@ -72,6 +78,7 @@ const struct deliver_conf *deliver_intake_dconf(void);
 
 /* A deliver_job_cb: every recipient has a result; log, report, free. */
 void		 deliver_intake_done(struct deliver_job *, void *);
-/* The same result for every recipient without one. */
+/* A frame of the agent's own to the queue; -1 (m freed): no link now. */
+int		 deliver_intake_queue_send(struct ipc_msg *);
 
 #endif

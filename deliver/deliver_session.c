@@ -17,9 +17,11 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,7 @@ struct deliver_session {
 #define DELIVER_SF_UTF8TX	0x0020	/* this MAIL said SMTPUTF8 */
 #define DELIVER_SF_REFUSED	0x0040	/* may: STARTTLS refused, plaintext */
 	int				 err;	/* connect() failed at once */
+	uint64_t			 tls_req;	/* TLSWAIT: the store's */
 	struct deliver_ehlo		 ehlo;	/* what the server announced */
 	unsigned int			 ntrans;	/* MAIL commands sent */
 	struct deliver_reply		 reply;
@@ -106,7 +109,9 @@ struct deliver_session_ctx {
 	struct event_base		*base;
 	struct deliver_conf		 conf;
 	struct deliver_cache		*cache;
-	struct deliver_tlscache		*tlscache;
+	struct deliver_tlscache		*tlscache;	/* without a store */
+	struct deliver_tlsstore		 store;		/* take NULL: none */
+	uint64_t			 store_req;	/* the last asked */
 	struct deliver_sessions		 sessions;	/* idle ones too */
 	struct deliver_session_stats	 stats;
 };
@@ -137,6 +142,7 @@ static void	deliver_session_broken(struct deliver_session *, const char *,
 		    const char *);
 static void	deliver_session_retry(struct deliver_session *, int);
 static int	deliver_session_dane_usage(SSL *);
+static int	deliver_session_tls_go(struct deliver_session *, SSL_SESSION *);
 static void	deliver_session_mail(struct deliver_session *);
 static void	deliver_session_tlslog(struct deliver_session *);
 static enum deliver_session_next
@@ -154,6 +160,7 @@ deliver_session_state_name(enum deliver_session_state state)
 	case DELIVER_S_EHLO:		return "EHLO";
 	case DELIVER_S_HELO:		return "HELO";
 	case DELIVER_S_STARTTLS:	return "STARTTLS";
+	case DELIVER_S_TLSWAIT:		return "TLSWAIT";
 	case DELIVER_S_HANDSHAKE:	return "HANDSHAKE";
 	case DELIVER_S_MAIL:		return "MAIL";
 	case DELIVER_S_RCPT:		return "RCPT";
@@ -179,6 +186,8 @@ deliver_session_doing(enum deliver_session_state state)
 	case DELIVER_S_EHLO:		return "performing the EHLO handshake";
 	case DELIVER_S_HELO:		return "performing the HELO handshake";
 	case DELIVER_S_STARTTLS:	return "sending STARTTLS";
+	case DELIVER_S_TLSWAIT:
+		return "looking up a TLS session to resume";
 	case DELIVER_S_HANDSHAKE:	return "performing the TLS handshake";
 	case DELIVER_S_MAIL:		return "sending MAIL FROM";
 	case DELIVER_S_RCPT:		return "sending RCPT TO";
@@ -201,6 +210,7 @@ deliver_session_waiting(enum deliver_session_state state)
 {
 	switch (state) {
 	case DELIVER_S_CONNECT:
+	case DELIVER_S_TLSWAIT:
 	case DELIVER_S_HANDSHAKE:
 	case DELIVER_S_BODY:
 	case DELIVER_S_REFUSED:
@@ -231,6 +241,10 @@ deliver_session_arm(struct deliver_session *s)
 		break;
 	case DELIVER_S_REFUSED:
 		secs = 0;
+		break;
+	case DELIVER_S_TLSWAIT:
+		secs = DELIVER_SESSION_STORE_WAIT;
+		unit = 1000;
 		break;
 	case DELIVER_S_IDLE:
 		/* The cache times idle connections out. */
@@ -945,6 +959,30 @@ deliver_session_body_wake(struct deliver_job *job, void *arg)
 /* --- TLS ----------------------------------------------------------------- */
 
 /*
+ * deliver_session_keep - a session for the next connection under this
+ * key: into the store (serialised; OpenSSL keeps its reference: 0), or
+ * the context's own cache (which takes the reference: 1)
+ */
+static int
+deliver_session_keep(struct deliver_session *s, SSL_SESSION *sess, int usage)
+{
+	struct deliver_session_ctx	*ctx = s->ctx;
+	unsigned char			*der = NULL;
+	int				 len;
+
+	if (ctx->store.take == NULL) {
+		deliver_tlscache_put(ctx->tlscache, s->key, sess);
+		return 1;
+	}
+	if ((len = i2d_SSL_SESSION(sess, &der)) > 0)
+		ctx->store.put(ctx->store.arg, s->key, der, (size_t)len, usage,
+		    (int64_t)SSL_SESSION_get_time(sess) +
+		    (int64_t)SSL_SESSION_get_timeout(sess));
+	OPENSSL_free(der);
+	return 0;
+}
+
+/*
  * deliver_session_newsess - OpenSSL has a session (or a TLS 1.3 ticket)
  * for the connection: keep it under the connection's key. Never one from
  * a connection whose policy verifies and whose peer did not verify: that
@@ -956,7 +994,7 @@ deliver_session_newsess(SSL *ssl, SSL_SESSION *sess)
 {
 	struct deliver_session	*s;
 
-	int			 usage;
+	int			 usage = 0;
 
 	if ((s = SSL_get_ex_data(ssl, deliver_session_exidx)) == NULL)
 		return 0;
@@ -968,8 +1006,7 @@ deliver_session_newsess(SSL *ssl, SSL_SESSION *sess)
 	    != 0)
 		SSL_SESSION_set_ex_data(sess, deliver_session_sessidx,
 		    (void *)(uintptr_t)usage);
-	deliver_tlscache_put(s->ctx->tlscache, s->key, sess);
-	return 1;
+	return deliver_session_keep(s, sess, usage);
 }
 
 /*
@@ -1100,10 +1137,11 @@ deliver_session_tls_names(struct deliver_session *s, SSL *ssl)
 /*
  * deliver_session_tls_start - the server said 220 to STARTTLS: hand the
  * socket to an OpenSSL bufferevent, offering a cached session if there
- * is one. 0, or -1 with the session left as it was.
+ * is one (with a store: offer, or NULL; the caller frees it). 0, or -1
+ * with the session left as it was.
  */
 static int
-deliver_session_tls_start(struct deliver_session *s)
+deliver_session_tls_start(struct deliver_session *s, SSL_SESSION *offer)
 {
 	struct bufferevent	*bev;
 	SSL_SESSION		*sess;
@@ -1125,10 +1163,10 @@ deliver_session_tls_start(struct deliver_session *s)
 		SSL_free(ssl);
 		return -1;
 	}
-	if ((sess = deliver_tlscache_take(s->ctx->tlscache, s->key)) != NULL) {
+	sess = s->ctx->store.take != NULL ? offer :
+	    deliver_tlscache_take(s->ctx->tlscache, s->key);
+	if (sess != NULL)
 		SSL_set_session(ssl, sess);
-		SSL_SESSION_free(sess);
-	}
 	fd = bufferevent_getfd(s->bev);
 	bev = bufferevent_openssl_socket_new(s->ctx->base, fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
@@ -1196,8 +1234,9 @@ deliver_session_tls_failed(struct deliver_session *s, const char *dsn,
 static void
 deliver_session_tls_done(struct deliver_session *s)
 {
-	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
-	char	 why[DELIVER_TEXT_MAX - 128];
+	SSL		*ssl = bufferevent_openssl_get_ssl(s->bev);
+	SSL_SESSION	*sess;
+	char		 why[DELIVER_TEXT_MAX - 128];
 
 	tls_info_get(ssl, &s->tls);
 	s->ctx->stats.handshakes++;
@@ -1227,9 +1266,10 @@ deliver_session_tls_done(struct deliver_session *s)
 		return;
 	}
 	/* A TLS 1.2 session may serve again; a 1.3 ticket may not. */
-	if (s->tls.resumed && SSL_version(ssl) < TLS1_3_VERSION)
-		deliver_tlscache_put(s->ctx->tlscache, s->key,
-		    SSL_get1_session(ssl));
+	if (s->tls.resumed && SSL_version(ssl) < TLS1_3_VERSION &&
+	    (sess = SSL_get1_session(ssl)) != NULL &&
+	    deliver_session_keep(s, sess, deliver_session_dane_usage(ssl)) == 0)
+		SSL_SESSION_free(sess);
 	s->flags |= DELIVER_SF_TLS;
 	log_debug("%s: relay=%s, policy=%s, tls=%s, cipher=%s, verified=%s, "
 	    "resumed=%s%s%s", s->job != NULL ? s->job->qid : "NOQUEUE",
@@ -1279,6 +1319,70 @@ deliver_session_after_ehlo(struct deliver_session *s)
 }
 
 /*
+ * deliver_session_tls_go - start the handshake, offering sess (with a
+ * store; freed here). -1: the reply loop must stop (the bufferevent
+ * changed, or the session failed and may be gone).
+ */
+static int
+deliver_session_tls_go(struct deliver_session *s, SSL_SESSION *sess)
+{
+	char	 why[DELIVER_TEXT_MAX - 128], e[256];
+	int	 rv;
+
+	rv = deliver_session_tls_start(s, sess);
+	SSL_SESSION_free(sess);
+	if (rv == -1) {
+		snprintf(why, sizeof(why), "cannot start TLS with %s: %s",
+		    s->dest, tls_error(e, sizeof(e)));
+		return deliver_session_tls_failed(s, "4.7.5", why);
+	}
+	return -1;
+}
+
+/* deliver_session_ctx_set_store - where TLS sessions are kept */
+void
+deliver_session_ctx_set_store(struct deliver_session_ctx *ctx,
+    const struct deliver_tlsstore *store)
+{
+	if (store != NULL)
+		ctx->store = *store;
+	else
+		memset(&ctx->store, 0, sizeof(ctx->store));
+}
+
+/*
+ * deliver_session_ctx_tls_answer - the store's answer to take(): the
+ * session that asked starts its handshake, offering what came (an answer
+ * nobody waits for any more is dropped; DER that does not decode is no
+ * session)
+ */
+void
+deliver_session_ctx_tls_answer(struct deliver_session_ctx *ctx, uint64_t req,
+    const void *der, size_t len, int usage)
+{
+	struct deliver_session	*s;
+	SSL_SESSION		*sess = NULL;
+	const unsigned char	*p = der;
+
+	TAILQ_FOREACH(s, &ctx->sessions, entry)
+		if (s->state == DELIVER_S_TLSWAIT && s->tls_req == req)
+			break;
+	if (s == NULL)
+		return;
+	if (len > 0 && len <= LONG_MAX &&
+	    (sess = d2i_SSL_SESSION(NULL, &p, (long)len)) == NULL) {
+		log_warnx("%s: relay=%s, a stored TLS session that does not "
+		    "decode; handshake without it", s->job != NULL ?
+		    s->job->qid : "NOQUEUE", s->dest);
+		ERR_clear_error();
+	}
+	if (sess != NULL && (usage == 2 || usage == 3))
+		SSL_SESSION_set_ex_data(sess, deliver_session_sessidx,
+		    (void *)(uintptr_t)usage);
+	(void)deliver_session_tls_go(s, sess);
+}
+
+/*
  * deliver_session_starttls_reply - the server's answer to STARTTLS. A 220
  * followed by anything at all is refused: those bytes came before TLS and
  * would be read as if protected by it (the CVE-2021-38371 class). Under
@@ -1296,15 +1400,15 @@ deliver_session_starttls_reply(struct deliver_session *s)
 			    s->dest);
 			return deliver_session_tls_failed(s, "4.7.5", why);
 		}
-		if (deliver_session_tls_start(s) == -1) {
-			char	 e[256];
-
-			snprintf(why, sizeof(why), "cannot start TLS with %s: "
-			    "%s", s->dest, tls_error(e, sizeof(e)));
-			return deliver_session_tls_failed(s, "4.7.5", why);
+		if (s->ctx->store.take != NULL &&
+		    s->ctx->store.take(s->ctx->store.arg,
+		    s->tls_req = ++s->ctx->store_req, s->key) == 0) {
+			/* Nothing is read until the handshake. */
+			bufferevent_disable(s->bev, EV_READ);
+			deliver_session_enter(s, DELIVER_S_TLSWAIT);
+			return -1;
 		}
-		/* The bufferevent changed: the reply loop must stop. */
-		return -1;
+		return deliver_session_tls_go(s, NULL);
 	}
 	deliver_reply_text(&s->reply, reply, sizeof(reply));
 	if (s->reply.code == 421 || deliver_policy_required(&s->policy)) {
@@ -1550,6 +1654,7 @@ deliver_session_reply(struct deliver_session *s)
 		return -1;
 
 	case DELIVER_S_CONNECT:
+	case DELIVER_S_TLSWAIT:
 	case DELIVER_S_HANDSHAKE:
 	case DELIVER_S_BODY:
 	case DELIVER_S_REFUSED:
@@ -1739,6 +1844,14 @@ deliver_session_timeout(evutil_socket_t fd, short ev, void *arg)
 		deliver_session_finish(s, DELIVER_SESSION_KEEP);
 		return;
 	}
+	if (s->state == DELIVER_S_TLSWAIT) {
+		/* The store did not answer: a full handshake, then. */
+		log_warnx("%s: relay=%s, no answer from the TLS session store "
+		    "in %d s; handshake without a session", s->job != NULL ?
+		    s->job->qid : "NOQUEUE", s->dest, DELIVER_SESSION_STORE_WAIT);
+		(void)deliver_session_tls_go(s, NULL);
+		return;
+	}
 	if (s->state == DELIVER_S_CONNECT) {
 		snprintf(text, sizeof(text), "connect to %s: %s", s->dest,
 		    strerror(s->err != 0 ? s->err : ETIMEDOUT));
@@ -1812,8 +1925,17 @@ deliver_session_open(struct deliver_session_ctx *ctx, struct deliver_job *job,
 	else if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss,
 	    (int)sslen) == -1)
 		s->err = errno != 0 ? errno : ECONNREFUSED;
-	else
+	else {
+		/*
+		 * Commands are small and each waits for its reply: under TLS
+		 * the last record of a write (the final dot) would otherwise
+		 * wait for the peer's delayed ACK, 40 ms, on every message
+		 * (Nagle, RFC 896). smtpd sets the same.
+		 */
+		(void)setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP,
+		    TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	}
 	log_debug("%s: relay=%s, connecting", job->qid, s->dest);
 	deliver_session_arm(s);
 }

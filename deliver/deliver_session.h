@@ -71,6 +71,7 @@ enum deliver_session_state {
 	DELIVER_S_EHLO,		/* EHLO sent */
 	DELIVER_S_HELO,		/* EHLO got 5xx; HELO sent */
 	DELIVER_S_STARTTLS,	/* STARTTLS sent, waiting for 220 */
+	DELIVER_S_TLSWAIT,	/* 220 in; asking the store for a session */
 	DELIVER_S_HANDSHAKE,	/* TLS handshake; then EHLO again */
 	DELIVER_S_MAIL,		/* MAIL sent (with RCPTs, DATA if pipelining) */
 	DELIVER_S_RCPT,		/* reading one reply per recipient */
@@ -116,6 +117,33 @@ const struct deliver_session_stats *
 	 deliver_session_ctx_stats(const struct deliver_session_ctx *);
 /* TLS sessions kept for resumption, in all. */
 size_t	 deliver_session_ctx_tls_sessions(const struct deliver_session_ctx *);
+
+/*
+ * Where TLS sessions are kept. By default in the context's own cache
+ * (deliver_tlscache.h). With a store (aval-deliver's is the queue, so
+ * every deliverer shares the sessions and they outlive restarts: queue/
+ * tlsstore.h), a session asks take() after the server's 220 to STARTTLS
+ * and waits, reading nothing, for deliver_session_ctx_tls_answer() with
+ * the same req (at most DELIVER_SESSION_STORE_WAIT seconds, then it goes
+ * on without), and gives every new session to put(). take() returns -1
+ * when it cannot ask (no queue link): the handshake goes on at once.
+ * der is a session as i2d_SSL_SESSION() writes it; usage is how DANE
+ * verified the connection that made it (0, 2 or 3), which a resumption
+ * cannot show; expires is in unix seconds.
+ */
+#define DELIVER_SESSION_STORE_WAIT	5
+
+struct deliver_tlsstore {
+	int	(*take)(void *arg, uint64_t req, const char *key);
+	void	(*put)(void *arg, const char *key, const unsigned char *der,
+		    size_t len, int usage, int64_t expires);
+	void	*arg;
+};
+
+void	 deliver_session_ctx_set_store(struct deliver_session_ctx *,
+	    const struct deliver_tlsstore *);		/* NULL: own cache */
+void	 deliver_session_ctx_tls_answer(struct deliver_session_ctx *,
+	    uint64_t req, const void *der, size_t len, int usage);
 
 /*
  * Relays job to host (a numeric IPv4 or IPv6 address) and port. The job

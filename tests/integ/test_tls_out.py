@@ -228,3 +228,44 @@ def t_no_share(t):
     check(st == "deferred" and "did not offer STARTTLS" in line, line)
     check(sum(c["mail"] for c in s.conns) == before,
           "the strict message went over the may connection")
+
+
+@test("tls_out_sessions_shared_by_deliverers_and_kept_across_restarts",
+      timeout=120)
+def t_shared_sessions(t):
+    """The queue keeps the deliverers' TLS sessions (queue/tlsstore.h), so
+    a deliver process that never met the server resumes the session an
+    earlier one made: after the deliverer that made it is killed (and
+    restarted by the master), and after avald is stopped and started
+    again, the very first connection resumes"""
+    import signal
+    import time
+    crt, key = cert("server")
+    once = t.sink("tls", cert=crt, key=key, one_per_conn=True)
+    tr, _ = routes({"once.test": (once, None)})
+    a = t.aval(transport_lines=tr, deliver_processes=1).start()
+
+    def send(tag, k):
+        smtp_send(a.port, "s@client.test", ["%s@once.test" % tag],
+                  make_message(tag))
+        once.wait_count(k, 30)
+        c = once.conns[-1]
+        return c["tls"] and c["resumed"]
+
+    check(not send("first", 1), "the very first handshake cannot resume")
+    check(send("second", 2), "the second connection did not resume")
+    old = a.pids("aval-deliver")
+    for p in old:
+        os.kill(p, signal.SIGKILL)
+    wait_until(lambda: a.pids("aval-deliver") and
+               not set(a.pids("aval-deliver")) & set(old), 30, 0.1,
+               "a new deliver process")
+    time.sleep(0.5)
+    check(send("after-kill", 3), "a new deliver process did not resume "
+          "the session the killed one stored")
+    a.stop()
+    check(os.path.exists(os.path.join(a.spool, "tls-sessions.db")),
+          "no session store in the spool")
+    a.start()
+    check(send("after-restart", 4), "the first connection after avald "
+          "restarted did not resume")
