@@ -20,24 +20,50 @@
  *
  * Test hooks: a recipient whose local part starts with "defer" is answered
  * "451 4.3.0 deferred by sink", one that starts with "reject" is answered
- * "550 5.1.1 rejected by sink"; everyone else is accepted.
+ * "550 5.1.1 rejected by sink"; everyone else is accepted. A message
+ * with a recipient whose local part starts with "close" ends its
+ * connection: after the reply to its final dot the sink closes (with
+ * close_notify under TLS), so every such message makes the client open a
+ * new connection for the next one.
+ *
+ * TLS (-T CERTFILE, -K KEYFILE): EHLO offers STARTTLS, and after "220"
+ * the socket goes to an OpenSSL bufferevent that accepts TLS 1.2 or 1.3.
+ * Resumption works both ways a client may ask for it: RFC 5077 session
+ * tickets (TLS 1.3 tickets too; the keys are OpenSSL's, made at start)
+ * and, for TLS 1.2 session IDs, a server-side session cache. An unexpected
+ * EOF does not cost a client its session. After the handshake the SMTP
+ * state is reset (RFC 3207 section 4.2): the client must EHLO again, and
+ * EHLO no longer offers STARTTLS. Plaintext the client pipelined after
+ * STARTTLS is never read as if it came over TLS: the connection is dropped
+ * (the CVE-2021-38371 class, server side). With -R, MAIL before STARTTLS
+ * gets "530 5.7.0".
+ *
+ * Statistics (-s FILE): connections, TLS handshakes (full and resumed,
+ * by protocol), failed handshakes, messages, messages that went over a
+ * connection that had already carried one, and the most messages one
+ * connection carried. The file is written whole (a temporary file
+ * renamed over it) at start, on SIGUSR1 and on exit, one "key: value" a
+ * line, the first line "snapshot: N" counting the writes, so a reader
+ * that sent SIGUSR1 knows when the file it reads is the answer.
  *
  * Trust: the sink trusts nothing from the network. Every line is bounded
  * (a line longer than SINK_LINE_MAX drops the connection), every session
- * has an idle timeout, and the output a client refuses to read is bounded
- * by pausing its input.
+ * has an idle timeout (the TLS handshake too), and the output a client
+ * refuses to read is bounded by pausing its input.
  *
  * Standards: RFC 5321 (server side: HELO, EHLO, MAIL, RCPT, DATA, RSET,
  * NOOP, VRFY, HELP, QUIT), RFC 2920 (PIPELINING), RFC 1870 (SIZE),
- * RFC 6152 (8BITMIME), RFC 2034 and 3463 (enhanced status codes).
+ * RFC 6152 (8BITMIME), RFC 2034 and 3463 (enhanced status codes),
+ * RFC 3207 (STARTTLS), RFC 5077 and RFC 8446 (session resumption).
  *
  * Settings: only the command line.
  *
- *	aval-sink [-v] [-l addr:port] [-d dir] [-c file] [-n count]
- *	    [-t seconds]
+ *	aval-sink [-Rv] [-l addr:port] [-d dir] [-c file] [-n count]
+ *	    [-t seconds] [-T certfile [-K keyfile]] [-s statsfile]
  *
  * On exit (after -n messages, after -t seconds, default 600, or on SIGTERM
- * or SIGINT) it prints "sink: N messages" to stderr.
+ * or SIGINT) it prints "sink: N messages, C connections, H TLS handshakes
+ * (R resumed), M on reused connections" to stderr.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -64,12 +90,17 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/smtpline.h"
+#include "common/tls.h"
 #include "common/xmalloc.h"
 
 #define SINK_LINE_MAX	65536	/* bytes in a line, CRLF included */
@@ -83,6 +114,8 @@
 #define SINK_IDLE	300	/* seconds a session may idle */
 #define SINK_GRACE	2	/* seconds to flush when stopping */
 #define SINK_TOKEN_MAX	64
+#define SINK_TLS_CACHE	20480	/* TLS 1.2 sessions kept by ID */
+#define SINK_TLS_LIFE	3600	/* seconds a session may be resumed */
 
 enum sink_state {
 	SINK_S_GREETED,		/* waiting for HELO or EHLO */
@@ -92,6 +125,18 @@ enum sink_state {
 };
 
 struct sink;
+
+/* What -s writes; nsessions and nmsgs in struct sink are the rest. */
+struct sink_stats {
+	unsigned long		 nsnap;		/* writes of the file */
+	unsigned long		 handshakes;	/* finished, full or resumed */
+	unsigned long		 resumed;
+	unsigned long		 tls12;
+	unsigned long		 tls13;
+	unsigned long		 tls_failed;	/* after 220 to STARTTLS */
+	unsigned long		 reused_msgs;	/* not the first of their conn */
+	unsigned long		 conn_msgs_max;	/* most on one connection */
+};
 
 struct sink_session {
 	TAILQ_ENTRY(sink_session) entry;
@@ -104,7 +149,12 @@ struct sink_session {
 #define SINK_F_PAUSED	0x0002	/* input off until output drains */
 #define SINK_F_INHDR	0x0004	/* data: still in the header */
 #define SINK_F_WERR	0x0008	/* data: writing the file failed */
+#define SINK_F_STARTTLS	0x0010	/* 220 to STARTTLS: handshake once flushed */
+#define SINK_F_TLS	0x0020	/* the handshake is done */
+#define SINK_F_CLOSEMSG	0x0040	/* a "close" recipient: hang up after it */
+#define SINK_F_HANDSHAKE 0x0080	/* TLS handshake under way */
 	int			 nerrors;
+	unsigned long		 nmsgs;	/* messages over this connection */
 	char			*from;	/* MAIL path, no brackets */
 	struct buf		*rcpts;	/* "X-Sink-To: <a>\r\n" lines */
 	size_t			 nrcpt;	/* accepted recipients */
@@ -124,14 +174,19 @@ struct sink {
 	struct event		*ev_limit;
 	struct event		*ev_grace;
 	struct event		*ev_resume; /* accept again after EMFILE */
+	struct event		*ev_usr1;   /* write the statistics */
 	struct sink_sessions	 sessions;
 	const char		*dir;
+	const char		*statsfile;
+	SSL_CTX			*ssl_ctx;  /* -T: STARTTLS offered */
+	int			 require_tls;
 	int			 countfd;
 	int			 verbose;
 	int			 stopping;
 	unsigned long		 max_msgs; /* 0: no limit */
 	unsigned long		 nmsgs;
 	unsigned long		 nsessions;
+	struct sink_stats	 st;
 	char			 hostname[256];
 };
 
@@ -171,12 +226,19 @@ static void	sink_session_done(struct sink_session *);
 static int	sink_session_params(struct sink_session *, const char *, int);
 static const char *sink_parse_path(const char *, char *, size_t);
 static void	sink_count(struct sink *, const char *, size_t);
+static SSL_CTX	*sink_tls_new(const char *, const char *);
+static int	sink_session_starttls(struct sink_session *, const char *);
+static void	sink_session_tls_start(struct sink_session *);
+static void	sink_session_tls_done(struct sink_session *);
+static void	sink_stats_write(struct sink *);
+static void	sink_on_usr1(evutil_socket_t, short, void *);
 
 static void
 sink_usage(void)
 {
-	fprintf(stderr, "usage: aval-sink [-v] [-l addr:port] [-d dir] "
-	    "[-c file] [-n count] [-t seconds]\n");
+	fprintf(stderr, "usage: aval-sink [-Rv] [-l addr:port] [-d dir] "
+	    "[-c file] [-n count] [-t seconds]\n"
+	    "           [-T certfile [-K keyfile]] [-s statsfile]\n");
 	exit(2);
 }
 
@@ -397,11 +459,21 @@ static void
 sink_session_free(struct sink_session *s)
 {
 	struct sink	*sk = s->sink;
+	SSL		*ssl;
 
 	if (sk->verbose)
 		log_info("session %lu: disconnect", s->id);
 	TAILQ_REMOVE(&sk->sessions, s, entry);
 	sink_session_reset(s);
+	/*
+	 * close_notify first: OpenSSL drops a session from the server's
+	 * cache when its connection is freed without one, and the client's
+	 * next connection could not resume by session ID.
+	 */
+	if ((s->flags & SINK_F_TLS) &&
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL)
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
 	bufferevent_free(s->bev);
 	buf_free(s->rcpts);
 	free(s);
@@ -453,7 +525,7 @@ sink_session_reset(struct sink_session *s)
 	s->nrcpt = 0;
 	s->size = 0;
 	s->token[0] = '\0';
-	s->flags &= ~(SINK_F_INHDR | SINK_F_WERR);
+	s->flags &= ~(SINK_F_INHDR | SINK_F_WERR | SINK_F_CLOSEMSG);
 	if (s->state != SINK_S_GREETED)
 		s->state = SINK_S_IDLE;
 }
@@ -474,7 +546,9 @@ sink_session_read(struct bufferevent *bev, void *arg)
 	int			 budget;
 
 	for (budget = SINK_BUDGET; budget > 0; budget--) {
-		if (s->flags & SINK_F_CLOSING)
+		/* After STARTTLS nothing more is read in plaintext. */
+		if (s->flags & (SINK_F_CLOSING | SINK_F_STARTTLS |
+		    SINK_F_HANDSHAKE))
 			return;
 		if (evbuffer_get_length(out) > SINK_OUT_MAX) {
 			/* The client does not read its replies. */
@@ -510,7 +584,10 @@ toolong:
 	sink_session_close(s);
 }
 
-/* sink_session_write - output drained: finish closing, or read again */
+/*
+ * sink_session_write - output drained: finish closing, start TLS once the
+ * 220 to STARTTLS is out, or read again
+ */
 static void
 sink_session_write(struct bufferevent *bev, void *arg)
 {
@@ -522,6 +599,10 @@ sink_session_write(struct bufferevent *bev, void *arg)
 		sink_session_free(s);
 		return;
 	}
+	if (s->flags & SINK_F_STARTTLS) {
+		sink_session_tls_start(s);
+		return;
+	}
 	if (s->flags & SINK_F_PAUSED) {
 		s->flags &= ~SINK_F_PAUSED;
 		bufferevent_enable(bev, EV_READ);
@@ -530,13 +611,26 @@ sink_session_write(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* sink_session_event - EOF, error or timeout */
+/* sink_session_event - handshake done, EOF, error or timeout */
 static void
 sink_session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct sink_session	*s = arg;
+	char			 why[256];
 
-	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		sink_session_tls_done(s);
+		return;
+	}
+	if (s->flags & SINK_F_HANDSHAKE) {
+		s->sink->st.tls_failed++;
+		if (s->sink->verbose)
+			log_info("session %lu: TLS handshake failed: %s%s",
+			    s->id, tls_bev_error(bev, why, sizeof(why)),
+			    (what & BEV_EVENT_TIMEOUT) ? " (timeout)" : "");
+		sink_session_free(s);
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
 	    !(s->flags & SINK_F_CLOSING)) {
 		if (s->sink->verbose)
@@ -604,7 +698,10 @@ sink_session_command(struct sink_session *s, const unsigned char *line,
 	else if (SINK_IS("QUIT")) {
 		sink_session_reply(s, "221 2.0.0 Bye");
 		sink_session_close(s);
-	} else if (SINK_IS("STARTTLS") || SINK_IS("AUTH") ||
+	} else if (SINK_IS("STARTTLS")) {
+		if (sink_session_starttls(s, arg) == -1)
+			goto error;
+	} else if (SINK_IS("AUTH") ||
 	    SINK_IS("BDAT") || SINK_IS("EXPN") || SINK_IS("ETRN")) {
 		sink_session_reply(s, "502 5.5.1 Command not implemented");
 		goto error;
@@ -641,6 +738,8 @@ sink_session_helo(struct sink_session *s, const char *arg, int esmtp)
 	sink_session_reply(s, "250-%s", s->sink->hostname);
 	sink_session_reply(s, "250-PIPELINING");
 	sink_session_reply(s, "250-SIZE %d", SINK_SIZE_MAX);
+	if (s->sink->ssl_ctx != NULL && !(s->flags & SINK_F_TLS))
+		sink_session_reply(s, "250-STARTTLS");
 	sink_session_reply(s, "250-8BITMIME");
 	sink_session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
@@ -740,6 +839,11 @@ sink_session_mail(struct sink_session *s, const char *arg)
 		sink_session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
 		return;
 	}
+	if (s->sink->require_tls && !(s->flags & SINK_F_TLS)) {
+		sink_session_reply(s, "530 5.7.0 Must issue a STARTTLS command "
+		    "first");
+		return;
+	}
 	if (s->state != SINK_S_IDLE) {
 		sink_session_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return;
@@ -795,6 +899,8 @@ sink_session_rcpt(struct sink_session *s, const char *arg)
 		return;
 	}
 	s->nrcpt++;
+	if (strncasecmp(path, "close", 5) == 0)
+		s->flags |= SINK_F_CLOSEMSG;
 	sink_session_reply(s, "250 2.1.5 Ok");
 }
 
@@ -892,7 +998,7 @@ sink_session_done(struct sink_session *s)
 {
 	struct sink	*sk = s->sink;
 	char		*path = NULL;
-	int		 failed;
+	int		 failed, hangup;
 
 	if (s->size > SINK_SIZE_MAX) {
 		sink_session_reply(s, "552 5.3.4 Message size exceeds fixed "
@@ -919,12 +1025,20 @@ sink_session_done(struct sink_session *s)
 		s->tmppath = NULL;
 	}
 	sk->nmsgs++;
+	if (++s->nmsgs > 1)
+		sk->st.reused_msgs++;
+	if (s->nmsgs > sk->st.conn_msgs_max)
+		sk->st.conn_msgs_max = s->nmsgs;
 	sink_count(sk, s->token[0] != '\0' ? s->token : "-", s->nrcpt);
 	sink_session_reply(s, "250 2.0.0 Ok: queued as S%lu", sk->nmsgs);
 	if (sk->verbose)
 		log_info("session %lu: message %lu from=<%s>, nrcpt=%zu, "
-		    "size=%zu", s->id, sk->nmsgs, s->from, s->nrcpt, s->size);
+		    "size=%zu%s", s->id, sk->nmsgs, s->from, s->nrcpt, s->size,
+		    (s->flags & SINK_F_TLS) ? ", tls" : "");
+	hangup = (s->flags & SINK_F_CLOSEMSG) != 0;
 	sink_session_reset(s);
+	if (hangup)
+		sink_session_close(s);
 	if (sk->max_msgs > 0 && sk->nmsgs >= sk->max_msgs)
 		sink_stop(sk, "message limit");
 }
@@ -950,6 +1064,223 @@ sink_count(struct sink *sk, const char *token, size_t nrcpt)
 		log_warn("count file write");
 }
 
+/*
+ * sink_tls_new - the server context of -T and -K: TLS 1.2 or newer,
+ * tickets on, and a session cache for TLS 1.2 clients that resume by ID;
+ * dies on any error (start-up only)
+ */
+static SSL_CTX *
+sink_tls_new(const char *certfile, const char *keyfile)
+{
+	static const unsigned char	 sid_ctx[] = "aval-sink";
+	SSL_CTX				*ctx;
+	char				 err[256];
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		fatalx("TLS context: %s", tls_error(err, sizeof(err)));
+	/*
+	 * A client that hangs up without close_notify keeps its session
+	 * (IGNORE_UNEXPECTED_EOF): the sink measures resumption, it does
+	 * not police shutdowns.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	if (SSL_CTX_use_certificate_chain_file(ctx, certfile) != 1)
+		fatalx("-T %s: %s", certfile, tls_error(err, sizeof(err)));
+	if (SSL_CTX_use_PrivateKey_file(ctx, keyfile, SSL_FILETYPE_PEM) != 1)
+		fatalx("-K %s: %s", keyfile, tls_error(err, sizeof(err)));
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		fatalx("-K %s does not match -T %s", keyfile, certfile);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (SSL_CTX_set_session_id_context(ctx, sid_ctx,
+	    sizeof(sid_ctx) - 1) != 1)
+		fatalx("TLS session id context: %s",
+		    tls_error(err, sizeof(err)));
+	SSL_CTX_sess_set_cache_size(ctx, SINK_TLS_CACHE);
+	SSL_CTX_set_timeout(ctx, SINK_TLS_LIFE);
+	return ctx;
+}
+
+/*
+ * sink_session_starttls - STARTTLS: 220, then the handshake once the 220
+ * is on the wire (sink_session_write). 0, or -1 after an error reply.
+ */
+static int
+sink_session_starttls(struct sink_session *s, const char *arg)
+{
+	if (s->sink->ssl_ctx == NULL) {
+		sink_session_reply(s, "502 5.5.1 Command not implemented");
+		return -1;
+	}
+	if (*arg != '\0') {
+		sink_session_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return -1;
+	}
+	if (s->flags & SINK_F_TLS) {
+		sink_session_reply(s, "503 5.5.1 Error: TLS already active");
+		return -1;
+	}
+	if (s->state == SINK_S_GREETED) {
+		sink_session_reply(s, "503 5.5.1 Error: send EHLO first");
+		return -1;
+	}
+	if (s->state != SINK_S_IDLE) {
+		sink_session_reply(s, "503 5.5.1 Error: MAIL transaction in "
+		    "progress");
+		return -1;
+	}
+	sink_session_reply(s, "220 2.0.0 Ready to start TLS");
+	s->flags |= SINK_F_STARTTLS;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_trigger(s->bev, EV_WRITE,
+	    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
+/*
+ * sink_session_tls_start - the 220 is out: hand the socket to an OpenSSL
+ * bufferevent that waits for the ClientHello. Plaintext already read
+ * after STARTTLS ends the session: it must never pass for protected.
+ */
+static void
+sink_session_tls_start(struct sink_session *s)
+{
+	struct sink		*sk = s->sink;
+	struct bufferevent	*bev;
+	struct timeval		 tv = { SINK_IDLE, 0 };
+	evutil_socket_t		 fd;
+	SSL			*ssl;
+	char			 err[256];
+
+	s->flags &= ~SINK_F_STARTTLS;
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		log_warnx("session %lu: plaintext pipelined after STARTTLS, "
+		    "dropped", s->id);
+		sk->st.tls_failed++;
+		sink_session_free(s);
+		return;
+	}
+	if ((ssl = SSL_new(sk->ssl_ctx)) == NULL) {
+		log_warnx("session %lu: SSL_new: %s", s->id,
+		    tls_error(err, sizeof(err)));
+		sk->st.tls_failed++;
+		sink_session_free(s);
+		return;
+	}
+	fd = bufferevent_getfd(s->bev);
+	if ((bev = bufferevent_openssl_socket_new(sk->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warnx("session %lu: bufferevent_openssl_socket_new failed",
+		    s->id);
+		SSL_free(ssl);
+		sk->st.tls_failed++;
+		sink_session_free(s);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/* The plaintext bufferevent lets go of the socket, closing nothing. */
+	bufferevent_setfd(s->bev, -1);
+	bufferevent_free(s->bev);
+	s->bev = bev;
+	s->flags |= SINK_F_HANDSHAKE;
+	bufferevent_setcb(s->bev, sink_session_read, sink_session_write,
+	    sink_session_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SINK_LINE_MAX + 1);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * sink_session_tls_done - the handshake finished: count it, and forget
+ * everything said before it (RFC 3207 section 4.2)
+ */
+static void
+sink_session_tls_done(struct sink_session *s)
+{
+	struct sink	*sk = s->sink;
+	SSL		*ssl = bufferevent_openssl_get_ssl(s->bev);
+	int		 resumed;
+
+	if (ssl == NULL || !(s->flags & SINK_F_HANDSHAKE))
+		fatalx("%s: session %lu: no handshake under way", __func__,
+		    s->id);
+	s->flags &= ~SINK_F_HANDSHAKE;
+	s->flags |= SINK_F_TLS;
+	resumed = SSL_session_reused(ssl);
+	sk->st.handshakes++;
+	if (resumed)
+		sk->st.resumed++;
+	if (SSL_version(ssl) >= TLS1_3_VERSION)
+		sk->st.tls13++;
+	else
+		sk->st.tls12++;
+	if (sk->verbose)
+		log_info("session %lu: tls=%s, cipher=%s, resumed=%s", s->id,
+		    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+		    resumed ? "yes" : "no");
+	sink_session_reset(s);
+	s->state = SINK_S_GREETED;
+	s->nerrors = 0;
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		bufferevent_trigger(s->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/*
+ * sink_stats_write - the -s file, whole: written to FILE.tmp, renamed
+ */
+static void
+sink_stats_write(struct sink *sk)
+{
+	struct sink_stats	*st = &sk->st;
+	char			 tmp[PATH_MAX];
+	FILE			*fp;
+	int			 n, failed;
+
+	if (sk->statsfile == NULL)
+		return;
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", sk->statsfile);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		fatalx("-s %s: name too long", sk->statsfile);
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		log_warn("stats %s", tmp);
+		return;
+	}
+	st->nsnap++;
+	failed = fprintf(fp, "snapshot: %lu\n"
+	    "connections: %lu\n"
+	    "messages: %lu\n"
+	    "reused_messages: %lu\n"
+	    "conn_msgs_max: %lu\n"
+	    "tls_handshakes: %lu\n"
+	    "tls_full: %lu\n"
+	    "tls_resumed: %lu\n"
+	    "tls12: %lu\n"
+	    "tls13: %lu\n"
+	    "tls_failed: %lu\n",
+	    st->nsnap, sk->nsessions, sk->nmsgs, st->reused_msgs,
+	    st->conn_msgs_max, st->handshakes, st->handshakes - st->resumed,
+	    st->resumed, st->tls12, st->tls13, st->tls_failed) < 0;
+	if (fclose(fp) == EOF)
+		failed = 1;
+	if (failed || rename(tmp, sk->statsfile) == -1) {
+		log_warn("stats %s", sk->statsfile);
+		(void)unlink(tmp);
+	}
+}
+
+/* sink_on_usr1 - SIGUSR1: write the statistics now */
+static void
+sink_on_usr1(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)sig;
+	(void)ev;
+	sink_stats_write(arg);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -958,6 +1289,7 @@ main(int argc, char *argv[])
 	socklen_t		 sslen;
 	struct timeval		 tv;
 	const char		*laddr = "127.0.0.1:2526", *countfile = NULL;
+	const char		*certfile = NULL, *keyfile = NULL;
 	char			 where[NI_MAXHOST + NI_MAXSERV + 4];
 	long long		 limit = 600;
 	int			 ch;
@@ -967,8 +1299,20 @@ main(int argc, char *argv[])
 	sk.countfd = -1;
 	log_init("sink", LOG_TO_STDERR);
 
-	while ((ch = getopt(argc, argv, "c:d:hl:n:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:hK:l:n:Rs:t:T:v")) != -1) {
 		switch (ch) {
+		case 'K':
+			keyfile = optarg;
+			break;
+		case 'R':
+			sk.require_tls = 1;
+			break;
+		case 's':
+			sk.statsfile = optarg;
+			break;
+		case 'T':
+			certfile = optarg;
+			break;
 		case 'c':
 			countfile = optarg;
 			break;
@@ -992,8 +1336,12 @@ main(int argc, char *argv[])
 			sink_usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (certfile == NULL &&
+	    (keyfile != NULL || sk.require_tls)))
 		sink_usage();
+	if (certfile != NULL)
+		sk.ssl_ctx = sink_tls_new(certfile,
+		    keyfile != NULL ? keyfile : certfile);
 
 	if (gethostname(sk.hostname, sizeof(sk.hostname)) == -1 ||
 	    sk.hostname[0] == '\0')
@@ -1030,11 +1378,14 @@ main(int argc, char *argv[])
 	sk.ev_limit = evtimer_new(sk.base, sink_on_limit, &sk);
 	sk.ev_grace = evtimer_new(sk.base, sink_on_grace, &sk);
 	sk.ev_resume = evtimer_new(sk.base, sink_resume, &sk);
+	sk.ev_usr1 = evsignal_new(sk.base, SIGUSR1, sink_on_usr1, &sk);
 	if (sk.ev_term == NULL || sk.ev_int == NULL || sk.ev_limit == NULL ||
-	    sk.ev_grace == NULL || sk.ev_resume == NULL)
+	    sk.ev_grace == NULL || sk.ev_resume == NULL || sk.ev_usr1 == NULL)
 		fatalx("cannot create events");
 	evsignal_add(sk.ev_term, NULL);
 	evsignal_add(sk.ev_int, NULL);
+	evsignal_add(sk.ev_usr1, NULL);
+	sink_stats_write(&sk);
 	tv.tv_sec = (time_t)limit;
 	tv.tv_usec = 0;
 	evtimer_add(sk.ev_limit, &tv);
@@ -1045,16 +1396,22 @@ main(int argc, char *argv[])
 	/* Whatever did not flush within the grace period is cut off. */
 	while (!TAILQ_EMPTY(&sk.sessions))
 		sink_session_free(TAILQ_FIRST(&sk.sessions));
-	fprintf(stderr, "sink: %lu messages\n", sk.nmsgs);
+	sink_stats_write(&sk);
+	fprintf(stderr, "sink: %lu messages, %lu connections, %lu TLS "
+	    "handshakes (%lu resumed), %lu on reused connections\n",
+	    sk.nmsgs, sk.nsessions, sk.st.handshakes, sk.st.resumed,
+	    sk.st.reused_msgs);
 
 	event_free(sk.ev_term);
 	event_free(sk.ev_int);
 	event_free(sk.ev_limit);
 	event_free(sk.ev_grace);
 	event_free(sk.ev_resume);
+	event_free(sk.ev_usr1);
 	evconnlistener_free(sk.listener);
 	event_base_free(sk.base);
 	if (sk.countfd != -1)
 		close(sk.countfd);
+	SSL_CTX_free(sk.ssl_ctx);
 	return 0;
 }

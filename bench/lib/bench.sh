@@ -11,13 +11,16 @@
 # after which it may use, in any order:
 #
 #	pick_port VAR FROM		a free loopback port
-#	sink_start			aval-sink on SINK_PORT, count file
+#	sink_start [SINK-ARGS...]	aval-sink on SINK_PORT, count file
+#	sink_snapshot FILE		aval-sink's -s statistics, now
 #	pf_setup SINKPORT PORT [TLSLINES]  a private Postfix instance's files
 #	pf_start / pf_stop		start it in a cgroup of its own, stop it
 #	aval_start CONF PORT NAME	avald -d in a cgroup of its own
 #	aval_stop
 #	measure NAME MTA PORT ROOT [LOADGEN-ARGS...]
-#					warm-up, load, drain, CPU: R_NAME_*
+#					warm-up, load, drain, CPU: R_NAME_*;
+#					calls measure_hook start|end NAME
+#					around the load (a suite may define it)
 #	make_certs DIR			a CA, ECDSA P-256 and RSA-2048 certs
 #	pids_cpu_ns PID...		CPU time of a set of processes
 #
@@ -299,18 +302,43 @@ child_pids() {
 
 # --- the sink and the load generator -----------------------------------------
 
-# sink_start - aval-sink on a free port from 2526 up (SINK_PORT), stamping
-# every message in $TMP/sink.count
+# sink_start [SINK-ARGS...] - aval-sink on a free port from 2526 up
+# (SINK_PORT), stamping every message in $TMP/sink.count; the arguments go
+# to aval-sink as they are (-T CERT -K KEY for STARTTLS, -s FILE)
 sink_start() {
 	pick_port SINK_PORT 2526
 	"$BUILD/aval-sink" -l "127.0.0.1:$SINK_PORT" -c "$TMP/sink.count" \
 	    -t "${SINK_LIMIT:-$((2 * (LOAD_LIMIT + DRAIN_LIMIT) + 600))}" \
-	    2> "$TMP/sink.log" &
+	    "$@" 2> "$TMP/sink.log" &
 	SINK_PID=$!
 	wait_port "$SINK_PORT" 10 "$SINK_PID" ||
 	    die "aval-sink did not start: $(tail -1 "$TMP/sink.log")"
 	log "sink on 127.0.0.1:$SINK_PORT"
 }
+
+# sink_snapshot STATSFILE COPY - have the sink (started with -s STATSFILE)
+# write its statistics now (SIGUSR1), wait (at most 5 s) for the new
+# snapshot and copy it to COPY; 1 when none came
+sink_snapshot() {
+	local old new i
+	old=$(lg_get "$1" snapshot)
+	kill -USR1 "$SINK_PID" 2>/dev/null || return 1
+	for ((i = 0; i < 50; i++)); do
+		new=$(lg_get "$1" snapshot)
+		if [ -n "$new" ] && [ "$new" != "$old" ]; then
+			cp "$1" "$2"
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "aval-sink wrote no statistics to $1"
+	return 1
+}
+
+# measure_hook start|end NAME - called by measure() just before the load
+# (after the warm-up has drained) and just after the drain; a suite that
+# wants to read something there defines its own
+measure_hook() { :; }
 
 # sink_have PREFIX - "count last-time" of distinct sink tokens from one run
 sink_have() {
@@ -379,6 +407,7 @@ measure() {
 	fi
 
 	log "$name: load, $N messages of $S bytes over $C sessions${*:+ ($*)}"
+	measure_hook start "$name"
 	cpu0=$(cpu_read "$root")
 	t0=$(date +%s.%N)
 	"$BUILD/aval-loadgen" -s "127.0.0.1:$port" -c "$C" -n "$N" -S "$S" \
@@ -407,6 +436,7 @@ measure() {
 	[ "$mta" = postfix ] && pf_idle
 	sleep 1
 	cpu1=$(cpu_read "$root")
+	measure_hook end "$name"
 
 	[ "$rc" -eq 0 ] || STATUS=1
 	printf -v "R_${name}_accepted" '%s' "$acc"
@@ -438,12 +468,15 @@ measure() {
 
 # --- a private Postfix instance ----------------------------------------------
 
-# pf_setup SINKPORT PORT [SMTPD-TLS-LINES] - main.cf and master.cf of a
+# pf_setup SINKPORT PORT [TLS-LINES] - main.cf and master.cf of a
 # relay-only instance in $TMP/postfix, smtpd on 127.0.0.1:PORT, everything
-# relayed to the sink; without SMTPD-TLS-LINES, smtpd_tls_security_level
-# is none. Then "postfix check", which makes the queue's directories.
+# relayed to the sink; without TLS-LINES, smtpd_tls_security_level is
+# none; smtp_tls_security_level is none unless TLS-LINES set it. Then
+# "postfix check", which makes the queue's directories.
 pf_setup() {
 	local procs conc tls=${3:-smtpd_tls_security_level = none}
+	local smtp_tls="smtp_tls_security_level = none"
+	[[ "$tls" != *smtp_tls_security_level* ]] || smtp_tls=
 	PF_DIR=$TMP/postfix
 	PF_ETC=$PF_DIR/etc
 	PF_QUEUE=$PF_DIR/queue
@@ -474,7 +507,7 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 biff = no
-smtp_tls_security_level = none
+$smtp_tls
 $tls
 smtp_dns_support_level = disabled
 default_process_limit = $procs
