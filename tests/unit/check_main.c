@@ -37,6 +37,7 @@ main(void)
 	srunner_add_suite(sr, sendmail_msg_suite());
 	srunner_add_suite(sr, dns_suite());
 	srunner_add_suite(sr, deliver_tls_suite());
+	srunner_add_suite(sr, fed_bundle_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	run = srunner_ntests_run(sr);

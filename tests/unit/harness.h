@@ -34,6 +34,7 @@ Suite	*window_suite(void);
 Suite	*sendmail_msg_suite(void);
 Suite	*dns_suite(void);
 Suite	*deliver_tls_suite(void);
+Suite	*fed_bundle_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
