@@ -696,7 +696,6 @@ ca_cmd_sign(struct ca_run *run, int argc, char **argv)
 	ix.v[ix.n++] = rec;
 	/* The copy in certs/ first, the index then: the index is the truth. */
 	snprintf(path, sizeof(path), "%s/certs", run->dir);
-	snprintf(na, sizeof(na), "%s.pem", "x");
 	{
 		char	 fn[80];
 
