@@ -72,6 +72,9 @@ LOCAL_SRCS	 = $(wildcard local/*.c) deliver/deliver_intake.c \
 AVALCTL_SRCS	 = tools/avalctl.c
 SENDMAIL_SRCS	 = tools/sendmail.c tools/sendmail_msg.c
 BENCH_SRCS	 = $(wildcard bench/*.c)
+# aval-ca, the federation operator's tool; fed_bundle.c is also the reader
+# the MTA and the unit tests link.
+AVALCA_SRCS	 = $(wildcard federation/*.c)
 UNIT_SRCS	 = $(wildcard tests/unit/*.c)
 FUZZ_SRCS	 = $(wildcard tests/fuzz/*.c)
 
@@ -83,6 +86,7 @@ LOCAL_OBJS	 = $(LOCAL_SRCS:%.c=$(O)/%.o)
 AVALCTL_OBJS	 = $(AVALCTL_SRCS:%.c=$(O)/%.o)
 SENDMAIL_OBJS	 = $(SENDMAIL_SRCS:%.c=$(O)/%.o)
 UNIT_OBJS	 = $(UNIT_SRCS:%.c=$(O)/%.o)
+AVALCA_OBJS	 = $(AVALCA_SRCS:%.c=$(O)/%.o)
 
 # The unit runner links the process modules that stand alone: those that
 # need no process globals (the file with main() and what leans on it).
@@ -99,13 +103,15 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/tools/sendmail_msg.o \
 		   $(O)/queue/route.o \
 		   $(O)/local/local_maildir.o \
+		   $(O)/federation/fed_bundle.o \
 		   $(filter-out $(O)/deliver/deliver.o \
 		   $(O)/deliver/deliver_intake.o,$(DELIVER_OBJS))
 
 BENCH_BINS	 = $(BENCH_SRCS:bench/%.c=$(O)/%)
 PROGS		 = $(O)/avald $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
 		   $(O)/aval-local \
-		   $(O)/avalctl $(O)/sendmail $(O)/mailq $(BENCH_BINS)
+		   $(O)/avalctl $(O)/sendmail $(O)/mailq $(O)/aval-ca \
+		   $(BENCH_BINS)
 UNIT_RUNNER	 = $(O)/check_aval
 # Drivers the integration tests run, built for them and not installed.
 TEST_PROGS	 = $(O)/dsn-compose
@@ -114,6 +120,7 @@ TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o
 ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
 		   $(DELIVER_OBJS) $(O)/local/local.o $(O)/local/local_maildir.o \
 		   $(AVALCTL_OBJS) $(SENDMAIL_OBJS) $(UNIT_OBJS) $(TEST_OBJS) \
+		   $(AVALCA_OBJS) \
 		   $(BENCH_SRCS:%.c=$(O)/%.o)
 
 .PHONY: all check check-plain check-unit check-integ run install clean \
@@ -183,6 +190,11 @@ $(O)/sendmail: $(SENDMAIL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
 
+# aval-ca needs only libcrypto: no network, no event loop.
+$(O)/aval-ca: $(AVALCA_OBJS) $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CRYPTO_LIBS)
+
 # mailq is sendmail under another name (it looks at argv[0]).
 $(O)/mailq: $(O)/sendmail
 	$(Q)ln -sf sendmail $@
@@ -237,6 +249,7 @@ install: all
 	install -m 0755 $(O)/avald $(DESTDIR)$(SBINDIR)/avald
 	install -m 0755 $(O)/avalctl $(DESTDIR)$(SBINDIR)/avalctl
 	install -m 0755 $(O)/sendmail $(DESTDIR)$(SBINDIR)/sendmail
+	install -m 0755 $(O)/aval-ca $(DESTDIR)$(BINDIR)/aval-ca
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq
 	install -m 0755 $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
 	    $(O)/aval-local $(DESTDIR)$(LIBEXECDIR)/
@@ -262,7 +275,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
 	    --include=/usr/include/$(shell gcc -dumpmachine)/sys/queue.h \
 	    --suppress=missingIncludeSystem common master smtpd queue deliver local \
-	    tools bench
+	    tools bench federation
 
 clean:
 	rm -rf build

@@ -36,6 +36,7 @@ Suite	*dns_suite(void);
 Suite	*deliver_tls_suite(void);
 Suite	*route_suite(void);
 Suite	*tlsstore_suite(void);
+Suite	*fed_bundle_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
