@@ -566,7 +566,8 @@ pf_start() {
 
 # --- aval --------------------------------------------------------------------
 
-# aval_user - AVAL_USER: "aval" when the host has that user, else nobody
+# aval_user - AVAL_USER: "aval" when the host has that user, else nobody;
+# AVAL_LOCAL_USER: "aval-local", else daemon
 # (rather than add a user to the system)
 aval_user() {
 	if id aval >/dev/null 2>&1; then
@@ -574,6 +575,14 @@ aval_user() {
 	else
 		AVAL_USER=nobody
 		log "aval: no user \"aval\" here, its workers run as nobody"
+	fi
+	# aval-local runs as a user of its own (docs/local.md); daemon
+	# stands in for aval-local as the integration tests' harness does.
+	if id aval-local >/dev/null 2>&1; then
+		AVAL_LOCAL_USER=aval-local
+	else
+		AVAL_LOCAL_USER=daemon
+		log "aval: no user \"aval-local\" here, aval-local runs as daemon"
 	fi
 }
 
