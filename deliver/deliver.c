@@ -209,6 +209,7 @@ deliver_configure(const struct conf *c, struct deliver_conf *dc)
 	dc->connect_timeout = c->deliver_connect_timeout;
 	dc->command_timeout = c->deliver_command_timeout;
 	dc->max_jobs = c->deliver_max_jobs;
+	dc->idle_per_dest = c->queue_dest_concurrency;
 	if (deliver_smtp != NULL)
 		deliver_session_ctx_set_conf(deliver_smtp, dc);
 }

@@ -49,6 +49,13 @@ struct deliver_conf {
 	long long	 max_jobs;		/* concurrent jobs */
 	long long	 max_message_size;	/* bytes */
 	/*
+	 * Idle connections kept per destination: the queue's
+	 * destination-concurrency (the most that can be busy at once), so
+	 * that the end of a burst does not close what the next one needs;
+	 * 0: DELIVER_SESSION_IDLE_PER_DEST.
+	 */
+	long long	 idle_per_dest;
+	/*
 	 * The length of one second of the two timeouts above, in ms: 0 is
 	 * 1000. Only tests set it, so a slow server can be played fast.
 	 */

@@ -40,6 +40,12 @@ struct deliver_cache {
 
 static void	deliver_cache_expire(evutil_socket_t, short, void *);
 
+void
+deliver_cache_set_per_dest(struct deliver_cache *c, size_t per_dest)
+{
+	c->per_dest = per_dest;
+}
+
 /* deliver_cache_new - an empty cache with its bounds */
 struct deliver_cache *
 deliver_cache_new(struct event_base *base, size_t per_dest, size_t total,

@@ -33,6 +33,8 @@ struct deliver_cache *deliver_cache_new(struct event_base *, size_t per_dest,
 		    size_t total, unsigned int idle_ms,
 		    deliver_cache_evict_cb, void *arg);
 void		 deliver_cache_free(struct deliver_cache *);	/* NULL: fine */
+/* A new per-destination bound; what is parked beyond it leaves as it idles. */
+void		 deliver_cache_set_per_dest(struct deliver_cache *, size_t);
 
 /* 1 if kept, 0 if the cache is full for dest (the caller still owns conn). */
 int		 deliver_cache_put(struct deliver_cache *, const char *dest,

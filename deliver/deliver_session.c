@@ -369,6 +369,16 @@ deliver_session_said(struct deliver_session *s, long rcpt, const char *cmd)
 
 /* --- life cycle ---------------------------------------------------------- */
 
+/* deliver_session_idle_per_dest - the cache's bound from the settings */
+static size_t
+deliver_session_idle_per_dest(const struct deliver_conf *conf)
+{
+	if (conf->idle_per_dest <= 0)
+		return DELIVER_SESSION_IDLE_PER_DEST;
+	return conf->idle_per_dest > DELIVER_SESSION_IDLE_PER_DEST_MAX ?
+	    DELIVER_SESSION_IDLE_PER_DEST_MAX : (size_t)conf->idle_per_dest;
+}
+
 /* deliver_session_ctx_new - the client's shared state */
 struct deliver_session_ctx *
 deliver_session_ctx_new(struct event_base *base,
@@ -379,7 +389,7 @@ deliver_session_ctx_new(struct event_base *base,
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->base = base;
 	ctx->conf = *conf;
-	ctx->cache = deliver_cache_new(base, DELIVER_SESSION_IDLE_PER_DEST,
+	ctx->cache = deliver_cache_new(base, deliver_session_idle_per_dest(conf),
 	    DELIVER_SESSION_IDLE_TOTAL, DELIVER_SESSION_IDLE_MS,
 	    deliver_session_evict, ctx);
 	ctx->tlscache = deliver_tlscache_new(DELIVER_SESSION_TLS_SESSIONS);
@@ -399,6 +409,8 @@ deliver_session_ctx_set_conf(struct deliver_session_ctx *ctx,
     const struct deliver_conf *conf)
 {
 	ctx->conf = *conf;
+	deliver_cache_set_per_dest(ctx->cache,
+	    deliver_session_idle_per_dest(conf));
 }
 
 /* deliver_session_ctx_free - close everything, call no callback */

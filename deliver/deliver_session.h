@@ -63,7 +63,8 @@
 #define DELIVER_SESSION_MAX_TRANS	100	/* per connection */
 #define DELIVER_SESSION_IDLE_MS		5000	/* idle time in the cache */
 #define DELIVER_SESSION_IDLE_PER_DEST	4	/* idle, per destination */
-#define DELIVER_SESSION_IDLE_TOTAL	64	/* idle, in all */
+#define DELIVER_SESSION_IDLE_PER_DEST_MAX 64	/* ... whatever the conf says */
+#define DELIVER_SESSION_IDLE_TOTAL	256	/* idle, in all */
 
 enum deliver_session_state {
 	DELIVER_S_CONNECT = 0,	/* TCP connect in flight; connect-timeout */
