@@ -56,6 +56,8 @@ Environment:
 	AVAL_INTEG_KEEP	non-empty: keep the temporary folders (printed)
 	AVAL_SUMMARY	a file to append "PASSED FAILED" to (make check adds
 			up every runner's counts from it)
+	AVAL_INTEG_TIMES a file to append "SECONDS NAME" to for every test
+			(to see where the suite's time goes)
 
 Only the Python 3.11 standard library is used. Every wait is bounded in
 count and time, and every process this runner starts (and every process
@@ -143,6 +145,9 @@ def run_one(name, f, timeout, root_only, base, verbose):
             print("#   " + l)
     if elapsed >= 5:
         print("# took %.1fs" % elapsed)
+    if os.environ.get("AVAL_INTEG_TIMES"):
+        with open(os.environ["AVAL_INTEG_TIMES"], "a") as tf:
+            tf.write("%.1f %s\n" % (elapsed, name))
     for n in t.notes:
         print("# " + n)
     if status == "fail":
