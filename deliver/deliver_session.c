@@ -1175,10 +1175,14 @@ deliver_session_tls_start(struct deliver_session *s, SSL_SESSION *offer)
 		SSL_free(ssl);
 		return -1;
 	}
-	sess = s->ctx->store.take != NULL ? offer :
-	    deliver_tlscache_take(s->ctx->tlscache, s->key);
-	if (sess != NULL)
+	if (s->ctx->store.take != NULL) {
+		if (offer != NULL)
+			SSL_set_session(ssl, offer);	/* its own reference */
+	} else if ((sess = deliver_tlscache_take(s->ctx->tlscache,
+	    s->key)) != NULL) {
 		SSL_set_session(ssl, sess);
+		SSL_SESSION_free(sess);
+	}
 	fd = bufferevent_getfd(s->bev);
 	bev = bufferevent_openssl_socket_new(s->ctx->base, fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
