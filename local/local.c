@@ -64,7 +64,8 @@ local_job_run(struct deliver_job *job)
 	switch (t->kind) {
 	case CONF_T_MAILDIR:
 		/* The copies are synchronous: a few fsync()s per recipient. */
-		local_maildir_run(job, AT_FDCWD, deliver_intake_dconf()->hostname,
+		local_maildir_run(job, deliver_intake_conf(), AT_FDCWD,
+		    deliver_intake_dconf()->hostname,
 		    deliver_intake_done, NULL);
 		return;
 	case CONF_T_SMTP:
