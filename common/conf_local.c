@@ -934,18 +934,13 @@ conf_alias_entry(struct conf_alias_ctx *x, char *e, int line)
 	x->nraw++;
 	conf_local_ix_put(&x->ix, a->name, (void *)(uintptr_t)x->nraw);
 
-	for (t = colon + 1; t != NULL; t = next) {
-		if ((next = strchr(t, ',')) != NULL)
+	/* Addresses hold no blank or comma (no quoted local parts). */
+	for (t = colon + 1 + strspn(colon + 1, ", \t"); *t != '\0';
+	    t = next + strspn(next, ", \t")) {
+		next = t + strcspn(t, ", \t");
+		end = next;
+		if (*next != '\0')
 			*next++ = '\0';
-		t += strspn(t, " \t");
-		for (end = t + strlen(t); end > t &&
-		    (end[-1] == ' ' || end[-1] == '\t'); )
-			*--end = '\0';
-		if (*t == '\0') {
-			conf_errors_add(x->errs, x->file, line, "alias %s: "
-			    "empty address in the list", name);
-			return 1;
-		}
 		if (*t == '|' || *t == '/' || strncasecmp(t, ":include:",
 		    9) == 0) {
 			conf_errors_add(x->errs, x->file, line, "alias %s: "
@@ -975,6 +970,11 @@ conf_alias_entry(struct conf_alias_ctx *x, char *e, int line)
 		}
 		a->to = xreallocarray(a->to, a->nto + 1, sizeof(*a->to));
 		a->to[a->nto++] = xstrdup(tgt);
+	}
+	if (a->nto == 0) {
+		conf_errors_add(x->errs, x->file, line, "alias %s: no address",
+		    name);
+		return 1;
 	}
 	return 0;
 }
@@ -1018,7 +1018,7 @@ conf_aliases_parse(struct conf *c, const char *name, const char *text,
 				    "line with no alias before it");
 				x.nerr++;
 				skip = 1;
-			} else if (!skip && (buf_add(e, ",", 1) == -1 ||
+			} else if (!skip && (buf_add(e, " ", 1) == -1 ||
 			    buf_add(e, l, n) == -1)) {
 				conf_errors_add(errs, name, eline, "alias "
 				    "entry longer than %d bytes",
