@@ -24,7 +24,8 @@
  * checks them again (addr_local_safe()).
  *
  * Settings: hostname (unique file names), maildir, local-user,
- * queue { max-message-size }, local { max-jobs }, transport.
+ * queue { max-message-size }, local { max-jobs }, transport, and who is a
+ * user (the mailbox map's paths, catch-all, postmaster: conf_local.h).
  */
 #include <sys/types.h>
 #include <sys/queue.h>

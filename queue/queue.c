@@ -25,7 +25,8 @@
  *
  * Settings read: spool, smtpd { max-recipients }, queue { max-message-size
  * retry-min retry-max }, deliver { max-jobs }, local { max-jobs },
- * transport (routing), local-domains and postmaster (the rewrite).
+ * transport (routing), local-domains and postmaster (the rewrite),
+ * the expanded aliases (conf_local.h: expansion at receipt).
  */
 #include <sys/types.h>
 #include <sys/statvfs.h>
