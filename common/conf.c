@@ -31,6 +31,7 @@
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/conf_local.h"
 #include "common/conf_priv.h"
 #include "common/conf_table.h"
 #include "common/log.h"
@@ -61,6 +62,9 @@ static const char conf_default[] =
     "\tcertificate\t\"var/tls/server.crt\" \"var/tls/server.key\"\n"
     "}\n"
     "local-domains\t{ localhost aval.test }\n"
+    "# Development: every local part of them gets a Maildir (the default\n"
+    "# is no: only the postmaster, aliases and mailbox map users).\n"
+    "catch-all\tyes\n"
     "relay-networks\t{ 127.0.0.0/8 ::1/128 }\n";
 
 static int	 conf_err(char *, size_t, const char *, ...)
@@ -1275,6 +1279,7 @@ conf_free(struct conf *c)
 		free(tc->key);
 		free(tc);
 	}
+	conf_local_free(c);
 	free(c);
 }
 
@@ -1380,6 +1385,8 @@ conf_apply_item(struct conf *c, const char *key, const char *value,
 		return conf_apply_tabbed(c, key, value, 5, err, errlen);
 	if (strcmp(key, "transport") == 0)
 		return conf_apply_tabbed(c, key, value, 3, err, errlen);
+	if (strcmp(key, "alias") == 0 || strcmp(key, "mailbox") == 0)
+		return conf_local_apply_item(c, key, value, err, errlen);
 	if (strcmp(key, "listen") != 0)
 		return conf_err(err, errlen, "unknown item \"%s\"", key);
 
@@ -1470,6 +1477,7 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 		    conf_transport_kind_name(t->kind), t->arg);
 		cb("transport", val, arg);
 	}
+	conf_local_items(c, cb, arg);
 }
 
 /* --- lookups ------------------------------------------------------------- */
@@ -1767,6 +1775,18 @@ conf_check(struct conf *c, const char *file,
 		    sizeof(err)) == -1)
 			fatalx("%s: %s", __func__, err);
 	}
+
+	/*
+	 * The mailbox map and the aliases last: they need the local domains,
+	 * the routes and the postmaster, and only a file without other errors
+	 * is worth their reading.
+	 */
+	if (nerr == 0 && errs->n == 0)
+		nerr += conf_local_load(c, file,
+		    info->row_line[conf_row_index(conf_row_find(NULL,
+		    "aliases"))],
+		    info->row_line[conf_row_index(conf_row_find(NULL,
+		    "mailbox-map"))], errs);
 	return nerr;
 }
 

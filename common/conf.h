@@ -114,6 +114,25 @@ struct conf_tls_policy {		/* tls-policy { DOMAIN LEVEL [options] } */
 	struct conf_tls_policy	*next;
 };
 
+/*
+ * An alias, expanded when the file was loaded: name is "local@domain" or a
+ * bare "local" (every local domain), lowercased; to holds the final
+ * addresses (none of them an alias), each once, in file order.
+ */
+struct conf_alias {
+	char			*name;
+	char			**to;
+	size_t			 nto;
+	struct conf_alias	*next;
+};
+
+/* A mailbox map line: "local@domain" or "@domain" (a template with %u). */
+struct conf_mailbox {
+	char			*addr;		/* lowercased */
+	char			*path;		/* relative to the maildir root */
+	struct conf_mailbox	*next;
+};
+
 struct conf {
 	/* Top-level scalars (rows in conf_table.c with block NULL). */
 	char		*hostname;		/* "localhost" */
@@ -123,6 +142,9 @@ struct conf {
 	char		*user;			/* unprivileged user when started as root */
 	char		*local_user;		/* aval-local's user, when started as root */
 	char		*postmaster;		/* mailbox, or a bare local part */
+	char		*aliases_file;		/* path, "" for none (conf_local.h) */
+	char		*mailbox_map;		/* path, "" for none (conf_local.h) */
+	long long	 catch_all;		/* bool: unmapped local domains take any local part */
 
 	/* tls { } */
 	char		*tls_client_ca;		/* path, "" for none */
@@ -178,6 +200,9 @@ struct conf {
 	struct conf_net		*relay_networks;
 	struct conf_transport	*transports;
 	struct conf_tls_policy	*tls_policies;
+	struct conf_alias	*aliases;	/* expanded (conf_local.h) */
+	struct conf_mailbox	*mailboxes;	/* the mailbox map (conf_local.h) */
+	struct conf_local_idx	*local_idx;	/* their indexes (conf_local.c) */
 
 	/* tls { client-certificate CERT KEY }: presented by deliver, or NULL */
 	struct conf_tls_cert	*tls_client_cert;

@@ -46,6 +46,18 @@ const struct conf_row conf_table[] = {
 	    0, 0,
 	    "Where postmaster mail goes; a bare local part is in the first "
 	    "local domain." },
+	{ NULL, "aliases", CONF_PATH, CONF_OFF(aliases_file), "",
+	    0, 0,
+	    "Alias file (name: address, ...), expanded once at load; \"\": "
+	    "none." },
+	{ NULL, "mailbox-map", CONF_PATH, CONF_OFF(mailbox_map), "",
+	    0, 0,
+	    "Mailbox map (address path lines) that lists the users of its "
+	    "domains." },
+	{ NULL, "catch-all", CONF_BOOL, CONF_OFF(catch_all), "no",
+	    0, 1,
+	    "Local domains without map or aliases take every local part as "
+	    "a Maildir." },
 
 	{ "tls", "client-ca", CONF_PATH, CONF_OFF(tls_client_ca), "",
 	    0, 0,

@@ -24,7 +24,8 @@
  * checks them again (addr_local_safe()).
  *
  * Settings: hostname (unique file names), maildir, local-user,
- * queue { max-message-size }, local { max-jobs }, transport.
+ * queue { max-message-size }, local { max-jobs }, transport, and who is a
+ * user (the mailbox map's paths, catch-all, postmaster: conf_local.h).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -64,7 +65,8 @@ local_job_run(struct deliver_job *job)
 	switch (t->kind) {
 	case CONF_T_MAILDIR:
 		/* The copies are synchronous: a few fsync()s per recipient. */
-		local_maildir_run(job, AT_FDCWD, deliver_intake_dconf()->hostname,
+		local_maildir_run(job, deliver_intake_conf(), AT_FDCWD,
+		    deliver_intake_dconf()->hostname,
 		    deliver_intake_done, NULL);
 		return;
 	case CONF_T_SMTP:

@@ -22,6 +22,8 @@
 
 #include "common/addr.h"
 #include "common/buf.h"
+#include "common/conf.h"
+#include "common/conf_local.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
@@ -42,6 +44,7 @@ struct local_maildir_out {
 /* One run: the body spooled as it comes, then one copy per recipient. */
 struct local_maildir_run {
 	struct deliver_job		*job;
+	const struct conf		*conf;
 	int				 rootfd;
 	char				 host[LOCAL_MAILDIR_HOST];
 	int				 spool;	/* unlinked; the body, LF ends */
@@ -188,25 +191,80 @@ local_maildir_name(char *out, size_t outlen, const char *p, size_t n)
 	return 0;
 }
 
-/* local_maildir_mkdirs - dir, its parent, and tmp, new, cur under it */
+/* local_maildir_syncdir - fsync() the directory path names; -1, errno */
 static int
-local_maildir_mkdirs(int rootfd, const char *dom, const char *dir)
+local_maildir_syncdir(int rootfd, const char *path)
+{
+	int	 fd, saved;
+
+	if ((fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * local_maildir_mkdir - make path (mode 0700) unless it is there; a
+ * directory made is synced into its parent (parentlen bytes of path, 0:
+ * the root), so that the entry the message is renamed into survives a
+ * crash as the message does. -1 with errno.
+ */
+static int
+local_maildir_mkdir(int rootfd, char *path, size_t parentlen)
+{
+	char	 c;
+	int	 rv;
+
+	if (mkdirat(rootfd, path, 0700) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if (parentlen == 0)
+		return local_maildir_syncdir(rootfd, ".");
+	c = path[parentlen];
+	path[parentlen] = '\0';
+	rv = local_maildir_syncdir(rootfd, path);
+	path[parentlen] = c;
+	return rv;
+}
+
+/*
+ * local_maildir_mkdirs - every directory of dir (a relative path, as the
+ * mailbox map may give several levels), then tmp, new and cur under it
+ */
+static int
+local_maildir_mkdirs(int rootfd, const char *dir)
 {
 	static const char	*const sub[] = { "tmp", "new", "cur" };
 	char			 path[PATH_MAX];
-	size_t			 i;
+	size_t			 i, parent = 0, len;
 
-	if (mkdirat(rootfd, dom, 0700) == -1 && errno != EEXIST)
+	if ((len = strlcpy(path, dir, sizeof(path))) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
 		return -1;
-	if (mkdirat(rootfd, dir, 0700) == -1 && errno != EEXIST)
-		return -1;
+	}
+	for (i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (local_maildir_mkdir(rootfd, path, parent) == -1)
+			return -1;
+		if (i < len)
+			path[i] = '/';
+		parent = i;
+	}
 	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		    sub[i]) >= sizeof(path)) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdirat(rootfd, path, 0700) == -1 && errno != EEXIST)
+		if (local_maildir_mkdir(rootfd, path, len) == -1)
 			return -1;
 	}
 	return 0;
@@ -238,7 +296,8 @@ local_maildir_host(char *out, size_t outlen, const char *hostname)
 /* local_maildir_one - one recipient's copy */
 static void
 local_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
-    int rootfd, const char *host, struct local_maildir_out *o, int spool)
+    const struct conf *conf, int rootfd, const char *host,
+    struct local_maildir_out *o, int spool)
 {
 	char		 dom[ADDR_DOMAIN_MAX + 1], local[ADDR_LOCAL_MAX + 1];
 	char		 dir[PATH_MAX], name[PATH_MAX], tmp[PATH_MAX];
@@ -246,7 +305,7 @@ local_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	char		 text[DELIVER_TEXT_MAX];
 	const char	*domain, *at, *op = "", *path = "";
 	struct timeval	 tv;
-	int		 fd = -1, dfd, made = 0, saved;
+	int		 fd = -1, made = 0, saved;
 	size_t		 n;
 
 	if (!addr_local_safe(r->addr)) {
@@ -271,10 +330,34 @@ local_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 		return;
 	}
 
+	/*
+	 * The mailbox map (conf_local.h) names the Maildir; who is no user
+	 * here was refused at RCPT, so one found here came by a reload
+	 * between the two, and bounces as smtpd would have refused it.
+	 */
+	switch (conf == NULL ? 2 : conf_mailbox_path(conf, r->addr, dir,
+	    sizeof(dir))) {
+	case 1:
+		break;
+	case 0:
+		local_maildir_result(r, DELIVER_BOUNCED, "5.1.1",
+		    "no such user here");
+		return;
+	case -1:
+		local_maildir_result(r, DELIVER_BOUNCED, "5.1.3",
+		    "local part cannot name a mailbox");
+		return;
+	default:
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", dom, local) >=
+		    sizeof(dir)) {
+			local_maildir_result(r, DELIVER_BOUNCED, "5.1.3",
+			    "mailbox name too long");
+			return;
+		}
+	}
+
 	gettimeofday(&tv, NULL);
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", dom, local) >=
-	    sizeof(dir) ||
-	    (size_t)snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%u.%s",
+	if ((size_t)snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%u.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    ++local_maildir_counter, host) >= sizeof(name) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name) >=
@@ -296,7 +379,7 @@ local_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	if (fd == -1 && errno == ENOENT) {
 		op = "mkdir";
 		path = dir;
-		if (local_maildir_mkdirs(rootfd, dom, dir) == -1)
+		if (local_maildir_mkdirs(rootfd, dir) == -1)
 			goto fail;
 		op = "create";
 		path = tmp;
@@ -336,7 +419,7 @@ local_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	if (renameat(rootfd, tmp, rootfd, dst) == -1) {
 		/* Someone removed new/ since tmp/ was there: make it again. */
 		if (errno != ENOENT ||
-		    local_maildir_mkdirs(rootfd, dom, dir) == -1 ||
+		    local_maildir_mkdirs(rootfd, dir) == -1 ||
 		    renameat(rootfd, tmp, rootfd, dst) == -1)
 			goto fail;
 	}
@@ -345,16 +428,8 @@ local_maildir_one(struct deliver_job *job, struct deliver_rcpt *r,
 	/* The rename is durable only once the directory is synced. */
 	op = "fsync";
 	path = newdir;
-	if ((dfd = openat(rootfd, newdir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	if (local_maildir_syncdir(rootfd, newdir) == -1)
 		goto fail;
-	if (fsync(dfd) == -1) {
-		saved = errno;
-		close(dfd);
-		errno = saved;
-		goto fail;
-	}
-	close(dfd);
 	local_maildir_result(r, DELIVER_SENT, "2.0.0",
 	    "delivered to maildir");
 	return;
@@ -442,8 +517,8 @@ local_maildir_pump(struct deliver_job *job, void *arg)
 			for (i = 0; i < job->nrcpt; i++)
 				if (!job->rcpts[i].final)
 					local_maildir_one(job, &job->rcpts[i],
-					    run->rootfd, run->host, o,
-					    run->spool);
+					    run->conf, run->rootfd, run->host,
+					    o, run->spool);
 			local_maildir_end(run);
 			return;
 		case DELIVER_BODY_ERROR:
@@ -485,8 +560,8 @@ local_maildir_spool(int rootfd)
 
 /* local_maildir_run - deliver to every recipient's Maildir */
 void
-local_maildir_run(struct deliver_job *job, int rootfd, const char *hostname,
-    deliver_job_cb cb, void *arg)
+local_maildir_run(struct deliver_job *job, const struct conf *conf,
+    int rootfd, const char *hostname, deliver_job_cb cb, void *arg)
 {
 	struct local_maildir_run	*run;
 	char				 text[DELIVER_TEXT_MAX];
@@ -496,6 +571,7 @@ local_maildir_run(struct deliver_job *job, int rootfd, const char *hostname,
 	run = xcalloc(1, sizeof(*run));
 	run->job = job;
 	job->maildir = run;
+	run->conf = conf;
 	run->rootfd = rootfd;
 	run->cb = cb;
 	run->arg = arg;

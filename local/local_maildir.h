@@ -2,18 +2,22 @@
  * local_maildir - local delivery into Maildir folders
  *
  * local_maildir_run() writes the job's message once per recipient into
- * <domain>/<local part>/ below the directory rootfd (AT_FDCWD in the
- * aval-local process, which has chrooted or changed into the maildir root),
+ * its Maildir below the directory rootfd (AT_FDCWD in the aval-local
+ * process, which has chrooted or changed into the maildir root): the path
+ * conf_mailbox_path() gives (the mailbox map, or <domain>/<local part>/),
+ * or with conf NULL (unit tests) always <domain>/<local part>/,
  * following the Maildir convention: the file is written under tmp/,
  * fsync()ed, renamed into new/, and new/ is fsync()ed, so a message is
  * either whole in new/ or not there at all. The directories are made on
- * demand, mode 0700; the domain and the local part are lowercased.
+ * demand, mode 0700, each synced into its parent when made; the domain and
+ * the local part are lowercased.
  *
  * The file holds "Return-Path: <sender>" and "Delivered-To: <rcpt>" lines,
  * then the body with each CRLF turned into LF (a bare CR stays). Its name
  * is "<sec>.M<usec>P<pid>Q<n>.<hostname>", unique within this host.
  *
  *	local part unsafe as a directory name	bounced, 5.1.3
+ *	no user here (conf_mailbox_path() 0)	bounced, 5.1.1
  *	any system call fails			deferred, 4.3.0, strerror text
  *	written and synced			sent, 2.0.0
  *
@@ -32,8 +36,10 @@
 
 #include "deliver/deliver.h"
 
-void	 local_maildir_run(struct deliver_job *, int rootfd,
-	    const char *hostname, deliver_job_cb cb, void *arg);
+struct conf;
+
+void	 local_maildir_run(struct deliver_job *, const struct conf *,
+	    int rootfd, const char *hostname, deliver_job_cb cb, void *arg);
 /* The job is dropped while its body is still coming: end the run, no cb. */
 void	 local_maildir_abort(struct deliver_job *);
 

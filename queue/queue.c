@@ -25,7 +25,8 @@
  *
  * Settings read: spool, smtpd { max-recipients }, queue { max-message-size
  * retry-min retry-max }, deliver { max-jobs }, local { max-jobs },
- * transport (routing), local-domains and postmaster (the rewrite).
+ * transport (routing), local-domains and postmaster (the rewrite),
+ * the expanded aliases (conf_local.h: expansion at receipt).
  */
 #include <sys/types.h>
 #include <sys/statvfs.h>
@@ -41,8 +42,10 @@
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/conf_local.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "common/xtext.h"
 #include "queue/queue.h"
 #include "queue/queue_store.h"
 
@@ -477,13 +480,96 @@ queue_rcpt_postmaster(const struct queue_incoming *in, struct queue_rcpt *rp,
 	return xstrdup(pm);
 }
 
+/* queue_rcpt_slot - a new, zeroed recipient of in */
+static struct queue_rcpt *
+queue_rcpt_slot(struct queue_incoming *in)
+{
+	struct queue_rcpt	*rp;
+
+	if (in->env.nrcpt == in->rcpt_alloc) {
+		in->rcpt_alloc = in->rcpt_alloc ? in->rcpt_alloc * 2 : 4;
+		in->env.rcpts = xreallocarray(in->env.rcpts,
+		    in->rcpt_alloc, sizeof(*in->env.rcpts));
+	}
+	rp = &in->env.rcpts[in->env.nrcpt++];
+	memset(rp, 0, sizeof(*rp));
+	return rp;
+}
+
+/*
+ * queue_rcpt_add - store one recipient the client gave, as rcpt (what it
+ * wrote) with its DSN parameters: the postmaster rewrite first, then, when
+ * the result is an alias, one recipient per final address of the alias
+ * (conf_local.h: the table was expanded and checked for loops when the
+ * config was loaded, so this is one lookup). Each expanded recipient keeps
+ * the client's ORCPT, or what it wrote as one, so a DSN names the address
+ * the sender used; an address the message has already is not added twice.
+ * One log line per expanded recipient.
+ */
+static void
+queue_rcpt_add(struct queue_incoming *in, const char *rcpt, uint32_t notify,
+    uint32_t orcpt_type, const char *orcpt)
+{
+	const struct conf_alias	*a;
+	struct queue_rcpt	 t, *rp;
+	char			 x[QUEUE_DSN_MAX + 1];
+	size_t			 i;
+	uint32_t		 k;
+
+	memset(&t, 0, sizeof(t));
+	t.notify = notify;
+	if (orcpt_type != 0 && orcpt[0] != '\0') {
+		t.orcpt_type = orcpt_type;
+		t.orcpt = xstrdup(orcpt);
+	}
+	t.addr = queue_rcpt_postmaster(in, &t, rcpt);
+	if ((a = conf_alias_lookup(queue->w.conf, t.addr)) == NULL) {
+		rp = queue_rcpt_slot(in);
+		*rp = t;
+		return;
+	}
+	if (in->env.nrcpt + a->nto > QUEUE_REC_MAX_RCPT) {
+		log_warnx("%s: to=<%s> (alias: %zu addresses are more than "
+		    "a message may have)", in->qid, t.addr, a->nto);
+		queue_incoming_refuse(in, "too many recipients after alias "
+		    "expansion");
+		goto done;
+	}
+	if (t.orcpt == NULL && xtext_encode(rcpt, strlen(rcpt), x,
+	    sizeof(x)) == 0) {
+		t.orcpt_type = QUEUE_ORCPT_RFC822;
+		t.orcpt = xstrdup(x);
+	}
+	for (i = 0; i < a->nto; i++) {
+		for (k = 0; k < in->env.nrcpt; k++)
+			if (strcasecmp(in->env.rcpts[k].addr, a->to[i]) == 0)
+				break;
+		if (k < in->env.nrcpt) {
+			log_info("%s: to=<%s> (alias: expanded from <%s>, "
+			    "already a recipient)", in->qid, a->to[i], t.addr);
+			continue;
+		}
+		log_info("%s: to=<%s> (alias: expanded from <%s>)", in->qid,
+		    a->to[i], t.addr);
+		rp = queue_rcpt_slot(in);
+		rp->addr = xstrdup(a->to[i]);
+		rp->notify = t.notify;
+		if (t.orcpt != NULL) {
+			rp->orcpt_type = t.orcpt_type;
+			rp->orcpt = xstrdup(t.orcpt);
+		}
+	}
+ done:
+	free(t.addr);
+	free(t.orcpt);
+}
+
 /* queue_dispatch_smtpd - one frame from an smtpd; 0 or -1 (malformed) */
 static int
 queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 {
 	const struct conf	*c = queue->w.conf;
 	struct queue_incoming	*in;
-	struct queue_rcpt	*rp;
 	struct ipc_msg		*m;
 	const char		*sender, *client, *helo, *rcpt, *envid, *orcpt;
 	const void		*data;
@@ -532,25 +618,16 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 		    orcpt_type > QUEUE_ORCPT_TYPE_MAX || !queue_xtext_ok(orcpt) ||
 		    strlen(orcpt) > QUEUE_DSN_MAX ||
 		    (in = queue_incoming_find(l, tid)) == NULL ||
-		    in->env.nrcpt >= QUEUE_REC_MAX_RCPT)
+		    in->nclient >= QUEUE_REC_MAX_RCPT)
 			return -1;
-		if (in->env.nrcpt >= (uint32_t)c->smtpd_max_recipients) {
+		/* The client's recipients count, not what aliases made of them. */
+		if (in->nclient >= (uint32_t)c->smtpd_max_recipients) {
 			queue_incoming_refuse(in, "too many recipients");
 			return 0;
 		}
-		if (in->env.nrcpt == in->rcpt_alloc) {
-			in->rcpt_alloc = in->rcpt_alloc ? in->rcpt_alloc * 2 : 4;
-			in->env.rcpts = xreallocarray(in->env.rcpts,
-			    in->rcpt_alloc, sizeof(*in->env.rcpts));
-		}
-		rp = &in->env.rcpts[in->env.nrcpt++];
-		memset(rp, 0, sizeof(*rp));
-		rp->notify = notify;
-		if (orcpt_type != 0 && orcpt[0] != '\0') {
-			rp->orcpt_type = orcpt_type;
-			rp->orcpt = xstrdup(orcpt);
-		}
-		rp->addr = queue_rcpt_postmaster(in, rp, rcpt);
+		in->nclient++;
+		if (in->refused == NULL)
+			queue_rcpt_add(in, rcpt, notify, orcpt_type, orcpt);
 		return 0;
 	case IPC_SMTPD_MSG_DATA:
 		if (ipc_get_data(r, &data, &len) == -1 || ipc_end(r) == -1 ||
@@ -561,7 +638,7 @@ queue_dispatch_smtpd(struct queue_link *l, struct ipc_msgin *r)
 	case IPC_SMTPD_MSG_COMMIT:
 		if (ipc_end(r) == -1 ||
 		    (in = queue_incoming_find(l, tid)) == NULL ||
-		    in->env.nrcpt == 0)
+		    in->nclient == 0)
 			return -1;
 		if (in->refused != NULL) {
 			log_warnx("%s: refused: %s", in->qid, in->refused);

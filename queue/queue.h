@@ -68,6 +68,7 @@ struct queue_incoming {
 	char			 qid[QID_SIZE];
 	struct queue_env	 env;
 	uint32_t		 rcpt_alloc;
+	uint32_t		 nclient;	/* RCPTs the client gave */
 	struct buf		*pend;		/* body bytes not yet stored, or NULL */
 	uint32_t		 nchunks;	/* body chunks stored so far */
 	uint64_t		 size;		/* body bytes received */

@@ -39,6 +39,7 @@
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/conf_local.h"
 #include "common/log.h"
 #include "common/passwd.h"
 #include "common/smtpline.h"
@@ -350,6 +351,23 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	    !addr_local_safe(cmd->addr)) {
 		snprintf(reply, sizeof(reply), "550 5.1.1 <%s>: Recipient "
 		    "address rejected: cannot name a mailbox", cmd->addr);
+		smtpd_session_error(s, reply);
+		return;
+	}
+	/*
+	 * A local domain knows its users (conf_local.h): a mapped domain only
+	 * those of its map and aliases, an unmapped one delivered by maildir
+	 * every local part only with catch-all. Refusing here, not bouncing
+	 * later, is what keeps us from sending backscatter.
+	 */
+	if (conf_local_rcpt(c, cmd->addr) == CONF_RCPT_UNKNOWN) {
+		log_info("NOQUEUE: session=%s, client=%s, cmd=RCPT, "
+		    "from=<%s>, to=<%s>, dsn=5.1.1, status=reject "
+		    "(550 unknown user)", s->idstr, s->client, s->sender,
+		    cmd->addr);
+		snprintf(reply, sizeof(reply), "550 5.1.1 <%s>: Recipient "
+		    "address rejected: User unknown in local recipient table",
+		    cmd->addr);
 		smtpd_session_error(s, reply);
 		return;
 	}

@@ -321,7 +321,7 @@ START_TEST(every_row_has_a_default_inside_its_range)
 	struct conf	*c = conf_new();
 	size_t		 i;
 
-	ck_assert_uint_eq(conf_table_len, 43);
+	ck_assert_uint_eq(conf_table_len, 46);
 	for (i = 0; i < conf_table_len; i++) {
 		const struct conf_row	*r = &conf_table[i];
 		long long		 v;
@@ -872,6 +872,10 @@ START_TEST(the_default_text_is_the_documented_one)
 	    "\tcertificate\t\"var/tls/server.crt\" \"var/tls/server.key\"\n"
 	    "}\n"
 	    "local-domains\t{ localhost aval.test }\n"
+	    "# Development: every local part of them gets a Maildir (the "
+	    "default\n"
+	    "# is no: only the postmaster, aliases and mailbox map users).\n"
+	    "catch-all\tyes\n"
 	    "relay-networks\t{ 127.0.0.0/8 ::1/128 }\n");
 }
 END_TEST

@@ -550,7 +550,7 @@ START_TEST(maildir_delivers_into_new_with_lf_endings)
 	ck_assert_int_ne(rootfd, -1);
 	job = test_job("ana@uni-a.es", "aval.test",
 	    "Subject: hi\r\n\r\nline one\r\n.dot\r\nbare\rcr\r\nend", rcpts, 3);
-	local_maildir_run(job, rootfd, "mx.aval/test:1", NULL, NULL);
+	local_maildir_run(job, NULL, rootfd, "mx.aval/test:1", NULL, NULL);
 
 	ck_assert_str_eq(job->relay, "maildir");
 	ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
@@ -603,7 +603,7 @@ START_TEST(maildir_gives_unique_names_and_null_sender)
 	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
 	for (i = 0; i < 3; i++) {
 		job = test_job("", "aval.test", "x\r\n", rcpts, 1);
-		local_maildir_run(job, rootfd, "localhost", NULL, NULL);
+		local_maildir_run(job, NULL, rootfd, "localhost", NULL, NULL);
 		ck_assert_rcpt(job, 0, DELIVER_SENT, "2.0.0");
 		test_job_free(job);
 	}
@@ -639,7 +639,7 @@ START_TEST(maildir_defers_when_the_tree_is_broken)
 	ck_assert_int_ne(fd, -1);
 	close(fd);
 	job = test_job("ana@uni-a.es", "aval.test", "x\r\n", rcpts, 1);
-	local_maildir_run(job, rootfd, "localhost", NULL, NULL);
+	local_maildir_run(job, NULL, rootfd, "localhost", NULL, NULL);
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.3.0");
 	ck_assert_ptr_nonnull(strstr(job->rcpts[0].text, "Not a directory"));
 	test_job_free(job);
@@ -1579,7 +1579,7 @@ START_TEST(maildir_spools_a_body_that_comes_in_pieces_from_the_loop)
 	test_async = base;
 	test_piece = 10;
 	job = test_job("ana@uni-a.es", "aval.test", buf_data(body), rcpts, 2);
-	local_maildir_run(job, rootfd, "localhost", test_maildir_done,
+	local_maildir_run(job, NULL, rootfd, "localhost", test_maildir_done,
 	    &done);
 	ck_assert_int_eq(done, 0);
 	gettimeofday(&start, NULL);
@@ -1623,7 +1623,7 @@ START_TEST(maildir_defers_and_writes_nothing_when_the_body_is_unreadable)
 	test_fail_at = 3;
 	job = test_job("ana@uni-a.es", "aval.test", "Subject: x\r\n\r\nx\r\n",
 	    rcpts, 1);
-	local_maildir_run(job, rootfd, "localhost", NULL, NULL);
+	local_maildir_run(job, NULL, rootfd, "localhost", NULL, NULL);
 	ck_assert_rcpt(job, 0, DELIVER_DEFERRED, "4.3.0");
 	ck_assert_str_eq(job->rcpts[0].text, "stored message unreadable");
 	ck_assert_int_eq(test_count_files(rootfd, "."), 0);

@@ -19,6 +19,7 @@ main(void)
 	srunner_add_suite(sr, ipc_suite());
 	srunner_add_suite(sr, qid_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, conf_local_suite());
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, xtext_suite());
 	srunner_add_suite(sr, smtpd_cmd_suite());

@@ -16,6 +16,7 @@ Suite	*buf_suite(void);
 Suite	*ipc_suite(void);
 Suite	*qid_suite(void);
 Suite	*conf_suite(void);
+Suite	*conf_local_suite(void);
 Suite	*addr_suite(void);
 Suite	*smtpd_cmd_suite(void);
 Suite	*queue_rec_suite(void);
