@@ -65,10 +65,14 @@ MASTER_SRCS	 = $(wildcard master/*.c) smtpd/smtpd_limit.c
 SMTPD_SRCS	 = $(wildcard smtpd/*.c)
 QUEUE_SRCS	 = $(wildcard queue/*.c)
 DELIVER_SRCS	 = $(wildcard deliver/*.c)
-# aval-local shares deliver's job intake, job and body reader, nothing else:
-# no SMTP client, no TLS, no DNS.
+# aval-local shares deliver's job intake, job and body reader, and its
+# client in LMTP mode for a local store's unix socket (policy none: the
+# TLS code is linked, never used); no DNS, and no network to use.
 LOCAL_SRCS	 = $(wildcard local/*.c) deliver/deliver_intake.c \
-		   deliver/deliver_job.c deliver/deliver_body.c
+		   deliver/deliver_job.c deliver/deliver_body.c \
+		   deliver/deliver_session.c deliver/deliver_reply.c \
+		   deliver/deliver_cache.c deliver/deliver_tlscache.c \
+		   deliver/deliver_tls.c deliver/deliver_dns_name.c
 AVALCTL_SRCS	 = tools/avalctl.c
 SENDMAIL_SRCS	 = tools/sendmail.c tools/sendmail_msg.c
 BENCH_SRCS	 = $(wildcard bench/*.c)
@@ -178,7 +182,7 @@ $(O)/aval-deliver: $(DELIVER_OBJS) $(COMMON)
 # No TLS, no resolver: aval-local links libevent and common only.
 $(O)/aval-local: $(LOCAL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(TLS_LIBS)
 
 $(O)/avalctl: $(AVALCTL_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")

@@ -1732,6 +1732,7 @@ conf_check(struct conf *c, const char *file,
 	const struct conf_row	*rmin, *rmax;
 	const struct conf_domain *d;
 	const struct conf_listen *l;
+	const struct conf_transport *t;
 	char			 a[32], b[32], err[CONF_ERR_MAX];
 	int			 nerr = 0, line;
 
@@ -1766,6 +1767,25 @@ conf_check(struct conf *c, const char *file,
 			nerr++;
 			break;
 		}
+
+	/*
+	 * aval-local is chrooted to the maildir root: a local store's LMTP
+	 * socket must be below it to be reachable at all.
+	 */
+	for (t = c->transports; t != NULL; t = t->next) {
+		size_t	 n = strlen(c->maildir);
+
+		if (t->kind != CONF_T_LMTP || t->port != 0)
+			continue;
+		if (strncmp(t->host, c->maildir, n) != 0 ||
+		    t->host[n] != '/') {
+			conf_errors_add(errs, file, 0, "transport %s: the LMTP "
+			    "socket %s must be under the maildir root %s: "
+			    "aval-local is chrooted there (docs/local.md)",
+			    t->domain, t->host, c->maildir);
+			nerr++;
+		}
+	}
 
 	/* Local domains are delivered by maildir unless routed explicitly. */
 	for (d = c->local_domains; d != NULL; d = d->next) {

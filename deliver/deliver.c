@@ -109,8 +109,11 @@ deliver_job_run(struct deliver_job *job)
 		return;
 	case CONF_T_LMTP:
 		if (t->port == 0) {
+			/* As for Maildir: a local store is aval-local's. */
+			log_warnx("%s: deliver: domain %s is delivered by "
+			    "aval-local, not here", job->qid, job->domain);
 			deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5",
-			    "LMTP over a unix socket is not supported yet");
+			    "local delivery is aval-local's");
 			deliver_intake_done(job, NULL);
 			return;
 		}

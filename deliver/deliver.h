@@ -32,7 +32,8 @@
 #define DELIVER_MAX_RCPT	10000	/* most recipients in one job */
 #define DELIVER_DSN_SIZE	16	/* "5.7.1" and its NUL, with room */
 #define DELIVER_TEXT_MAX	1024	/* result text, NUL included */
-#define DELIVER_DEST_SIZE	64	/* "[ffff:...:ffff]:65535" */
+#define DELIVER_DEST_SIZE	120	/* "[ffff:...:ffff]:65535", "unix:" + a socket path */
+#define DELIVER_SOCKPATH_MAX	108	/* sun_path, NUL included */
 #define DELIVER_RELAY_SIZE	320	/* "host[ffff:...:ffff]:65535" */
 #define DELIVER_HOSTNAME_SIZE	256
 #define DELIVER_TLSLOG_SIZE	256

@@ -15,6 +15,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,9 +63,9 @@ struct deliver_session {
 	enum deliver_session_state	 state;
 	struct bufferevent		*bev;
 	struct event			*timer;
-	char				 host[INET6_ADDRSTRLEN];
-	uint16_t			 port;
-	/* "[addr]:port": the log's relay= */
+	char				 host[DELIVER_SOCKPATH_MAX]; /* address, path */
+	uint16_t			 port;		/* 0: a unix socket */
+	/* "[addr]:port" or "unix:PATH": the log's relay= */
 	char				 dest[DELIVER_DEST_SIZE];
 	/*
 	 * The connection and TLS session cache key: dest, and for a TLS
@@ -341,7 +342,7 @@ deliver_session_fail(struct deliver_session *s, enum deliver_status status,
 static void
 deliver_session_said(struct deliver_session *s, long rcpt, const char *cmd)
 {
-	char			 reply[DELIVER_TEXT_MAX - 128];
+	char			 reply[DELIVER_TEXT_MAX - 200];
 	char			 text[DELIVER_TEXT_MAX];
 	enum deliver_status	 status;
 	const char		*dsn;
@@ -431,7 +432,10 @@ deliver_session_ctx_free(struct deliver_session_ctx *ctx)
 static void
 deliver_session_dest(char *dest, size_t len, const char *host, uint16_t port)
 {
-	snprintf(dest, len, "[%s]:%u", host, (unsigned int)port);
+	if (port == 0)
+		snprintf(dest, len, "unix:%s", host);
+	else
+		snprintf(dest, len, "[%s]:%u", host, (unsigned int)port);
 }
 
 const struct deliver_session_stats *
@@ -662,7 +666,7 @@ deliver_session_retry(struct deliver_session *s, int plaintext)
 	struct deliver_job		*job = s->job;
 	deliver_job_cb			 cb = s->cb;
 	void				*arg = s->arg;
-	char				 host[INET6_ADDRSTRLEN];
+	char				 host[DELIVER_SOCKPATH_MAX];
 	uint16_t			 port = s->port;
 
 	if (!plaintext)
@@ -1885,15 +1889,27 @@ deliver_session_timeout(evutil_socket_t fd, short ev, void *arg)
 
 /* --- starting ------------------------------------------------------------ */
 
-/* deliver_session_sockaddr - a numeric address and port; -1 if not one */
+/*
+ * deliver_session_sockaddr - a numeric address and port, or with port 0 a
+ * unix socket's path (aval-local's LMTP); -1 if not one
+ */
 static int
 deliver_session_sockaddr(const char *host, uint16_t port,
     struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_un	*sun = (struct sockaddr_un *)ss;
 
 	memset(ss, 0, sizeof(*ss));
+	if (port == 0) {
+		if (strlcpy(sun->sun_path, host, sizeof(sun->sun_path)) >=
+		    sizeof(sun->sun_path) || host[0] == '\0')
+			return -1;
+		sun->sun_family = AF_UNIX;
+		*len = sizeof(*sun);
+		return 0;
+	}
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);

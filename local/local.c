@@ -37,12 +37,57 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include <unistd.h>
 #include "common/log.h"
 #include "common/proc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_intake.h"
 #include "deliver/deliver_job.h"
+#include "deliver/deliver_session.h"
 #include "local/local_maildir.h"
+
+static struct deliver_session_ctx *local_lmtp;	/* LMTP over unix sockets */
+static int			 local_chrooted;	/* paths are below "/" */
+
+/*
+ * local_lmtp_path - the path of a socket under the maildir root as this
+ * process sees it: chrooted there, "/x/lmtp"; not root (tests), changed
+ * into it, "./x/lmtp". -1 if the socket is not under the root (conf.c
+ * refuses such a config, but a reload may race).
+ */
+static int
+local_lmtp_path(const char *root, const char *path, char *out, size_t len)
+{
+	size_t	 n = strlen(root);
+	int	 w;
+
+	if (strncmp(path, root, n) != 0 || path[n] != '/')
+		return -1;
+	w = snprintf(out, len, "%s%s", local_chrooted ? "" : ".", path + n);
+	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+/* local_lmtp_run - LMTP (RFC 2033) to a local store over a unix socket */
+static void
+local_lmtp_run(struct deliver_job *job, const struct conf_transport *t)
+{
+	char	 path[DELIVER_SOCKPATH_MAX];
+
+	if (local_lmtp_path(deliver_intake_conf()->maildir, t->host, path,
+	    sizeof(path)) == -1) {
+		log_warnx("%s: local: LMTP socket %s is not under the maildir "
+		    "root %s", job->qid, t->host, deliver_intake_conf()->maildir);
+		deliver_job_fail(job, DELIVER_DEFERRED, "4.3.5", "LMTP socket "
+		    "out of aval-local's reach");
+		deliver_intake_done(job, NULL);
+		return;
+	}
+	/* No TLS on a local socket: the policy stays all zero, "none". */
+	memset(&job->policy, 0, sizeof(job->policy));
+	job->flags |= DELIVER_JF_LMTP;
+	deliver_session_start(local_lmtp, job, path, 0, deliver_intake_done,
+	    NULL);
+}
 
 /*
  * local_job_run - a complete job to its domain's local transport. A
@@ -69,8 +114,13 @@ local_job_run(struct deliver_job *job)
 		    deliver_intake_dconf()->hostname,
 		    deliver_intake_done, NULL);
 		return;
-	case CONF_T_SMTP:
 	case CONF_T_LMTP:
+		if (t->port == 0) {
+			local_lmtp_run(job, t);
+			return;
+		}
+		/* FALLTHROUGH */
+	case CONF_T_SMTP:
 	case CONF_T_DISCARD:
 	case CONF_T_ERROR:
 		log_warnx("%s: local: domain %s is routed by aval-deliver, "
@@ -83,12 +133,14 @@ local_job_run(struct deliver_job *job)
 	fatalx("%s: transport kind %d", __func__, (int)t->kind);
 }
 
-/* local_job_abort - the intake drops a running job: end its Maildir run */
+/* local_job_abort - the intake drops a running job: end its run */
 static void
 local_job_abort(struct deliver_job *job)
 {
 	if (job->maildir != NULL)
 		local_maildir_abort(job);
+	if (job->session != NULL)
+		deliver_session_abort(job);
 }
 
 /* local_configure - local's part of the slice of a new config */
@@ -96,6 +148,10 @@ static void
 local_configure(const struct conf *c, struct deliver_conf *dc)
 {
 	dc->max_jobs = c->local_max_jobs;
+	dc->connect_timeout = c->deliver_connect_timeout;
+	dc->command_timeout = c->deliver_command_timeout;
+	if (local_lmtp != NULL)
+		deliver_session_ctx_set_conf(local_lmtp, dc);
 }
 
 /* local_start - no network, into the maildir root, drop privileges */
@@ -117,7 +173,18 @@ local_start(void)
 		    "keeps the host's network");
 		break;
 	}
+	local_chrooted = geteuid() == 0;
 	proc_privdrop_user(c->local_user, c->maildir);
+	local_lmtp = deliver_session_ctx_new(deliver_intake_base(),
+	    deliver_intake_dconf());
+}
+
+/* local_shutdown - after the intake dropped every job */
+static void
+local_shutdown(void)
+{
+	deliver_session_ctx_free(local_lmtp);
+	local_lmtp = NULL;
 }
 
 static const struct deliver_intake_ops local_ops = {
@@ -127,7 +194,7 @@ static const struct deliver_intake_ops local_ops = {
 	.run = local_job_run,
 	.abort = local_job_abort,
 	.master = NULL,
-	.shutdown = NULL,
+	.shutdown = local_shutdown,
 };
 
 int

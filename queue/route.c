@@ -29,7 +29,8 @@ route_lookup(const struct conf *c, const char *domain,
 			n = snprintf(dest, destlen, "%s", domain);
 		return n < 0 || (size_t)n >= destlen ? -1 : 1;
 	case CONF_T_LMTP:
-		*agent = ROUTE_DELIVER;
+		/* A unix socket is a local store's: aval-local has no network. */
+		*agent = t->port == 0 ? ROUTE_LOCAL : ROUTE_DELIVER;
 		n = snprintf(dest, destlen, "lmtp:%s", t->arg);
 		return n < 0 || (size_t)n >= destlen ? -1 : 1;
 	case CONF_T_DISCARD:

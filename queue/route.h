@@ -13,7 +13,7 @@
  *	smtp HOST:PORT		deliver		"HOST:PORT" (its MX hosts)
  *	smtp [HOST]:PORT	deliver		"[HOST]:PORT"
  *	lmtp [HOST]:PORT	deliver		"lmtp:[HOST]:PORT"
- *	lmtp unix:/PATH		deliver		"lmtp:unix:/PATH"
+ *	lmtp unix:/PATH		local		"lmtp:unix:/PATH"
  *	discard, error		deliver		"discard", "error" (no connection)
  *	maildir			local		"local"
  *	(none)			deliver		the domain (its MX hosts)

@@ -9,7 +9,7 @@
  * unchanged; the preference is the first two octets. The input is also
  * given to deliver_dns_text_name() as text. See README.md.
  *
- * link: deliver/deliver_dns.c common/log.c common/xmalloc.c -lunbound -levent
+ * link: deliver/deliver_dns_name.c
  */
 #include <ctype.h>
 #include <stddef.h>

@@ -2,10 +2,13 @@
 lmtp_sink.py - an LMTP server for the integration tests, on aiosmtpd
 
 	/usr/bin/python3 lmtp_sink.py PORT DIR
+	/usr/bin/python3 lmtp_sink.py unix:PATH DIR
 
 Runs under Debian's python3 (the python3-aiosmtpd package) as a process of
 its own, since the test runner may be another Python. It listens on
-127.0.0.1:PORT with aiosmtpd.lmtp.LMTP and, after DATA, answers one reply
+127.0.0.1:PORT, or on the unix socket PATH (mode 0666, so that a worker
+under another user can connect), with aiosmtpd.lmtp.LMTP and, after
+DATA, answers one reply
 per recipient (RFC 2033 section 4.2): "452 4.2.2" for a local part that
 starts with "full", "250 2.0.0" for the others, which get the message in
 DIR in aval-sink's file format (X-Sink-From, X-Sink-To, the message).
@@ -15,7 +18,7 @@ import os
 import sys
 import threading
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.lmtp import LMTP
 
 
@@ -45,10 +48,20 @@ class LmtpController(Controller):
         return LMTP(self.handler, enable_SMTPUTF8=True)
 
 
+class LmtpUnixController(UnixSocketController):
+    def factory(self):
+        return LMTP(self.handler, enable_SMTPUTF8=True)
+
+
 def main():
-    port, d = int(sys.argv[1]), sys.argv[2]
-    c = LmtpController(Handler(d), hostname="127.0.0.1", port=port)
-    c.start()
+    where, d = sys.argv[1], sys.argv[2]
+    if where.startswith("unix:"):
+        c = LmtpUnixController(Handler(d), unix_socket=where[5:])
+        c.start()
+        os.chmod(where[5:], 0o666)
+    else:
+        c = LmtpController(Handler(d), hostname="127.0.0.1", port=int(where))
+        c.start()
     print("listening", flush=True)
     try:
         threading.Event().wait()

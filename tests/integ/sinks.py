@@ -111,6 +111,11 @@ class AvalSink(SinkBase):
             raise Fail("aval-sink exited %s: %s" % (self.proc.returncode,
                        tail(open(self.logpath, errors="replace").read(), 10)))
         try:
+            if self.path:
+                with socket.socket(socket.AF_UNIX) as u:
+                    u.settimeout(1)
+                    u.connect(self.path)
+                    return True
             with socket.create_connection((self.host, self.port), 1):
                 return True
         except OSError:
@@ -396,8 +401,9 @@ class LmtpSink(SinkBase):
 
     PYTHON = "/usr/bin/python3"
 
-    def __init__(self, t, port=None, host="127.0.0.1"):
+    def __init__(self, t, port=None, host="127.0.0.1", path=None):
         super().__init__(t, port, host)
+        self.path = path		# a unix socket instead of the port
         if subprocess.run([self.PYTHON, "-c", "import aiosmtpd.lmtp"],
                           capture_output=True).returncode != 0:
             raise Skip("no aiosmtpd for %s (Debian: python3-aiosmtpd)"
@@ -406,16 +412,22 @@ class LmtpSink(SinkBase):
         self.logf = open(self.logpath, "ab")
         self.proc = popen(
             [self.PYTHON, os.path.join(os.path.dirname(__file__), "lmtp_sink.py"),
-             str(self.port), self.dir],
+             "unix:" + path if path else str(self.port), self.dir],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
             start_new_session=True)
-        wait_until(self.listening, 10, 0.05, "the LMTP sink to listen on %d" % self.port)
+        wait_until(self.listening, 10, 0.05, "the LMTP sink to listen on %s"
+                   % (path or self.port))
 
     def listening(self):
         if self.proc.poll() is not None:
             raise Fail("lmtp_sink.py exited %s: %s" % (self.proc.returncode,
                        tail(open(self.logpath, errors="replace").read(), 10)))
         try:
+            if self.path:
+                with socket.socket(socket.AF_UNIX) as u:
+                    u.settimeout(1)
+                    u.connect(self.path)
+                    return True
             with socket.create_connection((self.host, self.port), 1):
                 return True
         except OSError:

@@ -163,3 +163,30 @@ def t_postmaster(t):
     check(not maildir_files(a, "aval.test", "postmaster"),
           "postmaster@aval.test was delivered to its own mailbox")
     a.wait_queue_empty(10)
+
+
+@test("local_lmtp_unix_socket", timeout=90)
+def t_lmtp_unix(t):
+    """lmtp unix:/PATH routes to aval-local, which speaks LMTP to a local
+    store on a socket under the maildir root (where its chroot lets it
+    reach): one result per recipient after the dot, the store's refusal
+    deferred, aval-deliver never involved"""
+    sockdir = os.path.join(t.dir, "aval", "mail", ".lmtp")
+    os.makedirs(sockdir, exist_ok=True)
+    os.chmod(sockdir, 0o755)
+    path = os.path.join(sockdir, "s")
+    lm = t.sink("lmtp", path=path)
+    a = t.aval(local_domains="localhost aval.test store.test",
+               transport_lines=["store.test\tlmtp unix:%s" % path]).start()
+    with smtplib.SMTP("127.0.0.1", a.port, timeout=30 * SLOW) as c:
+        c.sendmail("s@client.test", ["ana@store.test", "full@store.test"],
+                   make_message("lmtp-unix"))
+    line = a.wait_log(r"aval/local\[\d+\]: \S+: to=<ana@store\.test>, "
+                      r"relay=unix:\S+, delay=.*status=sent", 20 * SLOW)
+    check("policy=" not in line.group(0),
+          "a local socket needs no TLS: %s" % line.group(0))
+    a.wait_log(r"aval/local\[\d+\]: \S+: to=<full@store\.test>.*dsn=4\.2\.2, "
+               r"status=deferred", 20 * SLOW)
+    lm.wait_count(1, 10)
+    check(not re.search(r"aval/deliver\[\d+\]: \S+: to=<\w+@store\.test>",
+                        a.log()), "aval-deliver took mail for the local store")

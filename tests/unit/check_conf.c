@@ -623,6 +623,8 @@ static const struct {
 	    "does not start with a status code and a text", 1 },
 	{ LISTEN "transport {\n\tp.example error 5.1.1\n}\n", 3,
 	    "does not start with a status code and a text", 1 },
+	{ LISTEN "transport {\n\tp.example lmtp unix:/run/lmtp\n}\n", 0,
+	    "the LMTP socket /run/lmtp must be under the maildir root", 1 },
 	{ LISTEN "transport {\n\t-p.example maildir\n}\n", 3,
 	    "\"-p.example\" is not a domain name, .domain or *", 1 },
 	{ LISTEN "transport\n", 2, "transport needs a { } block", 1 },
@@ -1247,7 +1249,7 @@ START_TEST(transport_methods_read_as_documented)
 	    "\td.example\tsmtp [relay.d.example]\n"
 	    "\te.example\tsmtp:[192.0.2.5]:26\n"
 	    "\tf.example\tlmtp [::1]:24\n"
-	    "\tg.example\tlmtp unix:/run/dovecot/lmtp\n"
+	    "\tg.example\tlmtp unix:/var/mail/aval/.lmtp/dovecot\n"
 	    "\th.example\tdiscard\n"
 	    "\ti.example\terror 5.1.1 \"no such domain here\"\n"
 	    "\tj.example\terror:4.3.2 back soon\n"
@@ -1277,7 +1279,7 @@ START_TEST(transport_methods_read_as_documented)
 	ck_assert_uint_eq(t->port, 24);
 	t = conf_transport_lookup(c, "g.example");
 	ck_assert_int_eq(t->kind, CONF_T_LMTP);
-	ck_assert_str_eq(t->host, "/run/dovecot/lmtp");
+	ck_assert_str_eq(t->host, "/var/mail/aval/.lmtp/dovecot");
 	ck_assert_uint_eq(t->port, 0);
 	ck_assert_int_eq(conf_transport_lookup(c, "h.example")->kind,
 	    CONF_T_DISCARD);
@@ -1294,7 +1296,7 @@ START_TEST(transport_methods_read_as_documented)
 	ck_assert(conf_test_items_has(&it,
 	    "transport=d.example\tsmtp\t[relay.d.example]:25"));
 	ck_assert(conf_test_items_has(&it,
-	    "transport=g.example\tlmtp\tunix:/run/dovecot/lmtp"));
+	    "transport=g.example\tlmtp\tunix:/var/mail/aval/.lmtp/dovecot"));
 	ck_assert(conf_test_items_has(&it,
 	    "transport=i.example\terror\t5.1.1 no such domain here"));
 	conf_test_items_free(&it);

@@ -42,7 +42,7 @@ static const struct {
 	{ "smart.example", ROUTE_DELIVER, "smarthost.example.net:587", 1 },
 	{ "mx.example", ROUTE_DELIVER, "mx.example", 1 },
 	{ "store.example", ROUTE_DELIVER, "lmtp:[192.0.2.40]:24", 1 },
-	{ "sock.example", ROUTE_DELIVER, "lmtp:unix:/run/lmtp", 1 },
+	{ "sock.example", ROUTE_LOCAL, "lmtp:unix:/run/lmtp", 1 },
 	{ "null.example", ROUTE_DELIVER, "discard", 1 },
 	{ "gone.example", ROUTE_DELIVER, "error", 1 },
 };
