@@ -941,6 +941,7 @@ conf_add_transport(struct conf *c, const char *domain, const char *method,
     const char *arg, char *err, size_t errlen)
 {
 	struct conf_transport	*t, **tail;
+	const char		*why;
 	char			*path;
 	int			 rv = 0;
 
@@ -973,9 +974,19 @@ conf_add_transport(struct conf *c, const char *domain, const char *method,
 			    "MX)");
 		else
 			rv = conf_transport_hop(t, arg, err, errlen);
-	} else if (strcmp(method, "maildir") == 0 ||
-	    strcmp(method, "discard") == 0) {
-		t->kind = method[0] == 'm' ? CONF_T_MAILDIR : CONF_T_DISCARD;
+	} else if (strcmp(method, "maildir") == 0) {
+		/* A template below the root; conf_check() reads it whole. */
+		t->kind = CONF_T_MAILDIR;
+		if (arg != NULL && (strchr(arg, ' ') != NULL ||
+		    strstr(arg, "%u") == NULL || (arg[0] != '/' &&
+		    conf_local_path_valid(arg, 1, &why) == -1)))
+			rv = conf_err(err, errlen, "transport: %s: maildir %s: "
+			    "not one path with %%u below the maildir root",
+			    domain, arg);
+		else if (arg != NULL)
+			t->host = xstrdup(arg);
+	} else if (strcmp(method, "discard") == 0) {
+		t->kind = CONF_T_DISCARD;
 		if (arg != NULL)
 			rv = conf_err(err, errlen, "transport: %s: %s takes "
 			    "no next hop", domain, method);
@@ -1000,8 +1011,10 @@ conf_add_transport(struct conf *c, const char *domain, const char *method,
 	/* The canonical spelling, for items and avalctl. */
 	if (t->kind == CONF_T_ERROR)
 		xasprintf(&t->arg, "%s %s", t->dsn, t->text);
-	else if (t->kind == CONF_T_LMTP && t->port == 0)
-		xasprintf(&t->arg, "unix:%s", t->host);
+	else if ((t->kind == CONF_T_LMTP && t->port == 0) ||
+	    t->kind == CONF_T_MAILDIR)
+		xasprintf(&t->arg, "%s%s", t->kind == CONF_T_LMTP ? "unix:" :
+		    "", t->host != NULL ? t->host : "");
 	else if (t->host != NULL && t->mx)
 		xasprintf(&t->arg, "%s:%u", t->host, (unsigned)t->port);
 	else if (t->host != NULL)
@@ -1732,7 +1745,7 @@ conf_check(struct conf *c, const char *file,
 	const struct conf_row	*rmin, *rmax;
 	const struct conf_domain *d;
 	const struct conf_listen *l;
-	const struct conf_transport *t;
+	struct conf_transport	*t;
 	char			 a[32], b[32], err[CONF_ERR_MAX];
 	int			 nerr = 0, line;
 
@@ -1767,6 +1780,42 @@ conf_check(struct conf *c, const char *file,
 			nerr++;
 			break;
 		}
+
+	/*
+	 * "maildir PATH": below the maildir root (aval-local's chroot), an
+	 * absolute PATH there made relative, every local part's mailbox
+	 * named by %u; items carry the relative form.
+	 */
+	for (t = c->transports; t != NULL; t = t->next) {
+		size_t		 n = strlen(c->maildir);
+		const char	*why = NULL, *rel;
+
+		if (t->kind != CONF_T_MAILDIR || t->host == NULL)
+			continue;
+		rel = t->host;
+		if (rel[0] == '/') {
+			if (strncmp(rel, c->maildir, n) != 0 || rel[n] != '/') {
+				conf_errors_add(errs, file, 0, "transport %s: "
+				    "maildir %s must be under the maildir root "
+				    "%s", t->domain, t->host, c->maildir);
+				nerr++;
+				continue;
+			}
+			rel += n + 1;
+		}
+		if (conf_local_path_valid(rel, 1, &why) == -1 ||
+		    strstr(rel, "%u") == NULL) {
+			conf_errors_add(errs, file, 0, "transport %s: maildir "
+			    "%s: %s", t->domain, t->host, why != NULL ? why :
+			    "the path needs %u, the local part");
+			nerr++;
+			continue;
+		}
+		free(t->arg);
+		t->arg = xstrdup(rel);
+		free(t->host);
+		t->host = xstrdup(t->arg);
+	}
 
 	/*
 	 * aval-local is chrooted to the maildir root: a local store's LMTP

@@ -270,7 +270,7 @@ conf_local_target(const struct conf *c, const char *s, char *out,
  * (so no "." or ".."), '%' only as "%u" and only when template. 0, or -1
  * with why.
  */
-static int
+int
 conf_local_path_valid(const char *p, int template, const char **why)
 {
 	size_t	 len = strlen(p);
@@ -565,9 +565,12 @@ conf_local_rcpt(const struct conf *c, const char *addr)
 	    conf_alias_lookup(c, addr) != NULL ||
 	    conf_local_map_find(c, addr) != NULL)
 		return CONF_RCPT_KNOWN;
+	t = conf_transport_lookup(c, dom);
+	/* "maildir PATH" with %u: every local part has its mailbox. */
+	if (t != NULL && t->kind == CONF_T_MAILDIR && t->host != NULL)
+		return CONF_RCPT_KNOWN;
 	if (conf_domain_mapped(c, dom))
 		return CONF_RCPT_UNKNOWN;
-	t = conf_transport_lookup(c, dom);
 	if (t != NULL && t->kind != CONF_T_MAILDIR)
 		return CONF_RCPT_KNOWN;
 	return c->catch_all ? CONF_RCPT_KNOWN : CONF_RCPT_UNKNOWN;
@@ -579,6 +582,7 @@ conf_mailbox_path(const struct conf *c, const char *addr, char *out,
     size_t outlen)
 {
 	const struct conf_mailbox	*m;
+	const struct conf_transport	*t;
 	const char			*at = strrchr(addr, '@'), *p;
 	char				 local[ADDR_LOCAL_MAX + 1];
 	char				 dom[ADDR_DOMAIN_MAX + 1];
@@ -596,14 +600,19 @@ conf_mailbox_path(const struct conf *c, const char *addr, char *out,
 	if (strchr(dom, '/') != NULL)
 		return -1;
 
-	if ((m = conf_local_map_find(c, addr)) == NULL) {
+	if ((m = conf_local_map_find(c, addr)) != NULL)
+		p = m->path;
+	else if ((t = conf_transport_lookup(c, dom)) != NULL &&
+	    t->kind == CONF_T_MAILDIR && t->host != NULL)
+		p = t->host;		/* "maildir PATH": a template */
+	else {
 		if (!conf_local_is_postmaster(c, addr) &&
 		    conf_local_rcpt(c, addr) != CONF_RCPT_KNOWN)
 			return 0;
 		n = (size_t)snprintf(out, outlen, "%s/%s", dom, local);
 		return n >= outlen ? -1 : 1;
 	}
-	for (p = m->path; *p != '\0'; p++) {
+	for (; *p != '\0'; p++) {
 		if (p[0] == '%' && p[1] == 'u') {
 			n = strlen(local);
 			if (o + n >= outlen)

@@ -104,6 +104,14 @@ enum conf_rcpt	 conf_local_rcpt(const struct conf *, const char *addr);
  * in out; 0 when it is no user (conf_local_rcpt() says unknown); -1 when
  * the local part cannot name a directory or out is too small.
  */
+/*
+ * conf_local_path_valid - a mailbox path relative to the maildir root
+ * (components of printable ASCII, none empty or starting with '.'; "%u"
+ * only when template); 0, or -1 with why. For map lines and "maildir
+ * PATH" transports alike.
+ */
+int		 conf_local_path_valid(const char *, int template,
+		    const char **why);
 int		 conf_mailbox_path(const struct conf *, const char *addr,
 		    char *out, size_t outlen);
 

@@ -190,3 +190,17 @@ def t_lmtp_unix(t):
     lm.wait_count(1, 10)
     check(not re.search(r"aval/deliver\[\d+\]: \S+: to=<\w+@store\.test>",
                         a.log()), "aval-deliver took mail for the local store")
+
+
+@test("local_maildir_transport_path_template", timeout=60)
+def t_maildir_template(t):
+    """transport "maildir PATH" with %u: every local part of the domain has
+    its Maildir at the template's path below the maildir root, catch-all
+    or not"""
+    a = t.aval(local_domains="localhost aval.test tpl.test", catch_all="no",
+               transport_lines=["tpl.test\tmaildir users/%u"]).start()
+    smtp_send(a.port, "s@client.test", ["Eva@tpl.test"], make_message("tpl"))
+    d = os.path.join(a.maildir, "users", "eva", "new")
+    wait_until(lambda: os.path.isdir(d) and os.listdir(d), 20 * SLOW, 0.1,
+               "the message in %s" % d)
+    a.wait_log(r"aval/local\[\d+\]: \S+: to=<Eva@tpl\.test>.*status=sent", 10)

@@ -610,7 +610,13 @@ static const struct {
 	{ LISTEN "transport {\n\tp.example\n}\n", 3,
 	    "expected \"DOMAIN METHOD [NEXTHOP]\"", 1 },
 	{ LISTEN "transport {\n\tp.example maildir now\n}\n", 3,
-	    "p.example: maildir takes no next hop", 1 },
+	    "transport: p.example: maildir now: not one path with %u", 1 },
+	{ LISTEN "transport {\n\tp.example maildir /srv/mail/%u\n}\n", 0,
+	    "maildir /srv/mail/%u must be under the maildir root", 1 },
+	{ LISTEN "transport {\n\tp.example maildir a/../%u\n}\n", 3,
+	    "maildir a/../%u: not one path with %u", 1 },
+	{ LISTEN "transport {\n\tp.example maildir /var/mail/aval/../%u\n}\n",
+	    0, "mailbox path component starts with '.'", 1 },
 	{ LISTEN "transport {\n\tp.example discard now\n}\n", 3,
 	    "p.example: discard takes no next hop", 1 },
 	{ LISTEN "transport {\n\tp.example smtp a.example b.example\n}\n", 3,
@@ -1253,6 +1259,7 @@ START_TEST(transport_methods_read_as_documented)
 	    "\th.example\tdiscard\n"
 	    "\ti.example\terror 5.1.1 \"no such domain here\"\n"
 	    "\tj.example\terror:4.3.2 back soon\n"
+	    "\tk.example\tmaildir:/var/mail/aval/k/%u\n"
 	    "}\n", &errs);
 	ck_assert_msg(c != NULL, "%s", conf_test_dump(&errs));
 
@@ -1288,6 +1295,9 @@ START_TEST(transport_methods_read_as_documented)
 	ck_assert_str_eq(t->dsn, "5.1.1");
 	ck_assert_str_eq(t->text, "no such domain here");
 	ck_assert_str_eq(conf_transport_lookup(c, "j.example")->dsn, "4.3.2");
+	t = conf_transport_lookup(c, "k.example");
+	ck_assert_int_eq(t->kind, CONF_T_MAILDIR);
+	ck_assert_str_eq(t->host, "k/%u");
 
 	conf_test_items_get(c, &it);
 	ck_assert(conf_test_items_has(&it, "transport=a.example\tsmtp\t"));
@@ -1299,6 +1309,8 @@ START_TEST(transport_methods_read_as_documented)
 	    "transport=g.example\tlmtp\tunix:/var/mail/aval/.lmtp/dovecot"));
 	ck_assert(conf_test_items_has(&it,
 	    "transport=i.example\terror\t5.1.1 no such domain here"));
+	ck_assert(conf_test_items_has(&it,
+	    "transport=k.example\tmaildir\tk/%u"));
 	conf_test_items_free(&it);
 	conf_test_roundtrip(c);
 	conf_free(c);
