@@ -227,11 +227,23 @@ $(O)/dsn-compose: $(O)/tests/integ/dsn_compose.o $(O)/queue/queue_dsn.o \
 # folder), and closes with one line that adds up all four runs.
 SUMMARY		 = $(abspath build/check.summary)
 
+# The sanitizer tree's build and unit run go on beside the plain tree's
+# tests (they are CPU, the integration tests mostly wait on sockets and
+# clocks), its output held back and shown after; its integration tests
+# run alone, as they are timed.
+ASAN_MAKE	 = $(MAKE) --no-print-directory O=build/asan \
+		   SANITIZE=address,undefined
+
 check:
 	$(Q)rm -f $(SUMMARY)
-	$(Q)$(MAKE) --no-print-directory check-plain
-	$(Q)$(MAKE) --no-print-directory O=build/asan \
-	    SANITIZE=address,undefined check-plain
+	$(Q)mkdir -p build/asan
+	$(Q)$(ASAN_MAKE) check-unit > build/asan/unit.log 2>&1 & asan=$$!; \
+	    $(MAKE) --no-print-directory check-plain; plain=$$?; \
+	    wait $$asan; unit=$$?; \
+	    echo "--- the sanitizer tree's build and unit tests:"; \
+	    cat build/asan/unit.log; \
+	    [ $$plain -eq 0 ] && [ $$unit -eq 0 ]
+	$(Q)$(ASAN_MAKE) check-integ
 	$(Q)awk '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p, f; exit f != 0 }' $(SUMMARY)
 
 check-plain: check-unit check-integ

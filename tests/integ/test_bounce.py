@@ -106,7 +106,8 @@ def t_notify(t):
           "notices: %r (NOTIFY=NEVER must give none)" % kinds)
 
 
-@test("bounce_delay_notice_once_then_expiry", timeout=120)
+@test("bounce_delay_notice_once_then_expiry", timeout=120,
+      plain_only="delay and expiry clocks, timed in the plain run")
 def t_delay_expiry(t):
     sink = t.sink()
     dead = free_port()

@@ -34,7 +34,8 @@ def send_raw(a, lines, msg):
     return m.group(1).decode()
 
 
-@test("client_20_slow_rcpt_replies_each_within_its_own_timeout", timeout=120)
+@test("client_20_slow_rcpt_replies_each_within_its_own_timeout", timeout=120,
+      plain_only="12 s of replies 0.6 s apart, timed in the plain run")
 def t_slow_rcpts(t):
     # 20 RCPTs answered 0.6 s apart: 12 s for the phase, 6 command-timeouts
     # of 2 s, and each reply well within its own.

@@ -225,7 +225,8 @@ def t_many_rcpts(t):
     t.note("100000 RCPTs: smtpd peak RSS %d KiB" % peak)
 
 
-@test("esmtp_a_refused_bdat_chunk_sent_slowly_is_still_read_whole", timeout=90)
+@test("esmtp_a_refused_bdat_chunk_sent_slowly_is_still_read_whole", timeout=90,
+      plain_only="a chunk sent over seconds; BDAT parsing has its fast tests")
 def t_bdat_slow_refused(t):
     a = t.aval().start()
     r = greet(a.port)

@@ -98,7 +98,8 @@ def t_helo(t):
           "address first: %r" % rec[:300])
 
 
-@test("hardening_session_deadline_ends_a_trickling_client", timeout=90)
+@test("hardening_session_deadline_ends_a_trickling_client", timeout=90,
+      plain_only="a 10 s deadline, timed in the plain run")
 def t_deadline(t):
     a = t.aval(smtpd_lines=["session-timeout\t10s"]).start()
     r = greet(a.port)
@@ -118,7 +119,8 @@ def t_deadline(t):
           "ended by session-timeout 10s (last %r)" % code)
 
 
-@test("hardening_min_data_rate_ends_a_slow_sender", timeout=120)
+@test("hardening_min_data_rate_ends_a_slow_sender", timeout=120,
+      plain_only="a data rate over seconds, timed in the plain run")
 def t_slow_data(t):
     a = t.aval(smtpd_lines=["min-data-rate\t1000"]).start()
     r = greet(a.port)

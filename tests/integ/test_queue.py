@@ -157,7 +157,7 @@ def t_no_loss(t):
     (while the queue delivers) up to MIN_KILLS. A slower push meets more
     kills, and avald's restart backoff (at once after 5 s of life, else
     doubling from 100 ms) brings the queue back."""
-    no_loss(t, "aval-queue", 2000)
+    no_loss(t, "aval-queue", 600 if SANITIZE else 2000)
 
 
 # Under the sanitizers, which look for memory errors on these paths, half

@@ -115,7 +115,8 @@ def t_lost(t):
     a.wait_queue_empty(10)
 
 
-@test("sched_retries_back_off_and_expire_with_their_log_lines", timeout=120)
+@test("sched_retries_back_off_and_expire_with_their_log_lines", timeout=120,
+      plain_only="back-off and expiry clocks, timed in the plain run")
 def t_backoff_expiry(t):
     # Nobody listens on the sink port: every attempt is refused at once.
     a = t.aval(retry_min="1s", retry_max="4s",

@@ -53,7 +53,8 @@ def greets(port, timeout):
         return None
 
 
-@test("smtpd_killed_after_a_long_life_is_restarted_at_once", timeout=150)
+@test("smtpd_killed_after_a_long_life_is_restarted_at_once", timeout=150,
+      plain_only="a worker living past 5 s, timed in the plain run")
 def t_restart_at_once(t):
     a = t.aval(processes=1).start()
     pid = a.pids("aval-smtpd")[0]
