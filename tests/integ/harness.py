@@ -877,6 +877,21 @@ def run_tool(argv, data=b"", timeout=30):
     return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
 
 
+def outcome(a, rcpt, timeout=30):
+    """(status, line) of the delivery line for rcpt ("sent", "deferred" or
+    "bounced"), once an agent has logged it"""
+    r = re.compile(r"to=<%s>, relay=.*status=(sent|deferred|bounced)"
+                   % re.escape(rcpt))
+
+    def find():
+        for line in a.log().splitlines():
+            m = r.search(line)
+            if m:
+                return m.group(1), line
+        return None
+    return wait_until(find, timeout, 0.1, "a delivery line for %s" % rcpt)
+
+
 def dns_server(t, spec):
     """Start tests/dns/dnsserver with the zones of spec (its SPEC text) in
     a folder of the test, stopped at teardown; (resolver setting, trust

@@ -89,27 +89,20 @@ class SinkBase:
                    "%d message(s) at the sink (have %d)" % (n, self.count()))
 
 
-class AvalSink(SinkBase):
-    """The project's bench/aval-sink."""
+class ProcSink(SinkBase):
+    """A sink that is a process of its own (self.proc, its log in
+    self.logpath): listening while the process lives and its port (or
+    unix socket, self.path) takes a connection; stopped with SIGTERM,
+    then SIGKILL."""
 
-    def __init__(self, t, port=None, host="127.0.0.1", lifetime=600):
-        super().__init__(t, port, host)
-        binp = os.path.join(BUILD, "aval-sink")
-        if not os.access(binp, os.X_OK):
-            raise Fail("no %s" % binp)
-        self.logpath = os.path.join(t.dir, "sink-%d.log" % self.port)
-        self.logf = open(self.logpath, "ab")
-        hp = "[%s]:%d" % (host, self.port) if ":" in host else "%s:%d" % (host, self.port)
-        self.proc = popen(
-            [binp, "-v", "-l", hp, "-d", self.dir, "-t", str(lifetime)],
-            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
-            env=sanitizer_env(), start_new_session=True)
-        wait_until(self.listening, 10, 0.05, "aval-sink to listen on %d" % self.port)
+    path = None
+    what = "the sink"
 
     def listening(self):
         if self.proc.poll() is not None:
-            raise Fail("aval-sink exited %s: %s" % (self.proc.returncode,
-                       tail(open(self.logpath, errors="replace").read(), 10)))
+            raise Fail("%s exited %s: %s" % (
+                self.what, self.proc.returncode,
+                tail(open(self.logpath, errors="replace").read(), 10)))
         try:
             if self.path:
                 with socket.socket(socket.AF_UNIX) as u:
@@ -131,6 +124,25 @@ class AvalSink(SinkBase):
                 self.proc.wait(5)
         self.logf.close()
 
+
+class AvalSink(ProcSink):
+    """The project's bench/aval-sink."""
+
+    what = "aval-sink"
+
+    def __init__(self, t, port=None, host="127.0.0.1", lifetime=600):
+        super().__init__(t, port, host)
+        binp = os.path.join(BUILD, "aval-sink")
+        if not os.access(binp, os.X_OK):
+            raise Fail("no %s" % binp)
+        self.logpath = os.path.join(t.dir, "sink-%d.log" % self.port)
+        self.logf = open(self.logpath, "ab")
+        hp = "[%s]:%d" % (host, self.port) if ":" in host else "%s:%d" % (host, self.port)
+        self.proc = popen(
+            [binp, "-v", "-l", hp, "-d", self.dir, "-t", str(lifetime)],
+            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
+            env=sanitizer_env(), start_new_session=True)
+        wait_until(self.listening, 10, 0.05, "aval-sink to listen on %d" % self.port)
 
 class PostfixSink(SinkBase):
     """Postfix's smtp-sink, dumping each transaction to a file."""
@@ -393,11 +405,13 @@ class ScriptSink(SinkBase):
         self.srv.server_close()
 
 
-class LmtpSink(SinkBase):
+class LmtpSink(ProcSink):
     """An LMTP server on aiosmtpd (lmtp_sink.py, run by Debian's python3,
     which has python3-aiosmtpd): a reply per recipient after DATA, 452
     for a local part starting with "full". Skipped when aiosmtpd is not
     there."""
+
+    what = "lmtp_sink.py"
 
     PYTHON = "/usr/bin/python3"
 
@@ -417,31 +431,6 @@ class LmtpSink(SinkBase):
             start_new_session=True)
         wait_until(self.listening, 10, 0.05, "the LMTP sink to listen on %s"
                    % (path or self.port))
-
-    def listening(self):
-        if self.proc.poll() is not None:
-            raise Fail("lmtp_sink.py exited %s: %s" % (self.proc.returncode,
-                       tail(open(self.logpath, errors="replace").read(), 10)))
-        try:
-            if self.path:
-                with socket.socket(socket.AF_UNIX) as u:
-                    u.settimeout(1)
-                    u.connect(self.path)
-                    return True
-            with socket.create_connection((self.host, self.port), 1):
-                return True
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.logf.close()
 
 
 class TlsSink(SinkBase):

@@ -17,21 +17,8 @@ import socket
 import threading
 
 from harness import (check, wait_until, test, make_message, smtp_send, certs,
+                     outcome,
                      dns_server, free_port)
-
-
-def outcome(a, rcpt, timeout=30):
-    """(status, line) of deliver's line for rcpt, once it is there"""
-    r = re.compile(r"to=<%s>, relay=.*status=(sent|deferred|bounced)"
-                   % re.escape(rcpt))
-
-    def find():
-        for line in a.log().splitlines():
-            m = r.search(line)
-            if m:
-                return m.group(1), line
-        return None
-    return wait_until(find, timeout, 0.1, "a delivery line for %s" % rcpt)
 
 
 def port_free_on(port, *hosts):

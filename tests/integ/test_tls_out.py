@@ -13,7 +13,7 @@ import os
 import re
 
 from harness import (Fail, check, wait_until, test, tail, make_message,
-                     smtp_send, certs, queue_rcpt)
+                     smtp_send, certs, queue_rcpt, outcome)
 
 
 def cert(name):
@@ -32,20 +32,6 @@ def send_each(a, domains, tag):
     for i, d in enumerate(domains):
         smtp_send(a.port, "sender@client.test", ["user@%s" % d],
                   make_message("%s-%d" % (tag, i)))
-
-
-def outcome(a, rcpt, timeout=20):
-    """('sent'|'deferred', the log line) once deliver logged rcpt"""
-    r = re.compile(r"to=<%s>, relay=.*status=(sent|deferred|bounced)"
-                   % re.escape(rcpt))
-
-    def find():
-        for line in a.log().splitlines():
-            m = r.search(line)
-            if m:
-                return m.group(1), line
-        return None
-    return wait_until(find, timeout, 0.1, "a delivery line for %s" % rcpt)
 
 
 def no_mail(sink, what):
