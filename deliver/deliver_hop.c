@@ -279,9 +279,15 @@ deliver_hop_routed(const struct deliver_dns_route *r, void *arg)
 			c->secure = dh->secure;
 		}
 	}
-	if (h->ncand == 0)
-		fatalx("%s: %s: route OK without an address", __func__,
-		    job->qid);
+	if (h->ncand == 0) {
+		/* deliver_dns.h promises an address with OK: be safe anyway. */
+		log_warnx("%s: %s: DNS said OK but gave no address", job->qid,
+		    h->nh.name);
+		deliver_job_fail(job, DELIVER_DEFERRED, "4.4.3", "no address "
+		    "for the next hop");
+		deliver_hop_end(h);
+		return;
+	}
 	deliver_hop_try(h);
 }
 
