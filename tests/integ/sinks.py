@@ -144,8 +144,10 @@ class AvalSink(ProcSink):
             env=sanitizer_env(), start_new_session=True)
         wait_until(self.listening, 10, 0.05, "aval-sink to listen on %d" % self.port)
 
-class PostfixSink(SinkBase):
+class PostfixSink(ProcSink):
     """Postfix's smtp-sink, dumping each transaction to a file."""
+
+    what = "smtp-sink"
 
     BIN = "/usr/sbin/smtp-sink"
 
@@ -162,9 +164,6 @@ class PostfixSink(SinkBase):
         self.proc = popen(args, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self.listening, 10, 0.05, "smtp-sink to listen")
-
-    listening = AvalSink.listening
-    stop = AvalSink.stop
 
     def parse(self, raw):
         """smtp-sink's dump: X-* lines and a 3-line Received, then the
