@@ -248,17 +248,14 @@ deliver_hop_routed(const struct deliver_dns_route *r, void *arg)
 	case DELIVER_DNS_NXDOMAIN:
 	case DELIVER_DNS_NOHOST:
 		snprintf(text, sizeof(text), "%s", r->reason);
-		log_info("%s: %s %s: %s", job->qid, h->nh.mx ? "MX lookup of" :
-		    "address lookup of", h->nh.name, r->reason);
+		log_info("%s: %s", job->qid, r->reason);
 		deliver_job_fail(job, DELIVER_BOUNCED, r->status ==
 		    DELIVER_DNS_NULLMX ? "5.1.10" : "5.1.2", text);
 		deliver_hop_end(h);
 		return;
 	default:
 		snprintf(text, sizeof(text), "%s", r->reason);
-		log_info("%s: %s %s failed: %s", job->qid, h->nh.mx ?
-		    "MX lookup of" : "address lookup of", h->nh.name,
-		    r->reason);
+		log_info("%s: %s; deferred", job->qid, r->reason);
 		deliver_job_fail(job, DELIVER_DEFERRED, "4.4.3", text);
 		deliver_hop_end(h);
 		return;
