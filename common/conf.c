@@ -1575,6 +1575,18 @@ conf_is_local_domain(const struct conf *c, const char *domain)
 	return conf_domain_match(c->local_domains, domain);
 }
 
+/* conf_maildir_relative - path below the maildir root, relative to it */
+const char *
+conf_maildir_relative(const struct conf *c, const char *path)
+{
+	size_t	 n = strlen(c->maildir);
+
+	if (strncmp(path, c->maildir, n) != 0 || path[n] != '/' ||
+	    path[n + 1] == '\0')
+		return NULL;
+	return path + n + 1;
+}
+
 /* conf_is_relay_domain - 1 if mail for domain is accepted and relayed */
 int
 conf_is_relay_domain(const struct conf *c, const char *domain)
@@ -1787,21 +1799,18 @@ conf_check(struct conf *c, const char *file,
 	 * named by %u; items carry the relative form.
 	 */
 	for (t = c->transports; t != NULL; t = t->next) {
-		size_t		 n = strlen(c->maildir);
 		const char	*why = NULL, *rel;
 
 		if (t->kind != CONF_T_MAILDIR || t->host == NULL)
 			continue;
-		rel = t->host;
-		if (rel[0] == '/') {
-			if (strncmp(rel, c->maildir, n) != 0 || rel[n] != '/') {
-				conf_errors_add(errs, file, 0, "transport %s: "
-				    "maildir %s must be under the maildir root "
-				    "%s", t->domain, t->host, c->maildir);
-				nerr++;
-				continue;
-			}
-			rel += n + 1;
+		rel = t->host[0] == '/' ? conf_maildir_relative(c, t->host) :
+		    t->host;
+		if (rel == NULL) {
+			conf_errors_add(errs, file, 0, "transport %s: maildir "
+			    "%s must be under the maildir root %s", t->domain,
+			    t->host, c->maildir);
+			nerr++;
+			continue;
 		}
 		if (conf_local_path_valid(rel, 1, &why) == -1 ||
 		    strstr(rel, "%u") == NULL) {
@@ -1822,12 +1831,9 @@ conf_check(struct conf *c, const char *file,
 	 * socket must be below it to be reachable at all.
 	 */
 	for (t = c->transports; t != NULL; t = t->next) {
-		size_t	 n = strlen(c->maildir);
-
 		if (t->kind != CONF_T_LMTP || t->port != 0)
 			continue;
-		if (strncmp(t->host, c->maildir, n) != 0 ||
-		    t->host[n] != '/') {
+		if (conf_maildir_relative(c, t->host) == NULL) {
 			conf_errors_add(errs, file, 0, "transport %s: the LMTP "
 			    "socket %s must be under the maildir root %s: "
 			    "aval-local is chrooted there (docs/local.md)",

@@ -233,6 +233,11 @@ void		 conf_items(const struct conf *, conf_item_cb, void *);
 
 /* Lookups: 1 found, 0 not found. Domains compare case-insensitively. */
 int		 conf_is_local_domain(const struct conf *, const char *domain);
+/*
+ * A path below the maildir root (aval-local's chroot) as relative to it,
+ * "x/y" for "<maildir>/x/y"; NULL if path is not below the root.
+ */
+const char	*conf_maildir_relative(const struct conf *, const char *path);
 int		 conf_is_relay_domain(const struct conf *, const char *domain);
 int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
 const struct conf_transport *

@@ -65,6 +65,17 @@ deliver_nexthop_set(struct deliver_nexthop *nh, const struct conf_transport *t,
 	    sizeof(nh->nexthop));
 }
 
+/* deliver_hop_free - the job lets go of its run */
+static void
+deliver_hop_free(struct deliver_hop *h)
+{
+	h->job->hop = NULL;
+	deliver_tls_unref(h->env.tls);
+	if (h->ev != NULL)
+		event_free(h->ev);
+	free(h);
+}
+
 /* deliver_hop_end - the run is over: hand the job back, last of all */
 static void
 deliver_hop_end(struct deliver_hop *h)
@@ -73,11 +84,7 @@ deliver_hop_end(struct deliver_hop *h)
 	deliver_job_cb		 cb = h->cb;
 	void			*arg = h->arg;
 
-	job->hop = NULL;
-	deliver_tls_unref(h->env.tls);
-	if (h->ev != NULL)
-		event_free(h->ev);
-	free(h);
+	deliver_hop_free(h);
 	cb(job, arg);
 }
 
@@ -330,9 +337,5 @@ deliver_hop_abort(struct deliver_job *job)
 	deliver_dns_cancel(h->q);
 	if (job->session != NULL)
 		deliver_session_abort(job);
-	job->hop = NULL;
-	deliver_tls_unref(h->env.tls);
-	if (h->ev != NULL)
-		event_free(h->ev);
-	free(h);
+	deliver_hop_free(h);
 }

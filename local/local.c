@@ -56,14 +56,14 @@ static int			 local_chrooted;	/* paths are below "/" */
  * refuses such a config, but a reload may race).
  */
 static int
-local_lmtp_path(const char *root, const char *path, char *out, size_t len)
+local_lmtp_path(const struct conf *c, const char *path, char *out, size_t len)
 {
-	size_t	 n = strlen(root);
-	int	 w;
+	const char	*rel;
+	int		 w;
 
-	if (strncmp(path, root, n) != 0 || path[n] != '/')
+	if ((rel = conf_maildir_relative(c, path)) == NULL)
 		return -1;
-	w = snprintf(out, len, "%s%s", local_chrooted ? "" : ".", path + n);
+	w = snprintf(out, len, "%s/%s", local_chrooted ? "" : ".", rel);
 	return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
@@ -73,7 +73,7 @@ local_lmtp_run(struct deliver_job *job, const struct conf_transport *t)
 {
 	char	 path[DELIVER_SOCKPATH_MAX];
 
-	if (local_lmtp_path(deliver_intake_conf()->maildir, t->host, path,
+	if (local_lmtp_path(deliver_intake_conf(), t->host, path,
 	    sizeof(path)) == -1) {
 		log_warnx("%s: local: LMTP socket %s is not under the maildir "
 		    "root %s", job->qid, t->host, deliver_intake_conf()->maildir);
