@@ -170,7 +170,8 @@ deliver_store_put(void *arg, const char *key, const unsigned char *der,
 	struct ipc_msg	*m;
 
 	(void)arg;
-	if (len > TLSSTORE_DER_MAX || expires <= 0)
+	if (usage < 0 || !tlsstore_session_ok(len, (unsigned int)usage) ||
+	    expires <= 0)
 		return;		/* the queue would refuse it: keep the link */
 	m = ipc_new(IPC_DELIVER_TLS_PUT);
 	ipc_put_str(m, key);
@@ -197,7 +198,7 @@ deliver_queue_frame(struct ipc_msgin *r)
 		return "unexpected message";
 	if (ipc_get_u64(r, &req) == -1 || ipc_get_data(r, &der, &len) == -1 ||
 	    ipc_get_u32(r, &usage) == -1 || ipc_end(r) == -1 ||
-	    len > TLSSTORE_DER_MAX || (usage != 0 && usage != 2 && usage != 3))
+	    len > TLSSTORE_DER_MAX || !tlsstore_usage_ok(usage))
 		return "bad payload";
 	if (deliver_smtp != NULL)
 		deliver_session_ctx_tls_answer(deliver_smtp, req, der, len,

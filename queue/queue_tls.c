@@ -76,9 +76,8 @@ queue_tls_put(struct queue_link *l, struct ipc_msgin *r)
 	(void)l;
 	if (ipc_get_str(r, &key) == -1 || ipc_get_data(r, &der, &len) == -1 ||
 	    ipc_get_u32(r, &usage) == -1 || ipc_get_u64(r, &expires) == -1 ||
-	    ipc_end(r) == -1 || !queue_tls_key_ok(key) || len == 0 ||
-	    len > TLSSTORE_DER_MAX || (usage != 0 && usage != 2 &&
-	    usage != 3) || expires > INT64_MAX)
+	    ipc_end(r) == -1 || !queue_tls_key_ok(key) ||
+	    !tlsstore_session_ok(len, usage) || expires > INT64_MAX)
 		return -1;
 	if (queue_tls_store == NULL)
 		return 0;

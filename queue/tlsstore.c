@@ -283,9 +283,8 @@ tlsstore_put(struct tlsstore *st, const char *key, const void *der,
 	size_t			 ne, klen = strlen(key);
 	int			 had, rv;
 
-	if (klen == 0 || klen > TLSSTORE_KEY_MAX || len == 0 ||
-	    len > TLSSTORE_DER_MAX || (usage != 0 && usage != 2 &&
-	    usage != 3)) {
+	if (klen == 0 || klen > TLSSTORE_KEY_MAX || usage < 0 ||
+	    !tlsstore_session_ok(len, (unsigned int)usage)) {
 		log_warnx("tlsstore: a session out of bounds (key %zu bytes, "
 		    "session %zu, usage %d); not kept", klen, len, usage);
 		return -1;

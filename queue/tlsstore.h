@@ -47,6 +47,23 @@
 
 struct tlsstore;
 
+/*
+ * The bounds of one session, for every side of the link to hold it to:
+ * a DANE usage of 0 (none), 2 (DANE-TA) or 3 (DANE-EE), and a DER of 1
+ * to TLSSTORE_DER_MAX octets.
+ */
+static inline int
+tlsstore_usage_ok(unsigned int usage)
+{
+	return usage == 0 || usage == 2 || usage == 3;
+}
+
+static inline int
+tlsstore_session_ok(size_t len, unsigned int usage)
+{
+	return len > 0 && len <= TLSSTORE_DER_MAX && tlsstore_usage_ok(usage);
+}
+
 /* Opens (making it, or making it anew when unreadable) path; NULL if not. */
 struct tlsstore	*tlsstore_open(const char *path, size_t max_keys);
 void		 tlsstore_close(struct tlsstore *);	/* NULL: fine */
