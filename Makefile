@@ -76,8 +76,8 @@ LOCAL_SRCS	 = $(wildcard local/*.c) deliver/deliver_intake.c \
 AVALCTL_SRCS	 = tools/avalctl.c
 SENDMAIL_SRCS	 = tools/sendmail.c tools/sendmail_msg.c
 BENCH_SRCS	 = $(wildcard bench/*.c)
-# aval-ca, the federation operator's tool; fed_bundle.c is also the reader
-# the MTA and the unit tests link.
+# aval-ca, the federation operator's tool; the bundle reader it shares with
+# the MTA is common/fedbundle.c.
 AVALCA_SRCS	 = $(wildcard federation/*.c)
 UNIT_SRCS	 = $(wildcard tests/unit/*.c)
 FUZZ_SRCS	 = $(wildcard tests/fuzz/*.c)
@@ -107,7 +107,6 @@ UNIT_LINK	 = $(O)/master/master_backoff.o \
 		   $(O)/tools/sendmail_msg.o \
 		   $(O)/queue/route.o \
 		   $(O)/local/local_maildir.o \
-		   $(O)/federation/fed_bundle.o \
 		   $(filter-out $(O)/deliver/deliver.o \
 		   $(O)/deliver/deliver_intake.o,$(DELIVER_OBJS))
 

@@ -8,7 +8,7 @@
  *	state		name, CRL days, CRL number, bundle serial and expiry
  *	ca.key		the federation key (PEM, mode 0600)
  *	ca.crt		the federation CA certificate (PEM)
- *	registry	the members (fed_bundle.h's registry format)
+ *	registry	the members (common/fedbundle.h's registry format)
  *	index		one line per issued certificate
  *	certs/SERIAL.pem every certificate issued
  *	crl.pem		the last CRL made
@@ -27,7 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "federation/fed_bundle.h"
+#include "common/fedbundle.h"
 
 struct buf;
 

@@ -3,7 +3,7 @@
  *
  * The registry binds a member to its domains, MX host names and networks.
  * Everything is validated here with the checks the bundle reader applies
- * (fed_bundle.c), and no name or network may belong to two members: the
+ * (common/fedbundle.c), and no name or network may belong to two members: the
  * registry is what lets a member's MTA refuse another member's valid
  * certificate on a spoofed MX, so an ambiguous registry is a hole.
  */

@@ -2,7 +2,7 @@
  * ca_publish - aval-ca publish (the signed bundle, the DNS whitelist zone)
  * and aval-ca status
  *
- * publish makes a fresh CRL, writes the bundle text (fed_bundle.h's
+ * publish makes a fresh CRL, writes the bundle text (common/fedbundle.h's
  * format), reads it back with the very parser members use, signs it as
  * CMS SignedData with the content attached, verifies the result as a
  * member would, and only then advances the bundle serial. A bundle the

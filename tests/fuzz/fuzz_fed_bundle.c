@@ -9,7 +9,7 @@
  * network twice; and a registry written back with fed_registry_write()
  * must parse again to the same text. See README.md.
  *
- * link: federation/fed_bundle.c common/buf.c common/xmalloc.c common/log.c -lcrypto
+ * link: common/fedbundle.c common/buf.c common/xmalloc.c common/log.c -lcrypto
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "federation/fed_bundle.h"
+#include "common/fedbundle.h"
 
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

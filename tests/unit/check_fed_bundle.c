@@ -19,7 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/buf.h"
-#include "federation/fed_bundle.h"
+#include "common/fedbundle.h"
 #include "tests/unit/harness.h"
 
 struct fb_ca {

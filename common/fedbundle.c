@@ -1,7 +1,7 @@
 /*
- * fed_bundle - the federation bundle: its registry, its text, its signature
+ * fedbundle - the federation bundle: its registry, its text, its signature
  *
- * See fed_bundle.h and docs/federation-bundle.md. The reader is strict on
+ * See fedbundle.h and docs/federation-bundle.md. The reader is strict on
  * purpose: one spelling of every line, fields in one order, members sorted
  * by id. A second accepted spelling would be a second thing to get right in
  * every member's MTA, and a bundle is read by all of them.
@@ -26,7 +26,7 @@
 
 #include "common/buf.h"
 #include "common/xmalloc.h"
-#include "federation/fed_bundle.h"
+#include "common/fedbundle.h"
 
 /* A cursor over the text, one LF-terminated line at a time. */
 struct fed_rd {

@@ -1,5 +1,5 @@
 /*
- * fed_bundle - the federation bundle: its registry, its text, its signature
+ * fedbundle - the federation bundle: its registry, its text, its signature
  *
  * The federation operator (aval-ca publish) signs one file that every
  * member loads: the federation CA certificate, its CRL, and the registry of
@@ -21,8 +21,8 @@
  * owns everything it points to; fed_registry_clear() / fed_bundle_clear()
  * free it (and are fine on a zeroed struct).
  */
-#ifndef AVAL_FEDERATION_FED_BUNDLE_H
-#define AVAL_FEDERATION_FED_BUNDLE_H
+#ifndef AVAL_COMMON_FEDBUNDLE_H
+#define AVAL_COMMON_FEDBUNDLE_H
 
 #include <stddef.h>
 #include <stdint.h>
