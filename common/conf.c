@@ -502,6 +502,11 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 			s = xstrdup(value);
 			break;
 		}
+		/* An optional string ("" by default) may be set to "". */
+		if (*value == '\0' && r->def[0] == '\0') {
+			s = xstrdup("");
+			break;
+		}
 		if (!conf_value_printable(value, 1) ||
 		    strlen(value) > CONF_STRING_MAX)
 			return conf_err(err, errlen, "%s: \"%s\" is not a "
@@ -516,6 +521,15 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 		    !conf_user_valid(value))
 			return conf_err(err, errlen,
 			    "%s: \"%s\" is not a user name", lbl, value);
+		if (r->offset == offsetof(struct conf, fed_bundle_url) &&
+		    (strncmp(value, "https://", 8) != 0 || value[8] == '\0' ||
+		    strchr(value, ' ') != NULL))
+			return conf_err(err, errlen, "%s: \"%s\" is not an "
+			    "https:// URL", lbl, value);
+		if (r->offset == offsetof(struct conf, fed_whitelist_zone) &&
+		    !conf_domain_valid(value))
+			return conf_err(err, errlen, "%s: \"%s\" is not a "
+			    "domain name", lbl, value);
 		if (r->offset == offsetof(struct conf, postmaster) &&
 		    !conf_postmaster_valid(value))
 			return conf_err(err, errlen, "%s: \"%s\" is not a "
@@ -1051,6 +1065,7 @@ static const char *const conf_tls_levels[] = {
 	[CONF_TLS_DANE] = "dane",
 	[CONF_TLS_VERIFY] = "verify",
 	[CONF_TLS_SECURE] = "secure",
+	[CONF_TLS_FEDERATION] = "federation",
 };
 
 const char *
@@ -1129,6 +1144,10 @@ conf_add_tls_policy(struct conf *c, const char *domain, const char *level,
 		return conf_err(err, errlen, "tls-policy: %s: unknown level "
 		    "\"%s\" (none, may, encrypt, dane, verify, secure)",
 		    domain, level);
+	if (lv == CONF_TLS_FEDERATION)
+		return conf_err(err, errlen, "tls-policy: %s: federation is "
+		    "not a level to set: the bundle gives it to the domains "
+		    "of its members (docs/federation.md)", domain);
 	if (lv != CONF_TLS_VERIFY && lv != CONF_TLS_SECURE &&
 	    (ca != NULL || crl != NULL || match != NULL))
 		return conf_err(err, errlen, "tls-policy: %s: %s checks no "
@@ -1188,30 +1207,58 @@ conf_add_tls_policy(struct conf *c, const char *domain, const char *level,
 	return 0;
 }
 
+/*
+ * conf_set_cert_pair - a one-of certificate and key: tls { client-
+ * certificate } or federation { certificate }, named what in messages
+ */
+static int
+conf_set_cert_pair(struct conf_tls_cert **slot, const char *what,
+    const char *cert, const char *key, char *err, size_t errlen)
+{
+	struct conf_tls_cert	*t;
+	char			 msg[CONF_ERR_MAX], *cp, *kp;
+
+	if (*slot != NULL)
+		return conf_err(err, errlen, "%s is already set", what);
+	if (conf_value_path(cert, &cp, msg, sizeof(msg)) == -1)
+		return conf_err(err, errlen, "%s: %s", what, msg);
+	if (conf_value_path(key, &kp, msg, sizeof(msg)) == -1) {
+		free(cp);
+		return conf_err(err, errlen, "%s key: %s", what, msg);
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->cert = cp;
+	t->key = kp;
+	*slot = t;
+	return 0;
+}
+
 /* conf_set_tls_client_cert - the one certificate deliver presents */
 int
 conf_set_tls_client_cert(struct conf *c, const char *cert, const char *key,
     char *err, size_t errlen)
 {
-	struct conf_tls_cert	*t;
-	char			 msg[CONF_ERR_MAX], *cp, *kp;
+	return conf_set_cert_pair(&c->tls_client_cert,
+	    "tls client-certificate", cert, key, err, errlen);
+}
 
-	if (c->tls_client_cert != NULL)
-		return conf_err(err, errlen, "tls client-certificate is "
-		    "already set");
-	if (conf_value_path(cert, &cp, msg, sizeof(msg)) == -1)
-		return conf_err(err, errlen, "tls client-certificate: %s",
-		    msg);
-	if (conf_value_path(key, &kp, msg, sizeof(msg)) == -1) {
-		free(cp);
-		return conf_err(err, errlen, "tls client-certificate key: %s",
-		    msg);
-	}
-	t = xcalloc(1, sizeof(*t));
-	t->cert = cp;
-	t->key = kp;
-	c->tls_client_cert = t;
-	return 0;
+/* conf_set_fed_cert - our federation certificate, both ends of SMTP */
+int
+conf_set_fed_cert(struct conf *c, const char *cert, const char *key,
+    char *err, size_t errlen)
+{
+	return conf_set_cert_pair(&c->fed_cert, "federation certificate",
+	    cert, key, err, errlen);
+}
+
+static void
+conf_cert_pair_free(struct conf_tls_cert *tc)
+{
+	if (tc == NULL)
+		return;
+	free(tc->cert);
+	free(tc->key);
+	free(tc);
 }
 
 /* --- building ------------------------------------------------------------ */
@@ -1287,11 +1334,8 @@ conf_free(struct conf *c)
 		free(tp->match);
 		free(tp);
 	}
-	if ((tc = c->tls_client_cert) != NULL) {
-		free(tc->cert);
-		free(tc->key);
-		free(tc);
-	}
+	conf_cert_pair_free(c->tls_client_cert);
+	conf_cert_pair_free(c->fed_cert);
 	conf_local_free(c);
 	free(c);
 }
@@ -1318,7 +1362,8 @@ conf_split(char *s, char **f, int max)
 /*
  * conf_apply_tabbed - an item whose fields may hold spaces (paths, name
  * lists), so a tab separates them and an empty field means "not given":
- * "CERT<tab>KEY" for tls-client-certificate, "DOMAIN<tab>METHOD<tab>ARG"
+ * "CERT<tab>KEY" for tls-client-certificate and federation-certificate,
+ * "DOMAIN<tab>METHOD<tab>ARG"
  * for transport,
  * "DOMAIN<tab>LEVEL<tab>CA<tab>CRL<tab>MATCH" for tls-policy.
  */
@@ -1346,7 +1391,9 @@ conf_apply_tabbed(struct conf *c, const char *key, const char *value,
 	}
 	for (i = 0; i < n; i++)
 		o[i] = f[i][0] != '\0' ? f[i] : NULL;
-	if (nfields == 2)
+	if (nfields == 2 && strcmp(key, "federation-certificate") == 0)
+		rv = conf_set_fed_cert(c, f[0], f[1], err, errlen);
+	else if (nfields == 2)
 		rv = conf_set_tls_client_cert(c, f[0], f[1], err, errlen);
 	else if (nfields == 3)
 		rv = conf_add_transport(c, f[0], f[1], o[2], err, errlen);
@@ -1392,7 +1439,8 @@ conf_apply_item(struct conf *c, const char *key, const char *value,
 		free(copy);
 		return rv;
 	}
-	if (strcmp(key, "tls-client-certificate") == 0)
+	if (strcmp(key, "tls-client-certificate") == 0 ||
+	    strcmp(key, "federation-certificate") == 0)
 		return conf_apply_tabbed(c, key, value, 2, err, errlen);
 	if (strcmp(key, "tls-policy") == 0)
 		return conf_apply_tabbed(c, key, value, 5, err, errlen);
@@ -1478,6 +1526,10 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
 	if ((tc = c->tls_client_cert) != NULL) {
 		snprintf(val, sizeof(val), "%s\t%s", tc->cert, tc->key);
 		cb("tls-client-certificate", val, arg);
+	}
+	if ((tc = c->fed_cert) != NULL) {
+		snprintf(val, sizeof(val), "%s\t%s", tc->cert, tc->key);
+		cb("federation-certificate", val, arg);
 	}
 	for (tp = c->tls_policies; tp != NULL; tp = tp->next) {
 		snprintf(val, sizeof(val), "%s\t%s\t%s\t%s\t%s", tp->domain,
@@ -1747,6 +1799,42 @@ conf_tls_files(const struct conf *c, const char **out, size_t max)
 /* --- loading ------------------------------------------------------------- */
 
 /*
+ * conf_check_federation - federation { } is whole or absent: the CA, one
+ * bundle source, our certificate. The number of errors.
+ */
+static int
+conf_check_federation(const struct conf *c, const char *file,
+    const struct conf_parse_info *info, struct conf_errors *errs)
+{
+	const char	*u = c->fed_bundle_url;
+	int		 line, nerr = 0;
+
+	line = info->row_line[conf_row_index(conf_row_find("federation",
+	    "ca"))];
+	if (!conf_federation_on(c)) {
+		if (c->fed_bundle_file[0] == '\0' && u[0] == '\0' &&
+		    c->fed_cert == NULL)
+			return 0;
+		conf_errors_add(errs, file, line, "federation: a bundle or "
+		    "certificate without ca: name the federation CA "
+		    "certificate (ca FILE), the only trust anchor for members");
+		return 1;
+	}
+	if ((c->fed_bundle_file[0] != '\0') == (u[0] != '\0')) {
+		conf_errors_add(errs, file, line, "federation: give exactly "
+		    "one of bundle-file and bundle-url");
+		nerr++;
+	}
+	if (c->fed_cert == NULL) {
+		conf_errors_add(errs, file, line, "federation: no certificate: "
+		    "add certificate CERTFILE KEYFILE (made with aval-ca "
+		    "request and sign)");
+		nerr++;
+	}
+	return nerr;
+}
+
+/*
  * conf_check - what only the whole file can tell. Returns the number of
  * errors. Errors about the file as a whole are reported on line 0.
  */
@@ -1841,6 +1929,8 @@ conf_check(struct conf *c, const char *file,
 			nerr++;
 		}
 	}
+
+	nerr += conf_check_federation(c, file, info, errs);
 
 	/* Local domains are delivered by maildir unless routed explicitly. */
 	for (d = c->local_domains; d != NULL; d = d->next) {

@@ -102,8 +102,11 @@ enum conf_tls_level {
 	CONF_TLS_DANE,			/* TLSA records decide; else may */
 	CONF_TLS_VERIFY,		/* verified chain, name of the MX host */
 	CONF_TLS_SECURE,		/* verified chain, the next-hop domain's names */
+	CONF_TLS_FEDERATION,		/* a member's domain: the bundle decides
+					   (docs/federation-policy.md); never in
+					   the tls-policy table */
 };
-#define CONF_TLS_LEVEL_MAX	CONF_TLS_SECURE
+#define CONF_TLS_LEVEL_MAX	CONF_TLS_FEDERATION
 
 struct conf_tls_policy {		/* tls-policy { DOMAIN LEVEL [options] } */
 	char			*domain;	/* lowercased; "*" is the default */
@@ -188,6 +191,16 @@ struct conf {
 	char		*deliver_trust_anchor;	/* path or "" */
 	long long	 deliver_dns_timeout;	/* seconds, per lookup */
 
+	/* federation { } (docs/federation.md); on when ca is set */
+	char		*fed_ca;		/* path: the federation CA, trust anchor */
+	char		*fed_bundle_file;	/* path, or "" */
+	char		*fed_bundle_url;	/* https:// URL, or "" */
+	long long	 fed_refresh;		/* seconds: file check, fetch */
+	long long	 fed_expiry_warning;	/* seconds before an expiry */
+	char		*fed_whitelist_zone;	/* RFC 5782 zone, or "" */
+	long long	 fed_defer_downgrade;	/* bool: 451 instead of a mark */
+	long long	 fed_members_may_relay;	/* bool: verified members relay */
+
 	/* local { } */
 	long long	 local_processes;
 	long long	 local_max_jobs;	/* concurrent, per process */
@@ -206,7 +219,12 @@ struct conf {
 
 	/* tls { client-certificate CERT KEY }: presented by deliver, or NULL */
 	struct conf_tls_cert	*tls_client_cert;
+	/* federation { certificate CERT KEY }: our member certificate */
+	struct conf_tls_cert	*fed_cert;
 };
+
+/* 1 when the config names a federation (federation { ca }) */
+#define conf_federation_on(c)	((c)->fed_ca[0] != '\0')
 
 /* Errors collected while loading; each line is "file:line: message". */
 struct conf_errors {

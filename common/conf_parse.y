@@ -695,6 +695,25 @@ conf_parse_tls(struct conf_parse *st, const struct conf_word *v, size_t n)
 		conf_parse_error(st, v[1].line, "%s", err);
 }
 
+/* conf_parse_federation - "certificate CERT KEY", or a setting */
+static void
+conf_parse_federation(struct conf_parse *st, const struct conf_word *v,
+    size_t n)
+{
+	char	 err[CONF_ERR_MAX];
+
+	if (!conf_parse_is(&v[0], "certificate")) {
+		conf_parse_setting(st, "federation", v, n);
+		return;
+	}
+	if (n != 3)
+		conf_parse_error(st, v[0].line, "federation: expected "
+		    "\"certificate CERTFILE KEYFILE\"");
+	else if (conf_set_fed_cert(st->conf, v[1].s, v[2].s, err,
+	    sizeof(err)) == -1)
+		conf_parse_error(st, v[1].line, "%s", err);
+}
+
 /* conf_parse_list - the words of a domain or network list */
 static void
 conf_parse_list(struct conf_parse *st, const char *what,
@@ -806,6 +825,8 @@ conf_parse_inner(struct conf_parse *st, const struct conf_words *w)
 			break;
 		if (strcmp(st->blockname, "tls") == 0)
 			conf_parse_tls(st, w->v, w->n);
+		else if (strcmp(st->blockname, "federation") == 0)
+			conf_parse_federation(st, w->v, w->n);
 		else
 			conf_parse_setting(st, st->blockname, w->v, w->n);
 		break;

@@ -59,6 +59,8 @@ int		 conf_add_tls_policy(struct conf *, const char *domain,
 		    const char *match, char *err, size_t errlen);
 int		 conf_set_tls_client_cert(struct conf *, const char *cert,
 		    const char *key, char *err, size_t errlen);
+int		 conf_set_fed_cert(struct conf *, const char *cert,
+		    const char *key, char *err, size_t errlen);
 
 /* Append "file:line: message"; past CONF_ERRORS_MAX only a final note. */
 void		 conf_errors_add(struct conf_errors *, const char *file,

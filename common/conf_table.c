@@ -173,6 +173,38 @@ const struct conf_row conf_table[] = {
 	    CONF_OFF(deliver_dns_timeout), "10s", 1, CONF_MINUTE,
 	    "Time allowed for each DNS lookup." },
 
+	{ "federation", "ca", CONF_PATH, CONF_OFF(fed_ca), "", 0, 0,
+	    "The federation CA certificate (PEM): the only anchor for members; "
+	    "\"\": off." },
+	{ "federation", "bundle-file", CONF_PATH, CONF_OFF(fed_bundle_file),
+	    "", 0, 0,
+	    "The signed federation bundle as a file (aval-ca publish's "
+	    "bundle.cms)." },
+	{ "federation", "bundle-url", CONF_STRING, CONF_OFF(fed_bundle_url),
+	    "", 0, 0,
+	    "Or an https:// URL to fetch it from, the federation CA the only "
+	    "anchor." },
+	{ "federation", "refresh", CONF_DURATION, CONF_OFF(fed_refresh), "5m",
+	    10, CONF_DAY,
+	    "How often the bundle file is checked, or the URL fetched, for a "
+	    "new bundle." },
+	{ "federation", "expiry-warning", CONF_DURATION,
+	    CONF_OFF(fed_expiry_warning), "7d", CONF_HOUR, 90 * CONF_DAY,
+	    "Warn this long before the bundle, the CRL or our certificate "
+	    "expires." },
+	{ "federation", "whitelist-zone", CONF_STRING,
+	    CONF_OFF(fed_whitelist_zone), "", 0, 0,
+	    "The federation's DNS whitelist zone, looked up per client; \"\": "
+	    "none." },
+	{ "federation", "defer-downgrade", CONF_BOOL,
+	    CONF_OFF(fed_defer_downgrade), "no", 0, 1,
+	    "A member's address without its verified certificate gets 451 at "
+	    "MAIL." },
+	{ "federation", "members-may-relay", CONF_BOOL,
+	    CONF_OFF(fed_members_may_relay), "no", 0, 1,
+	    "Verified federation peers may relay to any domain, as "
+	    "relay-networks." },
+
 	{ "local", "processes", CONF_COUNT, CONF_OFF(local_processes), "1",
 	    1, 64,
 	    "aval-local processes writing mail into the mailboxes." },
