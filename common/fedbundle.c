@@ -871,6 +871,15 @@ enum fed_verdict
 fed_bundle_verify(const unsigned char *der, size_t len, X509 *ca, time_t now,
     uint64_t min_serial, struct fed_bundle *out, char *err, size_t errlen)
 {
+	return fed_bundle_verify_ex(der, len, ca, now, min_serial, 0, out,
+	    err, errlen);
+}
+
+enum fed_verdict
+fed_bundle_verify_ex(const unsigned char *der, size_t len, X509 *ca,
+    time_t now, uint64_t min_serial, int flags, struct fed_bundle *out,
+    char *err, size_t errlen)
+{
 	enum fed_verdict	 v = FED_V_BADSIG;
 	BIO			*in = NULL, *content = NULL;
 	CMS_ContentInfo		*cms = NULL;
@@ -949,6 +958,8 @@ fed_bundle_verify(const unsigned char *der, size_t len, X509 *ca, time_t now,
 		fed_time_format(out->expires, t, sizeof(t));
 		fed_err(err, errlen, "expired at %s", t);
 		v = FED_V_EXPIRED;
+		if (flags & FED_VF_KEEP_EXPIRED)
+			goto done;
 		goto clear;
 	}
 	v = FED_V_OK;

@@ -150,6 +150,16 @@ int	 fed_bundle_parse(const char *, size_t, struct fed_bundle *,
 enum fed_verdict fed_bundle_verify(const unsigned char *der, size_t len,
 	    X509 *ca, time_t now, uint64_t min_serial, struct fed_bundle *out,
 	    char *err, size_t errlen);
+/*
+ * fed_bundle_verify_ex - the same, and with FED_VF_KEEP_EXPIRED an
+ * expired bundle is still FED_V_EXPIRED but out stays filled (the
+ * caller's to clear): a worker that holds an expired bundle still knows
+ * who the members are, and makes their mail wait (common/fedtrust.h).
+ */
+#define FED_VF_KEEP_EXPIRED	0x01
+enum fed_verdict fed_bundle_verify_ex(const unsigned char *der, size_t len,
+	    X509 *ca, time_t now, uint64_t min_serial, int flags,
+	    struct fed_bundle *out, char *err, size_t errlen);
 void	 fed_bundle_clear(struct fed_bundle *);
 const char *fed_verdict_str(enum fed_verdict);
 

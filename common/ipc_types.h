@@ -14,7 +14,7 @@
 #ifndef AVAL_COMMON_IPC_TYPES_H
 #define AVAL_COMMON_IPC_TYPES_H
 
-#define IPC_VERSION	10
+#define IPC_VERSION	11
 
 enum ipc_type {
 	IPC_HELLO = 1,			/* any: u32 version; first on every link */
@@ -39,6 +39,9 @@ enum ipc_type {
 	IPC_MASTER_LIMITS,		/* ->smtpd: fd (memfd of smtpd_limit.h's table), u32 instance */
 	IPC_MASTER_CTL_QUEUE_CMD,	/* ->queue: u32 req, str verb, str arg, u32 flags (1 json, 2 bounce);
 					   reply QUEUE_CTL_LINE*, QUEUE_CTL_DONE */
+	IPC_MASTER_FED_PART,		/* ->smtpd, deliver: u32 part (enum fed_part), data chunk; in order, before TLS_PEM */
+	IPC_MASTER_FED_END,		/* ->smtpd, deliver: u64 serial (0: on, no bundle yet); the parts so far are the federation
+					   (common/fedtrust.h); sent only when federation { ca } is set */
 
 	/* smtpd -> queue */
 	IPC_SMTPD_MSG_OPEN = 200,	/* u64 sid, str sender, str client, str helo, u32 txflags (SMTPUTF8 1, 8BITMIME 2, BDAT 4),
@@ -48,6 +51,8 @@ enum ipc_type {
 	IPC_SMTPD_MSG_DATA,		/* u64 sid, data chunk (<= IPC_CHUNK); no reply */
 	IPC_SMTPD_MSG_COMMIT,		/* u64 sid; reply QUEUE_MSG_DURABLE | QUEUE_MSG_FAILED */
 	IPC_SMTPD_MSG_ABORT,		/* u64 sid; no reply */
+	IPC_SMTPD_FED_SESSION,		/* ->master: str member, u32 tls, u32 verified, str version, u32 resumed, str failure
+					   ("" ok); one inbound session the federation placed at a member (master_fedhealth.h) */
 	IPC_SMTPD_MSG_ASK,		/* u64 sid, str qid; a COMMIT the last queue never answered: is it stored?
 					   reply QUEUE_MSG_DURABLE (it is, on disk) | QUEUE_MSG_FAILED (it is not) */
 
@@ -82,13 +87,26 @@ enum ipc_type {
 	IPC_DELIVER_JOB_READ,		/* u64 job, u32 chunk, u32 offset ((0, 0): the start); reply QUEUE_JOB_DATA */
 	IPC_DELIVER_TLS_TAKE,		/* u64 req, str cache key; reply QUEUE_TLS_SESSION (queue/tlsstore.h) */
 	IPC_DELIVER_TLS_PUT,		/* str cache key, data DER, u32 DANE usage (0, 2, 3), u64 expires (unix s) */
+	IPC_DELIVER_FED_SESSION,	/* ->master: as SMTPD_FED_SESSION, outbound: one connection to a member's MX */
 
 	/* avalctl -> master (control socket) */
 	IPC_CTL_QUEUE_LIST = 500,	/* reply QUEUE_CTL_MSG*, QUEUE_CTL_RCPT*, QUEUE_CTL_END */
 	IPC_CTL_FLUSH,			/* reply QUEUE_CTL_FLUSHED */
 	IPC_CTL_STATUS,			/* reply MASTER_CTL_PROC*, MASTER_CTL_END */
 	IPC_CTL_QUEUE_CMD,		/* str verb, str arg, u32 flags; reply QUEUE_CTL_LINE*, QUEUE_CTL_DONE */
+	IPC_CTL_FEDERATION,		/* str verb ("show", "health"), u32 flags (1 json); reply QUEUE_CTL_LINE*, QUEUE_CTL_DONE
+					   (from the master itself, req 0) */
 };
+
+/* What an IPC_MASTER_FED_PART chunk belongs to. */
+enum fed_part {
+	FED_PART_CA = 0,		/* the configured federation CA (PEM) */
+	FED_PART_BUNDLE,		/* the current bundle (CMS, DER) */
+	/* ->deliver only: */
+	FED_PART_CERT,			/* our federation certificate chain (PEM) */
+	FED_PART_KEY,			/* its key */
+};
+#define FED_PART_MAX		FED_PART_KEY
 
 /* Largest message-body piece in IPC_SMTPD_MSG_DATA and IPC_QUEUE_JOB_DATA. */
 #define IPC_CHUNK	(16 * 1024 - 64)

@@ -38,11 +38,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/fedtrust.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -63,6 +65,11 @@ static struct deliver_dns	*deliver_dns;	/* libunbound, from START */
 /* TLS material from the master, until its TLS_END */
 static struct buf		*deliver_tls_cert, *deliver_tls_key;
 static struct buf		*deliver_tls_files[CONF_TLS_FILES_MAX];
+/* The federation from the master (FED_PART ... FED_END), kept across TLS_ENDs */
+static struct fed_recv		 deliver_fed_recv;
+static struct fed_trust		*deliver_fed;
+static struct tls_pem		 deliver_fed_cert;
+static int			 deliver_fed_on, deliver_fed_have_cert;
 
 /*
  * deliver_job_run - hand a complete job to its domain's network route:
@@ -244,6 +251,7 @@ deliver_tls_build(uint32_t nfiles)
 {
 	struct deliver_tls	*t;
 	struct tls_pem		 pem, *client = NULL;
+	struct deliver_tls_fed	 fed;
 	char			*files[CONF_TLS_FILES_MAX];
 	size_t			 lens[CONF_TLS_FILES_MAX];
 	char			 err[512];
@@ -267,8 +275,11 @@ deliver_tls_build(uint32_t nfiles)
 		files[i] = (char *)(uintptr_t)buf_data(deliver_tls_files[i]);
 		lens[i] = buf_len(deliver_tls_files[i]);
 	}
-	t = deliver_tls_new(deliver_intake_conf(), client, files, lens, nfiles, err,
-	    sizeof(err));
+	fed.on = deliver_fed_on && conf_federation_on(deliver_intake_conf());
+	fed.trust = deliver_fed;
+	fed.cert = deliver_fed_have_cert ? &deliver_fed_cert : NULL;
+	t = deliver_tls_new(deliver_intake_conf(), client, files, lens, nfiles,
+	    &fed, err, sizeof(err));
 	if (t == NULL) {
 		log_warnx("deliver: TLS policies refused: %s; keeping the %s",
 		    err, deliver_tls != NULL ? "previous ones" : "none");
@@ -281,6 +292,36 @@ deliver_tls_build(uint32_t nfiles)
 }
 
 /*
+ * deliver_fed_take - FED_END: the federation the master sent, for the
+ * engine that the TLS_END after it builds; one that does not verify
+ * leaves the one we had
+ */
+static void
+deliver_fed_take(uint64_t serial)
+{
+	struct fed_trust	*t;
+	struct tls_pem		 cert;
+	char			 err[256];
+	int			 have_cert;
+
+	memset(&cert, 0, sizeof(cert));
+	if (fed_recv_end(&deliver_fed_recv, serial, time(NULL), &t, &cert,
+	    &have_cert, err, sizeof(err)) == -1) {
+		log_warnx("deliver: federation bundle from the master refused: "
+		    "%s; keeping serial %llu", err, deliver_fed != NULL ?
+		    (unsigned long long)deliver_fed->b.serial : 0ULL);
+		tls_pem_clear(&cert);
+		return;
+	}
+	deliver_fed_on = 1;
+	fed_trust_unref(deliver_fed);
+	deliver_fed = t;
+	tls_pem_clear(&deliver_fed_cert);
+	deliver_fed_cert = cert;
+	deliver_fed_have_cert = have_cert;
+}
+
+/*
  * deliver_tls_dispatch - TLS_PEM and TLS_END from the master, the master
  * frames the intake leaves to deliver; 0 for any other
  */
@@ -290,6 +331,7 @@ deliver_tls_dispatch(struct ipc_msgin *r)
 	const void	*p;
 	size_t		 n;
 	uint32_t	 idx, part;
+	uint64_t	 serial;
 	struct buf	**b;
 
 	if (r->type == IPC_MASTER_TLS_END) {
@@ -298,6 +340,19 @@ deliver_tls_dispatch(struct ipc_msgin *r)
 			fatalx("deliver: malformed TLS_END from master");
 		deliver_tls_build(idx);
 		deliver_tls_material_clear();
+		return 1;
+	}
+	if (r->type == IPC_MASTER_FED_PART) {
+		if (ipc_get_u32(r, &part) == -1 ||
+		    ipc_get_data(r, &p, &n) == -1 || ipc_end(r) == -1 ||
+		    fed_recv_add(&deliver_fed_recv, part, p, n) == -1)
+			fatalx("deliver: malformed FED_PART from master");
+		return 1;
+	}
+	if (r->type == IPC_MASTER_FED_END) {
+		if (ipc_get_u64(r, &serial) == -1 || ipc_end(r) == -1)
+			fatalx("deliver: malformed FED_END from master");
+		deliver_fed_take(serial);
 		return 1;
 	}
 	if (r->type != IPC_MASTER_TLS_PEM)

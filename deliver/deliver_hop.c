@@ -189,6 +189,49 @@ deliver_hop_tlsa_done(const struct deliver_dns_tlsa *tlsa, void *arg)
 }
 
 /*
+ * deliver_hop_federation - a member's domain: its mail waits while the
+ * bundle says so (expired, stale CRL, none yet), and goes only to an MX
+ * host the member registered, so a spoofed MX record gets no connection
+ * at all. 0 to connect, -1 when the job has been given its verdict.
+ */
+static int
+deliver_hop_federation(struct deliver_hop *h, const struct deliver_hop_cand *c)
+{
+	struct deliver_job	*job = h->job;
+	const char		*member = job->policy.member;
+	char			 text[DELIVER_TEXT_MAX];
+
+	snprintf(job->relay, sizeof(job->relay), "%s[%s]:%u", c->host[0] ?
+	    c->host : "", c->addr, (unsigned)h->nh.port);
+	if (job->policy.hold[0] != '\0') {
+		snprintf(text, sizeof(text), "federation: mail for %s waits: %s",
+		    member[0] != '\0' ? member : job->domain,
+		    job->policy.hold);
+		log_info("%s: to domain %s, policy=federation, member=%s, "
+		    "reason=%s: %s", job->qid, job->domain, member[0] ?
+		    member : "-", job->policy.hold_reason, job->policy.hold);
+		deliver_job_fail(job, DELIVER_DEFERRED, "4.7.5", text);
+		deliver_hop_end(h);
+		return -1;
+	}
+	if (deliver_tls_fed_mx(h->env.tls, member, c->host))
+		return 0;
+	if (c->host[0] == '\0')
+		snprintf(text, sizeof(text), "federation: %s is a numeric "
+		    "route, and member %s's mail goes only to the MX hosts it "
+		    "registered", c->addr, member);
+	else
+		snprintf(text, sizeof(text), "federation: MX host %s is not "
+		    "one that member %s registered (a spoofed MX record?); "
+		    "not connecting", c->host, member);
+	log_info("%s: relay=%s, policy=federation, member=%s, "
+	    "reason=not-registered: %s", job->qid, job->relay, member, text);
+	deliver_job_fail(job, DELIVER_DEFERRED, "4.7.5", text);
+	deliver_hop_done(job, h);
+	return -1;
+}
+
+/*
  * deliver_hop_try - the next address: its TLS policy, with DANE's TLSA
  * lookup first where DNSSEC vouches for the host (RFC 7672 2.2.1), then
  * the connection
@@ -199,6 +242,9 @@ deliver_hop_try(struct deliver_hop *h)
 	const struct deliver_hop_cand	*c = &h->cand[h->next++];
 
 	deliver_hop_policy(h, c);
+	if (h->job->policy.level == CONF_TLS_FEDERATION &&
+	    deliver_hop_federation(h, c) == -1)
+		return;
 	if (c->host[0] != '\0' && c->secure && h->env.dns != NULL &&
 	    deliver_dns_validates(h->env.dns) == 1 &&
 	    deliver_tls_dane_wanted(&h->job->policy)) {

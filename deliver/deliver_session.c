@@ -688,6 +688,8 @@ deliver_session_retry(struct deliver_session *s, int plaintext)
 static const char *
 deliver_session_verified(const struct deliver_session *s)
 {
+	if (s->policy.level == CONF_TLS_FEDERATION && s->tls.verified)
+		return "federation";
 	if (s->policy.dane != NULL)
 		return s->dane_usage == 3 ? "dane-ee" : s->dane_usage == 2 ?
 		    "dane-ta" : "dane";
@@ -715,9 +717,11 @@ deliver_session_tlslog(struct deliver_session *s)
 		return;
 	}
 	snprintf(s->job->tlslog, sizeof(s->job->tlslog), ", policy=%s, "
-	    "tls=%s, cipher=%s, verified=%s, resumed=%s", lv, s->tls.version,
-	    s->tls.cipher, deliver_session_verified(s),
-	    s->tls.resumed ? "yes" : "no");
+	    "tls=%s, cipher=%s, verified=%s, resumed=%s%s%s", lv,
+	    s->tls.version, s->tls.cipher, deliver_session_verified(s),
+	    s->tls.resumed ? "yes" : "no",
+	    s->policy.member[0] != '\0' ? ", trust=federation:" : "",
+	    s->policy.member);
 }
 
 /* deliver_session_high - 1 if p has an octet over 127 */

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/conf.h"
 #include "common/log.h"
@@ -32,19 +34,23 @@ struct deliver_tls {
 	struct deliver_tls_entry *e;
 	size_t			 n;
 	char			 client[17];	/* our identity, for the ids */
+	int			 fed_on;
+	struct fed_trust	*fed;		/* our reference, or NULL */
+	SSL_CTX			*fedctx;	/* its store; our certificate */
+	char			 fed_id[17];	/* bundle and our certificate */
 };
 
 int
 deliver_tls_required(enum conf_tls_level level)
 {
-	return level == CONF_TLS_ENCRYPT || level == CONF_TLS_VERIFY ||
-	    level == CONF_TLS_SECURE;
+	return level == CONF_TLS_ENCRYPT || deliver_tls_verifies(level);
 }
 
 int
 deliver_tls_verifies(enum conf_tls_level level)
 {
-	return level == CONF_TLS_VERIFY || level == CONF_TLS_SECURE;
+	return level == CONF_TLS_VERIFY || level == CONF_TLS_SECURE ||
+	    level == CONF_TLS_FEDERATION;
 }
 
 /* deliver_policy_required - the level, or dane with TLSA records */
@@ -152,10 +158,46 @@ deliver_tls_entry_build(struct deliver_tls *t, struct deliver_tls_entry *e,
 	return 0;
 }
 
+/*
+ * deliver_tls_fed_build - the federation's context: the bundle's store
+ * (the federation CA and its CRL, nothing else; CRLs checked), our
+ * federation certificate; its id digests the bundle and that certificate
+ */
+static int
+deliver_tls_fed_build(struct deliver_tls *t, const struct deliver_tls_fed *f,
+    char *err, size_t errlen)
+{
+	struct tls_client_opts	 o;
+	const void		*parts[2];
+	size_t			 lens[2];
+
+	t->fed_on = 1;
+	if (f->trust == NULL)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.cert = f->cert;
+	if ((t->fedctx = tls_client_ctx_new(&o, err, errlen)) == NULL)
+		return -1;
+	if (X509_STORE_up_ref(f->trust->store) != 1)
+		fatalx("%s: X509_STORE_up_ref", __func__);
+	SSL_CTX_set_cert_store(t->fedctx, f->trust->store);
+	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(t->fedctx),
+	    X509_V_FLAG_CRL_CHECK);
+	SSL_CTX_set_purpose(t->fedctx, X509_PURPOSE_SSL_SERVER);
+	fed_trust_ref(f->trust);
+	t->fed = f->trust;
+	parts[0] = t->fed->id;
+	lens[0] = strlen(t->fed->id);
+	parts[1] = f->cert != NULL ? f->cert->cert : "";
+	lens[1] = f->cert != NULL ? f->cert->certlen : 0;
+	deliver_tls_digest(t->fed_id, parts, lens, 2);
+	return 0;
+}
+
 struct deliver_tls *
 deliver_tls_new(const struct conf *c, const struct tls_pem *client,
-    char *const *files, const size_t *filelens, size_t nfiles, char *err,
-    size_t errlen)
+    char *const *files, const size_t *filelens, size_t nfiles,
+    const struct deliver_tls_fed *fed, char *err, size_t errlen)
 {
 	const struct conf_tls_policy	*cp;
 	const char			*paths[CONF_TLS_FILES_MAX];
@@ -186,6 +228,11 @@ deliver_tls_new(const struct conf *c, const struct tls_pem *client,
 	}
 	for (cp = c->tls_policies; cp != NULL; cp = cp->next)
 		n++;
+	if (fed != NULL && fed->on && deliver_tls_fed_build(t, fed, err,
+	    errlen) == -1) {
+		deliver_tls_unref(t);
+		return NULL;
+	}
 	t->e = xcalloc(n > 0 ? n : 1, sizeof(*t->e));
 	for (cp = c->tls_policies; cp != NULL; cp = cp->next) {
 		if (deliver_tls_entry_build(t, &t->e[t->n++], cp, client,
@@ -216,6 +263,8 @@ deliver_tls_unref(struct deliver_tls *t)
 	}
 	free(t->e);
 	SSL_CTX_free(t->plain);
+	SSL_CTX_free(t->fedctx);
+	fed_trust_unref(t->fed);
 	free(t);
 }
 
@@ -232,6 +281,52 @@ deliver_tls_find(const void *arg, const char *name)
 	return NULL;
 }
 
+/*
+ * deliver_tls_fed_policy - 1 with out filled when the federation speaks
+ * for domain: an active member's, or any while no bundle has come (who
+ * is a member cannot be known then, and a member's mail must not go out
+ * less protected: everything waits for the bundle)
+ */
+static int
+deliver_tls_fed_policy(const struct deliver_tls *t, const char *domain,
+    struct deliver_policy *out)
+{
+	const struct fed_member	*m = NULL;
+
+	if (t->fed != NULL && (m = fed_trust_domain(t->fed, domain)) == NULL)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->level = CONF_TLS_FEDERATION;
+	out->source = "federation";
+	if (t->fed == NULL) {
+		strlcpy(out->hold_reason, "bundle-expired",
+		    sizeof(out->hold_reason));
+		snprintf(out->hold, sizeof(out->hold), "no federation bundle "
+		    "has been loaded yet, so the federation's members are not "
+		    "known");
+		snprintf(out->id, sizeof(out->id), "federation/-");
+		return 1;
+	}
+	strlcpy(out->member, m->id, sizeof(out->member));
+	(void)fed_trust_hold(t->fed, time(NULL), out->hold_reason, out->hold,
+	    sizeof(out->hold));
+	out->ctx = t->fedctx;
+	snprintf(out->id, sizeof(out->id), "federation/%s", t->fed_id);
+	return 1;
+}
+
+int
+deliver_tls_fed_mx(const struct deliver_tls *t, const char *member,
+    const char *host)
+{
+	const struct fed_member	*m;
+
+	if (t->fed == NULL || host[0] == '\0' ||
+	    (m = fed_registry_find(&t->fed->b.reg, member)) == NULL)
+		return 0;
+	return fed_trust_has_mx(m, host);
+}
+
 void
 deliver_tls_policy(const struct deliver_tls *t, const char *domain,
     struct deliver_policy *out)
@@ -242,7 +337,9 @@ deliver_tls_policy(const struct deliver_tls *t, const char *domain,
 		*out = e->p;
 		return;
 	}
-	/* Federation membership and DANE come here, before the default. */
+	if (t->fed_on && deliver_tls_fed_policy(t, domain, out))
+		return;
+	/* DANE comes here (the caller asks), before the default. */
 	memset(out, 0, sizeof(*out));
 	out->level = CONF_TLS_MAY;
 	out->source = "default";

@@ -9,7 +9,13 @@
  * the first source that speaks for the domain decides,
  *
  *	1. the tls-policy table (its own entry, .parent entries, then *);
- *	2. federation membership (the next issue adds it here);
+ *	2. federation membership: a domain the bundle gives to an active
+ *	   member gets the federation level (common/fedtrust.h): the
+ *	   federation CA and CRL only, the MX host's name, an MX host the
+ *	   member registered (deliver_tls_fed_mx, asked by the hop), our
+ *	   federation certificate presented; while the bundle has expired,
+ *	   its CRL is stale or no bundle came yet, hold says why and no
+ *	   connection is made;
  *	3. DANE: validated TLSA records of the MX host, applied by the
  *	   caller with deliver_tls_dane_apply() (below), host by host;
  *	4. the default, may.
@@ -31,6 +37,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "common/fedtrust.h"
 #include "deliver/deliver_dns.h"
 
 struct ssl_ctx_st;
@@ -43,7 +50,8 @@ struct deliver_dane;
 
 struct deliver_policy {
 	enum conf_tls_level	 level;
-	const char		*source;	/* "tls-policy", "default" */
+	const char		*source;	/* "tls-policy", "federation",
+						   "default" */
 	struct ssl_ctx_st	*ctx;		/* NULL for none; the engine's */
 	char			 id[DELIVER_POLICY_ID_SIZE];
 	/* secure, verify: the names to check, "" for the next hop itself */
@@ -56,6 +64,17 @@ struct deliver_policy {
 	 * job's.
 	 */
 	struct deliver_dane	*dane;
+	/* federation: the member, and why its mail must wait now ("": go) */
+	char			 member[FED_ID_MAX + 1];
+	char			 hold[FED_WHY_LEN];
+	char			 hold_reason[FED_REASON_LEN];
+};
+
+/* The federation as deliver got it from the master (deliver.c). */
+struct deliver_tls_fed {
+	int			 on;		/* federation { ca } is set */
+	struct fed_trust	*trust;		/* NULL: no bundle yet */
+	const struct tls_pem	*cert;		/* ours */
 };
 
 /*
@@ -66,8 +85,16 @@ struct deliver_policy {
  */
 struct deliver_tls *deliver_tls_new(const struct conf *c,
 		    const struct tls_pem *client, char *const *files,
-		    const size_t *filelens, size_t nfiles, char *err,
+		    const size_t *filelens, size_t nfiles,
+		    const struct deliver_tls_fed *fed, char *err,
 		    size_t errlen);
+
+/*
+ * deliver_tls_fed_mx - 1 if host is an MX host that member registered
+ * (the hop asks before it connects: a spoofed MX gets no connection)
+ */
+int		 deliver_tls_fed_mx(const struct deliver_tls *,
+		    const char *member, const char *host);
 void		 deliver_tls_ref(struct deliver_tls *);
 void		 deliver_tls_unref(struct deliver_tls *);	/* NULL: fine */
 

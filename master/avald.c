@@ -91,12 +91,19 @@ avald_conf_load(const char *file, struct conf_errors *errs, int checkonly)
 			    "%s in %s (trust ca.crt there in test clients)",
 			    c->hostname, c->tls_certs->cert);
 	}
-	/* Both load, or neither replaces what runs. */
-	if (master_tls_load(c, file ? file : "<default>", errs) == -1 ||
+	/*
+	 * All load, or none replaces what runs. The federation first: its
+	 * certificate joins smtpd's list in master_tls_load().
+	 */
+	if (master_fed_load(c, file ? file : "<default>", errs) == -1 ||
+	    master_tls_load(c, file ? file : "<default>", errs) == -1 ||
 	    master_passwd_load(c, errs) == -1) {
 		conf_free(c);
 		return NULL;
 	}
+	if (checkonly)
+		return c;
+	master_fed_commit();
 	master_tls_commit();
 	master_passwd_commit();
 	return c;
@@ -155,6 +162,7 @@ avald_reload(void)
 	conf_free(master->conf);
 	master->conf = conf;
 	master->generation++;
+	master_fed_start();
 	master_children_send_conf();
 	log_info("configuration generation %u loaded", master->generation);
 }
@@ -299,6 +307,7 @@ main(int argc, char **argv)
 	}
 	master_ctl_start();
 	master_tls_start();
+	master_fed_start();
 	{
 		struct smtpd_limit_table	*lt;
 
@@ -323,6 +332,7 @@ master_exit(void)
 	master_ctl_close();
 	master_listeners_unlink();
 	master_tls_clear();
+	master_fed_clear();
 	unlink(master->pid_path);
 	log_info("stopped");
 	exit(0);

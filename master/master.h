@@ -117,6 +117,18 @@ void	 master_tls_start(void);
 void	 master_tls_clear(void);
 
 /* master_passwd.c */
+/* master_fed.c */
+struct tls_pem;
+int	 master_fed_load(const struct conf *, const char *file,
+	    struct conf_errors *);
+void	 master_fed_commit(void);
+void	 master_fed_start(void);
+void	 master_fed_send(struct ipc_peer *, int with_key);
+const struct tls_pem *master_fed_cert(void);
+const char *master_fed_ca(size_t *);
+void	 master_fed_ctl(struct ipc_peer *, const char *verb, uint32_t flags);
+void	 master_fed_clear(void);
+
 int	 master_passwd_load(const struct conf *, struct conf_errors *);
 void	 master_passwd_commit(void);
 void	 master_passwd_send(struct ipc_peer *);

@@ -147,6 +147,14 @@ master_ctl_dispatch(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 		master_ctl_cmd(p, verb, cmdarg, flags);
 		return;
 	}
+	if (r->type == IPC_CTL_FEDERATION) {
+		if (ipc_get_str(r, &verb) == -1 ||
+		    ipc_get_u32(r, &flags) == -1 || ipc_end(r) == -1 ||
+		    strlen(verb) > 32)
+			goto bad;
+		master_fed_ctl(p, verb, flags);
+		return;
+	}
 	if (ipc_end(r) == -1)
 		goto bad;
 	switch (r->type) {

@@ -135,11 +135,35 @@ master_tls_load(const struct conf *c, const char *file,
 {
 	const struct conf_tls_cert	*tc;
 	struct master_tls		*t;
+	const struct tls_pem		*fc;
+	const char			*fca;
 	char				 err[512];
+	size_t				 fcalen;
 	int				 nerr = 0;
 
 	t = xcalloc(1, sizeof(*t));
+	/*
+	 * Our federation certificate comes first: it is what a client gets
+	 * that names no other certificate's host by SNI, so a member
+	 * connecting to our MX host finds the certificate it verifies.
+	 */
+	if ((fc = master_fed_cert()) != NULL) {
+		t->pem[0].cert = xmalloc(fc->certlen);
+		memcpy(t->pem[0].cert, fc->cert, fc->certlen);
+		t->pem[0].certlen = fc->certlen;
+		t->pem[0].key = xmalloc(fc->keylen);
+		memcpy(t->pem[0].key, fc->key, fc->keylen);
+		t->pem[0].keylen = fc->keylen;
+		t->n = 1;
+	}
 	for (tc = c->tls_certs; tc != NULL; tc = tc->next) {
+		if (t->n == CONF_TLS_CERTS_MAX) {
+			conf_errors_add(errs, file, 0, "tls: more than %d "
+			    "certificates with the federation's",
+			    CONF_TLS_CERTS_MAX);
+			nerr++;
+			break;
+		}
 		if (tls_pem_load(&t->pem[t->n], tc->cert, tc->key, err,
 		    sizeof(err)) == -1) {
 			conf_errors_add(errs, file, 0, "tls: %s", err);
@@ -152,6 +176,13 @@ master_tls_load(const struct conf *c, const char *file,
 	    &t->ca, &t->calen, err, sizeof(err)) == -1) {
 		conf_errors_add(errs, file, 0, "tls client-ca: %s", err);
 		nerr++;
+	}
+	/* Members learn from the CA names which certificate to send. */
+	if ((fca = master_fed_ca(&fcalen)) != NULL) {
+		t->ca = xreallocarray(t->ca, 1, t->calen + fcalen + 1);
+		memcpy(t->ca + t->calen, fca, fcalen);
+		t->calen += fcalen;
+		t->ca[t->calen] = '\0';
 	}
 	/* Build once here, so smtpd never meets a config it cannot use. */
 	if (nerr == 0 && t->n > 0) {
@@ -219,6 +250,7 @@ master_tls_send_client(struct ipc_peer *p)
 	struct ipc_msg		*m;
 	size_t			 i;
 
+	master_fed_send(p, 1);
 	if (t != NULL && t->have_client) {
 		master_tls_send_part(p, 0, TLS_PART_CLIENT_CERT,
 		    t->client.cert, t->client.certlen);
@@ -254,6 +286,7 @@ master_tls_send(struct ipc_peer *p)
 	struct ipc_msg		*m;
 	size_t			 i;
 
+	master_fed_send(p, 0);
 	for (i = 0; t != NULL && i < t->n; i++) {
 		master_tls_send_part(p, (uint32_t)i, TLS_PART_CERT,
 		    t->pem[i].cert, t->pem[i].certlen);

@@ -367,6 +367,8 @@ smtpd_dispatch_master(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 	case IPC_MASTER_TLS_PEM:
 	case IPC_MASTER_TLS_END:
 	case IPC_MASTER_TLS_KEYS:
+	case IPC_MASTER_FED_PART:
+	case IPC_MASTER_FED_END:
 		smtpd_tls_dispatch(r);
 		return;
 	case IPC_MASTER_QUEUE_LINK:

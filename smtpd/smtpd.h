@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/addr.h"
+#include "common/fedtrust.h"
 #include "common/proc.h"
 #include "common/qid.h"
 #include "smtpd/smtpd_data.h"
@@ -57,6 +58,21 @@ enum smtpd_state {
 	SMTPD_S_CLOSING,	/* last reply queued; close when written */
 };
 
+/*
+ * What the federation says of a session (smtpd_fed.c): placed, when the
+ * bundle's registry or the DNS whitelist puts the client's address at a
+ * member; member, when its certificate verified against the federation
+ * CA and CRL and names hosts of an active member: a verified peer.
+ */
+struct smtpd_fed {
+	char			 member[FED_ID_MAX + 1];	/* verified: "" */
+	char			 placed[FED_ID_MAX + 1];	/* "" none */
+	const char		*placed_by;	/* "registry", "whitelist" */
+	char			 reason[FED_REASON_LEN];	/* not verified */
+	char			 why[FED_WHY_LEN];
+	int			 downgrade;	/* placed, not verified, at MAIL */
+};
+
 struct smtpd_session {
 	uint64_t		 id;
 	char			 idstr[24];	/* "s" + hex, for log lines */
@@ -79,6 +95,7 @@ struct smtpd_session {
 	struct smtpd_auth	*auth;		/* NULL until the first AUTH */
 	struct event		*auth_ev;	/* the delay of a failed AUTH */
 	struct tls_info		*tls;		/* NULL until TLS is up */
+	struct smtpd_fed	 fed;		/* the federation's view (smtpd_fed.c) */
 	struct sockaddr_storage	 ss;
 	char			 client[96];	/* "[addr]:port" */
 	enum smtpd_state	 state;
@@ -153,6 +170,10 @@ struct smtpd_env {
 	struct buf		*pem[16][2];	/* [cert index][TLS_PART_CERT|KEY] */
 	struct buf		*pem_ca;
 	struct tls_ticket_keys	*keys;
+	/* the federation (common/fedtrust.h): NULL while off or no bundle */
+	struct fed_trust	*fed;
+	struct fed_recv		 fed_recv;
+	int			 fed_on;	/* FED_END came: federation { ca } */
 
 	struct smtpd_session	*sessions;
 	struct smtpd_session	*hash[SMTPD_HASH];
@@ -195,6 +216,17 @@ void	 smtpd_passwd_dispatch(struct ipc_msgin *);
  * authenticated, or it is a local user on the local socket
  */
 #define SMTPD_TRUSTED(s)	(((s)->flags & (SMTPD_F_AUTH | SMTPD_F_LOCAL)) != 0)
+
+/* smtpd_fed.c */
+struct ssl_st;
+void	 smtpd_fed_connect(struct smtpd_session *);
+void	 smtpd_fed_tls(struct smtpd_session *, struct ssl_st *, char *log,
+	    size_t loglen);
+int	 smtpd_fed_mail(struct smtpd_session *);
+void	 smtpd_fed_received(const struct smtpd_session *, char *comment,
+	    size_t commentlen);
+int	 smtpd_fed_header(const struct smtpd_session *, struct buf *);
+int	 smtpd_fed_may_relay(const struct smtpd_session *);
 
 /* smtpd_relay.c */
 int	 smtpd_relay_allowed(const struct sockaddr *, const char *rcpt);

@@ -47,11 +47,12 @@ smtpd_received_safe(const char *in, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
-/* smtpd_received - append the header for this session's message */
-int
-smtpd_received(const struct smtpd_session *s, struct buf *out)
+/* smtpd_received_trace - the Received header alone */
+static int
+smtpd_received_trace(const struct smtpd_session *s, struct buf *out)
 {
-	char		 host[NI_MAXHOST], date[64], helo[80], tls[512] = "";
+	char		 host[NI_MAXHOST], date[64], helo[80], tls[600] = "";
+	char		 fed[64];
 	const char	*proto;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
@@ -71,13 +72,14 @@ smtpd_received(const struct smtpd_session *s, struct buf *out)
 		proto = "ESMTPA";
 	else
 		proto = "ESMTP";
+	smtpd_fed_received(s, fed, sizeof(fed));
 	if ((s->flags & SMTPD_F_TLS) && s->tls != NULL)
 		snprintf(tls, sizeof(tls), "\t(using %s with cipher %s (%d "
-		    "bits)%s%s%s)\r\n", s->tls->version, s->tls->cipher,
+		    "bits)%s%s%s%s)\r\n", s->tls->version, s->tls->cipher,
 		    s->tls->bits, s->tls->peer_cert ? "\r\n\tclient "
 		    "certificate " : "", s->tls->peer_cert ? s->tls->fpr : "",
-		    s->tls->peer_cert ? (s->tls->verified ? " verified" :
-		    " not verified") : "");
+		    s->tls->peer_cert ? (s->tls->verified || s->fed.member[0] ?
+		    " verified" : " not verified") : "", fed);
 	/*
 	 * The local socket: who sent it is the uid the kernel gave, the one
 	 * fact worth tracing (Postfix writes "from userid N"); the HELO is
@@ -97,4 +99,16 @@ smtpd_received(const struct smtpd_session *s, struct buf *out)
 	    "\tby %s (aval) with %s id %s;\r\n\t%s\r\n", host,
 	    s->helo[0] ? "invalid HELO " : "no HELO", helo,
 	    "", tls, env->w.conf->hostname, proto, s->qid, date);
+}
+
+/*
+ * smtpd_received - append the header for this session's message, and the
+ * federation's mark when there is one
+ */
+int
+smtpd_received(const struct smtpd_session *s, struct buf *out)
+{
+	if (smtpd_received_trace(s, out) == -1)
+		return -1;
+	return smtpd_fed_header(s, out);
 }

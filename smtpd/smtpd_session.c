@@ -336,7 +336,7 @@ smtpd_session_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		return;
 	}
 	if (!smtpd_relay_allowed((struct sockaddr *)&s->ss, cmd->addr) &&
-	    !SMTPD_TRUSTED(s)) {
+	    !SMTPD_TRUSTED(s) && !smtpd_fed_may_relay(s)) {
 		log_info("NOQUEUE: session=%s, client=%s, cmd=RCPT, "
 		    "from=<%s>, to=<%s>, dsn=5.7.1, status=reject "
 		    "(554 relay access denied)", s->idstr, s->client,
@@ -937,6 +937,12 @@ smtpd_session_command(struct smtpd_session *s, const char *line)
 		if (smtpd_session_submission_gate(s) == -1 ||
 		    !smtpd_session_sender_ok(s, cmd.addr))
 			break;
+		if (smtpd_fed_mail(s) == -1) {
+			smtpd_session_tempfail(s, "451 4.7.1 Error: federation "
+			    "members must send with their verified "
+			    "certificate; try again later");
+			break;
+		}
 		if (env->queue_low) {
 			log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, "
 			    "from=<%s>, dsn=4.3.1, status=reject (452 spool "
@@ -1648,6 +1654,7 @@ smtpd_session_new(int fd, const struct sockaddr *sa, socklen_t len,
 	env->nsessions++;
 	log_info("NOQUEUE: session=%s, client=%s (connect to %s %s)",
 	    s->idstr, s->client, conf_listen_kind_name(l->kind), l->addr);
+	smtpd_fed_connect(s);
 	if (l->kind == CONF_L_SUBMISSIONS) {
 		/* RFC 8314: TLS from the first byte; the 220 comes after. */
 		if (smtpd_session_tls_begin(s) == -1)

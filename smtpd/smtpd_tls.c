@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -91,6 +92,33 @@ smtpd_tls_build(uint32_t n)
 	    c->tls_session_tickets ? "on" : "off");
 }
 
+/*
+ * smtpd_tls_fed - FED_END: the federation the master sent replaces ours;
+ * one that does not verify leaves ours as it was
+ */
+static void
+smtpd_tls_fed(uint64_t serial)
+{
+	struct fed_trust	*t;
+	struct tls_pem		 none;
+	char			 err[256];
+	int			 have_cert;
+
+	memset(&none, 0, sizeof(none));
+	if (fed_recv_end(&env->fed_recv, serial, time(NULL), &t, &none,
+	    &have_cert, err, sizeof(err)) == -1) {
+		log_warnx("federation: bundle from the master refused: %s; "
+		    "keeping serial %llu", err, env->fed != NULL ?
+		    (unsigned long long)env->fed->b.serial : 0ULL);
+		return;
+	}
+	tls_pem_clear(&none);
+	env->fed_on = 1;
+	fed_trust_unref(env->fed);
+	env->fed = t;
+	log_debug("federation: bundle serial %llu", (unsigned long long)serial);
+}
+
 /* smtpd_tls_dispatch - TLS_PEM, TLS_END, TLS_KEYS from the master */
 void
 smtpd_tls_dispatch(struct ipc_msgin *r)
@@ -98,6 +126,7 @@ smtpd_tls_dispatch(struct ipc_msgin *r)
 	const void	*p, *q;
 	size_t		 n, m;
 	uint32_t	 idx, part;
+	uint64_t	 serial;
 	struct buf	**b;
 
 	switch (r->type) {
@@ -119,6 +148,18 @@ smtpd_tls_dispatch(struct ipc_msgin *r)
 			break;
 		smtpd_tls_build(idx);
 		smtpd_tls_pem_reset();
+		return;
+	case IPC_MASTER_FED_PART:
+		if (ipc_get_u32(r, &part) == -1 ||
+		    ipc_get_data(r, &p, &n) == -1 || ipc_end(r) == -1 ||
+		    part > FED_PART_BUNDLE ||
+		    fed_recv_add(&env->fed_recv, part, p, n) == -1)
+			break;
+		return;
+	case IPC_MASTER_FED_END:
+		if (ipc_get_u64(r, &serial) == -1 || ipc_end(r) == -1)
+			break;
+		smtpd_tls_fed(serial);
 		return;
 	case IPC_MASTER_TLS_KEYS:
 		if (ipc_get_data(r, &p, &n) == -1 ||
@@ -183,6 +224,7 @@ smtpd_tls_connected(struct smtpd_session *s)
 	struct tls_info	*ti;
 	SSL		*ssl = bufferevent_openssl_get_ssl(s->bev);
 	char		 cert[512] = "";
+	char		 fed[FED_WHY_LEN + 64];
 
 	s->flags &= ~SMTPD_F_HANDSHAKE;
 	s->flags |= SMTPD_F_TLS;
@@ -196,9 +238,10 @@ smtpd_tls_connected(struct smtpd_session *s)
 	else if (ti->peer_cert)
 		snprintf(cert, sizeof(cert), ", client-cert=unverified, "
 		    "fingerprint=%s (%s)", ti->fpr, ti->verify_err);
+	smtpd_fed_tls(s, ssl, fed, sizeof(fed));
 	log_info("NOQUEUE: session=%s, client=%s, tls=%s, cipher=%s, "
-	    "resumed=%s%s", s->idstr, s->client, ti->version, ti->cipher,
-	    ti->resumed ? "yes" : "no", cert);
+	    "resumed=%s%s%s", s->idstr, s->client, ti->version, ti->cipher,
+	    ti->resumed ? "yes" : "no", cert, fed);
 }
 
 /*

@@ -4,6 +4,7 @@
  *	avalctl [-f file] [-s socket] queue [--json]
  *	avalctl [-f file] [-s socket] flush
  *	avalctl [-f file] [-s socket] status [--json]
+ *	avalctl [-f file] [-s socket] federation [show|health] [--json]
  *	avalctl passwd [user]
  *	avalctl passwd --check file
  *
@@ -76,6 +77,9 @@ avalctl_usage(void)
 	    "  stats [--json]             depth, destinations, oldest, "
 	    "counts\n"
 	    "  status [--json]            avald's processes\n"
+	    "  federation [show|health] [--json]\n"
+	    "                             the loaded federation bundle, or "
+	    "per-member TLS health\n"
 	    "  passwd [user] | passwd --check file\n");
 	exit(2);
 }
@@ -542,6 +546,16 @@ avalctl_words(int argc, char **argv, uint32_t *type)
 		*type = strcmp(verb, "queue") == 0 ? IPC_CTL_QUEUE_LIST :
 		    IPC_CTL_STATUS;
 		return ipc_new(*type);
+	}
+	if (strcmp(verb, "federation") == 0) {
+		if ((flags & 2) || (*arg != '\0' && strcmp(arg, "show") != 0 &&
+		    strcmp(arg, "health") != 0))
+			avalctl_usage();
+		*type = IPC_CTL_FEDERATION;
+		m = ipc_new(IPC_CTL_FEDERATION);
+		ipc_put_str(m, *arg != '\0' ? arg : "show");
+		ipc_put_u32(m, flags);
+		return m;
 	}
 	if (strcmp(verb, "show") == 0)
 		need = 1;

@@ -1,0 +1,154 @@
+/*
+ * smtpd_fed - inbound federation: verified peers, and possible downgrades
+ *
+ * Nobody is ever refused for being outside the federation. What the
+ * federation adds to a session (docs/federation.md):
+ *
+ *	at connect	the client's address is looked up in the bundle's
+ *			registry: an address in a member's networks is
+ *			"placed" at that member, and logged
+ *	after TLS	a client certificate that verifies against the
+ *			federation CA and its CRL (checked here, on every
+ *			session, resumed ones too) and names only MX hosts
+ *			of one active member makes the session a verified
+ *			federation peer: trust=federation:<member> in the
+ *			log, the member and the certificate's fingerprint
+ *			in the Received header, and the grants of the
+ *			config (members-may-relay)
+ *	at MAIL		a session placed at a member that is not a verified
+ *			peer of that member is a possible downgrade: logged,
+ *			marked with an X-Aval-Federation header, or with
+ *			defer-downgrade answered 451 4.7.1
+ *
+ * A certificate that does not verify is logged with the precise reason
+ * (revoked, expired, another CA, ...); the session goes on as any other.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/fedtrust.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/xmalloc.h"
+#include "smtpd/smtpd.h"
+
+/* smtpd_fed_connect - place the client's address, if the registry does */
+void
+smtpd_fed_connect(struct smtpd_session *s)
+{
+	const struct fed_member	*m;
+
+	memset(&s->fed, 0, sizeof(s->fed));
+	if (env->fed == NULL || (s->flags & SMTPD_F_LOCAL))
+		return;
+	if ((m = fed_trust_addr(env->fed, (struct sockaddr *)&s->ss)) == NULL)
+		return;
+	strlcpy(s->fed.placed, m->id, sizeof(s->fed.placed));
+	s->fed.placed_by = "registry";
+	log_info("NOQUEUE: session=%s, client=%s, federation=placed, "
+	    "member=%s, by=registry", s->idstr, s->client, m->id);
+}
+
+/*
+ * smtpd_fed_tls - the handshake is done: is the client a verified peer?
+ * What the TLS log line should add goes into log.
+ */
+void
+smtpd_fed_tls(struct smtpd_session *s, SSL *ssl, char *log, size_t loglen)
+{
+	X509	*leaf;
+
+	log[0] = '\0';
+	if (env->fed == NULL)
+		return;
+	leaf = SSL_get0_peer_certificate(ssl);
+	if (fed_trust_peer(env->fed, leaf, SSL_get_peer_cert_chain(ssl),
+	    X509_PURPOSE_SSL_CLIENT, time(NULL), s->fed.member, s->fed.reason,
+	    s->fed.why, sizeof(s->fed.why))) {
+		snprintf(log, loglen, ", trust=federation:%s", s->fed.member);
+		return;
+	}
+	/* A stranger's certificate is its own affair; a member's is not. */
+	if (leaf != NULL && (s->fed.placed[0] != '\0' ||
+	    X509_check_issued(env->fed->b.ca, leaf) == X509_V_OK ||
+	    strcmp(s->fed.reason, "revoked") == 0))
+		snprintf(log, loglen, ", federation=not-verified, reason=%s "
+		    "(%s)", s->fed.reason, s->fed.why);
+}
+
+/*
+ * smtpd_fed_mail - MAIL from a session the federation placed at a
+ * member: 0 to go on, -1 when it must be answered 451 (defer-downgrade)
+ */
+int
+smtpd_fed_mail(struct smtpd_session *s)
+{
+	const char	*why;
+
+	s->fed.downgrade = 0;
+	if (s->fed.placed[0] == '\0' ||
+	    strcmp(s->fed.member, s->fed.placed) == 0)
+		return 0;
+	s->fed.downgrade = 1;
+	why = s->fed.member[0] != '\0' ? "a certificate of another member" :
+	    !(s->flags & SMTPD_F_TLS) ? "no TLS" : s->fed.reason[0] != '\0' ?
+	    s->fed.reason : "no client certificate";
+	if (env->w.conf->fed_defer_downgrade) {
+		log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, "
+		    "federation=downgrade, member=%s, by=%s, reason=\"%s\", "
+		    "dsn=4.7.1, status=defer (451 defer-downgrade)", s->idstr,
+		    s->client, s->fed.placed, s->fed.placed_by, why);
+		return -1;
+	}
+	log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, "
+	    "federation=downgrade, member=%s, by=%s, reason=\"%s\", "
+	    "status=marked", s->idstr, s->client, s->fed.placed,
+	    s->fed.placed_by, why);
+	return 0;
+}
+
+/*
+ * smtpd_fed_received - the Received header's words for a verified peer
+ * (its member; the fingerprint is there already), "" for anyone else
+ */
+void
+smtpd_fed_received(const struct smtpd_session *s, char *comment,
+    size_t commentlen)
+{
+	comment[0] = '\0';
+	if (s->fed.member[0] != '\0')
+		snprintf(comment, commentlen, "\r\n\tfederation member %s",
+		    s->fed.member);
+}
+
+/*
+ * smtpd_fed_header - after the Received header: the mark of a possible
+ * downgrade (a header only this host's own Received vouches for: a
+ * client may have written one too, so it names this host)
+ */
+int
+smtpd_fed_header(const struct smtpd_session *s, struct buf *out)
+{
+	if (!s->fed.downgrade)
+		return 0;
+	return buf_printf(out, "X-Aval-Federation: possible downgrade; "
+	    "member=%s; by=%s; host=%s\r\n", s->fed.placed, s->fed.placed_by,
+	    env->w.conf->hostname);
+}
+
+/* smtpd_fed_may_relay - a verified peer, and the config grants relaying */
+int
+smtpd_fed_may_relay(const struct smtpd_session *s)
+{
+	return s->fed.member[0] != '\0' &&
+	    env->w.conf->fed_members_may_relay;
+}
