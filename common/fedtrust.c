@@ -112,14 +112,6 @@ fed_trust_hold(const struct fed_trust *t, time_t now,
 	const ASN1_TIME	*next;
 	char		 ts[32];
 
-	if (now >= t->b.expires) {
-		fed_time_format(t->b.expires, ts, sizeof(ts));
-		strlcpy(reason, "bundle-expired", FED_REASON_LEN);
-		snprintf(why, whylen, "the federation bundle (serial %llu) "
-		    "expired at %s and no newer one has verified",
-		    (unsigned long long)t->b.serial, ts);
-		return 1;
-	}
 	if (t->b.crl != NULL &&
 	    (next = X509_CRL_get0_nextUpdate(t->b.crl)) != NULL &&
 	    X509_cmp_time(next, &now) <= 0) {
@@ -127,6 +119,14 @@ fed_trust_hold(const struct fed_trust *t, time_t now,
 		snprintf(why, whylen, "the federation CRL is stale: it was "
 		    "due for renewal before now, and revocations since "
 		    "cannot be known");
+		return 1;
+	}
+	if (now >= t->b.expires) {
+		fed_time_format(t->b.expires, ts, sizeof(ts));
+		strlcpy(reason, "bundle-expired", FED_REASON_LEN);
+		snprintf(why, whylen, "the federation bundle (serial %llu) "
+		    "expired at %s and no newer one has verified",
+		    (unsigned long long)t->b.serial, ts);
 		return 1;
 	}
 	return 0;

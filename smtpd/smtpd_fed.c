@@ -50,7 +50,9 @@ smtpd_fed_connect(struct smtpd_session *s)
 	memset(&s->fed, 0, sizeof(s->fed));
 	if (env->fed == NULL || (s->flags & SMTPD_F_LOCAL))
 		return;
-	if ((m = fed_trust_addr(env->fed, (struct sockaddr *)&s->ss)) == NULL)
+	/* A suspended member is a stranger (docs/federation-policy.md). */
+	if ((m = fed_trust_addr(env->fed, (struct sockaddr *)&s->ss)) == NULL ||
+	    m->status != FED_S_ACTIVE)
 		return;
 	strlcpy(s->fed.placed, m->id, sizeof(s->fed.placed));
 	s->fed.placed_by = "registry";
@@ -98,6 +100,18 @@ smtpd_fed_mail(struct smtpd_session *s)
 	if (s->fed.placed[0] == '\0' ||
 	    strcmp(s->fed.member, s->fed.placed) == 0)
 		return 0;
+	/*
+	 * While our bundle has expired or its CRL is stale no member can be
+	 * verified: that is our trouble, not a downgrade by the sender, and
+	 * its mail comes in as a stranger's (docs/federation-policy.md).
+	 */
+	if (strcmp(s->fed.reason, "bundle-expired") == 0 ||
+	    strcmp(s->fed.reason, "crl-stale") == 0) {
+		log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, "
+		    "federation=unverifiable, member=%s, reason=%s", s->idstr,
+		    s->client, s->fed.placed, s->fed.reason);
+		return 0;
+	}
 	s->fed.downgrade = 1;
 	why = s->fed.member[0] != '\0' ? "a certificate of another member" :
 	    !(s->flags & SMTPD_F_TLS) ? "no TLS" : s->fed.reason[0] != '\0' ?
