@@ -95,6 +95,7 @@ AVALCA_OBJS	 = $(AVALCA_SRCS:%.c=$(O)/%.o)
 # The unit runner links the process modules that stand alone: those that
 # need no process globals (the file with main() and what leans on it).
 UNIT_LINK	 = $(O)/master/master_backoff.o \
+		   $(O)/master/master_fedhealth.o \
 		   $(O)/smtpd/smtpd_cmd.o $(O)/smtpd/smtpd_limit.o \
 		   $(O)/smtpd/smtpd_data.o \
 		   $(O)/smtpd/smtpd_auth.o \

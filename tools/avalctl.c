@@ -41,9 +41,11 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "common/buf.h"
 #include "common/conf.h"
 #include "common/ctlclient.h"
 #include "common/ipc.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/passwd.h"
 #include "common/xmalloc.h"
@@ -309,22 +311,17 @@ done:
 	return rc;
 }
 
-/* avalctl_json_str - a JSON string literal, escaped (RFC 8259) */
+/* avalctl_json_str - a JSON string literal on stdout (common/json.h) */
 static void
 avalctl_json_str(const char *s)
 {
-	const unsigned char	*p;
+	struct buf	*b = buf_new(64, 6 * strlen(s) + 2);
 
-	putchar('"');
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	/* Six bytes an input byte at the most: the cap cannot be met. */
+	if (json_str(b, s) == -1)
+		fatalx("%s: escaped string too long", __func__);
+	fputs(buf_data(b), stdout);
+	buf_free(b);
 }
 
 static void
