@@ -404,6 +404,26 @@ deliver_dns_probed(int validates, void *arg)
 	    "does not validate");
 }
 
+/* deliver_fed_note - one federation connection, for the master's health */
+static void
+deliver_fed_note(const struct deliver_fed_note *n, void *arg)
+{
+	struct ipc_peer	*p = deliver_intake_master();
+	struct ipc_msg	*m;
+
+	(void)arg;
+	if (p == NULL)
+		return;
+	m = ipc_new(IPC_DELIVER_FED_SESSION);
+	ipc_put_str(m, n->member);
+	ipc_put_u32(m, (uint32_t)n->tls);
+	ipc_put_u32(m, (uint32_t)n->verified);
+	ipc_put_str(m, n->version);
+	ipc_put_u32(m, (uint32_t)n->resumed);
+	ipc_put_str(m, n->failure != NULL ? n->failure : "");
+	ipc_send(p, m);
+}
+
 /* deliver_start - the resolver, into the empty chroot, drop privileges */
 static void
 deliver_start(void)
@@ -418,6 +438,7 @@ deliver_start(void)
 	deliver_smtp = deliver_session_ctx_new(deliver_intake_base(),
 	    deliver_intake_dconf());
 	deliver_session_ctx_set_store(deliver_smtp, &deliver_store);
+	deliver_session_ctx_set_fednote(deliver_smtp, deliver_fed_note, NULL);
 }
 
 /* deliver_shutdown - after the intake dropped every job */

@@ -199,6 +199,7 @@ deliver_hop_federation(struct deliver_hop *h, const struct deliver_hop_cand *c)
 {
 	struct deliver_job	*job = h->job;
 	const char		*member = job->policy.member;
+	struct deliver_fed_note	 n;
 	char			 text[DELIVER_TEXT_MAX];
 
 	snprintf(job->relay, sizeof(job->relay), "%s[%s]:%u", c->host[0] ?
@@ -210,6 +211,13 @@ deliver_hop_federation(struct deliver_hop *h, const struct deliver_hop_cand *c)
 		log_info("%s: to domain %s, policy=federation, member=%s, "
 		    "reason=%s: %s", job->qid, job->domain, member[0] ?
 		    member : "-", job->policy.hold_reason, job->policy.hold);
+		if (member[0] != '\0') {
+			memset(&n, 0, sizeof(n));
+			n.member = member;
+			n.version = "";
+			n.failure = job->policy.hold_reason;
+			deliver_session_fed_note(h->env.smtp, &n);
+		}
 		deliver_job_fail(job, DELIVER_DEFERRED, "4.7.5", text);
 		deliver_hop_end(h);
 		return -1;
@@ -226,6 +234,11 @@ deliver_hop_federation(struct deliver_hop *h, const struct deliver_hop_cand *c)
 		    "not connecting", c->host, member);
 	log_info("%s: relay=%s, policy=federation, member=%s, "
 	    "reason=not-registered: %s", job->qid, job->relay, member, text);
+	memset(&n, 0, sizeof(n));
+	n.member = member;
+	n.version = "";
+	n.failure = "not-registered";
+	deliver_session_fed_note(h->env.smtp, &n);
 	deliver_job_fail(job, DELIVER_DEFERRED, "4.7.5", text);
 	deliver_hop_done(job, h);
 	return -1;

@@ -65,6 +65,13 @@ deliver_intake_base(void)
 	return intake_w.base;
 }
 
+/* deliver_intake_master - the link to the master */
+struct ipc_peer *
+deliver_intake_master(void)
+{
+	return intake_w.master;
+}
+
 /* deliver_intake_dconf - the transports' slice of the config */
 const struct deliver_conf *
 deliver_intake_dconf(void)

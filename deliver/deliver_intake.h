@@ -72,7 +72,9 @@ void		 deliver_intake_main(int argc, char **argv,
 
 /* The current config (NULL before the first CONF_END) and the loop. */
 const struct conf *deliver_intake_conf(void);
+struct ipc_peer;
 struct event_base *deliver_intake_base(void);
+struct ipc_peer	*deliver_intake_master(void);
 /* The slice the transports read; lives as long as the process. */
 const struct deliver_conf *deliver_intake_dconf(void);
 

@@ -40,6 +40,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/fedtrust.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
@@ -74,6 +75,7 @@ struct deliver_session {
 	 */
 	char				 key[DELIVER_SESSION_KEY_SIZE];
 	struct deliver_policy		 policy;	/* ctx: our reference */
+	const char			*fedfail;	/* federation: why not */
 	struct tls_info			 tls;		/* once SF_TLS */
 	int				 dane_usage;	/* matched: 2, 3 */
 	int				 flags;
@@ -115,6 +117,8 @@ struct deliver_session_ctx {
 	uint64_t			 store_req;	/* the last asked */
 	struct deliver_sessions		 sessions;	/* idle ones too */
 	struct deliver_session_stats	 stats;
+	deliver_fed_note_cb		 fednote;	/* NULL: none */
+	void				*fednote_arg;
 };
 
 static int	deliver_session_exidx = -1;	/* SSL ex_data: the session */
@@ -536,12 +540,53 @@ deliver_session_tls_close(struct deliver_session *s)
 	ERR_clear_error();
 }
 
+void
+deliver_session_ctx_set_fednote(struct deliver_session_ctx *ctx,
+    deliver_fed_note_cb cb, void *arg)
+{
+	ctx->fednote = cb;
+	ctx->fednote_arg = arg;
+}
+
+void
+deliver_session_fed_note(struct deliver_session_ctx *ctx,
+    const struct deliver_fed_note *n)
+{
+	if (ctx->fednote != NULL)
+		ctx->fednote(n, ctx->fednote_arg);
+}
+
+/*
+ * deliver_session_fed_noted - a federation connection closes: what it
+ * had (TLS, verified, resumed) or why it had not (set where it failed;
+ * without TLS and without a reason, the connection itself failed)
+ */
+static void
+deliver_session_fed_noted(struct deliver_session *s)
+{
+	struct deliver_fed_note	 n;
+	int			 tls = (s->flags & DELIVER_SF_TLS) != 0;
+
+	if (s->policy.level != CONF_TLS_FEDERATION ||
+	    s->policy.member[0] == '\0')
+		return;
+	memset(&n, 0, sizeof(n));
+	n.member = s->policy.member;
+	n.tls = tls;
+	n.verified = tls && s->tls.verified;
+	n.resumed = tls && s->tls.resumed;
+	n.version = tls ? s->tls.version : "";
+	n.failure = s->fedfail != NULL ? s->fedfail : tls ? NULL : "connect";
+	deliver_session_fed_note(s->ctx, &n);
+}
+
 static void
 deliver_session_free(struct deliver_session *s)
 {
 	log_debug("%s: relay=%s, closed in state %s",
 	    s->job != NULL ? s->job->qid : "NOQUEUE", s->dest,
 	    deliver_session_state_name(s->state));
+	deliver_session_fed_noted(s);
 	deliver_session_detach(s);
 	TAILQ_REMOVE(&s->ctx->sessions, s, entry);
 	if (s->bev != NULL) {
@@ -1231,6 +1276,8 @@ deliver_session_tls_failed(struct deliver_session *s, const char *dsn,
     const char *why)
 {
 	s->ctx->stats.tls_failed++;
+	if (s->fedfail == NULL)
+		s->fedfail = "handshake";
 	if (s->job == NULL) {
 		deliver_session_free(s);
 		return -1;
@@ -1270,6 +1317,8 @@ deliver_session_tls_done(struct deliver_session *s)
 		s->dane_usage = deliver_session_dane_usage(ssl);
 	if (deliver_policy_verifies(&s->policy) &&
 	    (!s->tls.peer_cert || !s->tls.verified)) {
+		s->fedfail = !s->tls.peer_cert ? "no-certificate" :
+		    fed_reason_class(SSL_get_verify_result(ssl));
 		if (s->policy.dane == NULL || !s->tls.peer_cert)
 			snprintf(why, sizeof(why), "the certificate of %s did "
 			    "not verify: %s", s->dest, !s->tls.peer_cert ?
@@ -1329,6 +1378,7 @@ deliver_session_after_ehlo(struct deliver_session *s)
 			return 0;
 		}
 		s->ctx->stats.tls_failed++;
+		s->fedfail = "no-starttls";
 		snprintf(why, sizeof(why), "host %s did not offer STARTTLS",
 		    s->dest);
 		deliver_session_fail(s, DELIVER_DEFERRED, "4.7.4", "TLS is "
@@ -1437,6 +1487,7 @@ deliver_session_starttls_reply(struct deliver_session *s)
 	deliver_reply_text(&s->reply, reply, sizeof(reply));
 	if (s->reply.code == 421 || deliver_policy_required(&s->policy)) {
 		s->ctx->stats.tls_failed++;
+		s->fedfail = "starttls-refused";
 		deliver_session_fail(s, DELIVER_DEFERRED, "4.7.4", "TLS is "
 		    "required (policy %s), but host %s said: %s (in reply to "
 		    "STARTTLS command)", conf_tls_level_name(s->policy.level),

@@ -111,6 +111,25 @@ struct deliver_session_ctx *
 void	 deliver_session_ctx_set_conf(struct deliver_session_ctx *,
 	    const struct deliver_conf *);
 void	 deliver_session_ctx_free(struct deliver_session_ctx *); /* NULL: ok */
+
+/*
+ * The federation's health notes (master/master_fedhealth.h): one per
+ * connection made under the federation level, when it closes, and one
+ * per host the hop would not connect to (deliver_session_fed_note). cb
+ * sends it to the master; none is set in aval-local and the unit runner.
+ */
+struct deliver_fed_note {
+	const char	*member;
+	int		 tls, verified, resumed;
+	const char	*version;	/* "" without TLS */
+	const char	*failure;	/* NULL: worked; else a reason class */
+};
+typedef void	(*deliver_fed_note_cb)(const struct deliver_fed_note *,
+		    void *);
+void	 deliver_session_ctx_set_fednote(struct deliver_session_ctx *,
+	    deliver_fed_note_cb, void *);
+void	 deliver_session_fed_note(struct deliver_session_ctx *,
+	    const struct deliver_fed_note *);
 /* Idle connections to host:port (for tests and the status display). */
 size_t	 deliver_session_ctx_idle(const struct deliver_session_ctx *,
 	    const char *host, uint16_t port);

@@ -127,6 +127,7 @@ void	 master_fed_send(struct ipc_peer *, int with_key);
 const struct tls_pem *master_fed_cert(void);
 const char *master_fed_ca(size_t *);
 void	 master_fed_ctl(struct ipc_peer *, const char *verb, uint32_t flags);
+int	 master_fed_session(int inbound, struct ipc_msgin *);
 void	 master_fed_clear(void);
 
 int	 master_passwd_load(const struct conf *, struct conf_errors *);

@@ -178,6 +178,14 @@ master_dispatch_child(struct ipc_peer *p, struct ipc_msgin *r, void *arg)
 			}
 		}
 		return;
+	case IPC_SMTPD_FED_SESSION:
+		if (c->kind == PROC_SMTPD && master_fed_session(1, r) == 0)
+			return;
+		break;
+	case IPC_DELIVER_FED_SESSION:
+		if (c->kind == PROC_DELIVER && master_fed_session(0, r) == 0)
+			return;
+		break;
 	case IPC_QUEUE_CTL_MSG:
 	case IPC_QUEUE_CTL_RCPT:
 	case IPC_QUEUE_CTL_END:

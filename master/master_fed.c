@@ -33,7 +33,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,13 +50,16 @@
 #include "common/fedbundle.h"
 #include "common/fedtrust.h"
 #include "common/ipc.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
+#include "master/master_fedhealth.h"
 
 #define MASTER_FED_STORE	"federation-bundle.cms"
 #define MASTER_FED_WARN_EVERY	(6 * 60 * 60)	/* seconds between warnings */
+#define MASTER_FED_REPORT_MAX	(64 * 1024 * 1024)	/* avalctl's answer */
 
 /* What the config names: loaded with it, committed with it. */
 struct master_fed_mat {
@@ -85,8 +87,10 @@ struct master_fed_cur {
 static struct master_fed_mat	*fed_mat, *fed_mat_new;
 static struct master_fed_cur	 fed_cur;
 static struct event		*fed_timer;
+static struct fedhealth		*fed_health;	/* while the federation is on */
 
 static void	master_fed_push(void);
+static void	master_fed_health_members(void);
 
 static void
 master_fed_mat_free(struct master_fed_mat *m)
@@ -292,6 +296,7 @@ master_fed_offer(const unsigned char *der, size_t len, const char *source)
 	fed_cur.source = source;
 	fed_cur.taken = time(NULL);
 	memset(fed_cur.warned, 0, sizeof(fed_cur.warned));
+	master_fed_health_members();
 	fed_time_format(nb.expires, ts, sizeof(ts));
 	if (fed_cur.expired)
 		log_warnx("federation: loaded bundle serial %llu from %s, but "
@@ -466,6 +471,11 @@ master_fed_commit(void)
 		master_fed_cur_clear();
 	else
 		memset(&fed_cur.st, 0, sizeof(fed_cur.st));	/* reread */
+	if (fed_mat == NULL) {
+		fedhealth_free(fed_health);
+		fed_health = NULL;
+	} else if (fed_health == NULL)
+		fed_health = fedhealth_new(FEDHEALTH_WINDOW, FEDHEALTH_MEMBERS);
 }
 
 /*
@@ -580,33 +590,83 @@ master_fed_ca(size_t *len)
 	return fed_mat_new->ca;
 }
 
-/* --- avalctl federation --------------------------------------------------- */
+/* --- health ---------------------------------------------------------------- */
 
-static void
-master_fed_line(struct ipc_peer *client, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-master_fed_line(struct ipc_peer *client, const char *fmt, ...)
+/*
+ * master_fed_session - IPC_SMTPD_FED_SESSION or IPC_DELIVER_FED_SESSION: one
+ * session for the health table, stamped with our clock; every field is
+ * checked by the store (master_fedhealth.h). -1 when the frame is malformed.
+ */
+int
+master_fed_session(int inbound, struct ipc_msgin *r)
 {
-	struct ipc_msg	*m;
-	char		 line[1024];
-	va_list		 ap;
+	struct fedhealth_event	 ev;
+	const char		*member, *version, *failure;
+	uint32_t		 tls, verified, resumed;
 
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	m = ipc_new(IPC_QUEUE_CTL_LINE);
-	ipc_put_u32(m, 0);
-	ipc_put_str(m, line);
-	ipc_send(client, m);
+	if (ipc_get_str(r, &member) == -1 || ipc_get_u32(r, &tls) == -1 ||
+	    ipc_get_u32(r, &verified) == -1 ||
+	    ipc_get_str(r, &version) == -1 ||
+	    ipc_get_u32(r, &resumed) == -1 ||
+	    ipc_get_str(r, &failure) == -1 || ipc_end(r) == -1)
+		return -1;
+	if (fed_health == NULL)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.member = member;
+	ev.dir = inbound ? FEDHEALTH_IN : FEDHEALTH_OUT;
+	ev.when = time(NULL);
+	ev.tls = tls != 0;
+	ev.verified = verified != 0;
+	ev.version = version;
+	ev.resumed = resumed != 0;
+	ev.failure = failure;
+	fedhealth_record(fed_health, &ev);
+	return 0;
 }
 
+/* master_fed_health_members - the bundle's member ids to the store */
 static void
-master_fed_done(struct ipc_peer *client, uint32_t status, const char *text)
+master_fed_health_members(void)
 {
-	struct ipc_msg	*m;
+	const char	**ids;
+	size_t		 i, n = fed_cur.b.reg.n;
 
+	if (fed_health == NULL || fed_cur.b.serial == 0)
+		return;
+	ids = xcalloc(n > 0 ? n : 1, sizeof(*ids));
+	for (i = 0; i < n; i++)
+		ids[i] = fed_cur.b.reg.members[i].id;
+	(void)fedhealth_members_set(fed_health, ids, n);
+	free(ids);
+}
+
+/* --- avalctl federation --------------------------------------------------- */
+
+/* master_fed_send_text - b's lines as QUEUE_CTL_LINEs, then DONE */
+static void
+master_fed_send_text(struct ipc_peer *client, const struct buf *b,
+    uint32_t status, const char *text)
+{
+	const char	*p = buf_data(b), *end = p + buf_len(b), *nl;
+	struct ipc_msg	*m;
+	char		 line[IPC_MAX_PAYLOAD - 64];
+	size_t		 n;
+
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		n = (size_t)(nl - p);
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;	/* our own text: never so long */
+		memcpy(line, p, n);
+		line[n] = '\0';
+		m = ipc_new(IPC_QUEUE_CTL_LINE);
+		ipc_put_u32(m, 0);
+		ipc_put_str(m, line);
+		ipc_send(client, m);
+		p = nl + 1;
+	}
 	m = ipc_new(IPC_QUEUE_CTL_DONE);
 	ipc_put_u32(m, 0);
 	ipc_put_u32(m, status);
@@ -614,45 +674,66 @@ master_fed_done(struct ipc_peer *client, uint32_t status, const char *text)
 	ipc_send(client, m);
 }
 
-/* master_fed_json_str - s as a JSON string body: printable ASCII only */
-static const char *
-master_fed_json_str(const char *s, char *out, size_t len)
+/* master_fed_show_json - the loaded bundle, and the members, as JSON */
+static void
+master_fed_show_json(struct buf *o, time_t now, time_t crl_next,
+    time_t crl_last, time_t cert_end)
 {
-	size_t	 o = 0;
+	const struct fed_bundle	*b = &fed_cur.b;
+	const struct fed_member	*mb;
+	char			 t[32];
+	size_t			 i;
 
-	for (; *s != '\0' && o + 7 < len; s++) {
-		if (*s == '"' || *s == '\\') {
-			out[o++] = '\\';
-			out[o++] = *s;
-		} else if (*s < ' ' || *s > '~')
-			o += (size_t)snprintf(out + o, len - o, "\\u%04x",
-			    (unsigned char)*s);
-		else
-			out[o++] = *s;
+	buf_addstr(o, "{\"federation\": ");
+	json_str(o, b->federation);
+	buf_printf(o, ", \"serial\": %llu, \"source\": ",
+	    (unsigned long long)b->serial);
+	json_str(o, fed_cur.source);
+	fed_time_format(fed_cur.taken, t, sizeof(t));
+	buf_addstr(o, ", \"loaded\": ");
+	json_str(o, b->serial ? t : NULL);
+	fed_time_format(b->expires, t, sizeof(t));
+	buf_addstr(o, ", \"expires\": ");
+	json_str(o, b->serial ? t : NULL);
+	buf_printf(o, ", \"expired\": %s, \"members\": %zu",
+	    b->serial && b->expires <= now ? "true" : "false", b->reg.n);
+	fed_time_format(crl_next, t, sizeof(t));
+	buf_addstr(o, ", \"crl_next_update\": ");
+	json_str(o, crl_next ? t : NULL);
+	buf_printf(o, ", \"crl_age_seconds\": %lld, \"crl_stale\": %s",
+	    crl_last ? (long long)(now - crl_last) : -1LL,
+	    crl_next && crl_next <= now ? "true" : "false");
+	fed_time_format(cert_end, t, sizeof(t));
+	buf_addstr(o, ", \"certificate_expires\": ");
+	json_str(o, t);
+	buf_printf(o, ", \"certificate_expired\": %s, \"last_refused\": ",
+	    cert_end <= now ? "true" : "false");
+	json_str(o, fed_cur.refused[0] ? fed_cur.refused : NULL);
+	buf_addstr(o, ", \"member_list\": [");
+	for (i = 0; i < b->reg.n; i++) {
+		mb = &b->reg.members[i];
+		buf_printf(o, "%s\n {\"id\": ", i ? "," : "");
+		json_str(o, mb->id);
+		buf_printf(o, ", \"status\": \"%s\", \"org\": ",
+		    mb->status == FED_S_ACTIVE ? "active" : "suspended");
+		json_str(o, mb->org);
+		buf_printf(o, ", \"domains\": %zu, \"mx\": %zu, "
+		    "\"networks\": %zu}", mb->ndomains, mb->nmx, mb->nnets);
 	}
-	out[o] = '\0';
-	return out;
+	buf_addstr(o, "]}\n");
 }
 
 /* master_fed_show - avalctl federation [show] [--json] */
 static void
-master_fed_show(struct ipc_peer *client, int json)
+master_fed_show(struct buf *o, int json)
 {
 	const struct fed_bundle	*b = &fed_cur.b;
 	const struct fed_member	*mb;
 	time_t			 now = time(NULL), crl_next = 0, crl_last = 0;
-	time_t			 cert_end = 0;
-	char			 ts[32], te[32], tc[32], tn[32], j1[512];
-	char			 j2[512];
+	time_t			 cert_end;
+	char			 ts[32], te[32], tc[32], tn[32];
 	size_t			 i, active = 0;
 
-	if (fed_mat == NULL) {
-		master_fed_done(client, 1, "the federation is off: "
-		    "federation { ca } is not set");
-		return;
-	}
-	for (i = 0; i < b->reg.n; i++)
-		active += b->reg.members[i].status == FED_S_ACTIVE;
 	if (b->crl != NULL) {
 		crl_next = master_fed_asn1_time(X509_CRL_get0_nextUpdate(
 		    b->crl));
@@ -660,87 +741,74 @@ master_fed_show(struct ipc_peer *client, int json)
 		    b->crl));
 	}
 	cert_end = master_fed_asn1_time(X509_get0_notAfter(fed_mat->certx));
+	if (json) {
+		master_fed_show_json(o, now, crl_next, crl_last, cert_end);
+		return;
+	}
+	for (i = 0; i < b->reg.n; i++)
+		active += b->reg.members[i].status == FED_S_ACTIVE;
 	fed_time_format(b->expires, te, sizeof(te));
 	fed_time_format(crl_next, tn, sizeof(tn));
 	fed_time_format(cert_end, tc, sizeof(tc));
 	fed_time_format(fed_cur.taken, ts, sizeof(ts));
-	if (json) {
-		master_fed_line(client, "{\"federation\": \"%s\", "
-		    "\"serial\": %llu, \"source\": \"%s\", \"loaded\": \"%s\", "
-		    "\"expires\": \"%s\", \"expired\": %s, \"members\": %zu, "
-		    "\"active\": %zu, \"crl_next_update\": \"%s\", "
-		    "\"crl_age_seconds\": %lld, \"crl_stale\": %s, "
-		    "\"certificate_expires\": \"%s\", "
-		    "\"certificate_expired\": %s, \"last_refused\": \"%s\", "
-		    "\"member_list\": [",
-		    master_fed_json_str(b->federation != NULL ? b->federation :
-		    "", j1, sizeof(j1)), (unsigned long long)b->serial,
-		    fed_cur.source != NULL ? fed_cur.source : "",
-		    b->serial ? ts : "", b->serial ? te : "",
-		    b->serial && b->expires <= now ? "true" : "false",
-		    b->reg.n, active, crl_next ? tn : "",
-		    crl_last ? (long long)(now - crl_last) : -1LL,
-		    crl_next && crl_next <= now ? "true" : "false", tc,
-		    cert_end <= now ? "true" : "false",
-		    master_fed_json_str(fed_cur.refused, j2, sizeof(j2)));
-		for (i = 0; i < b->reg.n; i++) {
-			mb = &b->reg.members[i];
-			master_fed_line(client, "%s{\"id\": \"%s\", \"status\": "
-			    "\"%s\", \"org\": \"%s\", \"domains\": %zu, "
-			    "\"mx\": %zu, \"networks\": %zu}", i ? "," : "",
-			    mb->id, mb->status == FED_S_ACTIVE ? "active" :
-			    "suspended", master_fed_json_str(mb->org, j1,
-			    sizeof(j1)), mb->ndomains, mb->nmx, mb->nnets);
-		}
-		master_fed_line(client, "]}");
-		master_fed_done(client, 0, "");
-		return;
-	}
 	if (b->serial == 0)
-		master_fed_line(client, "bundle:       none loaded yet: member "
-		    "mail waits");
+		buf_addstr(o, "bundle:       none loaded yet: member mail "
+		    "waits\n");
 	else {
-		master_fed_line(client, "federation:   %s", b->federation);
-		master_fed_line(client, "bundle:       serial %llu, from %s at "
-		    "%s", (unsigned long long)b->serial, fed_cur.source, ts);
-		master_fed_line(client, "expires:      %s%s", te,
-		    b->expires <= now ? " (EXPIRED: member mail waits)" : "");
-		master_fed_line(client, "members:      %zu (%zu active)",
-		    b->reg.n, active);
+		buf_printf(o, "federation:   %s\n", b->federation);
+		buf_printf(o, "bundle:       serial %llu, from %s at %s\n",
+		    (unsigned long long)b->serial, fed_cur.source, ts);
+		buf_printf(o, "expires:      %s%s\n", te, b->expires <= now ?
+		    " (EXPIRED: member mail waits)" : "");
+		buf_printf(o, "members:      %zu (%zu active)\n", b->reg.n,
+		    active);
 		if (crl_next != 0)
-			master_fed_line(client, "crl:          %lld h old, next "
-			    "update %s%s", (long long)(now - crl_last) / 3600,
-			    tn, crl_next <= now ? " (STALE: member mail "
-			    "waits)" : "");
+			buf_printf(o, "crl:          %lld h old, next update "
+			    "%s%s\n", (long long)(now - crl_last) / 3600, tn,
+			    crl_next <= now ? " (STALE: member mail waits)" :
+			    "");
 	}
-	master_fed_line(client, "certificate:  ours expires %s%s", tc,
+	buf_printf(o, "certificate:  ours expires %s%s\n", tc,
 	    cert_end <= now ? " (EXPIRED)" : "");
 	if (fed_cur.refused[0] != '\0') {
 		fed_time_format(fed_cur.refused_at, ts, sizeof(ts));
-		master_fed_line(client, "last refused: %s (%s)", fed_cur.refused,
-		    ts);
+		buf_printf(o, "last refused: %s (%s)\n", fed_cur.refused, ts);
 	}
 	if (b->reg.n > 0)
-		master_fed_line(client, "%-20s %-10s %7s %4s %5s  %s", "MEMBER",
+		buf_printf(o, "%-20s %-10s %7s %4s %5s  %s\n", "MEMBER",
 		    "STATUS", "DOMAINS", "MX", "NETS", "ORGANISATION");
 	for (i = 0; i < b->reg.n; i++) {
 		mb = &b->reg.members[i];
-		master_fed_line(client, "%-20s %-10s %7zu %4zu %5zu  %s", mb->id,
+		buf_printf(o, "%-20s %-10s %7zu %4zu %5zu  %s\n", mb->id,
 		    mb->status == FED_S_ACTIVE ? "active" : "suspended",
 		    mb->ndomains, mb->nmx, mb->nnets, mb->org);
 	}
-	master_fed_done(client, 0, "");
 }
 
 /* master_fed_ctl - IPC_CTL_FEDERATION from avalctl */
 void
 master_fed_ctl(struct ipc_peer *client, const char *verb, uint32_t flags)
 {
-	if (strcmp(verb, "show") == 0 || *verb == '\0')
-		master_fed_show(client, flags & 1);
-	else
-		master_fed_done(client, 2, "federation: unknown command (show, "
-		    "health)");
+	struct buf	*o;
+	int		 json = (flags & 1) != 0, rv = 0;
+
+	o = buf_new(4096, MASTER_FED_REPORT_MAX);
+	if (fed_mat == NULL)
+		master_fed_send_text(client, o, 1, "the federation is off: "
+		    "federation { ca } is not set");
+	else if (strcmp(verb, "show") == 0 || *verb == '\0') {
+		master_fed_show(o, json);
+		master_fed_send_text(client, o, 0, "");
+	} else if (strcmp(verb, "health") == 0) {
+		rv = json ? fedhealth_report_json(fed_health, time(NULL), o) :
+		    fedhealth_report_text(fed_health, time(NULL), o);
+		master_fed_send_text(client, o, rv == 0 ? 0 : 1, rv == 0 ? "" :
+		    "the health report is larger than the control socket "
+		    "takes");
+	} else
+		master_fed_send_text(client, o, 2, "federation: unknown "
+		    "command (show, health)");
+	buf_free(o);
 }
 
 /* master_fed_clear - at exit */
@@ -751,6 +819,8 @@ master_fed_clear(void)
 	master_fed_mat_free(fed_mat_new);
 	fed_mat = fed_mat_new = NULL;
 	master_fed_cur_clear();
+	fedhealth_free(fed_health);
+	fed_health = NULL;
 	if (fed_timer != NULL)
 		event_free(fed_timer);
 	fed_timer = NULL;

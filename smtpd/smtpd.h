@@ -227,6 +227,7 @@ void	 smtpd_fed_received(const struct smtpd_session *, char *comment,
 	    size_t commentlen);
 int	 smtpd_fed_header(const struct smtpd_session *, struct buf *);
 int	 smtpd_fed_may_relay(const struct smtpd_session *);
+void	 smtpd_fed_close(const struct smtpd_session *);
 
 /* smtpd_relay.c */
 int	 smtpd_relay_allowed(const struct sockaddr *, const char *rcpt);

@@ -36,6 +36,7 @@
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/fedtrust.h"
+#include "common/ipc.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
@@ -165,4 +166,32 @@ smtpd_fed_may_relay(const struct smtpd_session *s)
 {
 	return s->fed.member[0] != '\0' &&
 	    env->w.conf->fed_members_may_relay;
+}
+
+/*
+ * smtpd_fed_close - a session ends: one the federation placed at a member,
+ * or a verified peer, is a health note for the master
+ */
+void
+smtpd_fed_close(const struct smtpd_session *s)
+{
+	const char	*member, *failure = NULL;
+	struct ipc_msg	*m;
+	int		 tls = (s->flags & SMTPD_F_TLS) && s->tls != NULL;
+
+	member = s->fed.member[0] != '\0' ? s->fed.member : s->fed.placed;
+	if (member[0] == '\0' || env->w.master == NULL)
+		return;
+	if (s->fed.member[0] == '\0' || strcmp(s->fed.member, member) != 0)
+		failure = tls && s->tls->peer_cert && s->fed.reason[0] != '\0' &&
+		    strcmp(s->fed.reason, "no-certificate") != 0 ?
+		    s->fed.reason : "downgrade";
+	m = ipc_new(IPC_SMTPD_FED_SESSION);
+	ipc_put_str(m, member);
+	ipc_put_u32(m, (uint32_t)tls);
+	ipc_put_u32(m, s->fed.member[0] != '\0');
+	ipc_put_str(m, tls ? s->tls->version : "");
+	ipc_put_u32(m, (uint32_t)(tls && s->tls->resumed));
+	ipc_put_str(m, failure != NULL ? failure : "");
+	ipc_send(env->w.master, m);
 }

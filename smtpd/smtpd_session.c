@@ -205,6 +205,7 @@ smtpd_session_reset(struct smtpd_session *s)
 static void
 smtpd_session_free(struct smtpd_session *s)
 {
+	smtpd_fed_close(s);
 	/*
 	 * A message whose COMMIT was sent is the queue's now: aborting it
 	 * could lose one the queue is about to acknowledge. Its reply will
