@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,13 +362,36 @@ tls_server_ctx_clear(struct tls_server_ctx *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* tls_verify_accept - ask, never require: the verdict is read later */
+static int	tls_ex_first = -1;	/* SSL ex_data: the first verify error + 1 */
+
+/*
+ * tls_verify_accept - ask, never require: the verdict is read later. The
+ * first error is kept: going on past it, OpenSSL's own result is the
+ * last one, which for a chain from another CA under CRL checks is only
+ * that no CRL of that CA is at hand (tls_verify_first).
+ */
 static int
 tls_verify_accept(int ok, X509_STORE_CTX *x)
 {
-	(void)ok;
-	(void)x;
+	SSL	*ssl;
+
+	if (!ok && tls_ex_first != -1 && (ssl = X509_STORE_CTX_get_ex_data(x,
+	    SSL_get_ex_data_X509_STORE_CTX_idx())) != NULL &&
+	    SSL_get_ex_data(ssl, tls_ex_first) == NULL)
+		(void)SSL_set_ex_data(ssl, tls_ex_first,
+		    (void *)(intptr_t)(X509_STORE_CTX_get_error(x) + 1));
 	return 1;
+}
+
+long
+tls_verify_first(const SSL *ssl)
+{
+	intptr_t	 e;
+
+	if (tls_ex_first != -1 &&
+	    (e = (intptr_t)SSL_get_ex_data(ssl, tls_ex_first)) != 0)
+		return (long)(e - 1);
+	return SSL_get_verify_result(ssl);
 }
 
 /* tls_sni - pick the context whose certificate names the server name */
@@ -758,6 +782,8 @@ tls_client_ctx_new(const struct tls_client_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "ciphers: %s", tls_error(e, sizeof(e)));
 		goto fail;
 	}
+	if (tls_ex_first == -1)
+		tls_ex_first = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_accept);
 	SSL_CTX_set_verify_depth(ctx, 8);
 	store = SSL_CTX_get_cert_store(ctx);

@@ -141,6 +141,13 @@ struct tls_info {
 
 void	 tls_info_get(struct ssl_st *, struct tls_info *);
 
+/*
+ * tls_verify_first - the first error met verifying the peer (a client
+ * context of tls_client_ctx_new), or SSL_get_verify_result()'s when none
+ * was kept (a resumed session)
+ */
+long	 tls_verify_first(const struct ssl_st *);
+
 /* tls_fingerprint - "sha256:HEX" of a DER certificate, or "" */
 void	 tls_fingerprint(const void *x509, char *out, size_t outlen);
 

@@ -76,6 +76,7 @@ struct deliver_session {
 	char				 key[DELIVER_SESSION_KEY_SIZE];
 	struct deliver_policy		 policy;	/* ctx: our reference */
 	const char			*fedfail;	/* federation: why not */
+	int				 fednoted;	/* the note is sent */
 	struct tls_info			 tls;		/* once SF_TLS */
 	int				 dane_usage;	/* matched: 2, 3 */
 	int				 flags;
@@ -557,9 +558,10 @@ deliver_session_fed_note(struct deliver_session_ctx *ctx,
 }
 
 /*
- * deliver_session_fed_noted - a federation connection closes: what it
- * had (TLS, verified, resumed) or why it had not (set where it failed;
- * without TLS and without a reason, the connection itself failed)
+ * deliver_session_fed_noted - a federation connection has verified TLS,
+ * or closes without: what it had (TLS, verified, resumed) or why it had
+ * not (set where it failed; without TLS and without a reason, the
+ * connection itself failed). Once per connection.
  */
 static void
 deliver_session_fed_noted(struct deliver_session *s)
@@ -568,8 +570,9 @@ deliver_session_fed_noted(struct deliver_session *s)
 	int			 tls = (s->flags & DELIVER_SF_TLS) != 0;
 
 	if (s->policy.level != CONF_TLS_FEDERATION ||
-	    s->policy.member[0] == '\0')
+	    s->policy.member[0] == '\0' || s->fednoted)
 		return;
+	s->fednoted = 1;
 	memset(&n, 0, sizeof(n));
 	n.member = s->policy.member;
 	n.tls = tls;
@@ -1317,8 +1320,11 @@ deliver_session_tls_done(struct deliver_session *s)
 		s->dane_usage = deliver_session_dane_usage(ssl);
 	if (deliver_policy_verifies(&s->policy) &&
 	    (!s->tls.peer_cert || !s->tls.verified)) {
+		if (s->policy.level == CONF_TLS_FEDERATION && s->tls.peer_cert)
+			strlcpy(s->tls.verify_err, X509_verify_cert_error_string(
+			    tls_verify_first(ssl)), sizeof(s->tls.verify_err));
 		s->fedfail = !s->tls.peer_cert ? "no-certificate" :
-		    fed_reason_class(SSL_get_verify_result(ssl));
+		    fed_reason_class(tls_verify_first(ssl));
 		if (s->policy.dane == NULL || !s->tls.peer_cert)
 			snprintf(why, sizeof(why), "the certificate of %s did "
 			    "not verify: %s", s->dest, !s->tls.peer_cert ?
@@ -1344,6 +1350,7 @@ deliver_session_tls_done(struct deliver_session *s)
 	    deliver_session_keep(s, sess, deliver_session_dane_usage(ssl)) == 0)
 		SSL_SESSION_free(sess);
 	s->flags |= DELIVER_SF_TLS;
+	deliver_session_fed_noted(s);
 	log_debug("%s: relay=%s, policy=%s, tls=%s, cipher=%s, verified=%s, "
 	    "resumed=%s%s%s", s->job != NULL ? s->job->qid : "NOQUEUE",
 	    s->dest, conf_tls_level_name(s->policy.level), s->tls.version,
