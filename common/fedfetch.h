@@ -21,7 +21,8 @@
  * its loop. It forks a child, which closes every fd it inherited but the
  * result pipe (the master's listeners, control socket and worker links
  * are not for a process that talks to the network), resets the master's
- * signal handlers, drops to uid/gid when started as root and asked to
+ * signal handlers, unsets SSLKEYLOGFILE (libcurl would write the TLS
+ * secrets there), drops to uid/gid when started as root and asked to
  * (no supplementary groups; setresgid, setresuid; checked, and never to
  * uid 0), runs fedfetch_get() and writes one frame to the pipe:
  *
@@ -61,7 +62,8 @@
  * Ownership: fedfetch_get() empties out first and fills it (the caller's
  * buf; its own cap holds as well). done's data and err are lent for the
  * call only. A struct fedfetch lives from fedfetch_start() until done
- * returns or fedfetch_cancel() does; done must not cancel its own fetch.
+ * returns or fedfetch_cancel() does (from inside done, fedfetch_cancel()
+ * of that fetch does nothing: it is freed when done returns).
  */
 #ifndef AVAL_COMMON_FEDFETCH_H
 #define AVAL_COMMON_FEDFETCH_H
