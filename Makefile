@@ -19,7 +19,7 @@ SYSCONFDIR	?= /etc/aval
 MANDIR		?= $(PREFIX)/share/man
 DESTDIR		?=
 
-PKGS		 = libevent libevent_openssl libssl libcrypto
+PKGS		 = libevent libevent_openssl libssl libcrypto libcurl
 WARN		 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wpointer-arith -Wcast-qual \
 		   -Wwrite-strings -Wvla -Wformat=2
@@ -46,6 +46,10 @@ CRYPT_LIBS	?= -lcrypt		# libcrypt-dev (libxcrypt): common/passwd.c
 # libunbound-dev ships libunbound.pc (its Requires.private names libevent,
 # nettle and hogweed, needed only for static links): deliver_dns.c
 UNBOUND_LIBS	 = $(shell pkg-config --libs libunbound)
+# libcurl4-openssl-dev: common/fedfetch.c, the master's fetch of the
+# federation bundle. Only avald and the unit runner link it; the rest take
+# from libcommon.a no object that needs it (fedfetch_url.c needs none).
+CURL_LIBS	 = $(shell pkg-config --libs libcurl)
 
 ifeq ($(V),1)
 Q		 =
@@ -164,7 +168,8 @@ $(COMMON): $(COMMON_OBJS)
 $(O)/avald: $(MASTER_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) \
-	    $(shell pkg-config --libs libssl libcrypto) $(CRYPT_LIBS)
+	    $(shell pkg-config --libs libssl libcrypto) $(CRYPT_LIBS) \
+	    $(CURL_LIBS)
 
 $(O)/aval-smtpd: $(SMTPD_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
@@ -213,7 +218,7 @@ $(O)/aval-%: $(O)/bench/aval-%.o $(COMMON)
 $(UNIT_RUNNER): $(UNIT_OBJS) $(UNIT_LINK) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(TLS_LIBS) $(DB_LIBS) \
-	    $(CRYPT_LIBS) $(UNBOUND_LIBS)
+	    $(CRYPT_LIBS) $(UNBOUND_LIBS) $(CURL_LIBS)
 
 # queue_dsn stands alone (no process globals), so its driver links it bare.
 $(O)/dsn-compose: $(O)/tests/integ/dsn_compose.o $(O)/queue/queue_dsn.o \

@@ -40,6 +40,7 @@ Suite	*tlsstore_suite(void);
 Suite	*fed_bundle_suite(void);
 Suite	*json_suite(void);
 Suite	*fedhealth_suite(void);
+Suite	*fedfetch_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
