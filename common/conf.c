@@ -31,6 +31,7 @@
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/fedfetch.h"
 #include "common/conf_local.h"
 #include "common/conf_priv.h"
 #include "common/conf_table.h"
@@ -522,8 +523,7 @@ conf_set_row(struct conf *c, const struct conf_row *r, const char *value,
 			return conf_err(err, errlen,
 			    "%s: \"%s\" is not a user name", lbl, value);
 		if (r->offset == offsetof(struct conf, fed_bundle_url) &&
-		    (strncmp(value, "https://", 8) != 0 || value[8] == '\0' ||
-		    strchr(value, ' ') != NULL))
+		    !fedfetch_url_valid(value))
 			return conf_err(err, errlen, "%s: \"%s\" is not an "
 			    "https:// URL", lbl, value);
 		if (r->offset == offsetof(struct conf, fed_whitelist_zone) &&

@@ -43,6 +43,7 @@
 #include <event2/event.h>
 
 #include "common/conf.h"
+#include "common/fedfetch.h"
 #include "common/conf_priv.h"
 #include "common/log.h"
 #include "common/tls_gen.h"
@@ -189,7 +190,8 @@ avald_signal(evutil_socket_t sig, short ev, void *arg)
 	switch (sig) {
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			master_child_reaped(pid, status);
+			if (!fedfetch_reaped(pid, status))
+				master_child_reaped(pid, status);
 		break;
 	case SIGHUP:
 		if (!master->shutting_down)

@@ -6,7 +6,9 @@
  * configuration loads (an unreadable one is a config error, as for tls
  * { }), and then, every federation refresh, looks for a newer bundle in
  * the bundle file (when its size, time or inode changed) or at the
- * bundle URL (master_fed_fetch). A bundle is taken only when
+ * bundle URL (master_fed_fetch: over HTTPS with libcurl, the federation
+ * CA the only trust anchor, in a child that runs as the workers' user).
+ * A bundle is taken only when
  *
  *	its CMS signature verifies against the configured CA, and
  *	its serial is above the current one (a lower one is a rollback:
@@ -48,6 +50,7 @@
 #include "common/conf.h"
 #include "common/conf_priv.h"
 #include "common/fedbundle.h"
+#include "common/fedfetch.h"
 #include "common/fedtrust.h"
 #include "common/ipc.h"
 #include "common/json.h"
@@ -88,6 +91,10 @@ static struct master_fed_mat	*fed_mat, *fed_mat_new;
 static struct master_fed_cur	 fed_cur;
 static struct event		*fed_timer;
 static struct fedhealth		*fed_health;	/* while the federation is on */
+static struct fedfetch		*fed_fetch;	/* the fetch in flight */
+static time_t			 fed_fetched;	/* the last 200 we took */
+
+#define MASTER_FED_FETCH_TIMEOUT	60	/* seconds, connect and transfer */
 
 static void	master_fed_push(void);
 static void	master_fed_health_members(void);
@@ -387,9 +394,60 @@ master_fed_warn(time_t now)
 }
 
 /*
+ * master_fed_fetched - the bundle URL answered: a bundle to offer, not
+ * modified since our last one, or a failure, which keeps what we have
+ */
+static void
+master_fed_fetched(int status, const unsigned char *data, size_t len,
+    const char *err, void *arg)
+{
+	const struct conf	*c = master->conf;
+
+	(void)arg;
+	fed_fetch = NULL;
+	if (status == 1) {
+		log_debug("federation: %s: not modified", c->fed_bundle_url);
+		return;
+	}
+	if (status == -1) {
+		char	 why[512];
+
+		snprintf(why, sizeof(why), "fetching %s: %s",
+		    c->fed_bundle_url, err);
+		master_fed_refuse("url", why);
+		return;
+	}
+	if (master_fed_offer(data, len, "url")) {
+		fed_fetched = time(NULL);
+		master_fed_store();
+		master_fed_push();
+	}
+}
+
+/* master_fed_fetch - ask the bundle URL, unless a fetch is in flight */
+static void
+master_fed_fetch(void)
+{
+	const struct conf	*c = master->conf;
+
+	if (fed_fetch != NULL || c->fed_bundle_url[0] == '\0')
+		return;
+	/*
+	 * In a child of its own, as the workers' user: the master keeps
+	 * root and never runs libcurl (common/fedfetch.h).
+	 */
+	fed_fetch = fedfetch_start(master->base, c->fed_bundle_url,
+	    fed_mat->ca, fed_mat->calen, FED_BUNDLE_MAX,
+	    MASTER_FED_FETCH_TIMEOUT, fed_cur.b.serial != 0 ? fed_fetched : 0,
+	    master->uid, master->gid, geteuid() == 0, master_fed_fetched,
+	    NULL);
+}
+
+/*
  * master_fed_refresh - look for a newer bundle: the spool's copy while
- * there is none, then the bundle file when it changed. 1 if one was
- * taken (and then sent to the workers).
+ * there is none, then the bundle file when it changed, or the URL (its
+ * answer comes later, master_fed_fetched). 1 if one was taken now (and
+ * is to be sent to the workers).
  */
 static int
 master_fed_refresh(void)
@@ -433,6 +491,8 @@ master_fed_refresh(void)
 	}
 	if (from_file)
 		master_fed_store();
+	if (c->fed_bundle_url[0] != '\0')
+		master_fed_fetch();
 	master_fed_warn(time(NULL));
 	return taken;
 }
@@ -467,8 +527,12 @@ master_fed_commit(void)
 	master_fed_mat_free(fed_mat);
 	fed_mat = fed_mat_new;
 	fed_mat_new = NULL;
-	if (!same)
+	if (!same) {
+		fedfetch_cancel(fed_fetch);
+		fed_fetch = NULL;
+		fed_fetched = 0;
 		master_fed_cur_clear();
+	}
 	else
 		memset(&fed_cur.st, 0, sizeof(fed_cur.st));	/* reread */
 	if (fed_mat == NULL) {
@@ -815,6 +879,8 @@ master_fed_ctl(struct ipc_peer *client, const char *verb, uint32_t flags)
 void
 master_fed_clear(void)
 {
+	fedfetch_cancel(fed_fetch);
+	fed_fetch = NULL;
 	master_fed_mat_free(fed_mat);
 	master_fed_mat_free(fed_mat_new);
 	fed_mat = fed_mat_new = NULL;
