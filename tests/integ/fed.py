@@ -24,12 +24,14 @@ def _ca_bin():
 
 
 class Fed:
-    def __init__(self, t, name="Test Federation", crl_days=10, sub="fedca"):
+    def __init__(self, t, name="Test Federation", crl_days=10, sub="fedca",
+                 fake=None):
         self.t = t
         self.dir = t.subdir(sub)
         self.state = os.path.join(self.dir, "state")
         self.n = 0
-        self.run("init", "--name", name, "--crl-days", str(crl_days))
+        self.run("init", "--name", name, "--crl-days", str(crl_days),
+                 fake=fake)
         self.ca = os.path.join(self.state, "ca.crt")
         self.cakey = os.path.join(self.state, "ca.key")
 

@@ -173,3 +173,177 @@ def t_outbound_matrix(t):
               % (n, reason, h["m-" + n]))
     text = ctl(a, "federation", "health")
     check("m-good" in text and "m-revoked" in text, "health:\n%s" % text)
+
+
+# --- the bundle's own failures --------------------------------------------
+
+def one_member_setup(t, fed, crl_days=10):
+    """uni-a sends; m-good receives at a TlsSink under real DNS"""
+    crt_a, key_a, _ = sender_member(fed)
+    fed.member("m-good", ["good.example"], ["mx.good.example"])
+    good = fed.cert("m-good", ["mx.good.example"])
+    resolver, _ = dns_server(t, zone("good.example") + zone("stranger.example"))
+    sink = t.sink("tls", cert=good[0], key=good[1], client_ca=fed.ca)
+    tr = ["good.example\tsmtp good.example:%d" % sink.port,
+          "stranger.example\tsmtp stranger.example:%d" % sink.port]
+    return crt_a, key_a, good, resolver, sink, tr
+
+
+@test("federation_bundle_expired_or_crl_stale",
+      timeout=120)
+def t_bundle_stale(t):
+    """A bundle past its expiry, or whose CRL is past its next update, is
+    still who the members are: their mail waits, with the reason, and no
+    connection is made; a stranger's mail goes as before"""
+    for case, fake, days, why in (
+            ("expired", "-3d", 1, r"bundle \(serial 1\) expired at"),
+            ("stale", "-20d", None, r"CRL is stale")):
+        fed = Fed(t, crl_days=10, sub="fed-" + case, fake="-30d")
+        crt_a, key_a, good, resolver, sink, tr = one_member_setup(t, fed)
+        bundle = fed.publish(fake=fake, days=days)
+        a = t.aval(name=case, resolver=resolver, transport_lines=tr,
+                   extra_conf=fed.conf(bundle, crt_a, key_a)).start()
+        smtp_send(a.port, "s@client.test", ["u@good.example"],
+                  make_message(case))
+        smtp_send(a.port, "s@client.test", ["u@stranger.example"],
+                  make_message(case + "-stranger"))
+        st, line = outcome(a, "u@good.example")
+        check(st == "deferred" and "dsn=4.7.5" in line and
+              re.search(why, line), "%s: %s" % (case, line))
+        st, line = outcome(a, "u@stranger.example")
+        check(st == "sent", "%s: the stranger: %s" % (case, line))
+        check(sum(c["mail"] for c in sink.conns) == 1,
+              "%s: member mail reached the sink: %r" % (case, sink.conns))
+        js = json.loads(ctl(a, "federation", "--json"))
+        check(js["expired"] or js["crl_stale"], "%s: %r" % (case, js))
+        check(re.search(r"federation: .*(expired|expires|CRL)", a.log()),
+              "%s: no expiry warning in the log" % case)
+
+
+@test("federation_bundle_tampered_rolled_back_and_reloaded", timeout=150)
+def t_bundle_updates(t):
+    """No bundle that verifies: member mail waits. A good one written over
+    the file is taken without a restart; a tampered one and an older one
+    (a rollback) are refused and logged, the current one kept, also
+    across a restart (the spool's copy)"""
+    fed = Fed(t)
+    crt_a, key_a, good, resolver, sink, tr = one_member_setup(t, fed)
+    v1 = fed.publish()
+    fed.revoke(good[2])			# v2: m-good's certificate revoked
+    v2 = fed.publish()
+    live = os.path.join(t.dir, "bundle.cms")
+    with open(v1, "rb") as f:
+        data = bytearray(f.read())
+    data[len(data) // 2] ^= 0x40
+    with open(live, "wb") as f:
+        f.write(data)
+    a = t.aval(resolver=resolver, transport_lines=tr,
+               extra_conf=fed.conf(live, crt_a, key_a,
+                                   ["refresh\t10s"])).start()
+    a.wait_log(r"federation: bundle from file refused: .*no bundle")
+    smtp_send(a.port, "s@client.test", ["u1@good.example"], make_message("t1"))
+    st, line = outcome(a, "u1@good.example")
+    check(st == "deferred" and "no federation bundle has been loaded" in line,
+          "tampered bundle: %s" % line)
+    check(not sink.conns, "a connection was made without a bundle")
+
+    # v2 arrives: taken at the next refresh (no restart), and it revokes
+    # the certificate the sink presents.
+    shutil.copy(v2, live + ".tmp")
+    os.rename(live + ".tmp", live)
+    a.wait_log(r"loaded bundle serial 2 from file", timeout=30)
+    smtp_send(a.port, "s@client.test", ["u2@good.example"], make_message("t2"))
+    st, line = outcome(a, "u2@good.example")
+    check(st == "deferred" and "certificate revoked" in line, line)
+
+    # The attacker's old bundle, in which that certificate was good.
+    shutil.copy(v1, live + ".tmp")
+    os.rename(live + ".tmp", live)
+    a.signal(signal.SIGHUP)
+    a.wait_log(r"bundle from file refused: serial 1 is older than 2.*"
+               r"rollback", timeout=30)
+    js = json.loads(ctl(a, "federation", "--json"))
+    check(js["serial"] == 2 and "rollback" in (js["last_refused"] or ""),
+          "after the rollback: %r" % js)
+    smtp_send(a.port, "s@client.test", ["u3@good.example"], make_message("t3"))
+    st, line = outcome(a, "u3@good.example")
+    check(st == "deferred" and "certificate revoked" in line, line)
+
+    # A restart with the old file still there: the spool's copy wins.
+    a.stop()
+    a.start()
+    a.wait_log(r"loaded bundle serial 2 from spool")
+    js = json.loads(ctl(a, "federation", "--json"))
+    check(js["serial"] == 2, "after a restart: %r" % js)
+    no_mail(sink, "revoked or no bundle")
+
+
+def https_bundle_server(t, fed, root):
+    """An HTTPS server on 127.0.0.1 serving root, with a certificate the
+    federation CA signed for IP 127.0.0.1. aval-ca issues members' MX
+    names only, so this one certificate is made with openssl and the CA
+    key (docs/federation-policy.md: the bundle host)."""
+    import http.server
+    import subprocess
+    import threading
+    d = t.subdir("https")
+    key, csr, crt = (os.path.join(d, n) for n in ("k.pem", "r.csr", "c.pem"))
+    ext = os.path.join(d, "ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    for argv in (["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+                  csr, "-subj", "/CN=bundle host"],
+                 ["openssl", "x509", "-req", "-in", csr, "-CA", fed.ca,
+                  "-CAkey", fed.cakey, "-CAcreateserial", "-days", "2",
+                  "-extfile", ext, "-out", crt]):
+        r = subprocess.run(argv, capture_output=True)
+        check(r.returncode == 0, "%s: %s" % (argv[:2], r.stderr))
+
+    class H(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=root, **kw)
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    t.cleanups.append(srv.shutdown)
+    return srv.server_address[1]
+
+
+@test("federation_bundle_over_https",
+      timeout=120)
+def t_bundle_url(t):
+    fed = Fed(t)
+    crt_a, key_a, good, resolver, sink, tr = one_member_setup(t, fed)
+    root = t.subdir("www")
+    shutil.copy(fed.publish(), os.path.join(root, "bundle.cms"))
+    port = https_bundle_server(t, fed, root)
+    conf = fed.conf("", crt_a, key_a, ["refresh\t10s"])
+    conf = [x for x in conf if "bundle-file" not in x]
+    conf.insert(1, '\tbundle-url\t"https://127.0.0.1:%d/bundle.cms"' % port)
+    a = t.aval(resolver=resolver, transport_lines=tr, extra_conf=conf).start()
+    a.wait_log(r"loaded bundle serial 1 from url", timeout=20)
+    smtp_send(a.port, "s@client.test", ["u@good.example"], make_message("u"))
+    st, line = outcome(a, "u@good.example")
+    check(st == "sent" and "trust=federation:m-good" in line, line)
+    shutil.copy(fed.publish(), os.path.join(root, "bundle.cms.tmp"))
+    os.rename(os.path.join(root, "bundle.cms.tmp"),
+              os.path.join(root, "bundle.cms"))
+    os.utime(os.path.join(root, "bundle.cms"),
+             (time.time() + 5, time.time() + 5))
+    a.wait_log(r"loaded bundle serial 2 from url", timeout=30)
+    # The same server under a certificate of another CA: refused, kept.
+    other = Fed(t, name="Other", sub="other")
+    root2 = t.subdir("www2")
+    shutil.copy(fed.publish(), os.path.join(root2, "bundle.cms"))
+    port2 = https_bundle_server(t, other, root2)
+    conf2 = [x.replace(":%d/" % port, ":%d/" % port2) for x in conf]
+    a.write_config(extra_conf=conf2)
+    a.signal(signal.SIGHUP)
+    a.wait_log(r"bundle from url refused: fetching https://127\.0\.0\.1:%d/"
+               r"bundle\.cms: .*; keeping serial 2" % port2, timeout=30)
