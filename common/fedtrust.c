@@ -256,6 +256,13 @@ fed_trust_names_member(const struct fed_trust *t, X509 *x, char *why,
 			name[k] = (char)tolower(p[k]);
 		}
 		name[len] = '\0';
+		/* LDH only from here: the name goes into log lines. */
+		if (!fed_name_valid(name)) {
+			snprintf(why, whylen, "the certificate names a host "
+			    "that is not a plain host name (a wildcard?), and "
+			    "no member registers such names");
+			goto fail;
+		}
 		if ((m = fed_registry_owner(&t->b.reg, name, &is_mx)) == NULL ||
 		    !fed_trust_has_mx(m, name)) {
 			snprintf(why, whylen, "the certificate names %s, which "

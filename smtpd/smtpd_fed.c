@@ -84,8 +84,8 @@ smtpd_fed_tls(struct smtpd_session *s, SSL *ssl, char *log, size_t loglen)
 	if (leaf != NULL && (s->fed.placed[0] != '\0' ||
 	    X509_check_issued(env->fed->b.ca, leaf) == X509_V_OK ||
 	    strcmp(s->fed.reason, "revoked") == 0))
-		snprintf(log, loglen, ", federation=not-verified, reason=%s "
-		    "(%s)", s->fed.reason, s->fed.why);
+		snprintf(log, loglen, ", federation=not-verified, reason=%s, "
+		    "why=\"%s\"", s->fed.reason, s->fed.why);
 }
 
 /*
@@ -114,18 +114,18 @@ smtpd_fed_mail(struct smtpd_session *s)
 		return 0;
 	}
 	s->fed.downgrade = 1;
-	why = s->fed.member[0] != '\0' ? "a certificate of another member" :
-	    !(s->flags & SMTPD_F_TLS) ? "no TLS" : s->fed.reason[0] != '\0' ?
-	    s->fed.reason : "no client certificate";
+	why = s->fed.member[0] != '\0' ? "another-member" :
+	    !(s->flags & SMTPD_F_TLS) ? "no-tls" : s->fed.reason[0] != '\0' ?
+	    s->fed.reason : "no-certificate";
 	if (env->w.conf->fed_defer_downgrade) {
 		log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, "
-		    "federation=downgrade, member=%s, by=%s, reason=\"%s\", "
+		    "federation=downgrade, member=%s, by=%s, reason=%s, "
 		    "dsn=4.7.1, status=defer (451 defer-downgrade)", s->idstr,
 		    s->client, s->fed.placed, s->fed.placed_by, why);
 		return -1;
 	}
 	log_info("NOQUEUE: session=%s, client=%s, cmd=MAIL, "
-	    "federation=downgrade, member=%s, by=%s, reason=\"%s\", "
+	    "federation=downgrade, member=%s, by=%s, reason=%s, "
 	    "status=marked", s->idstr, s->client, s->fed.placed,
 	    s->fed.placed_by, why);
 	return 0;

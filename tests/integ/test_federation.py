@@ -347,3 +347,160 @@ def t_bundle_url(t):
     a.signal(signal.SIGHUP)
     a.wait_log(r"bundle from url refused: fetching https://127\.0\.0\.1:%d/"
                r"bundle\.cms: .*; keeping serial 2" % port2, timeout=30)
+
+
+# --- inbound --------------------------------------------------------------------
+
+def client_send(port, rcpt, token, cert=None, source=None, starttls=True):
+    """One message by smtplib, STARTTLS with cert (or none) from source:
+    the MAIL reply code, 250 when the message went in"""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(cert[0], cert[1])
+    s = smtplib.SMTP("127.0.0.1", port, timeout=30,
+                     source_address=(source, 0) if source else None)
+    try:
+        s.ehlo("client.example")
+        if starttls:
+            s.starttls(context=ctx)
+            s.ehlo("client.example")
+        code, _ = s.mail("s@a.example")
+        if code != 250:
+            return code
+        s.rcpt(rcpt)
+        s.data(make_message(token))
+        return 250
+    finally:
+        try:
+            s.quit()
+        except Exception:
+            pass
+
+
+def received_at(a, domain, local, token):
+    """the text of the message with token in domain/local's Maildir"""
+    def find():
+        for f in maildir_files(a, domain, local):
+            with open(f, "rb") as fh:
+                b = fh.read().decode("utf-8", "replace")
+            if token in b:
+                return b
+        return None
+    return wait_until(find, 20, 0.1, "%s in %s@%s's Maildir" %
+                      (token, local, domain))
+
+
+def inbound_setup(t, defer=False):
+    fed = Fed(t)
+    fed.member("uni-a", ["a.example"], ["mx.a.example"], ["127.0.0.0/24"])
+    fed.member("uni-b", ["b.example"], ["mx.b.example"])
+    a_good = fed.cert("uni-a", ["mx.a.example"])
+    a_revoked = fed.cert("uni-a", ["mx.a.example"])
+    b_crt, b_key, _ = fed.cert("uni-b", ["mx.b.example"])
+    fed.revoke(a_revoked[2])
+    bundle = fed.publish()
+    extra = ["defer-downgrade\tyes"] if defer else []
+    b = t.aval(name="b", hostname="mx.b.example",
+               local_domains="localhost b.example",
+               extra_conf=fed.conf(bundle, b_crt, b_key, extra)).start()
+    return fed, b, a_good, a_revoked
+
+
+@test("federation_inbound_verified_downgrade_revoked_stranger", timeout=120)
+def t_inbound(t):
+    """From a member's network: with its certificate a verified peer
+    (logged, in Received); without one a possible downgrade (logged and
+    marked); with a revoked one not verified (and marked). A stranger is
+    accepted as before, with neither."""
+    fed, b, a_good, a_revoked = inbound_setup(t)
+    check(client_send(b.port, "u@b.example", "in-good", cert=a_good) == 250,
+          "the member was refused")
+    m = received_at(b, "b.example", "u", "in-good")
+    fpr = re.search(r"client certificate (sha256:[0-9A-Fa-f]+) verified\s+"
+                    r"federation member uni-a\)", m)
+    check(fpr, "Received does not name the member:\n%s" % m[:600])
+    check("X-Aval-Federation" not in m, "a verified peer was marked")
+    check(re.search(r"trust=federation:uni-a", b.log()),
+          "no trust= line:\n%s" % tail(b.log(), 20))
+
+    check(client_send(b.port, "u@b.example", "in-nocert") == 250,
+          "a member without its certificate must not be refused")
+    m = received_at(b, "b.example", "u", "in-nocert")
+    check("X-Aval-Federation: possible downgrade; member=uni-a; "
+          "by=registry" in m, "no downgrade mark:\n%s" % m[:600])
+    b.wait_log(r"federation=downgrade, member=uni-a, by=registry, "
+               r"reason=no-certificate, status=marked")
+
+    check(client_send(b.port, "u@b.example", "in-revoked",
+                      cert=a_revoked) == 250, "refused with a revoked cert")
+    m = received_at(b, "b.example", "u", "in-revoked")
+    check("X-Aval-Federation: possible downgrade" in m and
+          "federation member" not in m, "revoked: %s" % m[:600])
+    b.wait_log(r"federation=not-verified, reason=revoked")
+
+    check(client_send(b.port, "u@b.example", "in-stranger",
+                      source="127.0.1.1", starttls=False) == 250,
+          "a stranger was refused")
+    m = received_at(b, "b.example", "u", "in-stranger")
+    check("X-Aval-Federation" not in m and "federation member" not in m,
+          "the stranger was marked:\n%s" % m[:600])
+    check("client=[127.0.1.1]" not in " ".join(
+        l for l in b.log().splitlines() if "federation=" in l),
+        "the stranger got a federation line")
+
+    def health():
+        js = json.loads(ctl(b, "federation", "health", "--json"))
+        for mb in js["members"]:
+            if mb["id"] == "uni-a" and mb["in"]["sessions"] >= 3:
+                return mb["in"]
+        return None
+    h = wait_until(health, 10, 0.2, "uni-a's inbound health")
+    check(h["verified"] >= 1 and h["failures"].get("downgrade", 0) >= 1 and
+          h["failures"].get("revoked", 0) >= 1, "inbound health: %r" % h)
+
+
+@test("federation_inbound_defer_downgrade")
+def t_inbound_defer(t):
+    fed, b, a_good, a_revoked = inbound_setup(t, defer=True)
+    check(client_send(b.port, "u@b.example", "d-nocert") == 451,
+          "defer-downgrade: a member without its certificate must get 451")
+    b.wait_log(r"federation=downgrade.*status=defer \(451 defer-downgrade\)")
+    check(client_send(b.port, "u@b.example", "d-good", cert=a_good) == 250,
+          "the member with its certificate was refused")
+    check(client_send(b.port, "u@b.example", "d-stranger",
+                      source="127.0.1.1", starttls=False) == 250,
+          "defer-downgrade must never refuse a stranger")
+
+
+# --- aval to aval -----------------------------------------------------------------
+
+@test("federation_aval_to_aval_mutual_tls", timeout=120)
+def t_aval_to_aval(t):
+    """uni-a's aval relays to uni-b's: federation policy, both ends
+    verified, B logs the member and writes it in Received"""
+    fed = Fed(t)
+    fed.member("uni-a", ["a.example"], ["mx.a.example"], ["127.0.0.0/24"])
+    fed.member("uni-b", ["b.example"], ["mx.b.example"])
+    a_crt, a_key, _ = fed.cert("uni-a", ["mx.a.example"])
+    b_crt, b_key, _ = fed.cert("uni-b", ["mx.b.example"])
+    bundle = fed.publish()
+    b = t.aval(name="b", hostname="mx.b.example",
+               local_domains="localhost b.example",
+               extra_conf=fed.conf(bundle, b_crt, b_key)).start()
+    resolver, _ = dns_server(t, zone("b.example"))
+    a = t.aval(name="a", hostname="mx.a.example", resolver=resolver,
+               transport_lines=["b.example\tsmtp b.example:%d" % b.port],
+               extra_conf=fed.conf(bundle, a_crt, a_key)).start()
+    for i in range(3):
+        smtp_send(a.port, "s@client.test", ["u%d@b.example" % i],
+                  make_message("a2b-%d" % i))
+    for i in range(3):
+        st, line = outcome(a, "u%d@b.example" % i)
+        check(st == "sent" and "policy=federation" in line and
+              "verified=federation" in line and
+              "trust=federation:uni-b" in line, line)
+        m = received_at(b, "b.example", "u%d" % i, "a2b-%d" % i)
+        check("federation member uni-a" in m, "B's Received:\n%s" % m[:600])
+    check(re.search(r"trust=federation:uni-a", b.log()), "B: no trust= line")
