@@ -504,3 +504,26 @@ def t_aval_to_aval(t):
         m = received_at(b, "b.example", "u%d" % i, "a2b-%d" % i)
         check("federation member uni-a" in m, "B's Received:\n%s" % m[:600])
     check(re.search(r"trust=federation:uni-a", b.log()), "B: no trust= line")
+
+
+@test("federation_bounce_after_lifetime_says_why", timeout=90)
+def t_bounce(t):
+    """A member's mail that cannot go out verified bounces after the queue
+    lifetime, and the bounce says why in plain words"""
+    fed = Fed(t)
+    crt_a, key_a, _ = sender_member(fed)
+    fed.member("m-good", ["good.example"], ["mx.good.example"])
+    good = fed.cert("m-good", ["mx.good.example"])
+    fed.revoke(good[2])
+    bundle = fed.publish()
+    resolver, _ = dns_server(t, zone("good.example"))
+    sink = t.sink("tls", cert=good[0], key=good[1])
+    a = t.aval(resolver=resolver, queue_lines=["max-lifetime\t3s"],
+               transport_lines=["good.example\tsmtp good.example:%d"
+                                % sink.port],
+               extra_conf=fed.conf(bundle, crt_a, key_a)).start()
+    smtp_send(a.port, "s@aval.test", ["u@good.example"], make_message("bnc"))
+    m = received_at(a, "aval.test", "s", "u@good.example")
+    check("certificate revoked" in m and "federation" in m,
+          "the bounce does not say why:\n%s" % m[:1500])
+    no_mail(sink, "revoked, then bounced")
