@@ -80,10 +80,21 @@ smtpd_fed_tls(struct smtpd_session *s, SSL *ssl, char *log, size_t loglen)
 		snprintf(log, loglen, ", trust=federation:%s", s->fed.member);
 		return;
 	}
-	/* A stranger's certificate is its own affair; a member's is not. */
-	if (leaf != NULL && (s->fed.placed[0] != '\0' ||
-	    X509_check_issued(env->fed->b.ca, leaf) == X509_V_OK ||
-	    strcmp(s->fed.reason, "revoked") == 0))
+	/*
+	 * A stranger's certificate is its own affair; a member's is not. One
+	 * the federation CA issued that does not pass here (revoked, say) is
+	 * not "verified" anywhere, though the handshake's own check (the CA
+	 * names, tls client-ca) has no CRL and may have passed it.
+	 */
+	if (leaf == NULL)
+		return;
+	if (X509_check_issued(env->fed->b.ca, leaf) == X509_V_OK &&
+	    s->tls != NULL && s->tls->verified) {
+		s->tls->verified = 0;
+		strlcpy(s->tls->verify_err, s->fed.reason,
+		    sizeof(s->tls->verify_err));
+	}
+	if (s->fed.placed[0] != '\0' || s->tls == NULL || !s->tls->verified)
 		snprintf(log, loglen, ", federation=not-verified, reason=%s, "
 		    "why=\"%s\"", s->fed.reason, s->fed.why);
 }

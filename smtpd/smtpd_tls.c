@@ -232,13 +232,13 @@ smtpd_tls_connected(struct smtpd_session *s)
 		s->tls = xcalloc(1, sizeof(*s->tls));
 	ti = s->tls;
 	tls_info_get(ssl, ti);
+	smtpd_fed_tls(s, ssl, fed, sizeof(fed));
 	if (ti->peer_cert && ti->verified)
 		snprintf(cert, sizeof(cert), ", client-cert=verified, "
 		    "fingerprint=%s, subject=\"%s\"", ti->fpr, ti->subject);
 	else if (ti->peer_cert)
 		snprintf(cert, sizeof(cert), ", client-cert=unverified, "
 		    "fingerprint=%s (%s)", ti->fpr, ti->verify_err);
-	smtpd_fed_tls(s, ssl, fed, sizeof(fed));
 	log_info("NOQUEUE: session=%s, client=%s, tls=%s, cipher=%s, "
 	    "resumed=%s%s%s", s->idstr, s->client, ti->version, ti->cipher,
 	    ti->resumed ? "yes" : "no", cert, fed);
