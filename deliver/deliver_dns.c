@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <unbound.h>
 
+#include "common/dnsname.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver_dns.h"
@@ -218,7 +219,7 @@ deliver_dns_load_anchors(struct deliver_dns *dns, const char *path,
 			if (strcmp(p, ".") == 0)
 				strlcpy(dns->anchor_owner, ".",
 				    sizeof(dns->anchor_owner));
-			else if (deliver_dns_text_name(p, owner,
+			else if (dnsname_text(p, owner,
 			    sizeof(owner)) == 0)
 				strlcpy(dns->anchor_owner, owner,
 				    sizeof(dns->anchor_owner));
@@ -653,7 +654,7 @@ deliver_dns_route_mx(struct deliver_dns_query *q, struct dns_lookup *l)
 	char			 canon[DELIVER_DNS_NAMELEN];
 
 	if (l->res->canonname == NULL ||
-	    deliver_dns_text_name(l->res->canonname, canon, sizeof(canon)) == -1)
+	    dnsname_text(l->res->canonname, canon, sizeof(canon)) == -1)
 		strlcpy(canon, q->name, sizeof(canon));
 	strlcpy(q->cname, canon, sizeof(q->cname));
 	r->mx_secure = l->secure;
@@ -801,7 +802,7 @@ deliver_dns_route_finish(struct deliver_dns_query *q)
 			if (l->outcome == DNS_O_NXDOMAIN)
 				nx = 1;
 			if (l->res != NULL && l->res->canonname != NULL &&
-			    deliver_dns_text_name(l->res->canonname, canon,
+			    dnsname_text(l->res->canonname, canon,
 			    sizeof(canon)) == 0)
 				strlcpy(h->cname, canon, sizeof(h->cname));
 			if (l->outcome == DNS_O_DATA)
@@ -857,7 +858,7 @@ deliver_dns_route(struct deliver_dns *dns, const char *domain, int mx,
 	char				 name[DELIVER_DNS_NAMELEN];
 	int				 bad;
 
-	bad = deliver_dns_text_name(domain, name, sizeof(name)) == -1;
+	bad = dnsname_text(domain, name, sizeof(name)) == -1;
 	q = deliver_dns_query_new(dns, DNS_Q_ROUTE, bad ? "" : name, arg);
 	q->cb.route = cb;
 	q->mx = mx;
@@ -945,7 +946,7 @@ deliver_dns_tlsa(struct deliver_dns *dns, const char *host, unsigned int port,
 	char				 qname[DELIVER_DNS_NAMELEN + 16];
 	int				 bad;
 
-	bad = deliver_dns_text_name(host, name, sizeof(name)) == -1 ||
+	bad = dnsname_text(host, name, sizeof(name)) == -1 ||
 	    port == 0 || port > 65535;
 	if (!bad)
 		bad = snprintf(qname, sizeof(qname), "_%u._tcp.%s", port,
