@@ -44,7 +44,8 @@ CHECK_LIBS	 = $(shell pkg-config --libs check)
 DB_LIBS		?= -ldb-5.3		# libdb5.3-dev ships no .pc file
 CRYPT_LIBS	?= -lcrypt		# libcrypt-dev (libxcrypt): common/passwd.c
 # libunbound-dev ships libunbound.pc (its Requires.private names libevent,
-# nettle and hogweed, needed only for static links): deliver_dns.c
+# nettle and hogweed, needed only for static links): common/dnsctx.c, for
+# deliver_dns.c and common/dnswl.c
 UNBOUND_LIBS	 = $(shell pkg-config --libs libunbound)
 
 ifeq ($(V),1)
@@ -165,9 +166,11 @@ $(O)/avald: $(MASTER_OBJS) $(COMMON)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) \
 	    $(shell pkg-config --libs libssl libcrypto) $(CRYPT_LIBS)
 
+# smtpd looks its clients up in the federation's DNS whitelist (dnswl.h).
 $(O)/aval-smtpd: $(SMTPD_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(CRYPT_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(CRYPT_LIBS) \
+	    $(UNBOUND_LIBS)
 
 # Only the queue links Berkeley DB.
 $(O)/aval-queue: $(QUEUE_OBJS) $(COMMON)
