@@ -41,6 +41,7 @@ main(void)
 	srunner_add_suite(sr, route_suite());
 	srunner_add_suite(sr, tlsstore_suite());
 	srunner_add_suite(sr, fed_bundle_suite());
+	srunner_add_suite(sr, dnswl_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	run = srunner_ntests_run(sr);

@@ -38,6 +38,7 @@ Suite	*deliver_tls_suite(void);
 Suite	*route_suite(void);
 Suite	*tlsstore_suite(void);
 Suite	*fed_bundle_suite(void);
+Suite	*dnswl_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
