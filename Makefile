@@ -118,8 +118,8 @@ PROGS		 = $(O)/avald $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
 		   $(BENCH_BINS)
 UNIT_RUNNER	 = $(O)/check_aval
 # Drivers the integration tests run, built for them and not installed.
-TEST_PROGS	 = $(O)/dsn-compose
-TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o
+TEST_PROGS	 = $(O)/dsn-compose $(O)/dnswl-lookup
+TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o $(O)/tests/integ/dnswl_lookup.o
 
 ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
 		   $(DELIVER_OBJS) $(O)/local/local.o $(O)/local/local_maildir.o \
@@ -222,6 +222,13 @@ $(O)/dsn-compose: $(O)/tests/integ/dsn_compose.o $(O)/queue/queue_dsn.o \
 	    $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# common/dnswl.c in an event loop of its own: libunbound, and libcrypto for
+# the member id check it shares with the bundle reader.
+$(O)/dnswl-lookup: $(O)/tests/integ/dnswl_lookup.o $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS) \
+	    $(UNBOUND_LIBS)
 
 # --- tests -----------------------------------------------------------------
 
