@@ -226,7 +226,8 @@ dnsctx_new(struct event_base *base, const struct dnsctx_conf *conf, char *err,
 	dc->ev = event_new(base, ub_fd(dc->ctx), EV_READ | EV_PERSIST,
 	    dnsctx_readable, dc);
 	if (dc->ev == NULL || event_add(dc->ev, NULL) == -1) {
-		snprintf(err, errlen, "libunbound: cannot watch its descriptor");
+		snprintf(err, errlen, "libunbound: cannot watch its "
+		    "descriptor");
 		goto fail;
 	}
 	return dc;

@@ -59,7 +59,7 @@ struct dnswl_query {
 	struct dnswl		*wl;
 	struct event		*timer;
 	int			 counted;	/* in wl->pending */
-	int			 decided;	/* r is final: the timer ends it */
+	int			 decided;	/* r final: the timer ends q */
 	struct dnswl_req	 req[2];	/* DNSWL_RR_A, DNSWL_RR_TXT */
 	int			 listed;	/* the A answer has a listing */
 	int			 has_text;	/* r.text is from the TXT */
@@ -276,9 +276,9 @@ dnswl_type_name(int rrtype)
 	return rrtype == DNS_T_A ? "A" : "TXT";
 }
 
-/* Forget a query: its requests, its timer, its place; no callback. */
+/* Take a query out of the books: its requests, its timer, its place. */
 static void
-dnswl_query_free(struct dnswl_query *q)
+dnswl_query_unlink(struct dnswl_query *q)
 {
 	struct dnswl	*wl = q->wl;
 	int		 i;
@@ -288,46 +288,39 @@ dnswl_query_free(struct dnswl_query *q)
 			(void)ub_cancel(wl->ctx, q->req[i].id);
 			q->req[i].inflight = 0;
 		}
-	event_free(q->timer);
+	evtimer_del(q->timer);
 	TAILQ_REMOVE(&wl->queries, q, entry);
-	if (q->counted)
+	if (q->counted) {
 		wl->pending--;
-	free(q);
+		q->counted = 0;
+	}
 }
 
 /* dnswl_cancel - forget a lookup; its callback is never called */
 void
 dnswl_cancel(struct dnswl_query *q)
 {
-	if (q != NULL)
-		dnswl_query_free(q);
+	if (q == NULL)
+		return;
+	dnswl_query_unlink(q);
+	event_free(q->timer);
+	free(q);
 }
 
 /*
- * The result is final: cancel what is still asked, take the query out of
- * the books, then call back (which may start and cancel other lookups)
- * and free it.
+ * The result is final: out of the books first, so that the callback may
+ * start and cancel other lookups (and find room for one more), then call
+ * back and free.
  */
 static void
 dnswl_finish(struct dnswl_query *q)
 {
-	struct dnswl		*wl = q->wl;
 	struct dnswl_result	*r = &q->r;
-	int			 i;
 
-	for (i = 0; i < 2; i++)
-		if (q->req[i].inflight) {
-			(void)ub_cancel(wl->ctx, q->req[i].id);
-			q->req[i].inflight = 0;
-		}
-	evtimer_del(q->timer);
-	if (q->counted) {
-		wl->pending--;
-		q->counted = 0;
-	}
-	TAILQ_REMOVE(&wl->queries, q, entry);
+	dnswl_query_unlink(q);
 	if (r->status != DNSWL_LISTED) {
-		r->secure = r->status == DNSWL_NOTLISTED ? r->secure : 0;
+		if (r->status == DNSWL_TEMP)
+			r->secure = 0;
 		r->a.s_addr = 0;
 		r->a_text[0] = r->text[0] = r->member[0] = '\0';
 		r->flags &= ~DNSWL_F_MEMBERS;
@@ -403,9 +396,10 @@ dnswl_answer_a(struct dnswl_query *q, struct dnswl_req *a,
 		}
 	}
 	/*
-	 * RFC 5782 2.1: a DNSxL answers in 127.0.0.0/8. Anything else is a
-	 * resolver that rewrites NXDOMAIN or a list gone wrong: not a
-	 * listing, and not a denial either.
+	 * RFC 5782 section 2: the A record is a code, not an address, and by
+	 * convention in 127.0.0.0/8 (aval-ca writes 127.0.0.2). Anything
+	 * else is a resolver that rewrites NXDOMAIN or a list gone wrong:
+	 * not a listing, and not a denial either.
 	 */
 	a->outcome = DNSCTX_O_TEMP;
 	snprintf(a->why, sizeof(a->why), "A lookup for %s: %s is not a "

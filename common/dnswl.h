@@ -119,7 +119,7 @@ enum dnswl_status {
 struct dnswl_result {
 	enum dnswl_status	 status;
 	unsigned int		 flags;
-#define DNSWL_F_FULL		0x01	/* TEMP: too many in flight, not asked */
+#define DNSWL_F_FULL		0x01	/* TEMP: table full, not asked */
 #define DNSWL_F_TIMEOUT		0x02	/* no answer (A: TEMP; TXT: no text) */
 #define DNSWL_F_MEMBERS		0x04	/* TXTs name two members: member "" */
 	int			 secure;

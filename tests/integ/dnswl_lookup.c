@@ -2,7 +2,8 @@
  * dnswl-lookup - common/dnswl.h from the command line, for
  * tests/integ/test_dnswl.py
  *
- *	dnswl-lookup [-v] [-a ANCHORS] [-t TIMEOUT] [-m MAX] RESOLVER ZONE ADDR...
+ *	dnswl-lookup [-v] [-a ANCHORS] [-t TIMEOUT] [-m MAX] RESOLVER ZONE
+ *	    ADDR...
  *
  * Starts a lookup of every ADDR (numeric IPv4 or IPv6) in ZONE at once,
  * in argument order, in one event loop, as smtpd would with that many
