@@ -44,7 +44,8 @@ CHECK_LIBS	 = $(shell pkg-config --libs check)
 DB_LIBS		?= -ldb-5.3		# libdb5.3-dev ships no .pc file
 CRYPT_LIBS	?= -lcrypt		# libcrypt-dev (libxcrypt): common/passwd.c
 # libunbound-dev ships libunbound.pc (its Requires.private names libevent,
-# nettle and hogweed, needed only for static links): deliver_dns.c
+# nettle and hogweed, needed only for static links): common/dnsctx.c, for
+# deliver_dns.c and common/dnswl.c
 UNBOUND_LIBS	 = $(shell pkg-config --libs libunbound)
 # libcurl4-openssl-dev: common/fedfetch.c, the master's fetch of the
 # federation bundle. Only avald and the unit runner link it; the rest take
@@ -122,8 +123,8 @@ PROGS		 = $(O)/avald $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
 		   $(BENCH_BINS)
 UNIT_RUNNER	 = $(O)/check_aval
 # Drivers the integration tests run, built for them and not installed.
-TEST_PROGS	 = $(O)/dsn-compose
-TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o
+TEST_PROGS	 = $(O)/dsn-compose $(O)/dnswl-lookup
+TEST_OBJS	 = $(O)/tests/integ/dsn_compose.o $(O)/tests/integ/dnswl_lookup.o
 
 ALL_OBJS	 = $(COMMON_OBJS) $(MASTER_OBJS) $(SMTPD_OBJS) $(QUEUE_OBJS) \
 		   $(DELIVER_OBJS) $(O)/local/local.o $(O)/local/local_maildir.o \
@@ -171,9 +172,11 @@ $(O)/avald: $(MASTER_OBJS) $(COMMON)
 	    $(shell pkg-config --libs libssl libcrypto) $(CRYPT_LIBS) \
 	    $(CURL_LIBS)
 
+# smtpd looks its clients up in the federation's DNS whitelist (dnswl.h).
 $(O)/aval-smtpd: $(SMTPD_OBJS) $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(CRYPT_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(CRYPT_LIBS) \
+	    $(UNBOUND_LIBS)
 
 # Only the queue links Berkeley DB.
 $(O)/aval-queue: $(QUEUE_OBJS) $(COMMON)
@@ -225,6 +228,13 @@ $(O)/dsn-compose: $(O)/tests/integ/dsn_compose.o $(O)/queue/queue_dsn.o \
 	    $(COMMON)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# common/dnswl.c in an event loop of its own: libunbound, and libcrypto for
+# the member id check it shares with the bundle reader.
+$(O)/dnswl-lookup: $(O)/tests/integ/dnswl_lookup.o $(COMMON)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(CRYPTO_LIBS) \
+	    $(UNBOUND_LIBS)
 
 # --- tests -----------------------------------------------------------------
 

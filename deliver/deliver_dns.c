@@ -6,7 +6,10 @@
  * own timer. A lookup ends by its answer (from ub_process(), called by the
  * ub_fd read event) or by its timer; when a query's last lookup ends, the
  * query builds its result, calls back once and is freed. A route's MX
- * answer starts the address lookups of its hosts.
+ * answer starts the address lookups of its hosts. The libunbound context
+ * itself (options, resolver, trust anchors, the ub_fd event) and the
+ * sorting of an answer into data, NODATA, NXDOMAIN or temporary are
+ * common/dnsctx.h's, shared with smtpd's whitelist lookups.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -15,7 +18,6 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@
 #include <event2/event.h>
 #include <unbound.h>
 
+#include "common/dnsctx.h"
+#include "common/dnsname.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver_dns.h"
@@ -35,14 +39,7 @@
 #define DNS_T_TLSA	52
 #define DNS_C_IN	1
 
-#define DNS_RCODE_NOERROR	0
-#define DNS_RCODE_SERVFAIL	2
-#define DNS_RCODE_NXDOMAIN	3
-#define DNS_RCODE_REFUSED	5
-
 #define DNS_DEFAULT_TIMEOUT_MS	10000
-#define DNS_ANCHOR_MAX		64	/* records read from the anchor file */
-#define DNS_ANCHOR_LINE		4096
 #define DNS_NOTES_MAX		1024
 
 enum dns_kind { DNS_Q_ROUTE, DNS_Q_TLSA, DNS_Q_PROBE };
@@ -95,12 +92,10 @@ struct deliver_dns_query {
 
 struct deliver_dns {
 	struct event_base	*base;
-	struct ub_ctx		*ctx;
-	struct event		*ev;
+	struct dnsctx		*dc;
+	struct ub_ctx		*ctx;		/* dc's */
 	unsigned int		 timeout_ms;
 	int			 validates;
-	char			 anchor_owner[DELIVER_DNS_NAMELEN]; /* "" none */
-	char			 resolver[128];
 	uint32_t		(*random)(void *);
 	void			*random_arg;
 	TAILQ_HEAD(, deliver_dns_query) queries;
@@ -163,139 +158,6 @@ deliver_dns_note(struct deliver_dns_query *q, const char *fmt, ...)
 
 /* --- set-up ------------------------------------------------------------ */
 
-/*
- * Read the trust anchor file now (before any chroot) and give its records
- * to libunbound as strings: ub_ctx_add_ta_file() only notes the name and
- * reads the file at the first lookup, which may be inside an empty chroot.
- */
-static int
-deliver_dns_load_anchors(struct deliver_dns *dns, const char *path,
-    char *err, size_t errlen)
-{
-	FILE	*f;
-	char	 line[DNS_ANCHOR_LINE], owner[DELIVER_DNS_NAMELEN], *p, *e;
-	int	 n = 0, rc;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "trust anchor file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if ((e = strchr(line, '\n')) == NULL && !feof(f)) {
-			snprintf(err, errlen, "trust anchor file %s: line too "
-			    "long", path);
-			fclose(f);
-			return -1;
-		}
-		/* Comments: unbound-anchor's root.key has ";;state=2" ones. */
-		if ((e = strchr(line, ';')) != NULL)
-			*e = '\0';
-		p = line + strspn(line, " \t\r\n");
-		if (*p == '\0')
-			continue;
-		if (strstr(p, "DS") == NULL && strstr(p, "DNSKEY") == NULL) {
-			snprintf(err, errlen, "trust anchor file %s: not a DS "
-			    "or DNSKEY record: %.60s", path, p);
-			fclose(f);
-			return -1;
-		}
-		if (++n > DNS_ANCHOR_MAX) {
-			snprintf(err, errlen, "trust anchor file %s: over %d "
-			    "records", path, DNS_ANCHOR_MAX);
-			fclose(f);
-			return -1;
-		}
-		if ((rc = ub_ctx_add_ta(dns->ctx, p)) != 0) {
-			snprintf(err, errlen, "trust anchor file %s: %s: %.60s",
-			    path, ub_strerror(rc), p);
-			fclose(f);
-			return -1;
-		}
-		if (dns->anchor_owner[0] == '\0') {
-			e = p + strcspn(p, " \t");
-			*e = '\0';
-			if (strcmp(p, ".") == 0)
-				strlcpy(dns->anchor_owner, ".",
-				    sizeof(dns->anchor_owner));
-			else if (deliver_dns_text_name(p, owner,
-			    sizeof(owner)) == 0)
-				strlcpy(dns->anchor_owner, owner,
-				    sizeof(dns->anchor_owner));
-		}
-	}
-	fclose(f);
-	if (n == 0) {
-		snprintf(err, errlen, "trust anchor file %s: no record", path);
-		return -1;
-	}
-	return 0;
-}
-
-/* Options for a stub resolver that validates and forwards. */
-static int
-deliver_dns_options(struct deliver_dns *dns, char *err, size_t errlen)
-{
-	static const char *const opts[][2] = {
-		/* Our forwarder may well be on 127.0.0.1 or ::1. */
-		{ "do-not-query-localhost:", "no" },
-		/* An anchored zone whose answers lack signatures is bogus. */
-		{ "harden-dnssec-stripped:", "yes" },
-		{ "harden-glue:", "yes" },
-		{ "harden-below-nxdomain:", "yes" },
-		{ "harden-algo-downgrade:", "no" },
-		{ "val-permissive-mode:", "no" },
-		{ "edns-buffer-size:", "1232" },
-		/* Nothing to write back (RFC 5011 state) after a chroot. */
-		{ "use-syslog:", "no" },
-	};
-	size_t	 i;
-	int	 rc;
-
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		if ((rc = ub_ctx_set_option(dns->ctx, opts[i][0],
-		    opts[i][1])) != 0) {
-			snprintf(err, errlen, "libunbound option %s %s: %s",
-			    opts[i][0], opts[i][1], ub_strerror(rc));
-			return -1;
-		}
-	return 0;
-}
-
-/* "ADDR" or "ADDR@PORT", numeric: what ub_ctx_set_fwd() takes. */
-static int
-deliver_dns_resolver_ok(const char *r)
-{
-	char			 a[INET6_ADDRSTRLEN + 8], *at, *end;
-	unsigned char		 bin[sizeof(struct in6_addr)];
-	long			 port;
-
-	if (strlcpy(a, r, sizeof(a)) >= sizeof(a))
-		return 0;
-	if ((at = strchr(a, '@')) != NULL) {
-		*at++ = '\0';
-		errno = 0;
-		port = strtol(at, &end, 10);
-		if (*at == '\0' || *end != '\0' || errno != 0 || port < 1 ||
-		    port > 65535)
-			return 0;
-	}
-	return inet_pton(AF_INET, a, bin) == 1 ||
-	    inet_pton(AF_INET6, a, bin) == 1;
-}
-
-static void
-deliver_dns_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct deliver_dns	*dns = arg;
-	int			 rc;
-
-	(void)fd;
-	(void)what;
-	if ((rc = ub_process(dns->ctx)) != 0)
-		log_warnx("dns: libunbound: %s", ub_strerror(rc));
-}
-
 static uint32_t
 deliver_dns_arc4random(void *arg)
 {
@@ -309,12 +171,7 @@ deliver_dns_new(struct event_base *base, const struct deliver_dns_conf *conf,
     char *err, size_t errlen)
 {
 	struct deliver_dns	*dns;
-	const char		*r = conf->resolver ? conf->resolver : "";
-	const char		*ta = conf->trust_anchor_file ?
-				    conf->trust_anchor_file : "";
-	const char		*rc_path = conf->resolv_conf ?
-				    conf->resolv_conf : "/etc/resolv.conf";
-	int			 rc;
+	struct dnsctx_conf	 dc;
 
 	dns = xcalloc(1, sizeof(*dns));
 	dns->base = base;
@@ -324,57 +181,16 @@ deliver_dns_new(struct event_base *base, const struct deliver_dns_conf *conf,
 	dns->random = conf->random ? conf->random : deliver_dns_arc4random;
 	dns->random_arg = conf->random_arg;
 	TAILQ_INIT(&dns->queries);
-	if ((dns->ctx = ub_ctx_create()) == NULL) {
-		snprintf(err, errlen, "libunbound: cannot create a context");
+	memset(&dc, 0, sizeof(dc));
+	dc.resolver = conf->resolver;
+	dc.trust_anchor_file = conf->trust_anchor_file;
+	dc.resolv_conf = conf->resolv_conf;
+	if ((dns->dc = dnsctx_new(base, &dc, err, errlen)) == NULL) {
 		free(dns);
 		return NULL;
 	}
-	/* libunbound's own messages would go to stderr; ours say enough. */
-	ub_ctx_debugout(dns->ctx, NULL);
-	ub_ctx_debuglevel(dns->ctx, 0);
-	if (deliver_dns_options(dns, err, errlen) == -1)
-		goto fail;
-	if (*r == '\0') {
-		/* Reads the file now; libunbound keeps only the addresses. */
-		if ((rc = ub_ctx_resolvconf(dns->ctx, rc_path)) != 0) {
-			snprintf(err, errlen, "resolver: %s: %s", rc_path,
-			    rc == UB_READFILE ? strerror(errno) :
-			    ub_strerror(rc));
-			goto fail;
-		}
-		snprintf(dns->resolver, sizeof(dns->resolver), "%s", rc_path);
-	} else {
-		if (!deliver_dns_resolver_ok(r)) {
-			snprintf(err, errlen, "resolver \"%.64s\": not ADDR or "
-			    "ADDR@PORT (numeric IPv4 or IPv6)", r);
-			goto fail;
-		}
-		if ((rc = ub_ctx_set_fwd(dns->ctx, r)) != 0) {
-			snprintf(err, errlen, "resolver %s: %s", r,
-			    ub_strerror(rc));
-			goto fail;
-		}
-		strlcpy(dns->resolver, r, sizeof(dns->resolver));
-	}
-	if (*ta != '\0' && deliver_dns_load_anchors(dns, ta, err, errlen) == -1)
-		goto fail;
-	if ((rc = ub_ctx_async(dns->ctx, 0)) != 0) {
-		snprintf(err, errlen, "libunbound async: %s", ub_strerror(rc));
-		goto fail;
-	}
-	dns->ev = event_new(base, ub_fd(dns->ctx), EV_READ | EV_PERSIST,
-	    deliver_dns_readable, dns);
-	if (dns->ev == NULL || event_add(dns->ev, NULL) == -1) {
-		snprintf(err, errlen, "libunbound: cannot watch its descriptor");
-		goto fail;
-	}
+	dns->ctx = dnsctx_ub(dns->dc);
 	return dns;
-fail:
-	if (dns->ev != NULL)
-		event_free(dns->ev);
-	ub_ctx_delete(dns->ctx);
-	free(dns);
-	return NULL;
 }
 
 /* deliver_dns_free - cancel every query without calling back, stop libunbound */
@@ -387,8 +203,7 @@ deliver_dns_free(struct deliver_dns *dns)
 		return;
 	while ((q = TAILQ_FIRST(&dns->queries)) != NULL)
 		deliver_dns_cancel(q);
-	event_free(dns->ev);
-	ub_ctx_delete(dns->ctx);
+	dnsctx_free(dns->dc);
 	free(dns);
 }
 
@@ -426,44 +241,21 @@ deliver_dns_timeout_text(unsigned int ms, char *buf, size_t len)
 static void
 deliver_dns_classify(struct dns_lookup *l, int err, struct ub_result *res)
 {
-	char	 why[256];
-	const char *t = deliver_dns_type_name(l->rrtype);
-
-	if (err != 0 || res == NULL) {
-		l->outcome = DNS_O_TEMP;
-		snprintf(l->why, sizeof(l->why), "%s lookup for %s: resolver "
-		    "error: %s", t, l->name, ub_strerror(err));
-		return;
-	}
-	l->secure = res->secure && !res->bogus;
-	if (res->bogus) {
-		log_printable(res->why_bogus ? res->why_bogus : "no reason",
-		    why, sizeof(why));
-		l->outcome = DNS_O_TEMP;
-		snprintf(l->why, sizeof(l->why), "%s lookup for %s: DNSSEC "
-		    "validation failed (bogus): %s", t, l->name, why);
-		return;
-	}
-	switch (res->rcode) {
-	case DNS_RCODE_NOERROR:
-		l->outcome = res->havedata ? DNS_O_DATA : DNS_O_NODATA;
-		return;
-	case DNS_RCODE_NXDOMAIN:
+	switch (dnsctx_classify(err, res, deliver_dns_type_name(l->rrtype),
+	    l->name, &l->secure, l->why, sizeof(l->why))) {
+	case DNSCTX_O_DATA:
+		l->outcome = DNS_O_DATA;
+		break;
+	case DNSCTX_O_NODATA:
+		l->outcome = DNS_O_NODATA;
+		break;
+	case DNSCTX_O_NXDOMAIN:
 		l->outcome = DNS_O_NXDOMAIN;
-		return;
-	case DNS_RCODE_SERVFAIL:
-		snprintf(why, sizeof(why), "SERVFAIL");
 		break;
-	case DNS_RCODE_REFUSED:
-		snprintf(why, sizeof(why), "REFUSED");
-		break;
-	default:
-		snprintf(why, sizeof(why), "rcode %d", res->rcode);
+	case DNSCTX_O_TEMP:
+		l->outcome = DNS_O_TEMP;
 		break;
 	}
-	l->outcome = DNS_O_TEMP;
-	snprintf(l->why, sizeof(l->why), "%s lookup for %s: %s", t, l->name,
-	    why);
 }
 
 static void
@@ -653,7 +445,7 @@ deliver_dns_route_mx(struct deliver_dns_query *q, struct dns_lookup *l)
 	char			 canon[DELIVER_DNS_NAMELEN];
 
 	if (l->res->canonname == NULL ||
-	    deliver_dns_text_name(l->res->canonname, canon, sizeof(canon)) == -1)
+	    dnsname_text(l->res->canonname, canon, sizeof(canon)) == -1)
 		strlcpy(canon, q->name, sizeof(canon));
 	strlcpy(q->cname, canon, sizeof(q->cname));
 	r->mx_secure = l->secure;
@@ -801,7 +593,7 @@ deliver_dns_route_finish(struct deliver_dns_query *q)
 			if (l->outcome == DNS_O_NXDOMAIN)
 				nx = 1;
 			if (l->res != NULL && l->res->canonname != NULL &&
-			    deliver_dns_text_name(l->res->canonname, canon,
+			    dnsname_text(l->res->canonname, canon,
 			    sizeof(canon)) == 0)
 				strlcpy(h->cname, canon, sizeof(h->cname));
 			if (l->outcome == DNS_O_DATA)
@@ -857,7 +649,7 @@ deliver_dns_route(struct deliver_dns *dns, const char *domain, int mx,
 	char				 name[DELIVER_DNS_NAMELEN];
 	int				 bad;
 
-	bad = deliver_dns_text_name(domain, name, sizeof(name)) == -1;
+	bad = dnsname_text(domain, name, sizeof(name)) == -1;
 	q = deliver_dns_query_new(dns, DNS_Q_ROUTE, bad ? "" : name, arg);
 	q->cb.route = cb;
 	q->mx = mx;
@@ -945,7 +737,7 @@ deliver_dns_tlsa(struct deliver_dns *dns, const char *host, unsigned int port,
 	char				 qname[DELIVER_DNS_NAMELEN + 16];
 	int				 bad;
 
-	bad = deliver_dns_text_name(host, name, sizeof(name)) == -1 ||
+	bad = dnsname_text(host, name, sizeof(name)) == -1 ||
 	    port == 0 || port > 65535;
 	if (!bad)
 		bad = snprintf(qname, sizeof(qname), "_%u._tcp.%s", port,
@@ -965,19 +757,20 @@ deliver_dns_probe_finish(struct deliver_dns_query *q)
 {
 	struct deliver_dns	*dns = q->dns;
 	struct dns_lookup	*l = TAILQ_FIRST(&q->lookups);
+	const char		*r = dnsctx_resolver(dns->dc);
 
 	if (l->host == DNS_L_NOANCHOR) {
 		dns->validates = 0;
 		log_warnx("dns: resolver %s: no trust anchor configured, "
-		    "nothing validates: DANE is off", dns->resolver);
+		    "nothing validates: DANE is off", r);
 	} else if (l->outcome == DNS_O_DATA && l->secure) {
 		dns->validates = 1;
 		log_info("dns: resolver %s: DNSSEC validates (%s DNSKEY is "
-		    "secure)", dns->resolver, l->name);
+		    "secure)", r, l->name);
 	} else {
 		dns->validates = 0;
 		log_warnx("dns: resolver %s: DNSSEC does not validate (%s): "
-		    "DANE is off", dns->resolver, l->outcome == DNS_O_TEMP ?
+		    "DANE is off", r, l->outcome == DNS_O_TEMP ?
 		    l->why : l->outcome == DNS_O_DATA ? "DNSKEY answer is "
 		    "insecure" : "no DNSKEY for the trust anchor");
 	}
@@ -989,12 +782,12 @@ void
 deliver_dns_probe(struct deliver_dns *dns, deliver_dns_probe_cb cb, void *arg)
 {
 	struct deliver_dns_query	*q;
+	const char			*owner = dnsctx_anchor_owner(dns->dc);
 
-	q = deliver_dns_query_new(dns, DNS_Q_PROBE, dns->anchor_owner, arg);
+	q = deliver_dns_query_new(dns, DNS_Q_PROBE, owner, arg);
 	q->cb.probe = cb;
-	if (dns->anchor_owner[0] != '\0')
-		deliver_dns_lookup(q, dns->anchor_owner, DNS_T_DNSKEY,
-		    DNS_L_MAIN);
+	if (owner[0] != '\0')
+		deliver_dns_lookup(q, owner, DNS_T_DNSKEY, DNS_L_MAIN);
 	else
 		deliver_dns_lookup_fail(q, DNS_T_DNSKEY, DNS_L_NOANCHOR,
 		    "no trust anchor");

@@ -236,7 +236,6 @@ int		 deliver_dns_wire_name(const unsigned char *, size_t,
 		    char *out, size_t outlen);
 int		 deliver_dns_rdata_mx(const unsigned char *, size_t,
 		    unsigned int *pref, char *out, size_t outlen);
-/* A text name made canonical: lowercase, no trailing dot; -1 if not LDH. */
-int		 deliver_dns_text_name(const char *, char *out, size_t outlen);
+/* Text names (the config's, libunbound's canonname) are dnsname_text()'s. */
 
 #endif

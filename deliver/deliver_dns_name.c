@@ -1,20 +1,16 @@
 /*
  * deliver_dns_name - the decoders of deliver_dns.h that need no resolver:
- * wire-format names and MX rdata from the network, text names from the
- * config. A file of their own so that what links them (aval-local, by
- * way of the TLS policy engine; the fuzz target) links no libunbound.
+ * wire-format names and MX rdata from the network (text names from the
+ * config are common/dnsname.h's). A file of their own so that what links
+ * them (aval-local, by way of the TLS policy engine; the fuzz target)
+ * links no libunbound.
  */
 #include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "common/dnsname.h"
 #include "deliver/deliver_dns.h"
-
-static int
-deliver_dns_label_ok(int c)
-{
-	return isalnum(c) || c == '-' || c == '_';
-}
 
 /* deliver_dns_wire_name - an uncompressed wire name, whole, as text */
 int
@@ -39,7 +35,7 @@ deliver_dns_wire_name(const unsigned char *p, size_t len, char *out,
 			out[o++] = '.';
 		}
 		for (j = 0; j < l; j++) {
-			if (!deliver_dns_label_ok(p[i + j]) || o + 1 >= outlen)
+			if (!dnsname_label_ok(p[i + j]) || o + 1 >= outlen)
 				return -1;
 			out[o++] = (char)tolower(p[i + j]);
 		}
@@ -61,30 +57,3 @@ deliver_dns_rdata_mx(const unsigned char *p, size_t len, unsigned int *pref,
 	*pref = (unsigned int)p[0] << 8 | p[1];
 	return deliver_dns_wire_name(p + 2, len - 2, out, outlen);
 }
-
-/* deliver_dns_text_name - lowercase, no trailing dot, LDH labels only */
-int
-deliver_dns_text_name(const char *in, char *out, size_t outlen)
-{
-	size_t	 n = strlen(in), i, lab = 0;
-
-	if (n > 0 && in[n - 1] == '.')
-		n--;
-	if (n == 0 || n >= outlen || n > 253)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (in[i] == '.') {
-			if (lab == 0)
-				return -1;
-			lab = 0;
-		} else if (!deliver_dns_label_ok((unsigned char)in[i]) ||
-		    ++lab > 63)
-			return -1;
-		out[i] = (char)tolower((unsigned char)in[i]);
-	}
-	if (lab == 0)
-		return -1;
-	out[n] = '\0';
-	return 0;
-}
-

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/conf.h"
+#include "common/dnsname.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/xmalloc.h"
@@ -428,7 +429,7 @@ deliver_tls_dane_name(struct deliver_dane *d, const char *name)
 	char	 n[DELIVER_DNS_NAMELEN];
 	size_t	 i;
 
-	if (name == NULL || deliver_dns_text_name(name, n, sizeof(n)) == -1 ||
+	if (name == NULL || dnsname_text(name, n, sizeof(n)) == -1 ||
 	    n[0] == '\0')
 		return;
 	for (i = 0; i < d->nnames; i++)

@@ -5,11 +5,11 @@
  * format). deliver_dns_rdata_mx() and deliver_dns_wire_name() must never
  * read past it, and what they accept must be canonical: a lowercase name
  * of letters, digits, hyphens and underscores in labels of 1 to 63
- * octets, at most 253 characters, that deliver_dns_text_name() takes back
+ * octets, at most 253 characters, that dnsname_text() takes back
  * unchanged; the preference is the first two octets. The input is also
- * given to deliver_dns_text_name() as text. See README.md.
+ * given to dnsname_text() as text. See README.md.
  *
- * link: deliver/deliver_dns_name.c
+ * link: deliver/deliver_dns_name.c common/dnsname.c
  */
 #include <ctype.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dnsname.h"
 #include "deliver/deliver_dns.h"
 
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -46,7 +47,7 @@ fuzz_dns_canonical(const char *name)
 	}
 	if (lab == 0)
 		abort();
-	if (deliver_dns_text_name(name, again, sizeof(again)) != 0 ||
+	if (dnsname_text(name, again, sizeof(again)) != 0 ||
 	    strcmp(again, name) != 0)
 		abort();
 }
@@ -80,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	if (deliver_dns_text_name(s, name, sizeof(name)) == 0)
+	if (dnsname_text(s, name, sizeof(name)) == 0)
 		fuzz_dns_canonical(name);
 	free(s);
 	return 0;

@@ -8,8 +8,8 @@ reaping of orphaned workers, free ports), Ctx (what one test owns, torn
 down newest first), the Aval class (one avald with its generated config
 and folders, avalctl), and SMTP clients and message helpers (Raw, greet,
 make_message, smtp_send, ...), and outside programs (avald_check,
-need_tool, run_tool). The sinks a message is relayed to are in
-sinks.py; Ctx.sink() starts them.
+need_tool, run_tool, ca for aval-ca, dns_server). The sinks a message is
+relayed to are in sinks.py; Ctx.sink() starts them.
 
 The environment (AVAL_BUILD, AVAL_SANITIZE, ...) is described in run.py,
 which runs the tests. Only the Python 3.11 standard library is used.
@@ -875,6 +875,28 @@ def run_tool(argv, data=b"", timeout=30):
         raise Fail("%s did not finish in %.0fs:\n%s"
                    % (" ".join(argv), timeout * SLOW, tail(out, 15)))
     return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def ca_bin():
+    p = os.path.join(BUILD, "aval-ca")
+    if not os.access(p, os.X_OK):
+        raise Fail("%s is not built (make %s)" % (p, p))
+    return p
+
+
+def ca(t, state, *args, ok=True, json_out=False):
+    """Run aval-ca -d state ARGS; (exit status, output). Its stderr goes to
+    a file in the test folder too, so a sanitizer report fails the test."""
+    argv = [ca_bin(), "-d", state] + (["--json"] if json_out else []) + list(args)
+    r = subprocess.run(argv, capture_output=True, timeout=60 * SLOW)
+    out = (r.stdout + r.stderr).decode("utf-8", "replace")
+    with open(os.path.join(t.dir, "aval-ca.log"), "a") as f:
+        f.write("$ %s\n%s" % (" ".join(argv), out))
+    if ok and r.returncode != 0:
+        raise Fail("aval-ca %s exited %d:\n%s" % (" ".join(args), r.returncode, out))
+    if json_out and r.returncode == 0:
+        return r.returncode, json.loads(r.stdout.decode())
+    return r.returncode, out
 
 
 def outcome(a, rcpt, timeout=30):

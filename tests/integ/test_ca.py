@@ -8,36 +8,13 @@ command (verify, x509, crl, cms), never with aval-ca itself; and two runs
 started at once are shown to be serialised by the folder's lock.
 """
 
-import json
 import os
 import re
 import stat
 import subprocess
 import time
 
-from harness import BUILD, Fail, SLOW, check, need_tool, run_tool, test
-
-
-def ca_bin():
-    p = os.path.join(BUILD, "aval-ca")
-    if not os.access(p, os.X_OK):
-        raise Fail("%s is not built (make %s)" % (p, p))
-    return p
-
-
-def ca(t, state, *args, ok=True, json_out=False):
-    """Run aval-ca -d state ARGS; (exit status, output). Its stderr goes to
-    a file in the test folder too, so a sanitizer report fails the test."""
-    argv = [ca_bin(), "-d", state] + (["--json"] if json_out else []) + list(args)
-    r = subprocess.run(argv, capture_output=True, timeout=60 * SLOW)
-    out = (r.stdout + r.stderr).decode("utf-8", "replace")
-    with open(os.path.join(t.dir, "aval-ca.log"), "a") as f:
-        f.write("$ %s\n%s" % (" ".join(argv), out))
-    if ok and r.returncode != 0:
-        raise Fail("aval-ca %s exited %d:\n%s" % (" ".join(args), r.returncode, out))
-    if json_out and r.returncode == 0:
-        return r.returncode, json.loads(r.stdout.decode())
-    return r.returncode, out
+from harness import SLOW, ca, ca_bin, check, need_tool, run_tool, test
 
 
 def openssl(*args):

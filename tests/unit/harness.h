@@ -41,6 +41,7 @@ Suite	*fed_bundle_suite(void);
 Suite	*json_suite(void);
 Suite	*fedhealth_suite(void);
 Suite	*fedfetch_suite(void);
+Suite	*dnswl_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
