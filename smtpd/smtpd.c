@@ -223,7 +223,9 @@ smtpd_start(void)
 		fatalx("START before the limits table");
 	/* runtime-dir/empty: root-owned, nothing in it (checked). */
 	proc_empty_dir(env->w.conf, empty, sizeof(empty));
+	smtpd_fed_start();		/* reads resolv.conf, anchors: root */
 	proc_privdrop(env->w.conf, empty);
+	smtpd_fed_probe();		/* libunbound's helper: no session yet */
 	env->started = 1;
 	for (i = 0; i < env->nlisteners; i++) {
 		l = &env->listeners[i];

@@ -39,6 +39,8 @@ struct tls_ticket_keys;
 struct smtpd_limit_table;
 struct smtpd_auth;
 struct smtpd_auth_throttle;
+struct dnswl;
+struct dnswl_query;
 struct passwd;
 
 /*
@@ -71,6 +73,8 @@ struct smtpd_fed {
 	char			 reason[FED_REASON_LEN];	/* not verified */
 	char			 why[FED_WHY_LEN];
 	int			 downgrade;	/* placed, not verified, at MAIL */
+	int			 mailed;	/* MAIL was given once */
+	struct dnswl_query	*wlq;		/* the whitelist lookup in flight */
 };
 
 struct smtpd_session {
@@ -174,6 +178,7 @@ struct smtpd_env {
 	struct fed_trust	*fed;
 	struct fed_recv		 fed_recv;
 	int			 fed_on;	/* FED_END came: federation { ca } */
+	struct dnswl		*dnswl;		/* the whitelist lookups, or NULL */
 
 	struct smtpd_session	*sessions;
 	struct smtpd_session	*hash[SMTPD_HASH];
@@ -227,7 +232,9 @@ void	 smtpd_fed_received(const struct smtpd_session *, char *comment,
 	    size_t commentlen);
 int	 smtpd_fed_header(const struct smtpd_session *, struct buf *);
 int	 smtpd_fed_may_relay(const struct smtpd_session *);
-void	 smtpd_fed_close(const struct smtpd_session *);
+void	 smtpd_fed_close(struct smtpd_session *);
+void	 smtpd_fed_start(void);
+void	 smtpd_fed_probe(void);
 
 /* smtpd_relay.c */
 int	 smtpd_relay_allowed(const struct sockaddr *, const char *rcpt);

@@ -528,3 +528,49 @@ def t_bounce(t):
     check("certificate revoked" in m and "federation" in m,
           "the bounce does not say why:\n%s" % m[:1500])
     no_mail(sink, "revoked, then bounced")
+
+
+@test("federation_inbound_dns_whitelist", timeout=90)
+def t_whitelist(t):
+    """The connecting address is looked up in the federation's DNS
+    whitelist and the answer logged; a listed address of a member that the
+    registry does not place is placed by the whitelist: without the
+    member's certificate a possible downgrade, marked, and (a DNS answer
+    alone) never deferred even with defer-downgrade"""
+    spec = ("zone wl.example\n"
+            "2.0.0.127\tA 127.0.0.2\n"
+            "2.0.0.127\tTXT \"test entry\"\n"
+            "1.3.0.127\tA 127.0.0.2\n"
+            "1.3.0.127\tTXT \"member uni-a (Org uni-a)\"\n")
+    resolver, _ = dns_server(t, spec)
+    fed = Fed(t)
+    fed.member("uni-a", ["a.example"], ["mx.a.example"], ["127.0.0.0/24"])
+    fed.member("uni-b", ["b.example"], ["mx.b.example"])
+    a_good = fed.cert("uni-a", ["mx.a.example"])
+    b_crt, b_key, _ = fed.cert("uni-b", ["mx.b.example"])
+    bundle = fed.publish()
+    b = t.aval(name="b", hostname="mx.b.example", resolver=resolver,
+               local_domains="localhost b.example",
+               extra_conf=fed.conf(bundle, b_crt, b_key,
+                                   ['whitelist-zone\t"wl.example"',
+                                    "defer-downgrade\tyes"])).start()
+    b.wait_log(r"federation: whitelist wl\.example answers its test entry")
+    check(client_send(b.port, "u@b.example", "wl-nocert",
+                      source="127.0.3.1") == 250,
+          "a whitelist listing alone must never defer")
+    m = received_at(b, "b.example", "u", "wl-nocert")
+    check("X-Aval-Federation: possible downgrade; member=uni-a; "
+          "by=whitelist" in m, "no whitelist mark:\n%s" % m[:600])
+    check(re.search(r"client=\[127\.0\.3\.1\]:\d+, federation=whitelist, "
+                    r"listed=yes, member=uni-a", b.log()),
+          "the listing is not logged:\n%s" % tail(b.log(), 20))
+    check(client_send(b.port, "u@b.example", "wl-good", cert=a_good,
+                      source="127.0.3.1") == 250, "the member was refused")
+    m = received_at(b, "b.example", "u", "wl-good")
+    check("federation member uni-a" in m and "X-Aval-Federation" not in m,
+          "a verified member from a listed address:\n%s" % m[:600])
+    check(client_send(b.port, "u@b.example", "wl-stranger",
+                      source="127.0.4.1", starttls=False) == 250,
+          "a stranger was refused")
+    m = received_at(b, "b.example", "u", "wl-stranger")
+    check("X-Aval-Federation" not in m, "the stranger was marked")
