@@ -190,6 +190,7 @@ struct conf {
 	char		*deliver_resolver;	/* "" or "ADDR[@PORT]" */
 	char		*deliver_trust_anchor;	/* path or "" */
 	long long	 deliver_dns_timeout;	/* seconds, per lookup */
+	long long	 deliver_connection_reuse;	/* bool: park for the next job */
 
 	/* federation { } (docs/federation.md); on when ca is set */
 	char		*fed_ca;		/* path: the federation CA, trust anchor */

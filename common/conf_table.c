@@ -173,6 +173,11 @@ const struct conf_row conf_table[] = {
 	    CONF_OFF(deliver_dns_timeout), "10s", 1, CONF_MINUTE,
 	    "Time allowed for each DNS lookup." },
 
+	{ "deliver", "connection-reuse", CONF_BOOL,
+	    CONF_OFF(deliver_connection_reuse), "yes", 0, 1,
+	    "Keep a connection open after a delivery for the next one to the "
+	    "same place." },
+
 	{ "federation", "ca", CONF_PATH, CONF_OFF(fed_ca), "", 0, 0,
 	    "The federation CA certificate (PEM): the only anchor for members; "
 	    "\"\": off." },
@@ -189,9 +194,9 @@ const struct conf_row conf_table[] = {
 	    "How often the bundle file is checked, or the URL fetched, for a "
 	    "new bundle." },
 	{ "federation", "expiry-warning", CONF_DURATION,
-	    CONF_OFF(fed_expiry_warning), "7d", CONF_HOUR, 90 * CONF_DAY,
-	    "Warn this long before the bundle, the CRL or our certificate "
-	    "expires." },
+	    CONF_OFF(fed_expiry_warning), "3d", CONF_HOUR, 90 * CONF_DAY,
+	    "Warn this long before the bundle or CRL expires (our certificate: "
+	    "30d or more)." },
 	{ "federation", "whitelist-zone", CONF_STRING,
 	    CONF_OFF(fed_whitelist_zone), "", 0, 0,
 	    "The federation's DNS whitelist zone, looked up per client; \"\": "

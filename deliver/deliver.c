@@ -69,7 +69,7 @@ static struct buf		*deliver_tls_files[CONF_TLS_FILES_MAX];
 static struct fed_recv		 deliver_fed_recv;
 static struct fed_trust		*deliver_fed;
 static struct tls_pem		 deliver_fed_cert;
-static int			 deliver_fed_on, deliver_fed_have_cert;
+static int			 deliver_fed_have_cert;
 
 /*
  * deliver_job_run - hand a complete job to its domain's network route:
@@ -221,6 +221,7 @@ deliver_configure(const struct conf *c, struct deliver_conf *dc)
 	dc->command_timeout = c->deliver_command_timeout;
 	dc->max_jobs = c->deliver_max_jobs;
 	dc->idle_per_dest = c->queue_dest_concurrency;
+	dc->no_reuse = !c->deliver_connection_reuse;
 	if (deliver_smtp != NULL)
 		deliver_session_ctx_set_conf(deliver_smtp, dc);
 }
@@ -275,7 +276,11 @@ deliver_tls_build(uint32_t nfiles)
 		files[i] = (char *)(uintptr_t)buf_data(deliver_tls_files[i]);
 		lens[i] = buf_len(deliver_tls_files[i]);
 	}
-	fed.on = deliver_fed_on && conf_federation_on(deliver_intake_conf());
+	/*
+	 * The config alone says whether the federation is on: until its
+	 * bundle has come, member mail waits (fails closed).
+	 */
+	fed.on = conf_federation_on(deliver_intake_conf());
 	fed.trust = deliver_fed;
 	fed.cert = deliver_fed_have_cert ? &deliver_fed_cert : NULL;
 	t = deliver_tls_new(deliver_intake_conf(), client, files, lens, nfiles,
@@ -288,7 +293,9 @@ deliver_tls_build(uint32_t nfiles)
 	deliver_tls_unref(deliver_tls);
 	deliver_tls = t;
 	log_debug("deliver: TLS policies ready, %u files, client "
-	    "certificate %s", nfiles, client != NULL ? "yes" : "no");
+	    "certificate %s, federation %s", nfiles, client != NULL ? "yes" :
+	    "no", !fed.on ? "off" : fed.trust == NULL ? "on, no bundle yet" :
+	    "on");
 }
 
 /*
@@ -313,7 +320,6 @@ deliver_fed_take(uint64_t serial)
 		tls_pem_clear(&cert);
 		return;
 	}
-	deliver_fed_on = 1;
 	fed_trust_unref(deliver_fed);
 	deliver_fed = t;
 	tls_pem_clear(&deliver_fed_cert);

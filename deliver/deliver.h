@@ -56,6 +56,7 @@ struct deliver_conf {
 	 * 0: DELIVER_SESSION_IDLE_PER_DEST.
 	 */
 	long long	 idle_per_dest;
+	int		 no_reuse;	/* deliver connection-reuse no: QUIT */
 	/*
 	 * The length of one second of the two timeouts above, in ms: 0 is
 	 * 1000. Only tests set it, so a slow server can be played fast.

@@ -684,7 +684,10 @@ deliver_session_finish(struct deliver_session *s,
 	deliver_session_detach(s);
 	switch (next) {
 	case DELIVER_SESSION_KEEP:
-		deliver_session_park(s);
+		if (s->ctx->conf.no_reuse)
+			deliver_session_quit(s);
+		else
+			deliver_session_park(s);
 		break;
 	case DELIVER_SESSION_RESET:
 		deliver_session_send(s, "RSET\r\n");

@@ -62,6 +62,7 @@
 
 #define MASTER_FED_STORE	"federation-bundle.cms"
 #define MASTER_FED_WARN_EVERY	(6 * 60 * 60)	/* seconds between warnings */
+#define MASTER_FED_CERT_WARN	(30 * 24 * 60 * 60)	/* our certificate */
 #define MASTER_FED_REPORT_MAX	(64 * 1024 * 1024)	/* avalctl's answer */
 
 /* What the config names: loaded with it, committed with it. */
@@ -347,11 +348,12 @@ master_fed_store(void)
 
 /* master_fed_warn_one - one expiry, warned about while it is near */
 static void
-master_fed_warn_one(int i, time_t when, time_t now, const char *what)
+master_fed_warn_one(int i, time_t when, time_t now, const char *what,
+    time_t ahead)
 {
 	char	 ts[32];
 
-	if (when - now > master->conf->fed_expiry_warning ||
+	if (when - now > ahead ||
 	    now - fed_cur.warned[i] < MASTER_FED_WARN_EVERY)
 		return;
 	fed_cur.warned[i] = now;
@@ -378,19 +380,20 @@ master_fed_asn1_time(const ASN1_TIME *a)
 static void
 master_fed_warn(time_t now)
 {
-	time_t	 t;
+	time_t	 t, ahead = master->conf->fed_expiry_warning;
 
 	if (fed_cur.b.serial != 0) {
 		master_fed_warn_one(0, fed_cur.b.expires, now,
-		    "the bundle");
+		    "the bundle", ahead);
 		if (fed_cur.b.crl != NULL && (t = master_fed_asn1_time(
 		    X509_CRL_get0_nextUpdate(fed_cur.b.crl))) != 0)
 			master_fed_warn_one(1, t, now, "the CRL (its next "
-			    "update)");
+			    "update)", ahead);
 	}
 	if (fed_mat != NULL && (t = master_fed_asn1_time(
 	    X509_get0_notAfter(fed_mat->certx))) != 0)
-		master_fed_warn_one(2, t, now, "our federation certificate");
+		master_fed_warn_one(2, t, now, "our federation certificate",
+		    ahead > MASTER_FED_CERT_WARN ? ahead : MASTER_FED_CERT_WARN);
 }
 
 /*
