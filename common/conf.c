@@ -1552,7 +1552,7 @@ conf_items(const struct conf *c, conf_item_cb cb, void *arg)
  * and an entry ".example.org" matches every name ending in it (but not
  * example.org itself).
  */
-static int
+int
 conf_domain_match(const struct conf_domain *d, const char *domain)
 {
 	size_t	 len, elen;

@@ -258,6 +258,8 @@ int		 conf_is_local_domain(const struct conf *, const char *domain);
  */
 const char	*conf_maildir_relative(const struct conf *, const char *path);
 int		 conf_is_relay_domain(const struct conf *, const char *domain);
+/* 1 if domain is in the list (a name, or ".parent" for any under it) */
+int		 conf_domain_match(const struct conf_domain *, const char *domain);
 int		 conf_in_relay_networks(const struct conf *, const struct sockaddr *);
 const struct conf_transport *
 		 conf_transport_lookup(const struct conf *, const char *domain);

@@ -39,6 +39,8 @@ struct deliver_tls {
 	struct fed_trust	*fed;		/* our reference, or NULL */
 	SSL_CTX			*fedctx;	/* its store; our certificate */
 	char			 fed_id[17];	/* bundle and our certificate */
+	/* local-domains and relay-domains, copied: we are their MX */
+	struct conf_domain	*ours;
 };
 
 int
@@ -164,10 +166,21 @@ deliver_tls_entry_build(struct deliver_tls *t, struct deliver_tls_entry *e,
  * (the federation CA and its CRL, nothing else; CRLs checked), our
  * federation certificate; its id digests the bundle and that certificate
  */
-static int
-deliver_tls_fed_build(struct deliver_tls *t, const struct deliver_tls_fed *f,
-    char *err, size_t errlen)
+static void
+deliver_tls_ours(struct deliver_tls *t, const char *name)
 {
+	struct conf_domain	*d = xcalloc(1, sizeof(*d));
+
+	d->name = xstrdup(name);
+	d->next = t->ours;
+	t->ours = d;
+}
+
+static int
+deliver_tls_fed_build(struct deliver_tls *t, const struct conf *c,
+    const struct deliver_tls_fed *f, char *err, size_t errlen)
+{
+	const struct conf_domain *d;
 	struct tls_client_opts	 o;
 	const void		*parts[2];
 	size_t			 lens[2];
@@ -175,6 +188,10 @@ deliver_tls_fed_build(struct deliver_tls *t, const struct deliver_tls_fed *f,
 	t->fed_on = 1;
 	if (f->trust == NULL)
 		return 0;
+	for (d = c->local_domains; d != NULL; d = d->next)
+		deliver_tls_ours(t, d->name);
+	for (d = c->relay_domains; d != NULL; d = d->next)
+		deliver_tls_ours(t, d->name);
 	memset(&o, 0, sizeof(o));
 	o.cert = f->cert;
 	if ((t->fedctx = tls_client_ctx_new(&o, err, errlen)) == NULL)
@@ -229,7 +246,7 @@ deliver_tls_new(const struct conf *c, const struct tls_pem *client,
 	}
 	for (cp = c->tls_policies; cp != NULL; cp = cp->next)
 		n++;
-	if (fed != NULL && fed->on && deliver_tls_fed_build(t, fed, err,
+	if (fed != NULL && fed->on && deliver_tls_fed_build(t, c, fed, err,
 	    errlen) == -1) {
 		deliver_tls_unref(t);
 		return NULL;
@@ -254,7 +271,8 @@ deliver_tls_ref(struct deliver_tls *t)
 void
 deliver_tls_unref(struct deliver_tls *t)
 {
-	size_t	 i;
+	struct conf_domain	*d;
+	size_t			 i;
 
 	if (t == NULL || --t->refs > 0)
 		return;
@@ -266,6 +284,11 @@ deliver_tls_unref(struct deliver_tls *t)
 	SSL_CTX_free(t->plain);
 	SSL_CTX_free(t->fedctx);
 	fed_trust_unref(t->fed);
+	while ((d = t->ours) != NULL) {
+		t->ours = d->next;
+		free(d->name);
+		free(d);
+	}
 	free(t);
 }
 
@@ -294,7 +317,12 @@ deliver_tls_fed_policy(const struct deliver_tls *t, const char *domain,
 {
 	const struct fed_member	*m = NULL;
 
-	if (t->fed != NULL && (m = fed_trust_domain(t->fed, domain)) == NULL)
+	/*
+	 * A domain we are the MX of (local-domains, relay-domains) goes on
+	 * to our own hosts, by our own routes: that is no member's MX.
+	 */
+	if (t->fed != NULL && ((m = fed_trust_domain(t->fed, domain)) == NULL ||
+	    conf_domain_match(t->ours, domain)))
 		return 0;
 	memset(out, 0, sizeof(*out));
 	out->level = CONF_TLS_FEDERATION;
@@ -334,12 +362,21 @@ deliver_tls_policy(const struct deliver_tls *t, const char *domain,
 {
 	const struct deliver_tls_entry	*e;
 
-	if ((e = conf_domain_lookup(t, domain, deliver_tls_find)) != NULL) {
+	/*
+	 * Only a line for the domain itself outranks the federation: a
+	 * ".parent" or "*" line is a default for strangers, and must never
+	 * let a member's mail go out less protected.
+	 */
+	if ((e = deliver_tls_find(t, domain)) != NULL) {
 		*out = e->p;
 		return;
 	}
 	if (t->fed_on && deliver_tls_fed_policy(t, domain, out))
 		return;
+	if ((e = conf_domain_lookup(t, domain, deliver_tls_find)) != NULL) {
+		*out = e->p;
+		return;
+	}
 	/* DANE comes here (the caller asks), before the default. */
 	memset(out, 0, sizeof(*out));
 	out->level = CONF_TLS_MAY;

@@ -8,7 +8,7 @@
  * then says, for a next-hop domain, which level applies and with what:
  * the first source that speaks for the domain decides,
  *
- *	1. the tls-policy table (its own entry, .parent entries, then *);
+ *	1. the tls-policy table's entry for the domain itself;
  *	2. federation membership: a domain the bundle gives to an active
  *	   member gets the federation level (common/fedtrust.h): the
  *	   federation CA and CRL only, the MX host's name, an MX host the
@@ -16,6 +16,7 @@
  *	   federation certificate presented; while the bundle has expired,
  *	   its CRL is stale or no bundle came yet, hold says why and no
  *	   connection is made;
+ *	   then the table's .parent entries and *;
  *	3. DANE: validated TLSA records of the MX host, applied by the
  *	   caller with deliver_tls_dane_apply() (below), host by host;
  *	4. the default, may.

@@ -123,6 +123,12 @@ smtpd_fed_connect(struct smtpd_session *s)
 	if (env->dnswl != NULL)
 		s->fed.wlq = dnswl_lookup(env->dnswl, (struct sockaddr *)&s->ss,
 		    env->w.conf->fed_whitelist_zone, smtpd_fed_listed, s);
+	/*
+	 * Our own clients (relay-networks) are ours, whatever the registry
+	 * says of their addresses: no member's MTA is placed for them.
+	 */
+	if (conf_in_relay_networks(env->w.conf, (struct sockaddr *)&s->ss) == 1)
+		return;
 	/* A suspended member is a stranger (docs/federation-policy.md). */
 	if ((m = fed_trust_addr(env->fed, (struct sockaddr *)&s->ss)) == NULL ||
 	    m->status != FED_S_ACTIVE)
@@ -184,7 +190,8 @@ smtpd_fed_listed(const struct dnswl_result *r, void *arg)
 	    s->client, r->member[0] ? r->member : "-", r->secure ? "yes" : "no",
 	    r->text, m == NULL ? " (no member of the bundle)" :
 	    m->status != FED_S_ACTIVE ? " (a suspended member)" : "");
-	if (m == NULL || m->status != FED_S_ACTIVE || s->fed.placed[0] != '\0')
+	if (m == NULL || m->status != FED_S_ACTIVE || s->fed.placed[0] != '\0' ||
+	    conf_in_relay_networks(env->w.conf, (struct sockaddr *)&s->ss) == 1)
 		return;
 	strlcpy(s->fed.placed, m->id, sizeof(s->fed.placed));
 	s->fed.placed_by = "whitelist";
@@ -245,7 +252,8 @@ smtpd_fed_mail(struct smtpd_session *s)
 {
 	s->fed.mailed = 1;
 	s->fed.downgrade = 0;
-	if (s->fed.placed[0] == '\0' ||
+	/* A user who logged in is ours, not a member's MTA. */
+	if (s->fed.placed[0] == '\0' || SMTPD_TRUSTED(s) ||
 	    strcmp(s->fed.member, s->fed.placed) == 0)
 		return 0;
 	/*

@@ -177,12 +177,14 @@ def t_outbound_matrix(t):
 
 # --- the bundle's own failures --------------------------------------------
 
-def one_member_setup(t, fed, crl_days=10):
+def one_member_setup(t, fed, resolver=None):
     """uni-a sends; m-good receives at a TlsSink under real DNS"""
     crt_a, key_a, _ = sender_member(fed)
     fed.member("m-good", ["good.example"], ["mx.good.example"])
     good = fed.cert("m-good", ["mx.good.example"])
-    resolver, _ = dns_server(t, zone("good.example") + zone("stranger.example"))
+    if resolver is None:
+        resolver, _ = dns_server(t, zone("good.example") +
+                                 zone("stranger.example"))
     sink = t.sink("tls", cert=good[0], key=good[1], client_ca=fed.ca)
     tr = ["good.example\tsmtp good.example:%d" % sink.port,
           "stranger.example\tsmtp stranger.example:%d" % sink.port]
@@ -195,11 +197,14 @@ def t_bundle_stale(t):
     """A bundle past its expiry, or whose CRL is past its next update, is
     still who the members are: their mail waits, with the reason, and no
     connection is made; a stranger's mail goes as before"""
+    resolver, _ = dns_server(t, zone("good.example") +
+                             zone("stranger.example"))
     for case, fake, days, why in (
             ("expired", "-3d", 1, r"bundle \(serial 1\) expired at"),
             ("stale", "-20d", None, r"CRL is stale")):
         fed = Fed(t, crl_days=10, sub="fed-" + case, fake="-30d")
-        crt_a, key_a, good, resolver, sink, tr = one_member_setup(t, fed)
+        crt_a, key_a, good, resolver, sink, tr = one_member_setup(
+            t, fed, resolver)
         bundle = fed.publish(fake=fake, days=days)
         a = t.aval(name=case, resolver=resolver, transport_lines=tr,
                    extra_conf=fed.conf(bundle, crt_a, key_a)).start()
@@ -402,8 +407,10 @@ def inbound_setup(t, defer=False):
     fed.revoke(a_revoked[2])
     bundle = fed.publish()
     extra = ["defer-downgrade\tyes"] if defer else []
+    # Not loopback: relay-networks are our own clients, never placed.
     b = t.aval(name="b", hostname="mx.b.example",
                local_domains="localhost b.example",
+               relay_networks="192.0.2.1/32",
                extra_conf=fed.conf(bundle, b_crt, b_key, extra)).start()
     return fed, b, a_good, a_revoked
 
@@ -504,6 +511,8 @@ def t_aval_to_aval(t):
               "trust=federation:uni-b" in line, line)
         m = received_at(b, "b.example", "u%d" % i, "a2b-%d" % i)
         check("federation member uni-a" in m, "B's Received:\n%s" % m[:600])
+        check("X-Aval-Federation" not in m, "A's own client, from A's "
+              "relay-networks, was marked as a downgrade:\n%s" % m[:800])
     check(re.search(r"trust=federation:uni-a", b.log()), "B: no trust= line")
 
 
@@ -551,6 +560,7 @@ def t_whitelist(t):
     bundle = fed.publish()
     b = t.aval(name="b", hostname="mx.b.example", resolver=resolver,
                local_domains="localhost b.example",
+               relay_networks="192.0.2.1/32",
                extra_conf=fed.conf(bundle, b_crt, b_key,
                                    ['whitelist-zone\t"wl.example"',
                                     "defer-downgrade\tyes"])).start()
@@ -574,3 +584,34 @@ def t_whitelist(t):
           "a stranger was refused")
     m = received_at(b, "b.example", "u", "wl-stranger")
     check("X-Aval-Federation" not in m, "the stranger was marked")
+
+
+@test("federation_star_policy_never_lowers_a_member")
+def t_star_policy(t):
+    """tls-policy { * may } is a default for strangers: a member's domain
+    still gets the federation level (a peer of another CA defers), while
+    a line for the member's domain itself is the operator's override"""
+    fed = Fed(t)
+    other = Fed(t, name="Other CA", sub="otherca")
+    crt_a, key_a, _ = sender_member(fed)
+    for n in ("m-x", "m-y"):
+        fed.member(n, ["%s.example" % n], ["mx.%s.example" % n])
+    other.member("o", ["o.example"], ["mx.m-x.example", "mx.m-y.example"])
+    bad = other.cert("o", ["mx.m-x.example", "mx.m-y.example"])
+    bundle = fed.publish()
+    resolver, _ = dns_server(t, zone("m-x.example") + zone("m-y.example"))
+    sx = t.sink("tls", cert=bad[0], key=bad[1])
+    sy = t.sink("tls", cert=bad[0], key=bad[1])
+    a = t.aval(resolver=resolver, transport_lines=[
+        "m-x.example\tsmtp m-x.example:%d" % sx.port,
+        "m-y.example\tsmtp m-y.example:%d" % sy.port],
+        extra_conf=fed.conf(bundle, crt_a, key_a) +
+        ["tls-policy {", "\t*\tmay", "\tm-y.example\tencrypt", "}"]).start()
+    smtp_send(a.port, "s@client.test", ["u@m-x.example"], make_message("x"))
+    smtp_send(a.port, "s@client.test", ["u@m-y.example"], make_message("y"))
+    st, line = outcome(a, "u@m-x.example")
+    check(st == "deferred" and "policy=federation" in line, line)
+    no_mail(sx, "m-x under * may")
+    st, line = outcome(a, "u@m-y.example")
+    check(st == "sent" and "policy=encrypt" in line,
+          "the domain's own line must override: %s" % line)
