@@ -42,8 +42,13 @@ new bundle: Postfix cannot know (no CRLs), sends as before; aval logs
 federation=not-verified, reason=revoked, accepts the message and marks
 it as a possible downgrade; aval-fed-postfix reports our own certificate
 revoked. (4) The bundle expired (aval-fed-postfix under faketime):
-member mail waits in Postfix's queue with the tool's reason, and no
-connection reaches aval.
+member mail waits in Postfix's queue with the tool's reason (and smtpd
+answers RCPT with 450), and no connection reaches aval.
+
+A second test runs aval-fed-postfix alone on bundles it must refuse
+(tampered, another CA's, a rollback, an expired one over a good one),
+each time keeping the tables of the last good bundle, and on a
+suspended member and a replaced federation CA.
 """
 
 import os
@@ -526,3 +531,78 @@ def t_fed_postfix(t):
     time.sleep(1)
     check(len(re.findall(r"client=\[127\.0\.2\.1\]", a.log())) == before,
           "Postfix connected to aval while the bundle was expired")
+
+
+@test("fed_postfix_tool_refuses_what_aval_refuses", timeout=120)
+def t_fed_postfix_tool(t):
+    """aval-fed-postfix alone (no Postfix: --no-postmap): the bundle
+    checks docs/joining.md promises, each refusal keeping the tables of
+    the last good bundle"""
+    fed = Fed(t, fake="-30d")
+    fed.member("uni-a", ["a.example"], ["mx.a.example"])
+    fed.member("uni-b", ["b.example", "b2.example"],
+               ["mx1.b.example", "mx2.b.example"])
+    fed.member("uni-p", ["p.example"], ["mx.p.example"])
+    v1 = fed.publish()
+    v2 = fed.publish()
+    old = fed.publish(fake="-10d", days=1)	# serial 3, long expired
+    fed.run("member", "suspend", "uni-b")
+    v4 = fed.publish()
+    other = Fed(t, name="Other Federation", sub="otherca")
+    other.member("uni-p", ["p.example"], ["mx.p.example"])
+    o1 = other.publish()
+    d = t.subdir("postfix-federation")
+    shutil.copy(fed.ca, os.path.join(d, "ca.crt"))
+
+    def run(bundle, *extra):
+        r = subprocess.run([TOOL, "-d", d, "--self", "uni-p", "--no-postmap",
+                            "--bundle-file", bundle] + list(extra),
+                           capture_output=True, text=True, timeout=60 * SLOW)
+        return r.returncode, r.stdout + r.stderr
+
+    def tables():
+        with open(os.path.join(d, "transport")) as f:
+            tr = f.read()
+        with open(os.path.join(d, "tls_policy")) as f:
+            return tr, f.read()
+
+    rc, out = run(v1)
+    tr, pol = tables()
+    check(rc == 0 and "serial 1" in tr, "v1: %s\n%s" % (out, tr))
+    for want in ("a.example\tfed:", "b.example\tfed:", "b2.example\tfed:"):
+        check(want in tr, "v1: no %r in transport:\n%s" % (want, tr))
+    check("b2.example\tsecure match=mx1.b.example:mx2.b.example "
+          "protocols=>=TLSv1.2" in pol and "p.example" not in tr + pol,
+          "v1 tls_policy:\n%s" % pol)
+
+    with open(v2, "rb") as f:
+        data = bytearray(f.read())
+    data[len(data) // 2] ^= 0x40
+    bad = os.path.join(t.dir, "tampered.cms")
+    with open(bad, "wb") as f:
+        f.write(data)
+    for bundle, why in ((bad, r"refused: the signature does not verify"),
+                        (o1, r"refused: the signature does not verify")):
+        rc, out = run(bundle)
+        check(rc == 1 and re.search(why, out) and "keeping serial 1" in out
+              and "serial 1" in tables()[0], "%s: %s" % (bundle, out))
+    rc, out = run(v2)
+    check(rc == 0 and "serial 2" in tables()[0], "v2: %s" % out)
+    rc, out = run(v1)
+    check(rc == 1 and re.search(r"serial 1 is older than 2.*rollback", out)
+          and "serial 2" in tables()[0], "rollback: %s" % out)
+    rc, out = run(old)
+    check(rc == 1 and "refused: it expired at" in out and
+          "serial 2" in tables()[0], "an expired bundle over a good one: %s"
+          % out)
+    rc, out = run(v4)
+    tr, pol = tables()
+    check(rc == 0 and "serial 4" in tr and "b.example" not in tr + pol and
+          "a.example\tfed:" in tr, "uni-b suspended: %s\n%s" % (out, tr))
+    # The federation's CA replaced (policy 12.2): its serials start again.
+    shutil.copy(other.ca, os.path.join(d, "ca.crt"))
+    rc, out = run(o1)
+    check(rc == 1 and "moved to" in out and "bundle serial 1" in out and
+          "Other Federation" in tables()[0], "a new CA: %s" % out)
+    check(os.path.exists(os.path.join(d, "bundle.cms.forgotten")),
+          "the old federation's bundle was not set aside")
