@@ -281,6 +281,7 @@ install: all
 	install -m 0755 $(O)/avalctl $(DESTDIR)$(SBINDIR)/avalctl
 	install -m 0755 $(O)/sendmail $(DESTDIR)$(SBINDIR)/sendmail
 	install -m 0755 $(O)/aval-ca $(DESTDIR)$(BINDIR)/aval-ca
+	install -m 0755 tools/aval-fed-postfix $(DESTDIR)$(BINDIR)/aval-fed-postfix
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq
 	install -m 0755 $(O)/aval-smtpd $(O)/aval-queue $(O)/aval-deliver \
 	    $(O)/aval-local $(DESTDIR)$(LIBEXECDIR)/
