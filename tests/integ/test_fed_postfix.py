@@ -410,8 +410,11 @@ def t_fed_postfix(t):
     bundle_a = os.path.join(t.dir, "bundle-a.cms")
     shutil.copy(v1, bundle_a)
     pf_port = free_port()
+    # relay-networks only 127.0.0.1: Postfix, a member, comes from
+    # 127.0.2.1, and our own clients are never placed at a member.
     a = t.aval(hostname="mx.a.example", resolver=resolver,
                local_domains="localhost a.example",
+               relay_networks="127.0.0.1/32",
                transport_lines=["p.example\tsmtp p.example:%d" % pf_port],
                extra_conf=fed.conf(bundle_a, a_crt, a_key))
     pf = MemberPostfix(t, pf_port, a.port, relay.addr)
