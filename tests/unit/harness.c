@@ -265,13 +265,16 @@ harness_fed_text(const struct harness_ca *ca, unsigned serial,
 struct buf *
 harness_fed_sign(const struct buf *text, EVP_PKEY *key, X509 *cert)
 {
-	BIO		*in = BIO_new_mem_buf(buf_data(text), (int)buf_len(text));
-	BIO		*out = BIO_new(BIO_s_mem());
-	CMS_ContentInfo	*cms = CMS_sign(cert, key, NULL, in, CMS_BINARY);
+	BIO		*in, *out;
+	CMS_ContentInfo	*cms;
 	struct buf	*b = buf_new(8192, FED_BUNDLE_MAX);
 	char		*p;
 	long		 n;
 
+	in = BIO_new_mem_buf(buf_data(text), (int)buf_len(text));
+	out = BIO_new(BIO_s_mem());
+	ck_assert(in != NULL && out != NULL);
+	cms = CMS_sign(cert, key, NULL, in, CMS_BINARY);
 	ck_assert_ptr_nonnull(cms);
 	ck_assert_int_eq(i2d_CMS_bio(out, cms), 1);
 	n = BIO_get_mem_data(out, &p);

@@ -54,6 +54,7 @@ Suite	*fed_bundle_suite(void);
 Suite	*json_suite(void);
 Suite	*fedhealth_suite(void);
 Suite	*fedfetch_suite(void);
+Suite	*fedtrust_suite(void);
 
 void	 harness_log_start(void);
 int	 harness_log_has(const char *needle);	/* 1 if a captured line contains it */
@@ -77,8 +78,8 @@ void	 harness_ca_free(struct harness_ca *);
  * harness_ca_crl - replace ca's CRL with one issued a minute ago, due at
  * next, revoking the n serial numbers in revoked
  */
-void	 harness_ca_crl(struct harness_ca *, time_t next, const long *revoked,
-	    size_t n);
+void	 harness_ca_crl(struct harness_ca *, time_t next,
+	    const long *revoked, size_t n);
 /* harness_ext - add an extension to x as the config text v says */
 void	 harness_ext(X509 *issuer, X509 *x, int nid, const char *v);
 /*
