@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -37,6 +38,8 @@ fed_trust_ca_load(const char *pem, size_t len)
 		return NULL;
 	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	BIO_free(bio);
+	/* NULL says it all; leave no "no start line" in the queue. */
+	ERR_clear_error();
 	return x;
 }
 
@@ -318,6 +321,13 @@ fed_trust_peer(const struct fed_trust *t, X509 *leaf, STACK_OF(X509) *chain,
 	ok = X509_verify_cert(ctx);
 	vr = X509_STORE_CTX_get_error(ctx);
 	X509_STORE_CTX_free(ctx);
+	/*
+	 * The verdict is vr. What X509_verify_cert() queued besides (a
+	 * signature that fails queues an EVP error) must not outlive it:
+	 * the caller's next SSL_get_error() reads the queue first and would
+	 * take a WANT_READ for a failure of that session.
+	 */
+	ERR_clear_error();
 	if (ok != 1) {
 		strlcpy(reason, fed_reason_class(vr), FED_REASON_LEN);
 		snprintf(why, whylen, "the certificate did not verify against "

@@ -8,7 +8,7 @@
  * CONF_ALIAS_TARGETS_MAX addresses, and the tables survive the trip
  * through items unchanged in size. See README.md.
  *
- * link: build/common/conf_parse.c common/conf.c common/conf_local.c common/conf_errors.c common/conf_table.c common/addr.c common/buf.c common/log.c common/xmalloc.c
+ * link: build/common/conf_parse.c common/conf.c common/conf_local.c common/conf_errors.c common/conf_table.c common/fedfetch_url.c common/addr.c common/buf.c common/log.c common/xmalloc.c
  */
 #include <stddef.h>
 #include <stdint.h>

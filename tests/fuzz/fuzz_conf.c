@@ -13,7 +13,7 @@
  *
  * See README.md.
  *
- * link: build/common/conf_parse.c common/conf.c common/conf_local.c common/conf_errors.c common/conf_table.c common/addr.c common/buf.c common/log.c common/xmalloc.c
+ * link: build/common/conf_parse.c common/conf.c common/conf_local.c common/conf_errors.c common/conf_table.c common/fedfetch_url.c common/addr.c common/buf.c common/log.c common/xmalloc.c
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -4,138 +4,18 @@
  * Each test makes a CA (and where it needs one, a second key) with
  * OpenSSL's API, writes bundle text, signs it as aval-ca publish does
  * (CMS_sign, content attached, DER), and checks what fed_bundle_verify()
- * says about it.
+ * says about it. The CA and bundle makers are the harness's (harness.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bio.h>
-#include <openssl/cms.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "common/buf.h"
 #include "common/fedbundle.h"
 #include "tests/unit/harness.h"
-
-struct fb_ca {
-	EVP_PKEY	*key;
-	X509		*cert;
-	X509_CRL	*crl;
-};
-
-static void
-fb_ext(X509 *x, int nid, const char *v)
-{
-	X509V3_CTX	 ctx;
-	X509_EXTENSION	*e;
-
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	e = X509V3_EXT_conf_nid(NULL, &ctx, nid, v);
-	ck_assert_ptr_nonnull(e);
-	X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-}
-
-/* fb_ca_make - a self-signed federation CA and an empty CRL of it */
-static void
-fb_ca_make(struct fb_ca *ca, const char *cn)
-{
-	ASN1_TIME	*t;
-
-	ca->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	ck_assert_ptr_nonnull(ca->key);
-	ca->cert = X509_new();
-	X509_set_version(ca->cert, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(ca->cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(ca->cert), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(ca->cert), 86400L * 365);
-	X509_set_pubkey(ca->cert, ca->key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(ca->cert), "CN",
-	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(ca->cert, X509_get_subject_name(ca->cert));
-	fb_ext(ca->cert, NID_basic_constraints, "critical,CA:TRUE");
-	fb_ext(ca->cert, NID_key_usage,
-	    "critical,keyCertSign,cRLSign,digitalSignature");
-	fb_ext(ca->cert, NID_subject_key_identifier, "hash");
-	ck_assert_int_ne(X509_sign(ca->cert, ca->key, EVP_sha256()), 0);
-	ca->crl = X509_CRL_new();
-	X509_CRL_set_version(ca->crl, 1);
-	X509_CRL_set_issuer_name(ca->crl, X509_get_subject_name(ca->cert));
-	t = ASN1_TIME_set(NULL, time(NULL));
-	X509_CRL_set1_lastUpdate(ca->crl, t);
-	ASN1_TIME_adj(t, time(NULL), 7, 0);
-	X509_CRL_set1_nextUpdate(ca->crl, t);
-	ASN1_TIME_free(t);
-	ck_assert_int_ne(X509_CRL_sign(ca->crl, ca->key, EVP_sha256()), 0);
-}
-
-static void
-fb_ca_free(struct fb_ca *ca)
-{
-	EVP_PKEY_free(ca->key);
-	X509_free(ca->cert);
-	X509_CRL_free(ca->crl);
-}
-
-static void
-fb_pem(struct buf *b, int crl, void *obj)
-{
-	BIO	*bio = BIO_new(BIO_s_mem());
-	char	*p;
-	long	 n;
-
-	if (crl)
-		PEM_write_bio_X509_CRL(bio, obj);
-	else
-		PEM_write_bio_X509(bio, obj);
-	n = BIO_get_mem_data(bio, &p);
-	buf_add(b, p, (size_t)n);
-	BIO_free(bio);
-}
-
-/* fb_text - bundle text; members is the member blocks as written */
-static struct buf *
-fb_text(const struct fb_ca *ca, unsigned serial, time_t expires,
-    const char *members)
-{
-	struct buf	*b = buf_new(8192, FED_CONTENT_MAX + 1024);
-	char		 ti[32], te[32];
-
-	fed_time_format(time(NULL) - 60, ti, sizeof(ti));
-	fed_time_format(expires, te, sizeof(te));
-	buf_printf(b, "aval-federation-bundle 1\nfederation Test Fed\n"
-	    "serial %u\nissued %s\nexpires %s\n%s", serial, ti, te, members);
-	fb_pem(b, 0, ca->cert);
-	fb_pem(b, 1, ca->crl);
-	return b;
-}
-
-/* fb_sign - text signed by (key, cert) as CMS SignedData, DER */
-static struct buf *
-fb_sign(const struct buf *text, EVP_PKEY *key, X509 *cert)
-{
-	BIO		*in = BIO_new_mem_buf(buf_data(text), (int)buf_len(text));
-	BIO		*out = BIO_new(BIO_s_mem());
-	CMS_ContentInfo	*cms = CMS_sign(cert, key, NULL, in, CMS_BINARY);
-	struct buf	*b = buf_new(8192, FED_BUNDLE_MAX);
-	char		*p;
-	long		 n;
-
-	ck_assert_ptr_nonnull(cms);
-	ck_assert_int_eq(i2d_CMS_bio(out, cms), 1);
-	n = BIO_get_mem_data(out, &p);
-	buf_add(b, p, (size_t)n);
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	BIO_free(out);
-	return b;
-}
 
 static const char fb_members[] =
     "member uni-a\norg University A\ncontact postmaster@a.example\n"
@@ -154,15 +34,15 @@ fb_verify(const struct buf *der, X509 *ca, uint64_t min,
 
 START_TEST(bundle_round_trip_gives_back_every_field)
 {
-	struct fb_ca		 ca;
+	struct harness_ca		 ca;
 	struct fed_bundle	 b;
 	struct buf		*t, *d;
 	char			 err[256] = "", net[64];
 	time_t			 exp = time(NULL) + 86400;
 
-	fb_ca_make(&ca, "Test Fed");
-	t = fb_text(&ca, 5, exp, fb_members);
-	d = fb_sign(t, ca.key, ca.cert);
+	harness_ca_make(&ca, "Test Fed");
+	t = harness_fed_text(&ca, 5, exp, fb_members);
+	d = harness_fed_sign(t, ca.key, ca.cert);
 	ck_assert_msg(fb_verify(d, ca.cert, 5, &b, err, sizeof(err)) ==
 	    FED_V_OK, "%s", err);
 	ck_assert_uint_eq(b.serial, 5);
@@ -182,21 +62,21 @@ START_TEST(bundle_round_trip_gives_back_every_field)
 	fed_bundle_clear(&b);
 	buf_free(t);
 	buf_free(d);
-	fb_ca_free(&ca);
+	harness_ca_free(&ca);
 }
 END_TEST
 
 START_TEST(bundle_with_one_content_byte_changed_is_refused)
 {
-	struct fb_ca		 ca;
+	struct harness_ca		 ca;
 	struct fed_bundle	 b;
 	struct buf		*t, *d;
 	char			 err[256], *p, *q;
 	size_t			 n;
 
-	fb_ca_make(&ca, "Test Fed");
-	t = fb_text(&ca, 1, time(NULL) + 86400, fb_members);
-	d = fb_sign(t, ca.key, ca.cert);
+	harness_ca_make(&ca, "Test Fed");
+	t = harness_fed_text(&ca, 1, time(NULL) + 86400, fb_members);
+	d = harness_fed_sign(t, ca.key, ca.cert);
 	/* Make mx1.a.example read mx1.b.example inside the signed DER. */
 	n = buf_len(d);
 	p = malloc(n);
@@ -210,48 +90,48 @@ START_TEST(bundle_with_one_content_byte_changed_is_refused)
 	free(p);
 	buf_free(t);
 	buf_free(d);
-	fb_ca_free(&ca);
+	harness_ca_free(&ca);
 }
 END_TEST
 
 START_TEST(bundle_signed_by_another_key_is_refused)
 {
-	struct fb_ca		 ca, other;
+	struct harness_ca		 ca, other;
 	struct fed_bundle	 b;
 	struct buf		*t, *d;
 	char			 err[256];
 
-	fb_ca_make(&ca, "Test Fed");
+	harness_ca_make(&ca, "Test Fed");
 	/* Same name, other key: a look-alike CA must not pass. */
-	fb_ca_make(&other, "Test Fed");
-	t = fb_text(&ca, 1, time(NULL) + 86400, fb_members);
-	d = fb_sign(t, other.key, other.cert);
+	harness_ca_make(&other, "Test Fed");
+	t = harness_fed_text(&ca, 1, time(NULL) + 86400, fb_members);
+	d = harness_fed_sign(t, other.key, other.cert);
 	ck_assert_int_eq(fb_verify(d, ca.cert, 0, &b, err, sizeof(err)),
 	    FED_V_BADSIG);
 	buf_free(d);
 	/* And signed by the right CA, but carrying another CA inside. */
 	buf_free(t);
-	t = fb_text(&other, 1, time(NULL) + 86400, fb_members);
-	d = fb_sign(t, ca.key, ca.cert);
+	t = harness_fed_text(&other, 1, time(NULL) + 86400, fb_members);
+	d = harness_fed_sign(t, ca.key, ca.cert);
 	ck_assert_int_eq(fb_verify(d, ca.cert, 0, &b, err, sizeof(err)),
 	    FED_V_MALFORMED);
 	buf_free(t);
 	buf_free(d);
-	fb_ca_free(&ca);
-	fb_ca_free(&other);
+	harness_ca_free(&ca);
+	harness_ca_free(&other);
 }
 END_TEST
 
 START_TEST(bundle_with_older_serial_is_rollback)
 {
-	struct fb_ca		 ca;
+	struct harness_ca		 ca;
 	struct fed_bundle	 b;
 	struct buf		*t, *d;
 	char			 err[256];
 
-	fb_ca_make(&ca, "Test Fed");
-	t = fb_text(&ca, 7, time(NULL) + 86400, fb_members);
-	d = fb_sign(t, ca.key, ca.cert);
+	harness_ca_make(&ca, "Test Fed");
+	t = harness_fed_text(&ca, 7, time(NULL) + 86400, fb_members);
+	d = harness_fed_sign(t, ca.key, ca.cert);
 	ck_assert_int_eq(fb_verify(d, ca.cert, 8, &b, err, sizeof(err)),
 	    FED_V_ROLLBACK);
 	ck_assert_ptr_nonnull(strstr(err, "rollback"));
@@ -262,25 +142,25 @@ START_TEST(bundle_with_older_serial_is_rollback)
 	fed_bundle_clear(&b);
 	buf_free(t);
 	buf_free(d);
-	fb_ca_free(&ca);
+	harness_ca_free(&ca);
 }
 END_TEST
 
 START_TEST(expired_bundle_is_refused)
 {
-	struct fb_ca		 ca;
+	struct harness_ca		 ca;
 	struct fed_bundle	 b;
 	struct buf		*t, *d;
 	char			 err[256];
 
-	fb_ca_make(&ca, "Test Fed");
-	t = fb_text(&ca, 1, time(NULL) - 1, fb_members);
-	d = fb_sign(t, ca.key, ca.cert);
+	harness_ca_make(&ca, "Test Fed");
+	t = harness_fed_text(&ca, 1, time(NULL) - 1, fb_members);
+	d = harness_fed_sign(t, ca.key, ca.cert);
 	ck_assert_int_eq(fb_verify(d, ca.cert, 0, &b, err, sizeof(err)),
 	    FED_V_EXPIRED);
 	buf_free(t);
 	buf_free(d);
-	fb_ca_free(&ca);
+	harness_ca_free(&ca);
 }
 END_TEST
 
@@ -310,32 +190,32 @@ static const char *fb_bad_members[] = {
 
 START_TEST(malformed_content_is_refused)
 {
-	struct fb_ca		 ca;
+	struct harness_ca		 ca;
 	struct fed_bundle	 b;
 	struct buf		*t, *d;
 	char			 err[256] = "";
 
-	fb_ca_make(&ca, "Test Fed");
-	t = fb_text(&ca, 1, time(NULL) + 86400, fb_bad_members[_i]);
-	d = fb_sign(t, ca.key, ca.cert);
+	harness_ca_make(&ca, "Test Fed");
+	t = harness_fed_text(&ca, 1, time(NULL) + 86400, fb_bad_members[_i]);
+	d = harness_fed_sign(t, ca.key, ca.cert);
 	ck_assert_msg(fb_verify(d, ca.cert, 0, &b, err, sizeof(err)) ==
 	    FED_V_MALFORMED, "case %d accepted", _i);
 	ck_assert_ptr_null(b.ca);
 	buf_free(t);
 	buf_free(d);
-	fb_ca_free(&ca);
+	harness_ca_free(&ca);
 }
 END_TEST
 
 START_TEST(oversize_or_broken_input_is_refused_before_parsing)
 {
-	struct fb_ca		 ca;
+	struct harness_ca		 ca;
 	struct fed_bundle	 b;
 	struct buf		*t, *big;
 	char			 err[256], line[FED_LINE_MAX + 8];
 	unsigned char		 junk[64] = { 0x30, 0x82 };
 
-	fb_ca_make(&ca, "Test Fed");
+	harness_ca_make(&ca, "Test Fed");
 	ck_assert_int_eq(fed_bundle_verify(junk, sizeof(junk), ca.cert,
 	    time(NULL), 0, &b, err, sizeof(err)), FED_V_BADSIG);
 	ck_assert_int_eq(fed_bundle_verify(junk, FED_BUNDLE_MAX + 1, ca.cert,
@@ -347,7 +227,7 @@ START_TEST(oversize_or_broken_input_is_refused_before_parsing)
 	big = buf_new(4096, 65536);
 	buf_printf(big, "member uni-a\n%s\ncontact a\nstatus active\nend\n",
 	    line);
-	t = fb_text(&ca, 1, time(NULL) + 86400, buf_data(big));
+	t = harness_fed_text(&ca, 1, time(NULL) + 86400, buf_data(big));
 	ck_assert_int_eq(fed_bundle_parse(buf_data(t), buf_len(t), &b, err,
 	    sizeof(err)), -1);
 	buf_free(t);
@@ -357,7 +237,7 @@ START_TEST(oversize_or_broken_input_is_refused_before_parsing)
 	for (int i = 0; i <= FED_MX_MAX; i++)
 		buf_printf(big, "mx mx%d.a.example\n", i);
 	buf_addstr(big, "end\n");
-	t = fb_text(&ca, 1, time(NULL) + 86400, buf_data(big));
+	t = harness_fed_text(&ca, 1, time(NULL) + 86400, buf_data(big));
 	ck_assert_int_eq(fed_bundle_parse(buf_data(t), buf_len(t), &b, err,
 	    sizeof(err)), -1);
 	/* Content over the size limit. */
@@ -365,7 +245,7 @@ START_TEST(oversize_or_broken_input_is_refused_before_parsing)
 	    &b, err, sizeof(err)), -1);
 	buf_free(t);
 	buf_free(big);
-	fb_ca_free(&ca);
+	harness_ca_free(&ca);
 }
 END_TEST
 

@@ -45,6 +45,7 @@ main(void)
 	srunner_add_suite(sr, fedhealth_suite());
 	srunner_add_suite(sr, fedfetch_suite());
 	srunner_add_suite(sr, dnswl_suite());
+	srunner_add_suite(sr, fedtrust_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	run = srunner_ntests_run(sr);
