@@ -112,12 +112,6 @@ master_fed_mat_free(struct master_fed_mat *m)
 	free(m);
 }
 
-static X509 *
-master_fed_pem_x509(const char *pem, size_t len)
-{
-	return fed_trust_ca_load(pem, len);
-}
-
 /*
  * master_fed_load - read and check what federation { } names; 0 (the new
  * material waits for master_fed_commit), or -1 with every error in errs
@@ -141,7 +135,7 @@ master_fed_load(const struct conf *c, const char *file,
 	    sizeof(err)) == -1) {
 		conf_errors_add(errs, file, 0, "federation ca: %s", err);
 		nerr++;
-	} else if ((m->cax = master_fed_pem_x509(m->ca, m->calen)) == NULL) {
+	} else if ((m->cax = fed_trust_ca_load(m->ca, m->calen)) == NULL) {
 		conf_errors_add(errs, file, 0, "federation ca: %s holds no "
 		    "PEM certificate", c->fed_ca);
 		nerr++;
@@ -151,7 +145,7 @@ master_fed_load(const struct conf *c, const char *file,
 		conf_errors_add(errs, file, 0, "federation certificate: %s",
 		    err);
 		nerr++;
-	} else if ((m->certx = master_fed_pem_x509(m->cert.cert,
+	} else if ((m->certx = fed_trust_ca_load(m->cert.cert,
 	    m->cert.certlen)) == NULL) {
 		conf_errors_add(errs, file, 0, "federation certificate: no "
 		    "PEM certificate in %s", c->fed_cert->cert);

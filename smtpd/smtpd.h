@@ -177,7 +177,6 @@ struct smtpd_env {
 	/* the federation (common/fedtrust.h): NULL while off or no bundle */
 	struct fed_trust	*fed;
 	struct fed_recv		 fed_recv;
-	int			 fed_on;	/* FED_END came: federation { ca } */
 	struct dnswl		*dnswl;		/* the whitelist lookups, or NULL */
 
 	struct smtpd_session	*sessions;

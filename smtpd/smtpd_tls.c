@@ -113,7 +113,6 @@ smtpd_tls_fed(uint64_t serial)
 		return;
 	}
 	tls_pem_clear(&none);
-	env->fed_on = 1;
 	fed_trust_unref(env->fed);
 	env->fed = t;
 	log_debug("federation: bundle serial %llu", (unsigned long long)serial);
