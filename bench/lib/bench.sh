@@ -672,3 +672,44 @@ ratio() {
 		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
 		else printf "%.2f\n", a / b }'
 }
+
+# --- figures over ROUNDS interleaved rounds (tls-in, tls-out, federation) --
+
+# median V... - the median of the numbers given ("n/a" ones left out), or
+# n/a when there is none
+median() {
+	printf '%s\n' "$@" | grep -E '^[0-9]+([.][0-9]+)?$' | sort -g |
+	    awk '{ v[NR] = $1 }
+	    END {
+		if (NR == 0) print "n/a"
+		else if (NR % 2) print v[(NR + 1) / 2]
+		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# rounds NAME KEY - the figure KEY of NAME in every round, one a word
+rounds() {
+	local r
+	for ((r = 1; r <= ROUNDS; r++)); do
+		val "$1_$r" "$2"
+	done
+}
+
+# share PART WHOLE - a percentage with one decimal, or n/a
+share() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "n/a" || b == "n/a" || a == "" || b == "" ||
+		    b + 0 == 0)
+			print "n/a"
+		else printf "%.1f%%\n", 100 * a / b }'
+}
+
+# qmedian RATIO - the median of that ratio over the rounds, two decimals
+qmedian() {
+	local r v all=()
+	for ((r = 1; r <= ROUNDS; r++)); do
+		v="Q_$1_$r"
+		all+=("${!v}")
+	done
+	median "${all[@]}" | awk '$1 == "n/a" { print; next }
+	    { printf "%.2f\n", $1 }'
+}
